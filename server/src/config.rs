@@ -1,0 +1,89 @@
+//! Process configuration: every flag has an environment variable, and `--help` lists both.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The Madoguchi ward office server: the authoritative world (rooms, avatars, chat) over
+/// netcode/UDP, and HTTP (health, metrics, connect tokens) in the same process.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "madoguchi-server", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the office (the default when no command is given).
+    Serve,
+    /// Load and validate the office layouts, print a summary, and exit.
+    CheckAssets,
+}
+
+/// How to run the office.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// UDP address the world (netcode) listens on. Port 0 picks a free port.
+    #[arg(long, env = "MADOGUCHI_UDP_ADDR", default_value = "0.0.0.0:5000")]
+    pub udp_addr: SocketAddr,
+
+    /// Address clients are told to reach the world at, put into connect tokens. Needed behind
+    /// NAT or a load balancer. Default: the bound UDP address (127.0.0.1 if bound to 0.0.0.0).
+    #[arg(long, env = "MADOGUCHI_PUBLIC_UDP_ADDR")]
+    pub public_udp_addr: Option<SocketAddr>,
+
+    /// HTTP address for the web client, API, /healthz and /metrics. Port 0 picks a free port.
+    #[arg(long, env = "MADOGUCHI_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Directory holding office.toml and layouts/*.toml.
+    #[arg(long, env = "MADOGUCHI_ASSETS", default_value = "assets")]
+    pub assets: PathBuf,
+
+    /// World ticks per second.
+    #[arg(long, env = "MADOGUCHI_TICK_HZ", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=120))]
+    pub tick_hz: u16,
+
+    /// Most clients connected at once (netcode allows at most 1024).
+    #[arg(long, env = "MADOGUCHI_MAX_CLIENTS", default_value_t = 512, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_clients: u16,
+
+    /// Most other avatars a client is sent: the nearest ones in its room.
+    #[arg(long, env = "MADOGUCHI_MAX_VISIBLE", default_value_t = 32)]
+    pub max_visible: usize,
+
+    /// Seconds of silence after which a client is dropped and its avatar removed.
+    #[arg(long, env = "MADOGUCHI_CLIENT_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=300))]
+    pub client_timeout_secs: u16,
+
+    /// Seconds a connect token stays valid after it is issued.
+    #[arg(long, env = "MADOGUCHI_TOKEN_TTL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=3600))]
+    pub token_ttl_secs: u16,
+
+    /// Netcode private key, 64 hex digits. Keep it secret; share it only between instances
+    /// that accept each other's tokens. Default: a fresh random key at each start.
+    #[arg(long, env = "MADOGUCHI_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+}
+
+impl ServeConfig {
+    /// The 32-byte netcode key: parsed from config, or random.
+    pub fn netcode_key(&self) -> anyhow::Result<[u8; 32]> {
+        match &self.private_key {
+            Some(hexkey) => {
+                let bytes = hex::decode(hexkey.trim())
+                    .map_err(|e| anyhow::anyhow!("MADOGUCHI_PRIVATE_KEY / --private-key is not hex: {e}"))?;
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    anyhow::anyhow!(
+                        "MADOGUCHI_PRIVATE_KEY / --private-key must be 32 bytes (64 hex digits), got {}",
+                        bytes.len()
+                    )
+                })
+            }
+            None => Ok(rand::random()),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The tick's own bookkeeping: how long it took, that it is alive, and when to stop.
+
+use crate::metrics::Metrics;
+use crate::transport::WorldMetrics;
+use bevy::prelude::*;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// When the current tick started.
+#[derive(Resource)]
+struct TickStart(Instant);
+
+/// Fires when the process is asked to stop (SIGINT, SIGTERM).
+#[derive(Resource)]
+pub struct Shutdown(pub UnboundedReceiver<()>);
+
+fn start_tick(mut start: ResMut<TickStart>) {
+    start.0 = Instant::now();
+}
+
+/// Records the tick's duration in the histogram and marks the world alive for /healthz.
+fn end_tick(start: Res<TickStart>, metrics: Res<WorldMetrics>) {
+    metrics.observe_tick(start.0.elapsed());
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    Metrics::set(&metrics.last_tick_ms, now_ms);
+}
+
+/// Ends the app when a stop signal arrives; the transport then says goodbye to every client.
+fn handle_shutdown(shutdown: Option<ResMut<Shutdown>>, mut exit: MessageWriter<AppExit>) {
+    if let Some(mut s) = shutdown
+        && s.0.try_recv().is_ok()
+    {
+        tracing::info!("stopping");
+        exit.write(AppExit::Success);
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.insert_resource(TickStart(Instant::now()))
+        .add_systems(First, (start_tick, handle_shutdown))
+        .add_systems(Last, end_tick);
+}

@@ -1,0 +1,107 @@
+//! Netcode connect tokens: issued over HTTP to an authenticated session, short-lived and
+//! single-use.
+//!
+//! Netcode itself refuses expired tokens and tokens replayed from another address. Single use
+//! is ours: each token carries a random nonce in its (encrypted) user data; the HTTP side tells
+//! the world about every nonce it issues, and the world accepts each nonce once.
+
+use crate::metrics::Metrics;
+use madoguchi_shared::protocol::NETCODE_PROTOCOL_ID;
+use renetcode::{ConnectToken, NETCODE_USER_DATA_BYTES};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Random bytes that make a token single-use.
+pub type Nonce = [u8; 16];
+/// The session a token was issued to.
+pub type SessionId = [u8; 16];
+
+/// What the world needs to know about an issued token.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuedToken {
+    pub nonce: Nonce,
+    pub session: SessionId,
+    pub expires_at: Instant,
+}
+
+/// A token handed to a client.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    /// The serialized netcode connect token.
+    pub bytes: Vec<u8>,
+    pub client_id: u64,
+    pub server_addr: SocketAddr,
+    pub expires_in: Duration,
+}
+
+/// Reads nonce and session back out of a connected client's user data.
+pub fn parse_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> (Nonce, SessionId) {
+    let mut nonce = [0; 16];
+    let mut session = [0; 16];
+    nonce.copy_from_slice(&data[..16]);
+    session.copy_from_slice(&data[16..32]);
+    (nonce, session)
+}
+
+/// Issues connect tokens; lives on the HTTP side.
+pub struct TokenIssuer {
+    private_key: [u8; 32],
+    public_addr: SocketAddr,
+    ttl: Duration,
+    client_timeout_secs: i32,
+    issued: UnboundedSender<IssuedToken>,
+    metrics: Arc<Metrics>,
+}
+
+/// Why no token could be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the world is not running")]
+    WorldGone,
+    #[error("token generation failed: {0}")]
+    Generation(String),
+}
+
+impl TokenIssuer {
+    pub fn new(
+        private_key: [u8; 32],
+        public_addr: SocketAddr,
+        ttl: Duration,
+        client_timeout_secs: i32,
+        issued: UnboundedSender<IssuedToken>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { private_key, public_addr, ttl, client_timeout_secs, issued, metrics }
+    }
+
+    /// A fresh token for `session`. The world learns its nonce before the caller can use it.
+    pub fn issue(&self, session: SessionId) -> Result<TokenGrant, TokenError> {
+        let nonce: Nonce = rand::random();
+        // Client ids are random so that one client cannot guess and collide with another's.
+        let client_id: u64 = rand::random::<u64>().max(1);
+        let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
+        user_data[..16].copy_from_slice(&nonce);
+        user_data[16..32].copy_from_slice(&session);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let token = ConnectToken::generate(
+            now,
+            NETCODE_PROTOCOL_ID,
+            self.ttl.as_secs(),
+            client_id,
+            self.client_timeout_secs,
+            vec![self.public_addr],
+            Some(&user_data),
+            &self.private_key,
+        )
+        .map_err(|e| TokenError::Generation(e.to_string()))?;
+        let mut bytes = Vec::with_capacity(2048);
+        token.write(&mut bytes).map_err(|e| TokenError::Generation(e.to_string()))?;
+        self.issued
+            .send(IssuedToken { nonce, session, expires_at: Instant::now() + self.ttl })
+            .map_err(|_| TokenError::WorldGone)?;
+        Metrics::add(&self.metrics.tokens_issued_total, 1);
+        Ok(TokenGrant { bytes, client_id, server_addr: self.public_addr, expires_in: self.ttl })
+    }
+}

@@ -1,0 +1,147 @@
+//! The UDP way in: netcode (secure mode) over a UDP socket, feeding the one `RenetServer`.
+//!
+//! This is renet_netcode's server transport, written out here so that the world can count
+//! bytes and packets for /metrics, and so that other ways in (a browser transport) can feed the
+//! same `RenetServer` beside it.
+
+use crate::metrics::Metrics;
+use bevy::prelude::*;
+use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
+use renetcode::{NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerResult};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+
+/// The process metrics, shared with the HTTP side.
+#[derive(Resource, Clone, Deref)]
+pub struct WorldMetrics(pub Arc<Metrics>);
+
+/// The netcode server and its socket.
+#[derive(Resource)]
+pub struct UdpTransport {
+    socket: UdpSocket,
+    netcode: NetcodeServer,
+    buf: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
+}
+
+impl UdpTransport {
+    pub fn new(socket: UdpSocket, netcode: NetcodeServer) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(Self { socket, netcode, buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]) })
+    }
+
+    /// The user data sealed into the connect token of a connected client.
+    pub fn user_data(&self, client_id: u64) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
+        self.netcode.user_data(client_id)
+    }
+
+    fn send(socket: &UdpSocket, metrics: &Metrics, packet: &[u8], addr: SocketAddr) {
+        match socket.send_to(packet, addr) {
+            Ok(n) => {
+                Metrics::add(&metrics.udp_bytes_out, n as u64);
+                Metrics::add(&metrics.udp_packets_out, 1);
+            }
+            Err(e) => tracing::debug!(%addr, error = %e, "UDP send failed"),
+        }
+    }
+
+    fn handle(result: ServerResult, socket: &UdpSocket, metrics: &Metrics, server: &mut RenetServer) {
+        match result {
+            ServerResult::None => {}
+            ServerResult::PacketToSend { payload, addr } => Self::send(socket, metrics, payload, addr),
+            ServerResult::Payload { client_id, payload } => {
+                if server.process_packet_from(payload, client_id).is_err() {
+                    tracing::debug!(client_id, "payload for unknown client");
+                }
+            }
+            ServerResult::ClientConnected { client_id, addr, payload, .. } => {
+                server.add_connection(client_id);
+                Self::send(socket, metrics, payload, addr);
+            }
+            ServerResult::ClientDisconnected { client_id, addr, payload } => {
+                server.remove_connection(client_id);
+                if let Some(payload) = payload {
+                    Self::send(socket, metrics, payload, addr);
+                }
+            }
+        }
+    }
+}
+
+/// Reads every waiting datagram into netcode, and netcode's payloads into renet. Bad packets
+/// (random bytes, truncated, replayed, wrong key) are dropped by netcode without effect on
+/// anyone else.
+fn receive_udp(
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    metrics: Res<WorldMetrics>,
+    time: Res<Time<Real>>,
+) {
+    let t = &mut *transport;
+    t.netcode.update(time.delta());
+    loop {
+        match t.socket.recv_from(&mut t.buf[..]) {
+            Ok((len, addr)) => {
+                Metrics::add(&metrics.udp_bytes_in, len as u64);
+                Metrics::add(&metrics.udp_packets_in, 1);
+                let result = t.netcode.process_packet(addr, &mut t.buf[..len]);
+                UdpTransport::handle(result, &t.socket, &metrics, &mut server);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionReset) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "UDP receive failed");
+                break;
+            }
+        }
+    }
+    for client_id in t.netcode.clients_id() {
+        let result = t.netcode.update_client(client_id);
+        UdpTransport::handle(result, &t.socket, &metrics, &mut server);
+    }
+    for client_id in server.disconnections_id() {
+        let result = t.netcode.disconnect(client_id);
+        UdpTransport::handle(result, &t.socket, &metrics, &mut server);
+    }
+}
+
+/// Encrypts and sends what renet has queued for each client.
+fn send_udp(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, metrics: Res<WorldMetrics>) {
+    let t = &mut *transport;
+    for client_id in server.clients_id() {
+        let Ok(packets) = server.get_packets_to_send(client_id) else { continue };
+        for packet in packets {
+            match t.netcode.generate_payload_packet(client_id, &packet) {
+                Ok((addr, payload)) => UdpTransport::send(&t.socket, &metrics, payload, addr),
+                Err(e) => {
+                    tracing::debug!(client_id, error = %e, "could not seal payload");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Tells every client the server is going away, so they do not wait for a timeout.
+fn disconnect_on_exit(exit: MessageReader<AppExit>, mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, metrics: Res<WorldMetrics>) {
+    if exit.is_empty() {
+        return;
+    }
+    let t = &mut *transport;
+    for client_id in t.netcode.clients_id() {
+        let result = t.netcode.disconnect(client_id);
+        UdpTransport::handle(result, &t.socket, &metrics, &mut server);
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(
+        PreUpdate,
+        receive_udp
+            .in_set(RenetReceive)
+            .after(RenetServerPlugin::update_system)
+            .before(RenetServerPlugin::emit_server_events_system),
+    )
+    .add_systems(PostUpdate, send_udp.in_set(RenetSend))
+    .add_systems(Last, disconnect_on_exit);
+}

@@ -1,0 +1,143 @@
+//! Avatars, and the authoritative movement of each through its room and its doors.
+
+use crate::transport::WorldMetrics;
+use bevy::prelude::*;
+use bevy_renet::RenetServer;
+use madoguchi_shared::layout::Office;
+use madoguchi_shared::limits::INPUT_TTL;
+use madoguchi_shared::movement::{seek_velocity, speed_cap, step};
+use madoguchi_shared::protocol::{Channel, NetId, ServerMessage, encode};
+use madoguchi_shared::quant::{Point, QPos};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The validated office layout.
+#[derive(Resource, Clone, Deref)]
+pub struct OfficeLayout(pub Arc<Office>);
+
+/// Tunables of the world, from the process config.
+#[derive(Resource, Debug, Clone)]
+pub struct WorldSettings {
+    pub tick_hz: u16,
+    /// Most other avatars sent to one client.
+    pub max_visible: usize,
+}
+
+impl Default for WorldSettings {
+    fn default() -> Self {
+        Self { tick_hz: 20, max_visible: 32 }
+    }
+}
+
+/// A resident's (or later, a clerk's) presence in the world.
+#[derive(Component, Debug)]
+pub struct Avatar {
+    pub net_id: NetId,
+    pub client_id: u64,
+    pub name: String,
+    pub locale: String,
+}
+
+/// Where an avatar is.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Position {
+    pub room: u16,
+    pub at: Point,
+}
+
+/// What the avatar's client last asked for. Velocities are clamped when received.
+#[derive(Component, Debug, Default, Clone)]
+pub struct Intent {
+    pub vel: Point,
+    pub run: bool,
+    /// A click-to-move target in the current room; overrides `vel` until reached or blocked.
+    pub target: Option<Point>,
+    /// `vel` lapses to a stop at this time (elapsed real time), see [`INPUT_TTL`].
+    pub until: Duration,
+    /// Last input sequence number applied, echoed in snapshots.
+    pub last_seq: u32,
+}
+
+impl Intent {
+    pub fn set_velocity(&mut self, vel: Point, run: bool, seq: u32, now: Duration) {
+        self.vel = vel;
+        self.run = run;
+        self.target = None;
+        self.until = now + INPUT_TTL;
+        self.last_seq = seq;
+    }
+}
+
+/// Next avatar id; ids are never reused while the server runs.
+#[derive(Resource, Default)]
+pub struct NetIds(NetId);
+
+impl NetIds {
+    pub fn next(&mut self) -> NetId {
+        self.0 = self.0.wrapping_add(1).max(1);
+        self.0
+    }
+}
+
+/// Named stages of a tick, in order.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TickSet {
+    /// Client messages are read and applied.
+    Receive,
+    /// Avatars move.
+    Simulate,
+    /// Each client is told what changed in its view.
+    Publish,
+}
+
+/// Longest step the simulation takes in one tick, so a stalled process does not teleport anyone.
+const MAX_DT: f32 = 0.25;
+
+/// Integrates every avatar's intent with the speed cap and collision, and takes avatars that
+/// step into a door to the door's destination.
+fn move_avatars(
+    time: Res<Time<Real>>,
+    office: Res<OfficeLayout>,
+    mut server: ResMut<RenetServer>,
+    mut avatars: Query<(&Avatar, &mut Position, &mut Intent)>,
+) {
+    let dt = time.delta_secs().min(MAX_DT);
+    let now = time.elapsed();
+    for (avatar, mut pos, mut intent) in &mut avatars {
+        let Some(room) = office.room(pos.room) else { continue };
+        let speed = speed_cap(intent.run);
+        let vel = match intent.target {
+            Some(target) => seek_velocity(pos.at, target, speed, dt),
+            None if now <= intent.until => intent.vel,
+            None => Point::ZERO,
+        };
+        if vel == Point::ZERO {
+            intent.target = None;
+            continue;
+        }
+        let next = step(pos.at, vel, dt, room.size, &room.solids);
+        if intent.target.is_some() && next.distance_squared(pos.at) < 1e-6 {
+            // Reached, or walked into a wall: stop rather than push forever.
+            intent.target = None;
+        }
+        pos.at = next;
+        if let Some((to, at)) = room.door_target_at(next) {
+            pos.room = to;
+            pos.at = at;
+            *intent = Intent { last_seq: intent.last_seq, ..Default::default() };
+            let msg = ServerMessage::EnteredRoom { room: to, pos: QPos::from_point(at) };
+            server.send_message(avatar.client_id, Channel::Events, encode(&msg));
+        }
+    }
+}
+
+/// Keeps the avatar gauge current.
+fn count_avatars(avatars: Query<(), With<Avatar>>, metrics: Res<WorldMetrics>) {
+    crate::metrics::Metrics::set(&metrics.joined_avatars, avatars.iter().count() as u64);
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<NetIds>()
+        .configure_sets(Update, (TickSet::Receive, TickSet::Simulate, TickSet::Publish).chain())
+        .add_systems(Update, (move_avatars, count_avatars).chain().in_set(TickSet::Simulate));
+}

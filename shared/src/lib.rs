@@ -1,0 +1,13 @@
+//! The Madoguchi protocol and the rules both ends must agree on.
+//!
+//! Server and clients link this crate, so a message, a limit or the movement rule exists once.
+//! Nothing here depends on bevy, sockets or a clock: everything is a plain function or type that
+//! builds for native and `wasm32-unknown-unknown` alike.
+
+pub mod layout;
+pub mod limits;
+pub mod movement;
+pub mod protocol;
+pub mod quant;
+
+pub use protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};

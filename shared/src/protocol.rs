@@ -1,0 +1,282 @@
+//! Messages, channels and the protocol version.
+//!
+//! Every message is a postcard-encoded enum. `Hello` is variant 0 of [`ClientMessage`] and
+//! starts with the protocol version, forever: that is what lets a server of any version read an
+//! old or new client's version and refuse it with a message naming both.
+
+use crate::limits::MAX_CLIENT_MESSAGE_BYTES;
+use crate::quant::{QPos, QVel};
+use renet::{ChannelConfig, ConnectionConfig, SendType};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Version of the world protocol. Bump on any change to a message's shape or meaning.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Netcode protocol id: fixed, so that any client reaches the handshake and is told about a
+/// version mismatch in words instead of being silently ignored by netcode.
+pub const NETCODE_PROTOCOL_ID: u64 = u64::from_be_bytes(*b"MADOGUCH");
+
+/// An avatar's id on the wire, assigned by the server, unique for the server's lifetime.
+pub type NetId = u32;
+
+/// Renet channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Channel {
+    /// Reliable, ordered: handshake, room changes, appearances, chat, errors.
+    Events = 0,
+    /// Unreliable: movement input (client to server) and snapshots (server to client).
+    Movement = 1,
+}
+
+impl From<Channel> for u8 {
+    fn from(c: Channel) -> u8 {
+        c as u8
+    }
+}
+
+/// The renet connection configuration both ends must use.
+pub fn connection_config() -> ConnectionConfig {
+    let resend_time = Duration::from_millis(200);
+    ConnectionConfig {
+        available_bytes_per_tick: 60_000,
+        server_channels_config: vec![
+            ChannelConfig {
+                channel_id: Channel::Events.into(),
+                max_memory_usage_bytes: 4 * 1024 * 1024,
+                send_type: SendType::ReliableOrdered { resend_time },
+            },
+            ChannelConfig {
+                channel_id: Channel::Movement.into(),
+                max_memory_usage_bytes: 256 * 1024,
+                send_type: SendType::Unreliable,
+            },
+        ],
+        // Small on purpose: a client that floods the reliable channel is disconnected by renet
+        // before it can make the server hold much of its data.
+        client_channels_config: vec![
+            ChannelConfig {
+                channel_id: Channel::Events.into(),
+                max_memory_usage_bytes: 64 * 1024,
+                send_type: SendType::ReliableOrdered { resend_time },
+            },
+            ChannelConfig {
+                channel_id: Channel::Movement.into(),
+                max_memory_usage_bytes: 16 * 1024,
+                send_type: SendType::Unreliable,
+            },
+        ],
+    }
+}
+
+/// What a client may say. The server checks each against the connection phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// The first message on a connection. Must stay variant 0 with `protocol` first.
+    Hello { protocol: u16, name: String, locale: String },
+    /// Desired velocity (cm/s); the server clamps it to the speed cap. Renew it at least every
+    /// [`crate::limits::INPUT_TTL`]; a zero velocity stops. `seq` increases by one per input.
+    Input { seq: u32, vel: QVel, run: bool },
+    /// Walk in a straight line towards a point of the current room (click or tap to move).
+    MoveTo { target: QPos, run: bool },
+    /// A chat line to everyone in the same room.
+    Chat { text: String },
+}
+
+/// An avatar as first seen by a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvatarInfo {
+    pub id: NetId,
+    pub name: String,
+    pub pos: QPos,
+}
+
+/// An avatar's position in a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AvatarPos {
+    pub id: NetId,
+    pub pos: QPos,
+}
+
+/// What the server says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// The handshake succeeded: this is you, here.
+    Welcome { protocol: u16, you: NetId, room: u16, pos: QPos, tick_hz: u16 },
+    /// The connection is refused and will be closed. Nothing else follows.
+    Refused { code: ErrorCode, message: String },
+    /// One message was refused; the connection stays open.
+    Error { code: ErrorCode, message: String },
+    /// You are now in another room (through a door). Everything you saw is gone.
+    EnteredRoom { room: u16, pos: QPos },
+    /// Avatars that came into view.
+    Appeared { avatars: Vec<AvatarInfo> },
+    /// Avatars that left view (or left the office).
+    Vanished { ids: Vec<NetId> },
+    /// Positions that changed since the last snapshot; `ack` is the last input `seq` applied.
+    Snapshot { tick: u32, ack: u32, avatars: Vec<AvatarPos> },
+    /// A chat line in your room.
+    Chat { from: NetId, name: String, text: String },
+}
+
+/// Stable error codes. Clients switch on these; the message is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    ProtocolMismatch,
+    Malformed,
+    TooLarge,
+    NotJoined,
+    AlreadyJoined,
+    NameInvalid,
+    LocaleInvalid,
+    ChatEmpty,
+    ChatTooLong,
+    ChatRateLimited,
+    TokenReused,
+    HelloTimeout,
+    TooManyErrors,
+    TargetInvalid,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::ProtocolMismatch,
+        ErrorCode::Malformed,
+        ErrorCode::TooLarge,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::NameInvalid,
+        ErrorCode::LocaleInvalid,
+        ErrorCode::ChatEmpty,
+        ErrorCode::ChatTooLong,
+        ErrorCode::ChatRateLimited,
+        ErrorCode::TokenReused,
+        ErrorCode::HelloTimeout,
+        ErrorCode::TooManyErrors,
+        ErrorCode::TargetInvalid,
+    ];
+
+    /// The code as a `snake_case` string, for logs, metrics and HTTP bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ProtocolMismatch => "protocol_mismatch",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::NameInvalid => "name_invalid",
+            ErrorCode::LocaleInvalid => "locale_invalid",
+            ErrorCode::ChatEmpty => "chat_empty",
+            ErrorCode::ChatTooLong => "chat_too_long",
+            ErrorCode::ChatRateLimited => "chat_rate_limited",
+            ErrorCode::TokenReused => "token_reused",
+            ErrorCode::HelloTimeout => "hello_timeout",
+            ErrorCode::TooManyErrors => "too_many_errors",
+            ErrorCode::TargetInvalid => "target_invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why bytes could not be read as a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message of {0} bytes exceeds the limit of {MAX_CLIENT_MESSAGE_BYTES}")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes any protocol message.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    // Serializing these plain enums into a Vec cannot fail.
+    postcard::to_allocvec(msg).unwrap_or_default()
+}
+
+/// Decodes a client message, refusing oversized input before reading it.
+pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
+    if bytes.len() > MAX_CLIENT_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    let (msg, rest) = postcard::take_from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+    }
+    Ok(msg)
+}
+
+/// Decodes a server message.
+pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, DecodeError> {
+    postcard::from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// If `bytes` start like a `Hello` of any protocol version, that version.
+///
+/// Used when a message does not decode: a client of another version still gets told which
+/// versions met, rather than "malformed".
+pub fn peek_hello_version(bytes: &[u8]) -> Option<u16> {
+    #[derive(Deserialize)]
+    enum Head {
+        Hello { protocol: u16 },
+    }
+    match postcard::take_from_bytes::<Head>(bytes) {
+        Ok((Head::Hello { protocol }, _)) => Some(protocol),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_round_trip() {
+        let msgs = [
+            ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: "山田 花子".into(), locale: "ja".into() },
+            ClientMessage::Input { seq: 7, vel: QVel { x: -160, y: 3 }, run: true },
+            ClientMessage::MoveTo { target: QPos { x: 100, y: -5 }, run: false },
+            ClientMessage::Chat { text: "こんにちは".into() },
+        ];
+        for m in msgs {
+            assert_eq!(decode_client(&encode(&m)).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn hello_version_is_readable_whatever_follows() {
+        let hello = encode(&ClientMessage::Hello { protocol: 999, name: "x".into(), locale: "en".into() });
+        assert_eq!(peek_hello_version(&hello), Some(999));
+        // A future Hello with fields we do not know still yields its version.
+        assert_eq!(peek_hello_version(&[0, 0xE7, 0x07, 0xFF, 0xFF]), Some(999));
+        assert_eq!(peek_hello_version(&encode(&ClientMessage::Chat { text: "x".into() })), None);
+    }
+
+    #[test]
+    fn garbage_and_oversize_are_errors_not_panics() {
+        assert!(matches!(decode_client(&[0xFF; 3]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(decode_client(&[]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(decode_client(&vec![0; MAX_CLIENT_MESSAGE_BYTES + 1]), Err(DecodeError::TooLarge(_))));
+        let mut chat = encode(&ClientMessage::Chat { text: "hello".into() });
+        chat.truncate(chat.len() - 2);
+        assert!(matches!(decode_client(&chat), Err(DecodeError::Malformed(_))));
+        chat.extend_from_slice(&[b'l', b'o', 0]);
+        assert!(matches!(decode_client(&chat), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_snapshot_entry_is_small() {
+        let s = ServerMessage::Snapshot {
+            tick: 1000,
+            ack: 1000,
+            avatars: vec![AvatarPos { id: 300, pos: QPos { x: 2500, y: -1200 } }; 10],
+        };
+        // 10 entries of id (2) + x (2) + y (2): well under 8 bytes each.
+        assert!(encode(&s).len() <= 10 * 7 + 8, "{}", encode(&s).len());
+    }
+}
