@@ -1,1 +1,358 @@
+//! Headless Madoguchi clients.
+//!
+//! A [`Bot`] does what a real client does on the wire: gets a guest session and a connect token
+//! over HTTP, connects with netcode over UDP, says `Hello`, walks and chats. It renders nothing,
+//! so hundreds fit in one thread: the load benchmark and the end-to-end tests use it.
 
+pub mod server_process;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use madoguchi_shared::ErrorCode;
+use madoguchi_shared::protocol::{
+    Channel, ClientMessage, NetId, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
+};
+use madoguchi_shared::quant::{Point, QPos, QVel};
+use renet::RenetClient;
+use renetcode::{ClientAuthentication, ConnectToken, DisconnectReason, NETCODE_MAX_PACKET_BYTES, NetcodeClient};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What can go wrong getting into the world.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("HTTP request to {url} failed: {detail}")]
+    Http { url: String, detail: String },
+    #[error("the server sent a connect token that does not parse: {0}")]
+    BadToken(String),
+    #[error("UDP socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("netcode: {0}")]
+    Netcode(String),
+}
+
+#[derive(Deserialize)]
+struct GuestSession {
+    session_token: String,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    connect_token: String,
+}
+
+/// A guest session token and a connect token issued to it.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub session_token: String,
+    pub connect_token: ConnectToken,
+}
+
+/// Creates a guest session at `http_base` (e.g. `http://127.0.0.1:8080`) and gets a connect token.
+pub async fn fetch_credentials(http: &reqwest::Client, http_base: &str) -> Result<Credentials, BotError> {
+    let url = format!("{http_base}/api/v1/sessions/guest");
+    let err = |url: &str, e: reqwest::Error| BotError::Http { url: url.to_string(), detail: e.to_string() };
+    let session: GuestSession = http
+        .post(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| err(&url, e))?
+        .json()
+        .await
+        .map_err(|e| err(&url, e))?;
+    let connect_token = fetch_connect_token(http, http_base, &session.session_token).await?;
+    Ok(Credentials { session_token: session.session_token, connect_token })
+}
+
+/// Gets a connect token for an existing session.
+pub async fn fetch_connect_token(http: &reqwest::Client, http_base: &str, session_token: &str) -> Result<ConnectToken, BotError> {
+    let url = format!("{http_base}/api/v1/world/connect-token");
+    let err = |e: reqwest::Error| BotError::Http { url: url.clone(), detail: e.to_string() };
+    let body: TokenBody = http
+        .post(&url)
+        .bearer_auth(session_token)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
+    let bytes = STANDARD.decode(body.connect_token).map_err(|e| BotError::BadToken(e.to_string()))?;
+    ConnectToken::read(&mut bytes.as_slice()).map_err(|e| BotError::BadToken(e.to_string()))
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// One headless client connection and what it has learned from the server.
+pub struct Bot {
+    socket: UdpSocket,
+    netcode: NetcodeClient,
+    renet: RenetClient,
+    buf: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
+    last: Instant,
+    last_flush: Instant,
+    /// Least time between two flushes of queued packets; a client that flushes at the server's
+    /// snapshot rate sends half the datagrams of one that flushes every tick.
+    pub flush_interval: Duration,
+    seq: u32,
+    /// Keep every reliable message in `events` (tests); bench bots leave this off.
+    pub record: bool,
+    pub events: Vec<ServerMessage>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Our avatar id, once welcomed.
+    pub me: Option<NetId>,
+    pub room: Option<u16>,
+    /// Our position as the server last reported it.
+    pub pos: Option<Point>,
+    /// Other avatars in view: name and last position.
+    pub others: HashMap<NetId, (String, QPos)>,
+    /// Last input sequence the server says it applied.
+    pub ack: u32,
+    pub refused: Option<(ErrorCode, String)>,
+    pub errors: Vec<(ErrorCode, String)>,
+    pub chats: Vec<(NetId, String, String)>,
+}
+
+impl Bot {
+    /// Opens a UDP socket on loopback-or-any and starts connecting with `token`.
+    pub fn connect(token: ConnectToken) -> Result<Bot, BotError> {
+        let server = token.server_addresses[0].ok_or_else(|| BotError::Netcode("token has no server address".into()))?;
+        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
+            .map_err(|e: std::net::AddrParseError| BotError::Netcode(e.to_string()))?;
+        Self::connect_with_socket(token, UdpSocket::bind(bind)?)
+    }
+
+    /// Like [`Bot::connect`], over a socket of the caller's (to reuse an address, say).
+    pub fn connect_with_socket(token: ConnectToken, socket: UdpSocket) -> Result<Bot, BotError> {
+        socket.set_nonblocking(true)?;
+        let netcode = NetcodeClient::new(unix_now(), ClientAuthentication::Secure { connect_token: token })
+            .map_err(|e| BotError::Netcode(e.to_string()))?;
+        Ok(Bot {
+            socket,
+            netcode,
+            renet: RenetClient::new(connection_config()),
+            buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
+            last: Instant::now(),
+            last_flush: Instant::now() - Duration::from_secs(1),
+            flush_interval: Duration::ZERO,
+            seq: 0,
+            record: true,
+            events: Vec::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+            me: None,
+            room: None,
+            pos: None,
+            others: HashMap::new(),
+            ack: 0,
+            refused: None,
+            errors: Vec::new(),
+            chats: Vec::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.netcode.is_connected()
+    }
+
+    /// Why netcode ended the connection, if it did.
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        self.netcode.disconnect_reason()
+    }
+
+    fn send_datagram(&mut self, packet: &[u8], addr: SocketAddr) {
+        if let Ok(n) = self.socket.send_to(packet, addr) {
+            self.bytes_out += n as u64;
+        }
+    }
+
+    /// Advances time, reads the socket, applies what the server said, and sends what is queued.
+    pub fn pump(&mut self) {
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.renet.update(dt);
+        if self.netcode.disconnect_reason().is_some() {
+            self.renet.disconnect_due_to_transport();
+            return;
+        }
+        if self.netcode.is_connected() {
+            self.renet.set_connected();
+        } else if self.netcode.is_connecting() {
+            self.renet.set_connecting();
+        }
+        let server = self.netcode.server_addr();
+        loop {
+            match self.socket.recv_from(&mut self.buf[..]) {
+                Ok((len, addr)) => {
+                    self.bytes_in += len as u64;
+                    if addr != server {
+                        continue;
+                    }
+                    if let Some(payload) = self.netcode.process_packet(&mut self.buf[..len]) {
+                        self.renet.process_packet(payload);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        if let Some((packet, addr)) = self.netcode.update(dt) {
+            let packet = packet.to_vec();
+            self.send_datagram(&packet, addr);
+        }
+        self.read_messages();
+        if self.netcode.is_connected() && now.duration_since(self.last_flush) >= self.flush_interval {
+            self.last_flush = now;
+            for p in self.renet.get_packets_to_send() {
+                match self.netcode.generate_payload_packet(&p) {
+                    Ok((addr, payload)) => {
+                        let payload = payload.to_vec();
+                        self.send_datagram(&payload, addr);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    fn read_messages(&mut self) {
+        while let Some(bytes) = self.renet.receive_message(Channel::Events) {
+            if let Ok(msg) = decode_server(&bytes) {
+                self.apply(msg);
+            }
+        }
+        while let Some(bytes) = self.renet.receive_message(Channel::Movement) {
+            if let Ok(msg) = decode_server(&bytes) {
+                self.apply(msg);
+            }
+        }
+    }
+
+    fn apply(&mut self, msg: ServerMessage) {
+        match &msg {
+            ServerMessage::Welcome { you, room, pos, .. } => {
+                self.me = Some(*you);
+                self.room = Some(*room);
+                self.pos = Some(pos.to_point());
+            }
+            ServerMessage::Refused { code, message } => self.refused = Some((*code, message.clone())),
+            ServerMessage::Error { code, message } => self.errors.push((*code, message.clone())),
+            ServerMessage::EnteredRoom { room, pos } => {
+                self.room = Some(*room);
+                self.pos = Some(pos.to_point());
+                self.others.clear();
+            }
+            ServerMessage::Appeared { avatars } => {
+                for a in avatars {
+                    self.others.insert(a.id, (a.name.clone(), a.pos));
+                }
+            }
+            ServerMessage::Vanished { ids } => {
+                for id in ids {
+                    self.others.remove(id);
+                }
+            }
+            ServerMessage::Snapshot { ack, avatars, .. } => {
+                self.ack = *ack;
+                for a in avatars {
+                    if Some(a.id) == self.me {
+                        self.pos = Some(a.pos.to_point());
+                    } else if let Some(o) = self.others.get_mut(&a.id) {
+                        o.1 = a.pos;
+                    }
+                }
+                return; // snapshots are not events
+            }
+            ServerMessage::Chat { from, name, text } => self.chats.push((*from, name.clone(), text.clone())),
+        }
+        if self.record {
+            self.events.push(msg);
+        }
+    }
+
+    /// Queues raw bytes on a channel (tests use this to send what no honest client would).
+    pub fn send_raw(&mut self, channel: Channel, bytes: Vec<u8>) {
+        self.renet.send_message(channel, bytes);
+    }
+
+    /// Queues a message on the channel it belongs on.
+    pub fn send(&mut self, msg: &ClientMessage) {
+        let channel = match msg {
+            ClientMessage::Input { .. } => Channel::Movement,
+            _ => Channel::Events,
+        };
+        self.renet.send_message(channel, encode(msg));
+    }
+
+    pub fn hello(&mut self, name: &str, locale: &str) {
+        self.send(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: name.into(), locale: locale.into() });
+    }
+
+    /// Asks to move at `vel` metres per second (the server clamps it to the cap).
+    pub fn walk(&mut self, vel: Point, run: bool) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.send(&ClientMessage::Input { seq, vel: QVel::from_point(vel), run });
+    }
+
+    /// The sequence number of the last input sent.
+    pub fn last_seq(&self) -> u32 {
+        self.seq
+    }
+
+    pub fn chat(&mut self, text: &str) {
+        self.send(&ClientMessage::Chat { text: text.into() });
+    }
+
+    /// Pumps until `pred` holds or `timeout` passes; true if it held.
+    pub fn wait_until(&mut self, timeout: Duration, mut pred: impl FnMut(&Bot) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            self.pump();
+            if pred(self) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Walks at `vel` for `dur`, renewing the input every 50 ms as a real client does.
+    pub fn walk_for(&mut self, vel: Point, run: bool, dur: Duration) {
+        let end = Instant::now() + dur;
+        while Instant::now() < end {
+            self.walk(vel, run);
+            let next = (Instant::now() + Duration::from_millis(50)).min(end);
+            while Instant::now() < next {
+                self.pump();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.walk(Point::ZERO, run);
+        self.pump();
+    }
+
+    /// Sends a netcode disconnect right away, as a client that closes properly does.
+    pub fn disconnect(&mut self) {
+        if let Ok((addr, packet)) = self.netcode.disconnect() {
+            let packet = packet.to_vec();
+            self.send_datagram(&packet, addr);
+        }
+    }
+}

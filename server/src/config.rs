@@ -47,6 +47,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_TICK_HZ", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=120))]
     pub tick_hz: u16,
 
+    /// Snapshots per second sent to each client (at most the tick rate). Clients interpolate
+    /// between them; fewer means less bandwidth and less work per tick.
+    #[arg(long, env = "MADOGUCHI_SNAPSHOT_HZ", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=120))]
+    pub snapshot_hz: u16,
+
     /// Most clients connected at once (netcode allows at most 1024).
     #[arg(long, env = "MADOGUCHI_MAX_CLIENTS", default_value_t = 512, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_clients: u16,

@@ -228,6 +228,7 @@ pub(crate) fn receive_messages(
                                     room: office.entry_room,
                                     pos: QPos::from_point(at),
                                     tick_hz: settings.tick_hz,
+                                    snapshot_hz: settings.snapshot_hz,
                                 };
                                 send_to(&mut server, client_id, encode(&welcome));
                                 tracing::info!(client_id, net_id, %name, "joined");

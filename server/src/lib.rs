@@ -75,7 +75,8 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         public_addresses: vec![parts.public_addr],
         authentication: ServerAuthentication::Secure { private_key: parts.private_key },
     });
-    let transport = transport::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
+    let transport = transport::UdpTransport::new(parts.socket, netcode)
+        .context("cannot configure the UDP socket")?;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)))
         .add_plugins(RenetServerPlugin)
@@ -167,7 +168,11 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
 
     let mut app = build_world(WorldParts {
         office,
-        settings: world::WorldSettings { tick_hz: cfg.tick_hz, max_visible: cfg.max_visible },
+        settings: world::WorldSettings {
+            tick_hz: cfg.tick_hz,
+            snapshot_hz: cfg.snapshot_hz.min(cfg.tick_hz),
+            max_visible: cfg.max_visible,
+        },
         socket,
         public_addr,
         private_key,

@@ -14,8 +14,9 @@ struct TickStart(Instant);
 #[derive(Resource)]
 pub struct Shutdown(pub UnboundedReceiver<()>);
 
-fn start_tick(mut start: ResMut<TickStart>) {
+fn start_tick(mut start: ResMut<TickStart>, mut count: ResMut<crate::world::TickCount>) {
     start.0 = Instant::now();
+    count.0 = count.0.wrapping_add(1);
 }
 
 /// Records the tick's duration in the histogram and marks the world alive for /healthz.

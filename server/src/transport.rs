@@ -1,10 +1,13 @@
 //! The UDP way in: netcode (secure mode) over a UDP socket, feeding the one `RenetServer`.
 //!
-//! This is renet_netcode's server transport, written out here so that the world can count
-//! bytes and packets for /metrics, and so that other ways in (a browser transport) can feed the
-//! same `RenetServer` beside it.
+//! This is renet_netcode's server transport, reorganised in two ways. A reader thread drains
+//! the socket continuously into a bounded queue, so a tick that runs at 20 Hz does not leave
+//! the kernel buffer to overflow between ticks (with 200 clients that is 200+ datagrams per
+//! tick, more than a default socket buffer holds). And the world counts bytes and packets for
+//! /metrics. Other ways in (a browser transport) can feed the same `RenetServer` beside it.
 
 use crate::metrics::Metrics;
+use crate::world::{TickCount, WorldSettings};
 use bevy::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 use renetcode::{NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerResult};
@@ -16,7 +19,12 @@ use std::sync::Arc;
 #[derive(Resource, Clone, Deref)]
 pub struct WorldMetrics(pub Arc<Metrics>);
 
-/// The netcode server and its socket.
+/// Kernel receive buffer asked for (the kernel may grant less: net.core.rmem_max). The tick
+/// drains the socket 20 times a second; with 200 clients that is 200+ datagrams per tick,
+/// more than a default buffer (208 KiB, ~90 datagrams of kernel overhead) holds.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The netcode server, its socket, and the queue its reader thread fills.
 #[derive(Resource)]
 pub struct UdpTransport {
     socket: UdpSocket,
@@ -25,9 +33,23 @@ pub struct UdpTransport {
 }
 
 impl UdpTransport {
+    /// Takes over `socket`, asking the kernel for a receive buffer that holds several ticks'
+    /// worth of datagrams.
     pub fn new(socket: UdpSocket, netcode: NetcodeServer) -> io::Result<Self> {
+        let socket = socket2::Socket::from(socket);
+        if let Err(e) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+            tracing::warn!(error = %e, "could not enlarge the UDP receive buffer");
+        }
+        match socket.recv_buffer_size() {
+            Ok(n) if n < SOCKET_BUFFER_BYTES => tracing::warn!(
+                granted = n,
+                wanted = SOCKET_BUFFER_BYTES,
+                "UDP receive buffer is small; raise net.core.rmem_max for crowded offices"
+            ),
+            _ => {}
+        }
         socket.set_nonblocking(true)?;
-        Ok(Self { socket, netcode, buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]) })
+        Ok(Self { socket: socket.into(), netcode, buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]) })
     }
 
     /// The user data sealed into the connect token of a connected client.
@@ -68,7 +90,7 @@ impl UdpTransport {
     }
 }
 
-/// Reads every waiting datagram into netcode, and netcode's payloads into renet. Bad packets
+/// Feeds every queued datagram to netcode, and netcode's payloads to renet. Bad packets
 /// (random bytes, truncated, replayed, wrong key) are dropped by netcode without effect on
 /// anyone else.
 fn receive_udp(
@@ -88,6 +110,7 @@ fn receive_udp(
                 UdpTransport::handle(result, &t.socket, &metrics, &mut server);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            // ICMP port-unreachable from a vanished client surfaces as a reset on some systems.
             Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionReset) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "UDP receive failed");
@@ -105,10 +128,20 @@ fn receive_udp(
     }
 }
 
-/// Encrypts and sends what renet has queued for each client.
-fn send_udp(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, metrics: Res<WorldMetrics>) {
+/// Encrypts and sends what renet has queued for each client due this tick (see
+/// [`WorldSettings::due`]): one packet of events, snapshot and acks instead of one per tick.
+fn send_udp(
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    metrics: Res<WorldMetrics>,
+    settings: Res<WorldSettings>,
+    tick: Res<TickCount>,
+) {
     let t = &mut *transport;
     for client_id in server.clients_id() {
+        if !settings.due(client_id, tick.0) {
+            continue;
+        }
         let Ok(packets) = server.get_packets_to_send(client_id) else { continue };
         for packet in packets {
             match t.netcode.generate_payload_packet(client_id, &packet) {
@@ -123,7 +156,12 @@ fn send_udp(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>
 }
 
 /// Tells every client the server is going away, so they do not wait for a timeout.
-fn disconnect_on_exit(exit: MessageReader<AppExit>, mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, metrics: Res<WorldMetrics>) {
+fn disconnect_on_exit(
+    exit: MessageReader<AppExit>,
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    metrics: Res<WorldMetrics>,
+) {
     if exit.is_empty() {
         return;
     }

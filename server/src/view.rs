@@ -2,7 +2,7 @@
 //! appearances and departures on the reliable channel and as changed positions on the
 //! unreliable one.
 
-use crate::world::{Avatar, Intent, Position, TickSet, WorldSettings};
+use crate::world::{Avatar, Intent, Position, TickCount, TickSet, WorldSettings};
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
 use madoguchi_shared::protocol::{AvatarInfo, AvatarPos, Channel, NetId, ServerMessage, encode};
@@ -10,7 +10,7 @@ use madoguchi_shared::quant::{Point, QPos};
 use std::collections::HashMap;
 
 /// Ticks after which an unchanged position is sent again, so a lost unreliable snapshot
-/// cannot leave a client with a stale position for long.
+/// cannot leave a client with a stale position for long (one second at 20 Hz).
 const REFRESH_TICKS: u32 = 20;
 
 /// What was last sent to one client.
@@ -22,10 +22,6 @@ pub struct View {
     own: Option<(QPos, u32)>,
     last_ack: u32,
 }
-
-/// The world tick counter, for snapshots.
-#[derive(Resource, Default)]
-pub struct TickCount(pub u32);
 
 struct Entry {
     net_id: NetId,
@@ -43,7 +39,7 @@ fn due(prev: Option<(QPos, u32)>, q: QPos, tick: u32) -> bool {
 
 /// Sends every client the difference between what it saw last tick and what it sees now.
 fn publish_views(
-    mut tick: ResMut<TickCount>,
+    tick: Res<TickCount>,
     settings: Res<WorldSettings>,
     mut server: ResMut<RenetServer>,
     mut viewers: Query<(Entity, &Avatar, &Position, &Intent, &mut View)>,
@@ -51,7 +47,6 @@ fn publish_views(
     mut rooms: Local<HashMap<u16, Vec<Entry>>>,
     mut candidates: Local<Vec<(f32, usize)>>,
 ) {
-    tick.0 = tick.0.wrapping_add(1);
     let tick = tick.0;
     for list in rooms.values_mut() {
         list.clear();
@@ -60,6 +55,9 @@ fn publish_views(
         rooms.entry(pos.room).or_default().push(Entry { net_id: avatar.net_id, entity, at: pos.at, q: QPos::from_point(pos.at) });
     }
     for (me, avatar, pos, intent, mut view) in &mut viewers {
+        if !settings.due(avatar.client_id, tick) {
+            continue;
+        }
         let view = &mut *view;
         if view.room != Some(pos.room) {
             // A new room: the client has dropped everything it saw (EnteredRoom says so).
@@ -121,5 +119,5 @@ fn publish_views(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<TickCount>().add_systems(Update, publish_views.in_set(TickSet::Publish));
+    app.add_systems(Update, publish_views.in_set(TickSet::Publish));
 }

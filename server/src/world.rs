@@ -19,15 +19,35 @@ pub struct OfficeLayout(pub Arc<Office>);
 #[derive(Resource, Debug, Clone)]
 pub struct WorldSettings {
     pub tick_hz: u16,
+    /// Snapshots (and packet flushes) per second to each client; at most `tick_hz`.
+    pub snapshot_hz: u16,
     /// Most other avatars sent to one client.
     pub max_visible: usize,
 }
 
 impl Default for WorldSettings {
     fn default() -> Self {
-        Self { tick_hz: 20, max_visible: 32 }
+        Self { tick_hz: 20, snapshot_hz: 10, max_visible: 32 }
     }
 }
+
+impl WorldSettings {
+    /// Ticks between two flushes to the same client.
+    pub fn send_every(&self) -> u32 {
+        (u32::from(self.tick_hz) / u32::from(self.snapshot_hz.max(1))).max(1)
+    }
+
+    /// Whether `client_id` is flushed on `tick`. Clients are spread evenly over the ticks, so
+    /// each tick encrypts and sends for only a share of them.
+    pub fn due(&self, client_id: u64, tick: u32) -> bool {
+        let every = self.send_every();
+        (u64::from(tick) + client_id) % u64::from(every) == 0
+    }
+}
+
+/// The world tick counter, advanced at the start of every tick.
+#[derive(Resource, Default, Debug, Clone, Copy)]
+pub struct TickCount(pub u32);
 
 /// A resident's (or later, a clerk's) presence in the world.
 #[derive(Component, Debug)]
@@ -138,6 +158,7 @@ fn count_avatars(avatars: Query<(), With<Avatar>>, metrics: Res<WorldMetrics>) {
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<NetIds>()
+        .init_resource::<TickCount>()
         .configure_sets(Update, (TickSet::Receive, TickSet::Simulate, TickSet::Publish).chain())
         .add_systems(Update, (move_avatars, count_avatars).chain().in_set(TickSet::Simulate));
 }

@@ -103,7 +103,7 @@ pub struct AvatarPos {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ServerMessage {
     /// The handshake succeeded: this is you, here.
-    Welcome { protocol: u16, you: NetId, room: u16, pos: QPos, tick_hz: u16 },
+    Welcome { protocol: u16, you: NetId, room: u16, pos: QPos, tick_hz: u16, snapshot_hz: u16 },
     /// The connection is refused and will be closed. Nothing else follows.
     Refused { code: ErrorCode, message: String },
     /// One message was refused; the connection stays open.

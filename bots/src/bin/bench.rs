@@ -1,1 +1,272 @@
-fn main(){}
+//! `madoguchi-bench`: load benchmarks that print their figures as one JSON line (the last line).
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use madoguchi_bots::server_process::ServerProcess;
+use madoguchi_bots::{Bot, fetch_credentials};
+use madoguchi_shared::quant::Point;
+use rand::Rng;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "madoguchi-bench", about = "Load benchmarks for Madoguchi; the last line printed is a JSON object of figures")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// N bots walking and chatting in one room: tick time, bandwidth, disconnects, server memory.
+    World {
+        /// Number of bots.
+        #[arg(long, default_value_t = 200)]
+        bots: usize,
+        /// Measured seconds (after every bot has joined and a short warm-up).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// HTTP base URL of a running server (e.g. http://127.0.0.1:8080). Default: start one.
+        #[arg(long)]
+        server: Option<String>,
+        /// Threads that drive the bots.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Mean seconds between two chat lines of one bot.
+        #[arg(long, default_value_t = 30.0)]
+        chat_every: f64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    match Cli::parse().bench {
+        Bench::World { bots, seconds, server, threads, chat_every } => world(bots, seconds, server, threads, chat_every),
+    }
+}
+
+/// Cumulative tick histogram read from /metrics: (upper bound seconds, count).
+fn tick_histogram(metrics: &str) -> Vec<(f64, u64)> {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("madoguchi_tick_duration_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, rest) = l.split_once("\"}")?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The q-quantile of the ticks between two scrapes, interpolated within its bucket.
+fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
+    let diff: Vec<(f64, u64)> =
+        after.iter().map(|(le, c)| (*le, c - before.iter().find(|(l, _)| l == le).map(|(_, c)| *c).unwrap_or(0))).collect();
+    let total = diff.last().map(|d| d.1).unwrap_or(0);
+    if total == 0 {
+        return f64::NAN;
+    }
+    let rank = q * total as f64;
+    let mut prev_le = 0.0;
+    let mut prev_c = 0u64;
+    for (le, c) in diff {
+        if c as f64 >= rank {
+            if le.is_infinite() {
+                return prev_le;
+            }
+            let in_bucket = (c - prev_c) as f64;
+            let frac = if in_bucket > 0.0 { (rank - prev_c as f64) / in_bucket } else { 1.0 };
+            return prev_le + (le - prev_le) * frac;
+        }
+        prev_le = le;
+        prev_c = c;
+    }
+    prev_le
+}
+
+struct ThreadResult {
+    bytes_in: u64,
+    bytes_out: u64,
+    disconnects: usize,
+}
+
+fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_every: f64) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let max_clients = (n + 16).min(1024).to_string();
+    let (_process, base) = match server {
+        Some(url) => (None, url.trim_end_matches('/').to_string()),
+        None => {
+            let p = ServerProcess::start(&["--max-clients", &max_clients]).map_err(anyhow::Error::msg)?;
+            let base = p.http_base();
+            (Some(p), base)
+        }
+    };
+    let http = reqwest::Client::new();
+    eprintln!("bench world: {n} bots against {base}");
+    let creds = rt.block_on(async {
+        let mut out = Vec::with_capacity(n);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            if set.len() >= 32 {
+                if let Some(r) = set.join_next().await {
+                    out.push(r??);
+                }
+            }
+            let (http, base) = (http.clone(), base.clone());
+            set.spawn(async move { fetch_credentials(&http, &base).await });
+        }
+        while let Some(r) = set.join_next().await {
+            out.push(r??);
+        }
+        anyhow::Ok(out)
+    })?;
+    let threads = threads.max(1);
+    let per = n.div_ceil(threads);
+    let start_at = Instant::now() + Duration::from_secs(1);
+    // Arrivals are spread out (5 ms apart), as real ones are; measuring starts 3 s after the last.
+    let stagger = Duration::from_millis(5);
+    let warmup = stagger * n as u32 + Duration::from_secs(3);
+    let measure = Duration::from_secs(seconds);
+    let mut groups: Vec<Vec<_>> = Vec::new();
+    let mut creds = creds.into_iter();
+    for _ in 0..threads {
+        groups.push(creds.by_ref().take(per).collect());
+    }
+    let scrape = |http: &reqwest::Client| -> anyhow::Result<String> {
+        rt.block_on(async { Ok(http.get(format!("{base}/metrics")).send().await?.error_for_status()?.text().await?) })
+    };
+    let handles: Vec<_> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(t, group)| {
+            let first = t * per;
+            std::thread::spawn(move || drive(t, group, first, stagger, start_at, warmup, measure, chat_every))
+        })
+        .collect();
+    // Scrape at the start and end of the measured window.
+    std::thread::sleep((start_at + warmup).saturating_duration_since(Instant::now()));
+    let before = scrape(&http)?;
+    std::thread::sleep((start_at + warmup + measure).saturating_duration_since(Instant::now()));
+    let after = scrape(&http)?;
+    let mut total = ThreadResult { bytes_in: 0, bytes_out: 0, disconnects: 0 };
+    for h in handles {
+        let r = h.join().map_err(|_| anyhow::anyhow!("a bot thread panicked"))??;
+        total.bytes_in += r.bytes_in;
+        total.bytes_out += r.bytes_out;
+        total.disconnects += r.disconnects;
+    }
+    let (hb, ha) = (tick_histogram(&before), tick_histogram(&after));
+    if ha.is_empty() {
+        bail!("no tick histogram in {base}/metrics");
+    }
+    let secs = measure.as_secs_f64();
+    let per_client_kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs / n as f64;
+    let round = |v: f64, k: f64| (v * k).round() / k;
+    let result = serde_json::json!({
+        "bench": "world",
+        "bots": n,
+        "seconds": seconds,
+        "tick_p50_ms": round(quantile(&hb, &ha, 0.50) * 1000.0, 1000.0),
+        "tick_p99_ms": round(quantile(&hb, &ha, 0.99) * 1000.0, 1000.0),
+        "down_kbps_per_client": round(per_client_kbps(total.bytes_in), 10.0),
+        "up_kbps_per_client": round(per_client_kbps(total.bytes_out), 10.0),
+        "disconnects": total.disconnects,
+        "server_rss_mb": gauge(&after, "process_resident_memory_bytes").map(|b| round(b / 1048576.0, 10.0)),
+    });
+    println!("{result}");
+    Ok(())
+}
+
+/// Drives one group of bots: join, then walk about (staying in the room) and chat now and then.
+/// Counts bytes only inside the measured window.
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    t: usize,
+    creds: Vec<madoguchi_bots::Credentials>,
+    first: usize,
+    stagger: Duration,
+    start_at: Instant,
+    warmup: Duration,
+    measure: Duration,
+    chat_every: f64,
+) -> anyhow::Result<ThreadResult> {
+    let mut rng = rand::rng();
+    let mut bots = Vec::with_capacity(creds.len());
+    std::thread::sleep(start_at.saturating_duration_since(Instant::now()));
+    for (i, c) in creds.into_iter().enumerate() {
+        let mut b = Bot::connect(c.connect_token).context("bot connect")?;
+        b.record = false;
+        b.flush_interval = Duration::from_millis(95);
+        bots.push((b, format!("bot-{t}-{i}"), false, Point::ZERO));
+    }
+    let tick = Duration::from_millis(50);
+    let window_start = start_at + warmup;
+    let window_end = window_start + measure;
+    let mut counted_from: Option<Vec<(u64, u64)>> = None;
+    let mut next = Instant::now();
+    let p_turn = 0.05; // ~ one direction change per second
+    let p_chat = if chat_every > 0.0 { tick.as_secs_f64() / chat_every } else { 0.0 };
+    loop {
+        let now = Instant::now();
+        if counted_from.is_none() && now >= window_start {
+            counted_from = Some(bots.iter().map(|(b, ..)| (b.bytes_in, b.bytes_out)).collect());
+        }
+        if now >= window_end {
+            break;
+        }
+        for (i, (bot, name, hello_sent, dir)) in bots.iter_mut().enumerate() {
+            if now < start_at + stagger * (first + i) as u32 {
+                continue;
+            }
+            bot.pump();
+            if bot.is_connected() && !*hello_sent {
+                bot.hello(name, "ja");
+                *hello_sent = true;
+            }
+            if bot.me.is_some() {
+                if rng.random_bool(p_turn) || *dir == Point::ZERO {
+                    let a: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+                    *dir = Point::new(a.cos(), a.sin()) * 1.4;
+                }
+                // Stay clear of the lobby's door to the counters (y > 15.2).
+                if bot.pos.is_some_and(|p| p.y > 12.0) && dir.y > 0.0 {
+                    dir.y = -dir.y;
+                }
+                bot.walk(*dir, false);
+                if rng.random_bool(p_chat) {
+                    bot.chat("こんにちは、窓口はどこですか?");
+                }
+            }
+        }
+        next += tick;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        } else {
+            next = Instant::now();
+        }
+    }
+    let from = counted_from.unwrap_or_default();
+    let mut r = ThreadResult { bytes_in: 0, bytes_out: 0, disconnects: 0 };
+    for (i, (bot, ..)) in bots.iter().enumerate() {
+        let (bi, bo) = from.get(i).copied().unwrap_or((0, 0));
+        r.bytes_in += bot.bytes_in - bi;
+        r.bytes_out += bot.bytes_out - bo;
+        if !bot.is_connected() || bot.me.is_none() {
+            r.disconnects += 1;
+            eprintln!(
+                "bot {t}/{i}: connected={} welcomed={} netcode={:?} refused={:?}",
+                bot.is_connected(),
+                bot.me.is_some(),
+                bot.disconnect_reason(),
+                bot.refused
+            );
+        }
+    }
+    for (bot, ..) in bots.iter_mut() {
+        bot.disconnect();
+    }
+    Ok(r)
+}
