@@ -69,7 +69,11 @@ pub async fn fetch_credentials(http: &reqwest::Client, http_base: &str) -> Resul
 }
 
 /// Gets a connect token for an existing session.
-pub async fn fetch_connect_token(http: &reqwest::Client, http_base: &str, session_token: &str) -> Result<ConnectToken, BotError> {
+pub async fn fetch_connect_token(
+    http: &reqwest::Client,
+    http_base: &str,
+    session_token: &str,
+) -> Result<ConnectToken, BotError> {
     let url = format!("{http_base}/api/v1/world/connect-token");
     let err = |e: reqwest::Error| BotError::Http { url: url.clone(), detail: e.to_string() };
     let body: TokenBody = http
@@ -124,7 +128,8 @@ pub struct Bot {
 impl Bot {
     /// Opens a UDP socket on loopback-or-any and starts connecting with `token`.
     pub fn connect(token: ConnectToken) -> Result<Bot, BotError> {
-        let server = token.server_addresses[0].ok_or_else(|| BotError::Netcode("token has no server address".into()))?;
+        let server =
+            token.server_addresses[0].ok_or_else(|| BotError::Netcode("token has no server address".into()))?;
         let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
             .map_err(|e: std::net::AddrParseError| BotError::Netcode(e.to_string()))?;
         Self::connect_with_socket(token, UdpSocket::bind(bind)?)

@@ -14,7 +14,9 @@ use std::time::Duration;
 /// bidirectional overrides that could disguise text; trims surrounding space.
 pub fn clean_text(raw: &str) -> String {
     raw.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        })
         .collect::<String>()
         .trim()
         .to_string()

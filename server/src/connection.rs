@@ -10,13 +10,13 @@ use crate::world::{Avatar, Intent, NetIds, OfficeLayout, Position, TickSet, Worl
 use bevy::prelude::*;
 use bevy_renet::renet::ServerEvent;
 use bevy_renet::{RenetReceive, RenetServer, RenetServerEvent};
+use madoguchi_shared::ErrorCode;
 use madoguchi_shared::limits::{HELLO_TIMEOUT, LOCALE_MAX_BYTES, MAX_STRIKES, NAME_MAX_CHARS};
 use madoguchi_shared::movement::clamp_velocity;
 use madoguchi_shared::protocol::{
     Channel, ClientMessage, DecodeError, PROTOCOL_VERSION, ServerMessage, decode_client, encode, peek_hello_version,
 };
 use madoguchi_shared::quant::{Point, QPos};
-use madoguchi_shared::ErrorCode;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -27,7 +27,7 @@ pub enum Phase {
     /// Connected at the transport level; only `Hello` is accepted.
     AwaitingHello { since: Duration },
     /// Past the handshake, with an avatar in the world.
-    Joined { avatar: Entity },
+    Joined,
     /// Refused: a `Refused` message is on its way, and the connection closes at `at`.
     Closing { at: Duration },
 }
@@ -36,6 +36,8 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct Client {
     pub phase: Phase,
+    /// The avatar, once joined. Kept through `Closing`, so it is removed when the connection is.
+    pub avatar: Option<Entity>,
     /// Consecutive refused or malformed messages.
     pub strikes: u32,
     pub session: SessionId,
@@ -86,7 +88,15 @@ pub fn send_error(server: &mut RenetServer, metrics: &Metrics, client_id: u64, c
     send_to(server, client_id, encode(&ServerMessage::Error { code, message }));
 }
 
-fn refuse(server: &mut RenetServer, metrics: &Metrics, client: &mut Client, client_id: u64, code: ErrorCode, message: String, now: Duration) {
+fn refuse(
+    server: &mut RenetServer,
+    metrics: &Metrics,
+    client: &mut Client,
+    client_id: u64,
+    code: ErrorCode,
+    message: String,
+    now: Duration,
+) {
     tracing::info!(client_id, code = code.as_str(), %message, "refusing client");
     metrics.refuse(code);
     send_to(server, client_id, encode(&ServerMessage::Refused { code, message }));
@@ -122,7 +132,7 @@ fn handle_server_event(
         ServerEvent::ClientConnected { client_id } => {
             Metrics::add(&metrics.connections_total, 1);
             let (nonce, session) = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
-            let mut client = Client { phase: Phase::AwaitingHello { since: now }, strikes: 0, session };
+            let mut client = Client { phase: Phase::AwaitingHello { since: now }, avatar: None, strikes: 0, session };
             match ledger.consume(&nonce) {
                 Some(issued) if issued.session == session => {
                     tracing::info!(client_id, "client connected");
@@ -142,7 +152,7 @@ fn handle_server_event(
         ServerEvent::ClientDisconnected { client_id, reason } => {
             Metrics::add(&metrics.disconnections_total, 1);
             tracing::info!(client_id, %reason, "client disconnected");
-            if let Some(Client { phase: Phase::Joined { avatar }, .. }) = clients.remove(client_id) {
+            if let Some(avatar) = clients.remove(client_id).and_then(|c| c.avatar) {
                 commands.entity(avatar).despawn();
             }
         }
@@ -167,7 +177,6 @@ fn check_hello(name: &str, locale: &str) -> Result<String, (ErrorCode, String)> 
 /// Reads every client's messages, decodes them, and checks each against the client's phase
 /// and bounds before applying it. Bad input gets an error back; repeated bad input, or a
 /// protocol mismatch, closes that one connection.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn receive_messages(
     time: Res<Time<Real>>,
     office: Res<OfficeLayout>,
@@ -202,6 +211,7 @@ pub(crate) fn receive_messages(
                         continue;
                     }
                 };
+                let avatar = client.avatar.unwrap_or(Entity::PLACEHOLDER);
                 let result = match (client.phase, msg) {
                     (Phase::AwaitingHello { .. }, ClientMessage::Hello { protocol, name, locale }) => {
                         if protocol != PROTOCOL_VERSION {
@@ -210,7 +220,7 @@ pub(crate) fn receive_messages(
                         }
                         match check_hello(&name, &locale) {
                             Ok(name) => {
-                                let net_id = ids.next();
+                                let net_id = ids.allocate();
                                 let at = office.entry_point;
                                 let avatar = commands
                                     .spawn((
@@ -221,7 +231,8 @@ pub(crate) fn receive_messages(
                                         View::default(),
                                     ))
                                     .id();
-                                client.phase = Phase::Joined { avatar };
+                                client.phase = Phase::Joined;
+                                client.avatar = Some(avatar);
                                 let welcome = ServerMessage::Welcome {
                                     protocol: PROTOCOL_VERSION,
                                     you: net_id,
@@ -237,13 +248,11 @@ pub(crate) fn receive_messages(
                             Err(e) => Err(e),
                         }
                     }
-                    (Phase::AwaitingHello { .. }, _) => {
-                        Err((ErrorCode::NotJoined, "say Hello first".into()))
-                    }
-                    (Phase::Joined { .. }, ClientMessage::Hello { .. }) => {
+                    (Phase::AwaitingHello { .. }, _) => Err((ErrorCode::NotJoined, "say Hello first".into())),
+                    (Phase::Joined, ClientMessage::Hello { .. }) => {
                         Err((ErrorCode::AlreadyJoined, "already joined".into()))
                     }
-                    (Phase::Joined { avatar }, ClientMessage::Input { seq, vel, run }) => {
+                    (Phase::Joined, ClientMessage::Input { seq, vel, run }) => {
                         if let Ok((_, mut intent)) = intents.get_mut(avatar) {
                             // Unreliable inputs can arrive out of order: keep only newer ones.
                             if (seq.wrapping_sub(intent.last_seq) as i32) > 0 {
@@ -252,23 +261,21 @@ pub(crate) fn receive_messages(
                         }
                         Ok(())
                     }
-                    (Phase::Joined { avatar }, ClientMessage::MoveTo { target, run }) => {
-                        match intents.get_mut(avatar) {
-                            Ok((pos, mut intent)) => {
-                                let p = target.to_point();
-                                let size = office.room(pos.room).map(|r| r.size).unwrap_or(Point::ZERO);
-                                if p.x < 0.0 || p.y < 0.0 || p.x > size.x || p.y > size.y {
-                                    Err((ErrorCode::TargetInvalid, "target lies outside the room".into()))
-                                } else {
-                                    intent.target = Some(p);
-                                    intent.run = run;
-                                    Ok(())
-                                }
+                    (Phase::Joined, ClientMessage::MoveTo { target, run }) => match intents.get_mut(avatar) {
+                        Ok((pos, mut intent)) => {
+                            let p = target.to_point();
+                            let size = office.room(pos.room).map(|r| r.size).unwrap_or(Point::ZERO);
+                            if p.x < 0.0 || p.y < 0.0 || p.x > size.x || p.y > size.y {
+                                Err((ErrorCode::TargetInvalid, "target lies outside the room".into()))
+                            } else {
+                                intent.target = Some(p);
+                                intent.run = run;
+                                Ok(())
                             }
-                            Err(_) => Ok(()),
                         }
-                    }
-                    (Phase::Joined { avatar }, ClientMessage::Chat { text }) => {
+                        Err(_) => Ok(()),
+                    },
+                    (Phase::Joined, ClientMessage::Chat { text }) => {
                         chat.write(ChatRequest { avatar, text });
                         Ok(())
                     }
@@ -283,14 +290,29 @@ pub(crate) fn receive_messages(
     }
 }
 
-fn protocol_mismatch(server: &mut RenetServer, metrics: &Metrics, client: &mut Client, client_id: u64, theirs: u16, now: Duration) {
+fn protocol_mismatch(
+    server: &mut RenetServer,
+    metrics: &Metrics,
+    client: &mut Client,
+    client_id: u64,
+    theirs: u16,
+    now: Duration,
+) {
     let message = format!(
         "protocol version mismatch: this server speaks version {PROTOCOL_VERSION}, the client speaks version {theirs}; reload the page or update the app"
     );
     refuse(server, metrics, client, client_id, ErrorCode::ProtocolMismatch, message, now);
 }
 
-fn strike(server: &mut RenetServer, metrics: &Metrics, client: &mut Client, client_id: u64, code: ErrorCode, message: String, now: Duration) {
+fn strike(
+    server: &mut RenetServer,
+    metrics: &Metrics,
+    client: &mut Client,
+    client_id: u64,
+    code: ErrorCode,
+    message: String,
+    now: Duration,
+) {
     send_error(server, metrics, client_id, code, message);
     client.strikes += 1;
     if client.strikes >= MAX_STRIKES {
@@ -308,7 +330,12 @@ fn strike(server: &mut RenetServer, metrics: &Metrics, client: &mut Client, clie
 
 /// Closes connections whose refusal has been delivered, and refuses clients that never said
 /// `Hello`.
-fn expire_phases(time: Res<Time<Real>>, metrics: Res<WorldMetrics>, mut clients: ResMut<Clients>, mut server: ResMut<RenetServer>) {
+fn expire_phases(
+    time: Res<Time<Real>>,
+    metrics: Res<WorldMetrics>,
+    mut clients: ResMut<Clients>,
+    mut server: ResMut<RenetServer>,
+) {
     let now = time.elapsed();
     for (&client_id, client) in clients.iter_mut() {
         match client.phase {

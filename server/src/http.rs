@@ -30,7 +30,9 @@ pub struct HttpState {
 /// to the log, never into the body.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("a valid session token is required (Authorization: Bearer <token>); create one with POST /api/v1/sessions/guest")]
+    #[error(
+        "a valid session token is required (Authorization: Bearer <token>); create one with POST /api/v1/sessions/guest"
+    )]
     Unauthorized,
     #[error("the world is not running; try again shortly")]
     Unavailable,

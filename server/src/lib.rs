@@ -25,7 +25,6 @@ use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::{NETCODE_PROTOCOL_ID, connection_config};
 use metrics::Metrics;
 use renetcode::{NetcodeServer, ServerAuthentication, ServerConfig};
-use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
@@ -75,8 +74,7 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         public_addresses: vec![parts.public_addr],
         authentication: ServerAuthentication::Secure { private_key: parts.private_key },
     });
-    let transport = transport::UdpTransport::new(parts.socket, netcode)
-        .context("cannot configure the UDP socket")?;
+    let transport = transport::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)))
         .add_plugins(RenetServerPlugin)
@@ -86,14 +84,7 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         .insert_resource(world::OfficeLayout(parts.office))
         .insert_resource(parts.settings)
         .insert_resource(connection::TokenLedger::new(parts.issued_tokens))
-        .add_plugins((
-            tick::plugin,
-            transport::plugin,
-            world::plugin,
-            connection::plugin,
-            chat::plugin,
-            view::plugin,
-        ));
+        .add_plugins((tick::plugin, transport::plugin, world::plugin, connection::plugin, chat::plugin, view::plugin));
     if let Some(rx) = parts.shutdown {
         app.insert_resource(tick::Shutdown(rx));
     }
@@ -182,13 +173,10 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         shutdown: Some(shutdown_rx),
     })?;
     tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
-    // One machine-readable line on stdout, for scripts and tests that start the server on
-    // ephemeral ports.
+    // One machine-readable line on stdout after the first tick, for scripts and tests that start
+    // the server on ephemeral ports.
     let ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{ready}")?;
-    stdout.flush()?;
-    drop(stdout);
+    app.insert_resource(tick::ReadyLine(Some(ready.to_string())));
     let exit = app.run();
     runtime.shutdown_timeout(Duration::from_secs(2));
     match exit {

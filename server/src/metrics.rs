@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Upper bounds of the tick duration histogram buckets, seconds.
-pub const TICK_BUCKETS: [f64; 16] = [
-    0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25,
-];
+pub const TICK_BUCKETS: [f64; 16] =
+    [0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25];
 
 /// Why a client message was refused, for `madoguchi_refused_messages_total{reason}`.
 pub fn refused_index(code: ErrorCode) -> usize {
@@ -83,28 +82,75 @@ impl Metrics {
         }
         let count = self.tick_count.load(Relaxed);
         let _ = writeln!(out, "madoguchi_tick_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "madoguchi_tick_duration_seconds_sum {}",
-            self.tick_sum_ns.load(Relaxed) as f64 / 1e9
-        );
+        let _ = writeln!(out, "madoguchi_tick_duration_seconds_sum {}", self.tick_sum_ns.load(Relaxed) as f64 / 1e9);
         let _ = writeln!(out, "madoguchi_tick_duration_seconds_count {count}");
-        gauge(&mut out, "madoguchi_connected_clients", "Clients with an open world connection.", self.connected_clients.load(Relaxed));
-        gauge(&mut out, "madoguchi_avatars", "Avatars in the world (clients past the handshake).", self.joined_avatars.load(Relaxed));
-        counter(&mut out, "madoguchi_udp_bytes_received_total", "UDP bytes received by the world socket.", self.udp_bytes_in.load(Relaxed));
-        counter(&mut out, "madoguchi_udp_bytes_sent_total", "UDP bytes sent by the world socket.", self.udp_bytes_out.load(Relaxed));
-        counter(&mut out, "madoguchi_udp_packets_received_total", "UDP packets received by the world socket.", self.udp_packets_in.load(Relaxed));
-        counter(&mut out, "madoguchi_udp_packets_sent_total", "UDP packets sent by the world socket.", self.udp_packets_out.load(Relaxed));
-        counter(&mut out, "madoguchi_connections_total", "World connections opened.", self.connections_total.load(Relaxed));
-        counter(&mut out, "madoguchi_disconnections_total", "World connections closed, for any reason.", self.disconnections_total.load(Relaxed));
-        counter(&mut out, "madoguchi_connect_tokens_issued_total", "Connect tokens issued over HTTP.", self.tokens_issued_total.load(Relaxed));
-        counter(&mut out, "madoguchi_chat_messages_total", "Chat messages delivered to a room.", self.chat_messages_total.load(Relaxed));
+        gauge(
+            &mut out,
+            "madoguchi_connected_clients",
+            "Clients with an open world connection.",
+            self.connected_clients.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "madoguchi_avatars",
+            "Avatars in the world (clients past the handshake).",
+            self.joined_avatars.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_udp_bytes_received_total",
+            "UDP bytes received by the world socket.",
+            self.udp_bytes_in.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_udp_bytes_sent_total",
+            "UDP bytes sent by the world socket.",
+            self.udp_bytes_out.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_udp_packets_received_total",
+            "UDP packets received by the world socket.",
+            self.udp_packets_in.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_udp_packets_sent_total",
+            "UDP packets sent by the world socket.",
+            self.udp_packets_out.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_connections_total",
+            "World connections opened.",
+            self.connections_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_disconnections_total",
+            "World connections closed, for any reason.",
+            self.disconnections_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_connect_tokens_issued_total",
+            "Connect tokens issued over HTTP.",
+            self.tokens_issued_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_chat_messages_total",
+            "Chat messages delivered to a room.",
+            self.chat_messages_total.load(Relaxed),
+        );
         let _ = writeln!(
             out,
             "# HELP madoguchi_refused_messages_total Client messages refused, by reason.\n# TYPE madoguchi_refused_messages_total counter"
         );
         for (code, c) in ErrorCode::ALL.iter().zip(&self.refused) {
-            let _ = writeln!(out, "madoguchi_refused_messages_total{{reason=\"{}\"}} {}", code.as_str(), c.load(Relaxed));
+            let _ =
+                writeln!(out, "madoguchi_refused_messages_total{{reason=\"{}\"}} {}", code.as_str(), c.load(Relaxed));
         }
         if let Some(rss) = resident_memory_bytes() {
             gauge(&mut out, "process_resident_memory_bytes", "Resident memory of this process.", rss);

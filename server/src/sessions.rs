@@ -46,7 +46,9 @@ impl Sessions {
         let now = Instant::now();
         let mut map = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| now.duration_since(s.last_seen) < IDLE_EXPIRY && now.duration_since(s.created) < ABSOLUTE_EXPIRY);
+            map.retain(|_, s| {
+                now.duration_since(s.last_seen) < IDLE_EXPIRY && now.duration_since(s.created) < ABSOLUTE_EXPIRY
+            });
         }
         map.insert(hash(&token), Session { id, created: now, last_seen: now });
         (id, token)

@@ -10,6 +10,21 @@ use tokio::sync::mpsc::UnboundedReceiver;
 #[derive(Resource)]
 struct TickStart(Instant);
 
+/// A line to print on stdout once the first tick has completed: then the world is really up.
+#[derive(Resource)]
+pub struct ReadyLine(pub Option<String>);
+
+/// Prints [`ReadyLine`] after the first tick, for scripts and tests that start the server on
+/// ephemeral ports and must know when it answers.
+fn announce_ready(mut line: ResMut<ReadyLine>) {
+    if let Some(text) = line.0.take() {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
 /// Fires when the process is asked to stop (SIGINT, SIGTERM).
 #[derive(Resource)]
 pub struct Shutdown(pub UnboundedReceiver<()>);
@@ -39,5 +54,5 @@ fn handle_shutdown(shutdown: Option<ResMut<Shutdown>>, mut exit: MessageWriter<A
 pub(crate) fn plugin(app: &mut App) {
     app.insert_resource(TickStart(Instant::now()))
         .add_systems(First, (start_tick, handle_shutdown))
-        .add_systems(Last, end_tick);
+        .add_systems(Last, (end_tick, announce_ready.run_if(resource_exists::<ReadyLine>)).chain());
 }

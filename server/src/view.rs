@@ -52,7 +52,12 @@ fn publish_views(
         list.clear();
     }
     for (entity, avatar, pos, _, _) in &viewers {
-        rooms.entry(pos.room).or_default().push(Entry { net_id: avatar.net_id, entity, at: pos.at, q: QPos::from_point(pos.at) });
+        rooms.entry(pos.room).or_default().push(Entry {
+            net_id: avatar.net_id,
+            entity,
+            at: pos.at,
+            q: QPos::from_point(pos.at),
+        });
     }
     for (me, avatar, pos, intent, mut view) in &mut viewers {
         if !settings.due(avatar.client_id, tick) {
@@ -67,17 +72,15 @@ fn publish_views(
         }
         let list = rooms.get(&pos.room).map(Vec::as_slice).unwrap_or(&[]);
         candidates.clear();
-        candidates.extend(list.iter().enumerate().filter(|(_, e)| e.entity != me).map(|(i, e)| (e.at.distance_squared(pos.at), i)));
+        candidates.extend(
+            list.iter().enumerate().filter(|(_, e)| e.entity != me).map(|(i, e)| (e.at.distance_squared(pos.at), i)),
+        );
         if candidates.len() > settings.max_visible {
             candidates.select_nth_unstable_by(settings.max_visible, |a, b| a.0.total_cmp(&b.0));
             candidates.truncate(settings.max_visible);
         }
-        let mut vanished: Vec<NetId> = view
-            .seen
-            .keys()
-            .filter(|id| !candidates.iter().any(|(_, i)| list[*i].net_id == **id))
-            .copied()
-            .collect();
+        let mut vanished: Vec<NetId> =
+            view.seen.keys().filter(|id| !candidates.iter().any(|(_, i)| list[*i].net_id == **id)).copied().collect();
         vanished.sort_unstable();
         for id in &vanished {
             view.seen.remove(id);
@@ -109,7 +112,11 @@ fn publish_views(
             server.send_message(avatar.client_id, Channel::Events, encode(&ServerMessage::Vanished { ids: vanished }));
         }
         if !appeared.is_empty() {
-            server.send_message(avatar.client_id, Channel::Events, encode(&ServerMessage::Appeared { avatars: appeared }));
+            server.send_message(
+                avatar.client_id,
+                Channel::Events,
+                encode(&ServerMessage::Appeared { avatars: appeared }),
+            );
         }
         if !moved.is_empty() {
             let snapshot = ServerMessage::Snapshot { tick, ack: intent.last_seq, avatars: moved };

@@ -41,7 +41,7 @@ impl WorldSettings {
     /// each tick encrypts and sends for only a share of them.
     pub fn due(&self, client_id: u64, tick: u32) -> bool {
         let every = self.send_every();
-        (u64::from(tick) + client_id) % u64::from(every) == 0
+        (u64::from(tick) + client_id).is_multiple_of(u64::from(every))
     }
 }
 
@@ -93,7 +93,7 @@ impl Intent {
 pub struct NetIds(NetId);
 
 impl NetIds {
-    pub fn next(&mut self) -> NetId {
+    pub fn allocate(&mut self) -> NetId {
         self.0 = self.0.wrapping_add(1).max(1);
         self.0
     }

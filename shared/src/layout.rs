@@ -300,11 +300,7 @@ fn check_id(file: &str, field: &str, id: &str) -> Result<(), LayoutError> {
     if ok {
         Ok(())
     } else {
-        Err(LayoutError::field(
-            file,
-            field,
-            format!("\"{id}\" is not a valid id (1-64 of a-z, 0-9, _ and -)"),
-        ))
+        Err(LayoutError::field(file, field, format!("\"{id}\" is not a valid id (1-64 of a-z, 0-9, _ and -)")))
     }
 }
 
@@ -356,13 +352,21 @@ fn validate_room(file: &str, r: RoomFile, index: u16) -> Result<Room, LayoutErro
     check_names(file, "name", &r.name)?;
     let [w, d] = r.size;
     if !(w.is_finite() && d.is_finite() && w >= 2.0 && d >= 2.0 && w <= MAX_ROOM_SIDE && d <= MAX_ROOM_SIDE) {
-        return Err(LayoutError::field(file, "size", format!("{w} x {d} must be between 2 and {MAX_ROOM_SIDE} metres")));
+        return Err(LayoutError::field(
+            file,
+            "size",
+            format!("{w} x {d} must be between 2 and {MAX_ROOM_SIDE} metres"),
+        ));
     }
     let size = Point::new(w, d);
     let rect = |field: String, a: [f32; 4]| -> Result<Aabb, LayoutError> {
         let [x0, y0, x1, y1] = a;
         if !a.iter().all(|v| v.is_finite()) || x0 >= x1 || y0 >= y1 {
-            return Err(LayoutError::field(file, field, format!("{a:?} must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1")));
+            return Err(LayoutError::field(
+                file,
+                field,
+                format!("{a:?} must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1"),
+            ));
         }
         if x0 < 0.0 || y0 < 0.0 || x1 > w || y1 > d {
             return Err(LayoutError::field(file, field, format!("{a:?} lies outside the room ({w} x {d})")));

@@ -63,7 +63,7 @@ pub fn seek_velocity(pos: Point, target: Point, speed: f32, dt: f32) -> Point {
 /// longer than half that, and each axis is resolved separately, so no speed tunnels through a
 /// wall and an avatar slides along walls instead of sticking to them.
 pub fn step(pos: Point, vel: Point, dt: f32, size: Point, solids: &[Aabb]) -> Point {
-    if !vel.is_finite() || !pos.is_finite() || !(dt > 0.0) {
+    if !vel.is_finite() || !pos.is_finite() || !dt.is_finite() || dt <= 0.0 {
         return pos;
     }
     let r = AVATAR_RADIUS;

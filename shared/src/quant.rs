@@ -36,11 +36,7 @@ impl Point {
     /// This vector scaled down (never up) so its length is at most `max`.
     pub fn clamp_length(self, max: f32) -> Point {
         let len = self.length();
-        if len > max && len > 0.0 {
-            Point::new(self.x * max / len, self.y * max / len)
-        } else {
-            self
-        }
+        if len > max && len > 0.0 { Point::new(self.x * max / len, self.y * max / len) } else { self }
     }
 
     pub fn is_finite(self) -> bool {

@@ -9,7 +9,10 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "madoguchi-bench", about = "Load benchmarks for Madoguchi; the last line printed is a JSON object of figures")]
+#[command(
+    name = "madoguchi-bench",
+    about = "Load benchmarks for Madoguchi; the last line printed is a JSON object of figures"
+)]
 struct Cli {
     #[command(subcommand)]
     bench: Bench,
@@ -40,7 +43,9 @@ enum Bench {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     match Cli::parse().bench {
-        Bench::World { bots, seconds, server, threads, chat_every } => world(bots, seconds, server, threads, chat_every),
+        Bench::World { bots, seconds, server, threads, chat_every } => {
+            world(bots, seconds, server, threads, chat_every)
+        }
     }
 }
 
@@ -63,8 +68,10 @@ fn gauge(metrics: &str, name: &str) -> Option<f64> {
 
 /// The q-quantile of the ticks between two scrapes, interpolated within its bucket.
 fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
-    let diff: Vec<(f64, u64)> =
-        after.iter().map(|(le, c)| (*le, c - before.iter().find(|(l, _)| l == le).map(|(_, c)| *c).unwrap_or(0))).collect();
+    let diff: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(le, c)| (*le, c - before.iter().find(|(l, _)| l == le).map(|(_, c)| *c).unwrap_or(0)))
+        .collect();
     let total = diff.last().map(|d| d.1).unwrap_or(0);
     if total == 0 {
         return f64::NAN;
@@ -110,10 +117,10 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
         let mut out = Vec::with_capacity(n);
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
-            if set.len() >= 32 {
-                if let Some(r) = set.join_next().await {
-                    out.push(r??);
-                }
+            if set.len() >= 32
+                && let Some(r) = set.join_next().await
+            {
+                out.push(r??);
             }
             let (http, base) = (http.clone(), base.clone());
             set.spawn(async move { fetch_credentials(&http, &base).await });
@@ -182,7 +189,6 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
 
 /// Drives one group of bots: join, then walk about (staying in the room) and chat now and then.
 /// Counts bytes only inside the measured window.
-#[allow(clippy::too_many_arguments)]
 fn drive(
     t: usize,
     creds: Vec<madoguchi_bots::Credentials>,
