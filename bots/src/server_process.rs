@@ -15,10 +15,22 @@ pub struct Ready {
     pub udp: SocketAddr,
 }
 
-/// A running server process; killed when dropped.
+/// A running server process; killed when dropped, its private data directory removed.
 pub struct ServerProcess {
     pub child: Child,
     pub ready: Ready,
+    /// The server's own data directory (its SQLite file lives here unless DATABASE_URL is set).
+    pub data_dir: PathBuf,
+    keep_data: bool,
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn fresh_data_dir() -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("madoguchi-{}-{n}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 /// Where the server binary is: `MADOGUCHI_SERVER_BIN`, or beside the running executable
@@ -52,15 +64,30 @@ pub fn assets_dir() -> PathBuf {
 }
 
 impl ServerProcess {
-    /// Starts the server on loopback with ephemeral ports plus `extra` arguments, and waits for
-    /// its ready line.
+    /// Starts the server on loopback with ephemeral ports and a fresh data directory, plus
+    /// `extra` arguments, and waits for its ready line.
     pub fn start(extra: &[&str]) -> Result<ServerProcess, String> {
+        Self::start_with(extra, &[], fresh_data_dir(), false)
+    }
+
+    /// Like [`ServerProcess::start`], with environment variables and a given data directory
+    /// (kept after the process ends when `keep_data`, e.g. to restart on the same database).
+    pub fn start_with(
+        extra: &[&str],
+        env: &[(&str, &str)],
+        data_dir: PathBuf,
+        keep_data: bool,
+    ) -> Result<ServerProcess, String> {
         let bin = server_binary()?;
         let mut child = Command::new(&bin)
             .args(["--udp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .arg("--assets")
             .arg(assets_dir())
+            .arg("--data-dir")
+            .arg(&data_dir)
             .args(extra)
+            .env_remove("DATABASE_URL")
+            .envs(env.iter().copied())
             .env("RUST_LOG", std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -76,7 +103,7 @@ impl ServerProcess {
                 return Err(e);
             }
         };
-        Ok(ServerProcess { child, ready })
+        Ok(ServerProcess { child, ready, data_dir, keep_data })
     }
 
     pub fn http_base(&self) -> String {
@@ -93,6 +120,9 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

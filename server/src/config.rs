@@ -13,14 +13,62 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub serve: ServeConfig,
+    #[command(flatten)]
+    pub db: DbConfig,
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the office (the default when no command is given).
     Serve,
-    /// Load and validate the office layouts, print a summary, and exit.
+    /// Load and validate the office layouts and procedure catalog, print a summary, and exit.
     CheckAssets,
+    /// Apply database migrations and load the departments, then exit.
+    Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Check the records' audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member. The password is read from standard input (one line, 12+ characters).
+    Add {
+        /// Login name: 3-64 of a-z, 0-9, '.', '_' and '-'.
+        #[arg(long)]
+        login: String,
+        /// Department id from office.toml, e.g. resident_registration.
+        #[arg(long)]
+        department: String,
+        /// clerk, supervisor or admin; repeat for several.
+        #[arg(long = "role", default_value = "clerk")]
+        roles: Vec<String>,
+        /// Name shown to residents (default: the login).
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Walk every application's hash chain; exit 1 and name the first broken link if any.
+    Verify,
+}
+
+/// Where records are kept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbConfig {
+    /// Database URL: postgres://user:pass@host/db for PostgreSQL, or sqlite://path. Default: a
+    /// SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the default SQLite database.
+    #[arg(long, env = "MADOGUCHI_DATA_DIR", global = true, default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 /// How to run the office.
@@ -40,7 +88,7 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
 
     /// Directory holding office.toml and layouts/*.toml.
-    #[arg(long, env = "MADOGUCHI_ASSETS", default_value = "assets")]
+    #[arg(long, env = "MADOGUCHI_ASSETS", global = true, default_value = "assets")]
     pub assets: PathBuf,
 
     /// World ticks per second.

@@ -3,7 +3,7 @@
 
 use crate::chat::ChatBucket;
 use crate::metrics::Metrics;
-use crate::tokens::{IssuedToken, Nonce, SessionId, parse_user_data};
+use crate::tokens::{IssuedToken, Nonce, WorldPrincipal, parse_user_data};
 use crate::transport::{UdpTransport, WorldMetrics};
 use crate::view::View;
 use crate::world::{Avatar, Intent, NetIds, OfficeLayout, Position, TickSet, WorldSettings};
@@ -40,7 +40,8 @@ pub struct Client {
     pub avatar: Option<Entity>,
     /// Consecutive refused or malformed messages.
     pub strikes: u32,
-    pub session: SessionId,
+    /// Who the connect token was issued to.
+    pub principal: Option<WorldPrincipal>,
 }
 
 /// Every connected client, by renet client id.
@@ -131,13 +132,15 @@ fn handle_server_event(
     match &**event {
         ServerEvent::ClientConnected { client_id } => {
             Metrics::add(&metrics.connections_total, 1);
-            let (nonce, session) = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
-            let mut client = Client { phase: Phase::AwaitingHello { since: now }, avatar: None, strikes: 0, session };
+            let nonce = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
+            let mut client =
+                Client { phase: Phase::AwaitingHello { since: now }, avatar: None, strikes: 0, principal: None };
             match ledger.consume(&nonce) {
-                Some(issued) if issued.session == session => {
-                    tracing::info!(client_id, "client connected");
+                Some(issued) => {
+                    tracing::info!(client_id, principal = ?issued.principal, "client connected");
+                    client.principal = Some(issued.principal);
                 }
-                _ => refuse(
+                None => refuse(
                     &mut server,
                     &metrics,
                     &mut client,

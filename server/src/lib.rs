@@ -4,12 +4,17 @@
 //! world state and never waits on I/O. HTTP runs on tokio beside it and reaches the world only
 //! through channels drained once per tick. `main.rs` only parses arguments and calls [`run`].
 
+pub mod applications;
+pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod connection;
+pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod procedures;
 pub mod sessions;
+pub mod staff;
 pub mod tick;
 pub mod tokens;
 pub mod transport;
@@ -20,7 +25,8 @@ use anyhow::Context;
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy_renet::{RenetServer, RenetServerPlugin};
-use config::{Command, ServeConfig};
+use config::{AuditCommand, Command, DbConfig, ServeConfig, StaffCommand};
+use db::Db;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::{NETCODE_PROTOCOL_ID, connection_config};
 use metrics::Metrics;
@@ -49,6 +55,51 @@ pub fn load_office(assets: &Path) -> anyhow::Result<Office> {
         rooms.push((p.display().to_string(), text));
     }
     Ok(Office::parse((&office_path.display().to_string(), &office_text), &rooms)?)
+}
+
+/// Loads the procedure catalog under `assets/procedures`, checked against the office.
+pub fn load_catalog(assets: &Path, office: &Office) -> anyhow::Result<procedures::Catalog> {
+    Ok(procedures::Catalog::load(&assets.join("procedures"), office)?)
+}
+
+/// Opens the records database (migrating it) and loads the office's departments into it.
+pub async fn open_db(cfg: &DbConfig, office: &Office) -> anyhow::Result<Db> {
+    let url = db::database_url(cfg.database_url.as_deref(), &cfg.data_dir)?;
+    let db = Db::connect(&url).await.with_context(|| format!("cannot open the database ({})", redact(&url)))?;
+    for d in &office.departments {
+        sqlx::query(
+            "INSERT INTO departments (id, ticket_prefix, name_ja, name_en) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET ticket_prefix = $2, name_ja = $3, name_en = $4",
+        )
+        .bind(&d.id)
+        .bind(&d.ticket_prefix)
+        .bind(&d.name.ja)
+        .bind(&d.name.en)
+        .execute(&db.pool)
+        .await?;
+    }
+    tracing::info!(database = %redact(&url), backend = db.backend.as_str(), "records database ready");
+    Ok(db)
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("madoguchi-io")
+        .enable_all()
+        .build()?)
 }
 
 /// Everything the world app needs from the process.
@@ -94,24 +145,62 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
 /// Runs a command of the `madoguchi-server` binary.
 pub fn run(cli: config::Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.serve),
+        Command::Serve => serve(cli.serve, cli.db),
         Command::CheckAssets => {
             let office = load_office(&cli.serve.assets)?;
+            let catalog = load_catalog(&cli.serve.assets, &office)?;
             println!(
-                "{}: {} departments, {} rooms ({})",
+                "{}: {} departments, {} rooms ({}), {} procedures",
                 office.name.en,
                 office.departments.len(),
                 office.rooms.len(),
-                office.rooms.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+                office.rooms.iter().map(|r| r.id()).collect::<Vec<_>>().join(", "),
+                catalog.len()
             );
             Ok(())
+        }
+        Command::Migrate => {
+            let office = load_office(&cli.serve.assets)?;
+            let db = runtime()?.block_on(open_db(&cli.db, &office))?;
+            println!("database is up to date ({})", db.backend.as_str());
+            Ok(())
+        }
+        Command::Staff(StaffCommand::Add { login, department, roles, display_name }) => {
+            let office = load_office(&cli.serve.assets)?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let account = runtime()?.block_on(async {
+                let db = open_db(&cli.db, &office).await?;
+                anyhow::Ok(staff::add(&db, &login, &display_name, &department, &roles, password).await?)
+            })?;
+            let roles: Vec<_> = account.roles.iter().map(|r| r.as_str()).collect();
+            println!("added {} ({}, {})", account.login, account.department_id, roles.join(", "));
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let office = load_office(&cli.serve.assets)?;
+            let verdict = runtime()?.block_on(async {
+                let db = open_db(&cli.db, &office).await?;
+                anyhow::Ok(audit::verify(&db).await?)
+            })?;
+            match verdict {
+                audit::Verdict::Intact { applications, events } => {
+                    println!("audit trail intact: {applications} applications, {events} events");
+                    Ok(())
+                }
+                audit::Verdict::Broken { reference, seq, reason } => {
+                    anyhow::bail!("audit trail BROKEN at application {reference}, event {seq}: {reason}")
+                }
+            }
         }
     }
 }
 
 /// Runs the office until SIGINT or SIGTERM.
-pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let office = Arc::new(load_office(&cfg.assets)?);
+    let catalog = Arc::new(load_catalog(&cfg.assets, &office)?);
     let private_key = cfg.netcode_key()?;
     let socket = UdpSocket::bind(cfg.udp_addr).with_context(|| format!("cannot bind UDP {}", cfg.udp_addr))?;
     let udp_addr = socket.local_addr()?;
@@ -126,9 +215,12 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let (issued_tx, issued_rx) = unbounded_channel();
     let (shutdown_tx, shutdown_rx) = unbounded_channel();
+    let runtime = runtime()?;
+    let db = runtime.block_on(open_db(&db_cfg, &office))?;
     let state = http::HttpState {
         metrics: metrics.clone(),
-        sessions: Arc::new(sessions::Sessions::default()),
+        db,
+        catalog,
         tokens: Arc::new(tokens::TokenIssuer::new(
             private_key,
             public_addr,
@@ -138,11 +230,6 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             metrics.clone(),
         )),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("madoguchi-io")
-        .enable_all()
-        .build()?;
     let listener = {
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(http_listener)?

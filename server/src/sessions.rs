@@ -1,87 +1,158 @@
-//! Resident guest sessions, held in memory on the HTTP side.
+//! Sessions of residents and staff, in the database.
 //!
-//! A session token is 128 random bits from the OS CSPRNG, shown to the client once and stored
-//! only as its SHA-256. Sessions expire when idle and at an absolute age. (The records issue
-//! moves these into the database; the token format and the API stay.)
+//! A session token is 128 random bits from the OS CSPRNG, shown to its holder once and stored
+//! only as its SHA-256. Sessions end when idle for [`IDLE_EXPIRY_MS`] and at an absolute age of
+//! [`ABSOLUTE_EXPIRY_MS`], and on logout.
 
+use crate::db::{Db, now_ms};
+use crate::staff::{self, StaffAccount};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use crate::tokens::SessionId;
+use sqlx::Row;
 
 /// Idle time after which a session ends.
-pub const IDLE_EXPIRY: Duration = Duration::from_secs(30 * 60);
-/// Age at which a session ends however active it is.
-pub const ABSOLUTE_EXPIRY: Duration = Duration::from_secs(12 * 60 * 60);
-/// Most live sessions kept; beyond this the oldest idle ones are dropped first.
-const MAX_SESSIONS: usize = 100_000;
+pub const IDLE_EXPIRY_MS: i64 = 30 * 60 * 1000;
+/// Age at which a resident session ends however active it is.
+pub const ABSOLUTE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Staff sessions last a working day at most.
+pub const STAFF_ABSOLUTE_EXPIRY_MS: i64 = 10 * 60 * 60 * 1000;
+/// `last_seen_at` is written at most this often, so reads do not all become writes.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
+/// A resident as known to the office.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Resident {
+    pub id: String,
+    pub display_name: String,
+    pub locale: String,
+    /// `guest`, or `verified` once identity is proven (not offered yet).
+    pub identity_level: String,
+}
+
+/// Who holds a session.
 #[derive(Debug, Clone)]
-struct Session {
-    id: SessionId,
-    created: Instant,
-    last_seen: Instant,
+pub enum Principal {
+    Resident(Resident),
+    Staff(StaffAccount),
 }
 
-/// The guest sessions of this process.
-#[derive(Default)]
-pub struct Sessions {
-    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
-impl Sessions {
-    /// Starts a session; returns its id and the token to give the client.
-    pub fn create(&self) -> (SessionId, String) {
-        let secret: [u8; 16] = rand::random();
-        let token = URL_SAFE_NO_PAD.encode(secret);
-        let id: SessionId = rand::random();
-        let now = Instant::now();
-        let mut map = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| {
-                now.duration_since(s.last_seen) < IDLE_EXPIRY && now.duration_since(s.created) < ABSOLUTE_EXPIRY
-            });
-        }
-        map.insert(hash(&token), Session { id, created: now, last_seen: now });
-        (id, token)
+async fn insert(db: &Db, kind: &str, principal_id: &str, absolute_ms: i64) -> Result<String, sqlx::Error> {
+    let token = new_token();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, principal_kind, principal_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(hash(&token))
+    .bind(kind)
+    .bind(principal_id)
+    .bind(now)
+    .bind(now + absolute_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(token)
+}
+
+/// Registers a guest resident and opens their session. Returns the resident and the token.
+pub async fn create_guest(db: &Db, display_name: &str, locale: &str) -> Result<(Resident, String), sqlx::Error> {
+    let resident = Resident {
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        display_name: display_name.to_string(),
+        locale: locale.to_string(),
+        identity_level: "guest".into(),
+    };
+    sqlx::query(
+        "INSERT INTO residents (id, display_name, locale, identity_level, created_at) VALUES ($1, $2, $3, 'guest', $4)",
+    )
+    .bind(&resident.id)
+    .bind(&resident.display_name)
+    .bind(&resident.locale)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    let token = insert(db, "resident", &resident.id, ABSOLUTE_EXPIRY_MS).await?;
+    Ok((resident, token))
+}
+
+/// Opens a session for a staff member who has just logged in.
+pub async fn create_staff(db: &Db, staff_id: i64) -> Result<String, sqlx::Error> {
+    insert(db, "staff", &staff_id.to_string(), STAFF_ABSOLUTE_EXPIRY_MS).await
+}
+
+/// The principal behind a token, if its session is live. Expired sessions are deleted.
+pub async fn resume(db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Error> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
     }
-
-    /// The session a token belongs to, if it is live; touching it extends its idle expiry.
-    pub fn resume(&self, token: &str) -> Option<SessionId> {
-        let now = Instant::now();
-        let key = hash(token);
-        let mut map = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
-        let s = map.get_mut(&key)?;
-        if now.duration_since(s.last_seen) >= IDLE_EXPIRY || now.duration_since(s.created) >= ABSOLUTE_EXPIRY {
-            map.remove(&key);
-            return None;
-        }
-        s.last_seen = now;
-        Some(s.id)
+    let key = hash(token);
+    let row = sqlx::query(
+        "SELECT principal_kind, principal_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1",
+    )
+    .bind(&key)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (kind, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+    let (last_seen, expires): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
+    let now = now_ms();
+    if now >= expires || now - last_seen >= IDLE_EXPIRY_MS {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&key).execute(&db.pool).await?;
+        return Ok(None);
     }
+    if now - last_seen >= TOUCH_EVERY_MS {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(&key)
+            .execute(&db.pool)
+            .await?;
+    }
+    match kind.as_str() {
+        "resident" => {
+            let r = sqlx::query("SELECT id, display_name, locale, identity_level FROM residents WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&db.pool)
+                .await?;
+            Ok(r.map(|r| -> Result<_, sqlx::Error> {
+                Ok(Principal::Resident(Resident {
+                    id: r.try_get(0)?,
+                    display_name: r.try_get(1)?,
+                    locale: r.try_get(2)?,
+                    identity_level: r.try_get(3)?,
+                }))
+            })
+            .transpose()?)
+        }
+        "staff" => {
+            let Ok(staff_id) = id.parse::<i64>() else { return Ok(None) };
+            Ok(staff::by_id(db, staff_id).await?.map(Principal::Staff))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Ends a session.
+pub async fn revoke(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.pool).await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn a_token_resumes_its_session_and_nothing_else_does() {
-        let s = Sessions::default();
-        let (id, token) = s.create();
-        assert_eq!(s.resume(&token), Some(id));
-        assert_eq!(s.resume("not-a-token"), None);
-        let (id2, token2) = s.create();
-        assert_ne!(id, id2);
-        assert_ne!(token, token2);
-        assert!(token.len() >= 22, "128 bits in base64 is 22 characters");
+    fn tokens_carry_128_bits_and_differ() {
+        let a = super::new_token();
+        let b = super::new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 22, "16 bytes in unpadded base64");
+        assert_eq!(super::hash(&a).len(), 64);
     }
 }

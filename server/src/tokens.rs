@@ -15,14 +15,19 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// Random bytes that make a token single-use.
 pub type Nonce = [u8; 16];
-/// The session a token was issued to.
-pub type SessionId = [u8; 16];
+
+/// Who a token was issued to: the world learns it when the token is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldPrincipal {
+    Resident { id: String },
+    Staff { id: i64, department: String },
+}
 
 /// What the world needs to know about an issued token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub nonce: Nonce,
-    pub session: SessionId,
+    pub principal: WorldPrincipal,
     pub expires_at: Instant,
 }
 
@@ -36,13 +41,11 @@ pub struct TokenGrant {
     pub expires_in: Duration,
 }
 
-/// Reads nonce and session back out of a connected client's user data.
-pub fn parse_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> (Nonce, SessionId) {
+/// Reads the nonce back out of a connected client's user data.
+pub fn parse_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Nonce {
     let mut nonce = [0; 16];
-    let mut session = [0; 16];
     nonce.copy_from_slice(&data[..16]);
-    session.copy_from_slice(&data[16..32]);
-    (nonce, session)
+    nonce
 }
 
 /// Issues connect tokens; lives on the HTTP side.
@@ -76,14 +79,13 @@ impl TokenIssuer {
         Self { private_key, public_addr, ttl, client_timeout_secs, issued, metrics }
     }
 
-    /// A fresh token for `session`. The world learns its nonce before the caller can use it.
-    pub fn issue(&self, session: SessionId) -> Result<TokenGrant, TokenError> {
+    /// A fresh token for `principal`. The world learns its nonce before the caller can use it.
+    pub fn issue(&self, principal: WorldPrincipal) -> Result<TokenGrant, TokenError> {
         let nonce: Nonce = rand::random();
         // Client ids are random so that one client cannot guess and collide with another's.
         let client_id: u64 = rand::random::<u64>().max(1);
         let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
         user_data[..16].copy_from_slice(&nonce);
-        user_data[16..32].copy_from_slice(&session);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let token = ConnectToken::generate(
             now,
@@ -99,7 +101,7 @@ impl TokenIssuer {
         let mut bytes = Vec::with_capacity(2048);
         token.write(&mut bytes).map_err(|e| TokenError::Generation(e.to_string()))?;
         self.issued
-            .send(IssuedToken { nonce, session, expires_at: Instant::now() + self.ttl })
+            .send(IssuedToken { nonce, principal, expires_at: Instant::now() + self.ttl })
             .map_err(|_| TokenError::WorldGone)?;
         Metrics::add(&self.metrics.tokens_issued_total, 1);
         Ok(TokenGrant { bytes, client_id, server_addr: self.public_addr, expires_in: self.ttl })

@@ -1,0 +1,275 @@
+//! The records API: the procedure catalog, a resident's own applications, and a clerk's
+//! department's applications. Every handler scopes its query to the caller; a reference outside
+//! that scope answers 404 exactly like one that does not exist.
+
+use super::{ApiError, HttpState, ResidentAuth, StaffAuth};
+use crate::applications::{self, ApplicationView, EventView, Search, Status};
+use crate::audit::Actor;
+use crate::procedures::Procedure;
+use crate::sessions::Resident;
+use crate::staff::StaffAccount;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub(super) fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/procedures", get(list_procedures))
+        .route("/api/v1/applications", get(resident_list).post(resident_create))
+        .route("/api/v1/applications/{reference}", get(resident_read).patch(resident_edit))
+        .route("/api/v1/applications/{reference}/submit", post(resident_submit))
+        .route("/api/v1/applications/{reference}/withdraw", post(resident_withdraw))
+        .route("/api/v1/staff/applications", get(staff_search).post(staff_create))
+        .route("/api/v1/staff/applications/{reference}", get(staff_read).patch(staff_edit))
+        .route("/api/v1/staff/applications/{reference}/status", post(staff_status))
+        .route("/api/v1/staff/applications/{reference}/events", get(staff_events))
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| ApiError::BadRequest("bad_request", e.body_text()))
+}
+
+fn reference(r: &str) -> Result<&str, ApiError> {
+    // Longer than any reference we issue: not found, without touching the database.
+    if r.len() > 32 { Err(ApiError::NotFound) } else { Ok(r) }
+}
+
+fn resident_actor(r: &Resident) -> Actor {
+    Actor::Resident { id: r.id.clone() }
+}
+
+fn staff_actor(s: &StaffAccount) -> Actor {
+    Actor::Staff { id: s.id, login: s.login.clone(), department: s.department_id.clone() }
+}
+
+/// The procedures residents can apply for, with their fields and the documents to bring.
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "resident", responses((status = 200, body = Vec<Procedure>)))]
+pub async fn list_procedures(State(s): State<HttpState>) -> Json<Vec<Procedure>> {
+    Json(s.catalog.all().cloned().collect())
+}
+
+/// A new application.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateRequest {
+    pub procedure_id: String,
+    /// Field values; a draft may leave required fields empty.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+    /// Staff only: the resident it is for.
+    #[serde(default)]
+    pub resident_id: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// New form data.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EditRequest {
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+}
+
+/// A status change by staff.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusRequest {
+    pub status: Status,
+    /// Shown to the resident, e.g. what information is missing.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The caller's own applications, newest first.
+#[utoipa::path(get, path = "/api/v1/applications", tag = "resident", security(("session" = [])),
+    responses((status = 200, body = Vec<ApplicationView>), (status = 401, body = super::ErrorBody)))]
+pub async fn resident_list(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+) -> Result<Json<Vec<ApplicationView>>, ApiError> {
+    Ok(Json(applications::list_for_resident(&s.db, &r.id).await?))
+}
+
+/// Drafts an application.
+#[utoipa::path(post, path = "/api/v1/applications", tag = "resident", security(("session" = [])), request_body = CreateRequest,
+    responses((status = 201, body = ApplicationView), (status = 422, body = super::ErrorBody)))]
+pub async fn resident_create(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    req: Result<Json<CreateRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+    let req = body(req)?;
+    let view =
+        applications::create(&s.db, &s.catalog, &resident_actor(&r), &req.procedure_id, None, &req.form_data).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One of the caller's applications.
+#[utoipa::path(get, path = "/api/v1/applications/{reference}", tag = "resident", security(("session" = [])),
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody)))]
+pub async fn resident_read(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(reference_): Path<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    Ok(Json(applications::read(&s.db, &resident_actor(&r), reference(&reference_)?).await?))
+}
+
+/// Replaces the form data of a draft (or of an application that needs information).
+#[utoipa::path(patch, path = "/api/v1/applications/{reference}", tag = "resident", security(("session" = [])),
+    params(("reference" = String, Path)), request_body = EditRequest,
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn resident_edit(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(reference_): Path<String>,
+    req: Result<Json<EditRequest>, JsonRejection>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let reference_ = reference(&reference_)?.to_string();
+    let req = body(req)?;
+    Ok(Json(applications::edit(&s.db, &s.catalog, &resident_actor(&r), &reference_, &req.form_data).await?))
+}
+
+/// Submits a draft (or resubmits after "needs information"). The whole form is checked.
+#[utoipa::path(post, path = "/api/v1/applications/{reference}/submit", tag = "resident", security(("session" = [])),
+    params(("reference" = String, Path)),
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn resident_submit(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(reference_): Path<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let verified = r.identity_level == "verified";
+    let view = applications::change_status(
+        &s.db,
+        &s.catalog,
+        &resident_actor(&r),
+        reference(&reference_)?,
+        Status::Submitted,
+        None,
+        verified,
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+/// Withdraws an application that is not yet decided.
+#[utoipa::path(post, path = "/api/v1/applications/{reference}/withdraw", tag = "resident", security(("session" = [])),
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody)))]
+pub async fn resident_withdraw(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(reference_): Path<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let view = applications::change_status(
+        &s.db,
+        &s.catalog,
+        &resident_actor(&r),
+        reference(&reference_)?,
+        Status::Withdrawn,
+        None,
+        false,
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+/// The clerk's department's applications, filtered.
+#[utoipa::path(get, path = "/api/v1/staff/applications", tag = "staff", security(("session" = [])), params(Search),
+    responses((status = 200, body = Vec<ApplicationView>), (status = 403, body = super::ErrorBody)))]
+pub async fn staff_search(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    q: Result<Query<Search>, QueryRejection>,
+) -> Result<Json<Vec<ApplicationView>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest("bad_query", e.body_text()))?;
+    Ok(Json(applications::search_for_staff(&s.db, &st.department_id, &q).await?))
+}
+
+/// Creates an application on a resident's behalf (or before they are linked).
+#[utoipa::path(post, path = "/api/v1/staff/applications", tag = "staff", security(("session" = [])), request_body = CreateRequest,
+    responses((status = 201, body = ApplicationView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn staff_create(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    req: Result<Json<CreateRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+    let req = body(req)?;
+    let view = applications::create(
+        &s.db,
+        &s.catalog,
+        &staff_actor(&st),
+        &req.procedure_id,
+        req.resident_id.as_deref(),
+        &req.form_data,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Opens an application of the clerk's department. The read is recorded in its audit trail.
+#[utoipa::path(get, path = "/api/v1/staff/applications/{reference}", tag = "staff", security(("session" = [])),
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody)))]
+pub async fn staff_read(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(reference_): Path<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    Ok(Json(applications::read(&s.db, &staff_actor(&st), reference(&reference_)?).await?))
+}
+
+/// Edits the form data.
+#[utoipa::path(patch, path = "/api/v1/staff/applications/{reference}", tag = "staff", security(("session" = [])),
+    params(("reference" = String, Path)), request_body = EditRequest,
+    responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn staff_edit(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(reference_): Path<String>,
+    req: Result<Json<EditRequest>, JsonRejection>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let reference_ = reference(&reference_)?.to_string();
+    let req = body(req)?;
+    Ok(Json(applications::edit(&s.db, &s.catalog, &staff_actor(&st), &reference_, &req.form_data).await?))
+}
+
+/// Moves an application through review: in_review, needs_info, approved, rejected.
+#[utoipa::path(post, path = "/api/v1/staff/applications/{reference}/status", tag = "staff", security(("session" = [])),
+    params(("reference" = String, Path)), request_body = StatusRequest,
+    responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn staff_status(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(reference_): Path<String>,
+    req: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let reference_ = reference(&reference_)?.to_string();
+    let req = body(req)?;
+    let view = applications::change_status(
+        &s.db,
+        &s.catalog,
+        &staff_actor(&st),
+        &reference_,
+        req.status,
+        req.note.as_deref(),
+        false,
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+/// The audit trail of an application.
+#[utoipa::path(get, path = "/api/v1/staff/applications/{reference}/events", tag = "staff", security(("session" = [])),
+    params(("reference" = String, Path)), responses((status = 200, body = Vec<EventView>), (status = 404, body = super::ErrorBody)))]
+pub async fn staff_events(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(reference_): Path<String>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    Ok(Json(applications::events(&s.db, &staff_actor(&st), reference(&reference_)?).await?))
+}
