@@ -23,6 +23,8 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--client-timeout-secs", "MADOGUCHI_CLIENT_TIMEOUT_SECS"),
         ("--token-ttl-secs", "MADOGUCHI_TOKEN_TTL_SECS"),
         ("--private-key", "MADOGUCHI_PRIVATE_KEY"),
+        ("--database-url", "DATABASE_URL"),
+        ("--data-dir", "MADOGUCHI_DATA_DIR"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(env), "--help lacks {env}:\n{help}");

@@ -1,28 +1,210 @@
 //! End-to-end test harness: the real `madoguchi-server` binary on ephemeral loopback ports,
 //! real HTTP, real netcode over UDP, driven by headless bots.
 
-use madoguchi_bots::server_process::{ServerProcess, assets_dir};
+use madoguchi_bots::server_process::{ServerProcess, assets_dir, fresh_data_dir, server_binary};
 use madoguchi_bots::{Bot, Credentials, fetch_credentials};
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::ServerMessage;
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running server and what is needed to talk to it.
 pub struct Harness {
     pub server: ServerProcess,
+    pub store: Store,
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+}
+
+/// Which records database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A records database for one test: a SQLite file in a fresh directory, or a fresh database
+/// on the test PostgreSQL server. Outlives server restarts; removed when dropped.
+pub struct Store {
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL` for PostgreSQL; `None` for the default SQLite file.
+    pub database_url: Option<String>,
+    pg_admin: Option<(String, String)>,
+}
+
+/// The PostgreSQL server tests use (`scripts/test` starts one and sets this).
+pub fn postgres_admin_url() -> String {
+    std::env::var("MADOGUCHI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://madoguchi:madoguchi@127.0.0.1:5432/postgres".into())
+}
+
+impl Store {
+    pub fn new(backend: Backend) -> Store {
+        let data_dir = fresh_data_dir();
+        match backend {
+            Backend::Sqlite => Store { backend, data_dir, database_url: None, pg_admin: None },
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("madoguchi_test_{:016x}", rand::random::<u64>());
+                block_on(async {
+                    sqlx::any::install_default_drivers();
+                    let pool = sqlx::AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+                        panic!("PostgreSQL is needed for this test and does not answer at {admin}: {e}. Run the tests with scripts/test, which starts it.")
+                    });
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .execute(&pool)
+                        .await
+                        .expect("create test database");
+                    pool.close().await;
+                });
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+                Store { backend, data_dir, database_url: Some(format!("{base}/{name}")), pg_admin: Some((admin, name)) }
+            }
+        }
+    }
+
+    /// The URL a test can open the database with directly.
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("madoguchi.sqlite3").display()))
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        match &self.database_url {
+            Some(u) => vec![("DATABASE_URL", u.as_str())],
+            None => vec![],
+        }
+    }
+
+    /// Runs `madoguchi-server <args>` against this store, with `stdin` as input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = Command::new(server_binary().expect("server binary"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--assets")
+            .arg(assets_dir())
+            .env_remove("DATABASE_URL")
+            .envs(self.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run madoguchi-server");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    /// Runs a statement directly against the database (to tamper with it, say).
+    pub fn exec(&self, sql: &str) -> Result<u64, String> {
+        let url = self.url();
+        let sql = sql.to_string();
+        block_on(async move {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&url).await.map_err(|e| e.to_string())?;
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.map_err(|e| e.to_string());
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((admin, name)) = self.pg_admin.take() {
+            block_on(async move {
+                if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 
 /// How long tests wait for something that should happen within a few ticks.
 pub const SOON: Duration = Duration::from_secs(5);
 
 impl Harness {
-    /// Starts a server with the default assets plus `extra` flags.
+    /// Starts a server with the default assets plus `extra` flags, on a fresh SQLite file.
     pub fn start(extra: &[&str]) -> Harness {
-        let server = ServerProcess::start(extra).unwrap_or_else(|e| panic!("server did not start: {e}"));
+        Harness::start_on(Store::new(Backend::Sqlite), extra)
+    }
+
+    /// Starts a server on `store`.
+    pub fn start_on(store: Store, extra: &[&str]) -> Harness {
+        let server = ServerProcess::start_with(extra, &store.env(), store.data_dir.clone(), true)
+            .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-        Harness { server, rt, http: reqwest::Client::new() }
+        Harness { server, store, rt, http: reqwest::Client::new() }
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush anything) and starts it again on the
+    /// same database.
+    pub fn kill_and_restart(self, extra: &[&str]) -> Harness {
+        let Harness { server, store, .. } = self;
+        drop(server); // Child::kill is SIGKILL
+        Harness::start_on(store, extra)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON.
+    pub fn call(&self, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        self.rt.block_on(async {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut req = self.http.request(m, format!("{}{path}", self.base()));
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let r = req.send().await.expect("request");
+            let status = r.status().as_u16();
+            let text = r.text().await.expect("body");
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+    }
+
+    /// A new guest resident's session token.
+    pub fn guest(&self, name: &str) -> String {
+        let (s, v) = self.call(
+            "POST",
+            "/api/v1/sessions/guest",
+            None,
+            Some(&serde_json::json!({"display_name": name, "locale": "ja"})),
+        );
+        assert_eq!(s, 201, "{v}");
+        v["session_token"].as_str().expect("token").to_string()
+    }
+
+    /// Adds a staff member through the CLI and logs them in; returns the session token.
+    pub fn clerk(&self, login: &str, department: &str) -> String {
+        let password = format!("{login}-correct-horse-battery");
+        let out =
+            self.store.cli(&["staff", "add", "--login", login, "--department", department], &format!("{password}\n"));
+        assert!(out.status.success(), "staff add failed: {}", String::from_utf8_lossy(&out.stderr));
+        let (s, v) = self.call(
+            "POST",
+            "/api/v1/staff/login",
+            None,
+            Some(&serde_json::json!({"login": login, "password": password})),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["session_token"].as_str().expect("token").to_string()
     }
 
     pub fn base(&self) -> String {
