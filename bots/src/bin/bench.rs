@@ -38,6 +38,17 @@ enum Bench {
         #[arg(long, default_value_t = 30.0)]
         chat_every: f64,
     },
+    /// Residents drafting and submitting applications over HTTP as fast as the server acknowledges.
+    Records {
+        /// sqlite (a fresh file) or postgres (a fresh database on MADOGUCHI_TEST_POSTGRES_URL).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Residents submitting at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Bench::World { bots, seconds, server, threads, chat_every } => {
             world(bots, seconds, server, threads, chat_every)
         }
+        Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
     }
 }
 
@@ -275,4 +287,116 @@ fn drive(
         bot.disconnect();
     }
     Ok(r)
+}
+
+fn moving_in_form() -> serde_json::Value {
+    serde_json::json!({
+        "full_name": "山田 花子", "full_name_kana": "ヤマダ ハナコ", "birth_date": "1990-04-01",
+        "move_date": "2026-11-20", "previous_address": "大阪府大阪市北区1-1-1", "postal_code": "150-0001",
+        "new_address": "東京都まどぐち区1-2-3", "household_role": "head"
+    })
+}
+
+/// Drafts and submits applications from `concurrency` residents for `seconds`; reports
+/// acknowledged submissions per second and the submit latency.
+fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let data_dir = madoguchi_bots::server_process::fresh_data_dir();
+    let (env, pg) = match backend {
+        "sqlite" => (vec![], None),
+        "postgres" => {
+            let admin = std::env::var("MADOGUCHI_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://madoguchi:madoguchi@127.0.0.1:5432/postgres".into());
+            let name = format!("madoguchi_bench_{:08x}", rand::random::<u32>());
+            rt.block_on(async {
+                sqlx::any::install_default_drivers();
+                let pool =
+                    sqlx::AnyPool::connect(&admin).await.context("PostgreSQL (start it with scripts/postgres-up)")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
+                anyhow::Ok(())
+            })?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
+            (vec![("DATABASE_URL".to_string(), format!("{base}/{name}"))], Some((admin, name)))
+        }
+        other => bail!("unknown backend {other} (sqlite or postgres)"),
+    };
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = ServerProcess::start_with(&[], &env_refs, data_dir, false).map_err(anyhow::Error::msg)?;
+    let base = server.http_base();
+    eprintln!("bench records: {concurrency} residents against {base} ({backend})");
+    let http = reqwest::Client::new();
+    let mut latencies = rt.block_on(async {
+        let mut tokens = Vec::new();
+        for i in 0..concurrency {
+            let v: serde_json::Value = http
+                .post(format!("{base}/api/v1/sessions/guest"))
+                .json(&serde_json::json!({"display_name": format!("bench {i}")}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            tokens.push(v["session_token"].as_str().unwrap_or_default().to_string());
+        }
+        let end = Instant::now() + Duration::from_secs(seconds);
+        let mut set = tokio::task::JoinSet::new();
+        for token in tokens {
+            let (http, base) = (http.clone(), base.clone());
+            set.spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < end {
+                    let created: serde_json::Value = http
+                        .post(format!("{base}/api/v1/applications"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"procedure_id": "moving_in", "form_data": moving_in_form()}))
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await?;
+                    let reference = created["reference"].as_str().unwrap_or_default().to_string();
+                    let t = Instant::now();
+                    http.post(format!("{base}/api/v1/applications/{reference}/submit"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    lat.push(t.elapsed());
+                }
+                anyhow::Ok(lat)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r??);
+        }
+        anyhow::Ok(all)
+    })?;
+    drop(server);
+    if let Some((admin, name)) = pg {
+        rt.block_on(async {
+            if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
+                let drop_db = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await;
+            }
+        });
+    }
+    latencies.sort();
+    let pct = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        latencies.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
+    };
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let result = serde_json::json!({
+        "bench": "records",
+        "backend": backend,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "submissions": latencies.len(),
+        "commits_per_s": round(latencies.len() as f64 / seconds as f64),
+        "p50_ms": round(pct(0.5)),
+        "p99_ms": round(pct(0.99)),
+    });
+    println!("{result}");
+    Ok(())
 }
