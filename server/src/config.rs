@@ -116,6 +116,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_TOKEN_TTL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=3600))]
     pub token_ttl_secs: u16,
 
+    /// Guest sessions one client address may open per minute (also its burst); staff logins are
+    /// held to at most 10 a minute per address. 0 turns both limits off. Behind a reverse proxy
+    /// every client shares the proxy's address: raise this, or limit at the proxy.
+    #[arg(long, env = "MADOGUCHI_SESSIONS_PER_MINUTE", default_value_t = 20)]
+    pub sessions_per_minute: u32,
+
     /// Netcode private key, 64 hex digits. Keep it secret; share it only between instances
     /// that accept each other's tokens. Default: a fresh random key at each start.
     #[arg(long, env = "MADOGUCHI_PRIVATE_KEY", hide_env_values = true)]

@@ -229,13 +229,16 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             issued_tx,
             metrics.clone(),
         )),
+        guest_limit: Arc::new(http::ratelimit::RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
+        login_limit: Arc::new(http::ratelimit::RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
     };
     let listener = {
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(http_listener)?
     };
     runtime.spawn(async move {
-        if let Err(e) = axum::serve(listener, http::router(state)).await {
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });

@@ -24,6 +24,7 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--token-ttl-secs", "MADOGUCHI_TOKEN_TTL_SECS"),
         ("--private-key", "MADOGUCHI_PRIVATE_KEY"),
         ("--database-url", "DATABASE_URL"),
+        ("--sessions-per-minute", "MADOGUCHI_SESSIONS_PER_MINUTE"),
         ("--data-dir", "MADOGUCHI_DATA_DIR"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");

@@ -497,3 +497,19 @@ mod blocking_http {
         }
     }
 }
+
+#[test]
+fn guest_sessions_and_staff_logins_are_rate_limited_per_address() {
+    let h = Harness::start(&["--sessions-per-minute", "3"]);
+    for _ in 0..3 {
+        h.guest("Aiko");
+    }
+    let (s, v) = h.call("POST", "/api/v1/sessions/guest", None, Some(&json!({"display_name": "Flood"})));
+    assert_eq!((s, v["code"].as_str()), (429, Some("rate_limited")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("try again in"), "{v}");
+    // Staff logins from one address: at most 3 a minute here too (the limit is min(10, per-minute)).
+    let login =
+        || h.call("POST", "/api/v1/staff/login", None, Some(&json!({"login": "nobody", "password": "x".repeat(16)})));
+    let codes: Vec<u16> = (0..12).map(|_| login().0).collect();
+    assert!(codes.contains(&429), "logins are throttled per address: {codes:?}");
+}

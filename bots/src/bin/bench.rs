@@ -118,7 +118,8 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
     let (_process, base) = match server {
         Some(url) => (None, url.trim_end_matches('/').to_string()),
         None => {
-            let p = ServerProcess::start(&["--max-clients", &max_clients]).map_err(anyhow::Error::msg)?;
+            let p = ServerProcess::start(&["--max-clients", &max_clients, "--sessions-per-minute", "0"])
+                .map_err(anyhow::Error::msg)?;
             let base = p.http_base();
             (Some(p), base)
         }
@@ -321,7 +322,8 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
         other => bail!("unknown backend {other} (sqlite or postgres)"),
     };
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = ServerProcess::start_with(&[], &env_refs, data_dir, false).map_err(anyhow::Error::msg)?;
+    let server = ServerProcess::start_with(&["--sessions-per-minute", "0"], &env_refs, data_dir, false)
+        .map_err(anyhow::Error::msg)?;
     let base = server.http_base();
     eprintln!("bench records: {concurrency} residents against {base} ({backend})");
     let http = reqwest::Client::new();

@@ -3,12 +3,13 @@
 use super::{ApiError, Auth, HttpState};
 use crate::sessions::{self, Principal, Resident};
 use crate::staff::{self, StaffAccount};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
@@ -57,8 +58,10 @@ pub struct MeBody {
     responses((status = 201, body = SessionBody), (status = 400, body = super::ErrorBody)))]
 pub async fn create_guest_session(
     State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Option<Json<GuestRequest>>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
+    s.guest_limit.check(peer.ip()).map_err(ApiError::RateLimited)?;
     let req = body.map(|Json(b)| b).unwrap_or_default();
     let name = crate::chat::clean_text(req.display_name.as_deref().unwrap_or("ゲスト"));
     if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
@@ -119,10 +122,12 @@ pub struct LoginRequest {
     responses((status = 200, body = SessionBody), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
 pub async fn staff_login(
     State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<SessionBody>, ApiError> {
+    s.login_limit.check(peer.ip()).map_err(ApiError::RateLimited)?;
     if req.login.len() > 64 || req.password.len() > 1024 {
-        return Err(ApiError::Forbidden("bad_credentials", "login or password is wrong".into()));
+        return Err(ApiError::BadCredentials);
     }
     let account = staff::login(&s.db, &req.login, &req.password).await?;
     let token = sessions::create_staff(&s.db, account.id).await?;

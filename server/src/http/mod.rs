@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod ops;
+pub mod ratelimit;
 pub mod records;
 pub mod world;
 
@@ -32,6 +33,10 @@ pub struct HttpState {
     pub db: Db,
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenIssuer>,
+    /// Guest session creation, per client address.
+    pub guest_limit: Arc<ratelimit::RateLimiter>,
+    /// Staff login attempts, per client address (accounts also lock themselves).
+    pub login_limit: Arc<ratelimit::RateLimiter>,
 }
 
 /// The JSON body of every error.
@@ -61,8 +66,12 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("the form has errors")]
     Invalid(Vec<FieldError>),
+    #[error("login or password is wrong")]
+    BadCredentials,
     #[error("{0}")]
     Locked(String),
+    #[error("too many requests from this address; try again in {0} s")]
+    RateLimited(u64),
     #[error("the world is not running; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -86,7 +95,7 @@ impl From<RecordError> for ApiError {
 impl From<StaffError> for ApiError {
     fn from(e: StaffError) -> Self {
         match e {
-            StaffError::BadCredentials => ApiError::Forbidden("bad_credentials", e.to_string()),
+            StaffError::BadCredentials => ApiError::BadCredentials,
             StaffError::Locked(_) => ApiError::Locked(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
@@ -103,14 +112,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(code, _) => {
-                (if *code == "bad_credentials" { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN }, *code)
-            }
+            ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, *code),
+            ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, *code),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_form"),
             ApiError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "locked"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in HTTP handler");
