@@ -325,17 +325,7 @@ impl Bot {
 
     /// Pumps until `pred` holds or `timeout` passes; true if it held.
     pub fn wait_until(&mut self, timeout: Duration, mut pred: impl FnMut(&Bot) -> bool) -> bool {
-        let end = Instant::now() + timeout;
-        loop {
-            self.pump();
-            if pred(self) {
-                return true;
-            }
-            if Instant::now() >= end {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        pump_until(&mut [self], timeout, |bots| pred(bots[0]))
     }
 
     /// Walks at `vel` for `dur`, renewing the input every 50 ms as a real client does.
@@ -359,5 +349,27 @@ impl Bot {
             let packet = packet.to_vec();
             self.send_datagram(&packet, addr);
         }
+    }
+}
+
+/// Pumps every bot for `dur`.
+pub fn pump_all(bots: &mut [&mut Bot], dur: Duration) {
+    pump_until(bots, dur, |_| false);
+}
+
+/// Pumps every bot until `pred` holds for them or `timeout` passes; true if it held.
+pub fn pump_until(bots: &mut [&mut Bot], timeout: Duration, mut pred: impl FnMut(&[&mut Bot]) -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        for b in bots.iter_mut() {
+            b.pump();
+        }
+        if pred(bots) {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

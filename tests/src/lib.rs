@@ -3,13 +3,14 @@
 
 use madoguchi_bots::server_process::{ServerProcess, assets_dir, fresh_data_dir, server_binary};
 use madoguchi_bots::{Bot, Credentials, fetch_credentials};
+pub use madoguchi_bots::{pump_all, pump_until};
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::ServerMessage;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running server and what is needed to talk to it.
 pub struct Harness {
@@ -281,34 +282,6 @@ pub fn office() -> Office {
         .collect();
     rooms.sort();
     Office::parse(("office.toml", &read(dir.join("office.toml"))), &rooms).expect("assets are valid")
-}
-
-/// Pumps every bot for `dur`.
-pub fn pump_all(bots: &mut [&mut Bot], dur: Duration) {
-    let end = Instant::now() + dur;
-    while Instant::now() < end {
-        for b in bots.iter_mut() {
-            b.pump();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Pumps every bot until `pred` holds for `bots` or `timeout` passes.
-pub fn pump_until(bots: &mut [&mut Bot], timeout: Duration, mut pred: impl FnMut(&[&mut Bot]) -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        for b in bots.iter_mut() {
-            b.pump();
-        }
-        if pred(bots) {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Whether `bot` has received an event matching `pred`.
