@@ -298,6 +298,7 @@ pub async fn create(
     }
     let id = id.ok_or(RecordError::Db(sqlx::Error::Protocol("could not draw a unique reference".into())))?;
     audit::append(
+        db,
         &mut tx,
         id,
         actor,
@@ -326,7 +327,7 @@ pub async fn read(db: &Db, actor: &Actor, reference: &str) -> Result<Application
         Actor::Staff { .. } => {
             let mut tx = db.begin_write().await?;
             let app = find_scoped(db, &mut tx, actor, reference, false).await?;
-            audit::append(&mut tx, app.id, actor, "viewed", &json!({}), now_ms()).await?;
+            audit::append(db, &mut tx, app.id, actor, "viewed", &json!({}), now_ms()).await?;
             tx.commit().await?;
             Ok(app.view)
         }
@@ -409,7 +410,7 @@ pub async fn edit(
         .bind(app.id)
         .execute(&mut *tx)
         .await?;
-    audit::append(&mut tx, app.id, actor, "edited", &json!({"before": app.view.form_data, "after": after}), now)
+    audit::append(db, &mut tx, app.id, actor, "edited", &json!({"before": app.view.form_data, "after": after}), now)
         .await?;
     tx.commit().await?;
     app.view.form_data = after;
@@ -458,6 +459,7 @@ pub async fn change_status(
         .await?;
     let note: Option<String> = note.map(|n| n.chars().filter(|c| !c.is_control()).take(1000).collect());
     audit::append(
+        db,
         &mut tx,
         app.id,
         actor,
@@ -479,7 +481,7 @@ pub async fn events(db: &Db, actor: &Actor, reference: &str) -> Result<Vec<Event
     }
     let mut tx = db.begin_write().await?;
     let app = find_scoped(db, &mut tx, actor, reference, false).await?;
-    audit::append(&mut tx, app.id, actor, "viewed_events", &json!({}), now_ms()).await?;
+    audit::append(db, &mut tx, app.id, actor, "viewed_events", &json!({}), now_ms()).await?;
     let rows = sqlx::query(
         "SELECT seq, at, actor_kind, actor_id, action, detail, hash FROM application_events WHERE application_id = $1 ORDER BY seq",
     )

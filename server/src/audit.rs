@@ -6,7 +6,7 @@
 
 use crate::db::Db;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 /// The `prev_hash` of an application's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -70,8 +70,10 @@ pub fn event_hash(e: &EventFields) -> String {
 }
 
 /// Appends an event to application `application_id` inside `tx` and moves the application's
-/// head hash forward. The caller holds the application row (locked, or SQLite's write lock).
+/// head hash forward. The application row is locked until `tx` ends (SQLite's immediate
+/// transaction holds the whole database), so concurrent appends queue instead of colliding.
 pub async fn append(
+    db: &Db,
     tx: &mut Transaction<'static, Any>,
     application_id: i64,
     actor: &Actor,
@@ -79,10 +81,8 @@ pub async fn append(
     detail: &serde_json::Value,
     at: i64,
 ) -> Result<String, sqlx::Error> {
-    let row = sqlx::query("SELECT event_count, head_hash FROM applications WHERE id = $1")
-        .bind(application_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let sql = format!("SELECT event_count, head_hash FROM applications WHERE id = $1{}", db.for_update());
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(application_id).fetch_one(&mut **tx).await?;
     let count: i64 = row.try_get(0)?;
     let prev: String = row.try_get(1)?;
     let seq = count + 1;

@@ -27,6 +27,7 @@ on_both_backends!(
     a_tampered_audit_event_is_caught_by_audit_verify,
     acknowledged_submissions_survive_sigkill,
     sessions_resume_and_end,
+    concurrent_staff_reads_each_leave_one_event,
 );
 
 fn moving_in() -> Value {
@@ -439,6 +440,38 @@ fn sessions_resume_and_end(backend: Backend) {
     assert_eq!((s, v["code"].as_str()), (400, Some("name_invalid")));
     assert_eq!(h.call("POST", "/api/v1/sessions/logout", Some(token), None).0, 204);
     assert_eq!(h.call("GET", "/api/v1/sessions/me", Some(token), None).0, 401);
+}
+
+fn concurrent_staff_reads_each_leave_one_event(backend: Backend) {
+    let h = start(backend);
+    let resident = h.guest("Aiko");
+    let clerk = h.clerk("mori", "resident_registration");
+    let reference = draft(&h, &resident, moving_in());
+    let base = h.base();
+    let (threads, reads) = (8, 10);
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (base, clerk, reference) = (base.clone(), clerk.clone(), reference.clone());
+            std::thread::spawn(move || {
+                let http = blocking_http::Client::new();
+                (0..reads)
+                    .map(|_| {
+                        http.send("GET", &format!("{base}/api/v1/staff/applications/{reference}"), &clerk, None)
+                            .map(|r| r.0)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for w in workers {
+        let statuses = w.join().unwrap();
+        assert!(statuses.iter().all(|s| *s == Some(200)), "every concurrent read succeeds: {statuses:?}");
+    }
+    let (_, events) = h.call("GET", &format!("/api/v1/staff/applications/{reference}/events"), Some(&clerk), None);
+    let viewed = events.as_array().unwrap().iter().filter(|e| e["action"] == "viewed").count();
+    assert_eq!(viewed, threads * reads, "one audit event per read");
+    let out = h.store.cli(&["audit", "verify"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
