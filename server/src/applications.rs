@@ -132,6 +132,9 @@ pub struct ApplicationView {
     pub status: Status,
     #[schema(value_type = Object)]
     pub form_data: Value,
+    /// What the clerk said with the last status change, e.g. which document is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_note: Option<String>,
     /// The resident it belongs to (shown to staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resident_id: Option<String>,
@@ -161,7 +164,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 const COLUMNS: &str =
-    "id, reference, procedure_id, department_id, status, form_data, resident_id, created_at, updated_at";
+    "id, reference, procedure_id, department_id, status, form_data, resident_id, created_at, updated_at, status_note";
 
 struct Loaded {
     id: i64,
@@ -182,6 +185,7 @@ fn load(row: &AnyRow, with_resident: bool) -> Result<Loaded, sqlx::Error> {
             resident_id: if with_resident { row.try_get(6)? } else { None },
             created_at: rfc3339(row.try_get(7)?),
             updated_at: rfc3339(row.try_get(8)?),
+            status_note: row.try_get(9)?,
         },
     })
 }
@@ -314,6 +318,7 @@ pub async fn create(
         department_id: proc.department.clone(),
         status: Status::Draft,
         form_data: Value::Object(clean),
+        status_note: None,
         resident_id: if matches!(actor, Actor::Staff { .. }) { resident_id } else { None },
         created_at: rfc3339(now),
         updated_at: rfc3339(now),
@@ -451,13 +456,19 @@ pub async fn change_status(
         }
     }
     let now = now_ms();
-    sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(to.as_str())
-        .bind(now)
-        .bind(app.id)
-        .execute(&mut *tx)
-        .await?;
+    // A staff decision sets (or clears) the note shown to the resident; a resident's move keeps it.
     let note: Option<String> = note.map(|n| n.chars().filter(|c| !c.is_control()).take(1000).collect());
+    let keep_note = matches!(mover, Mover::Resident);
+    sqlx::query(
+        "UPDATE applications SET status = $1, updated_at = $2, status_note = CASE WHEN $3 THEN status_note ELSE $4 END WHERE id = $5",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(keep_note)
+    .bind(note.clone())
+    .bind(app.id)
+    .execute(&mut *tx)
+    .await?;
     audit::append(
         db,
         &mut tx,
@@ -471,6 +482,9 @@ pub async fn change_status(
     tx.commit().await?;
     app.view.status = to;
     app.view.updated_at = rfc3339(now);
+    if !keep_note {
+        app.view.status_note = note;
+    }
     Ok(app.view)
 }
 

@@ -87,6 +87,12 @@ fn an_application_goes_through_its_lifecycle_with_an_audit_trail(backend: Backen
     };
     assert_eq!(status("in_review", None).0, 200);
     assert_eq!(status("needs_info", Some("転出証明書の写しを添付してください")).0, 200);
+    // The resident is told what is missing.
+    let (_, app) = h.call("GET", &format!("/api/v1/applications/{reference}"), Some(&resident), None);
+    assert_eq!(
+        (app["status"].as_str(), app["status_note"].as_str()),
+        (Some("needs_info"), Some("転出証明書の写しを添付してください"))
+    );
     // The resident corrects and resubmits.
     let mut form = moving_in();
     form["previous_address"] = json!("大阪府大阪市北区1-1-2");
@@ -102,6 +108,7 @@ fn an_application_goes_through_its_lifecycle_with_an_audit_trail(backend: Backen
     assert_eq!(status("in_review", None).0, 200);
     let (s, v) = status("approved", None);
     assert_eq!((s, v["status"].as_str()), (200, Some("approved")));
+    assert!(v.get("status_note").is_none(), "a decision without a note clears the old note: {v}");
     // The resident sees the outcome in their list.
     let (_, mine) = h.call("GET", "/api/v1/applications", Some(&resident), None);
     assert_eq!(mine[0]["status"], "approved");
