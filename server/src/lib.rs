@@ -217,6 +217,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = unbounded_channel();
     let runtime = runtime()?;
     let db = runtime.block_on(open_db(&db_cfg, &office))?;
+    let purged = runtime.block_on(sessions::purge_expired(&db))?;
+    tracing::info!(sessions = purged, "purged expired sessions");
     let state = http::HttpState {
         metrics: metrics.clone(),
         db,
@@ -236,15 +238,36 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(http_listener)?
     };
+    let (stop_http_tx, stop_http_rx) = tokio::sync::watch::channel(false);
+    let purge_db = state.db.clone();
     runtime.spawn(async move {
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
+        let mut stop = stop_http_rx;
+        // On a stop signal, stop accepting and let requests in flight finish.
+        let graceful = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
     runtime.spawn(async move {
         wait_for_signal().await;
         let _ = shutdown_tx.send(());
+        let _ = stop_http_tx.send(true);
+    });
+    // Expired sessions and old login attempts are removed at start and every hour.
+    runtime.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        every.tick().await; // the first tick is immediate; the start-up purge already ran
+        loop {
+            every.tick().await;
+            match sessions::purge_expired(&purge_db).await {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
     });
 
     let mut app = build_world(WorldParts {

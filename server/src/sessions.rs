@@ -139,6 +139,26 @@ pub async fn resume(db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Err
     }
 }
 
+/// Deletes sessions past their idle or absolute expiry, and login attempts older than
+/// [`LOGIN_ATTEMPT_RETENTION_MS`]. Returns how many sessions went.
+pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    let gone = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(now)
+        .bind(now - IDLE_EXPIRY_MS)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
+        .bind(now - LOGIN_ATTEMPT_RETENTION_MS)
+        .execute(&db.pool)
+        .await?;
+    Ok(gone)
+}
+
+/// How long login attempts are kept for investigation.
+pub const LOGIN_ATTEMPT_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
 /// Ends a session.
 pub async fn revoke(db: &Db, token: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.pool).await?;

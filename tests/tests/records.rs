@@ -434,10 +434,19 @@ fn sessions_resume_and_end(backend: Backend) {
     assert_eq!(me["kind"], "resident");
     assert_eq!(me["resident"]["display_name"], "Aiko", "control characters stripped, trimmed");
     assert_eq!(me["resident"]["locale"], "en");
-    // A restart does not end sessions: they live in the database.
+    // An expired session is purged when the server starts (and hourly after).
+    let (_, other) = h.call("POST", "/api/v1/sessions/guest", None, Some(&json!({"display_name": "Bunta"})));
+    let other_id = other["resident"]["id"].as_str().unwrap().to_string();
+    h.store.exec(&format!("UPDATE sessions SET expires_at = 1 WHERE principal_id = '{other_id}'")).unwrap();
+    // A restart does not end live sessions: they live in the database.
     let h = h.kill_and_restart(&[]);
     let (s, _) = h.call("GET", "/api/v1/sessions/me", Some(token), None);
     assert_eq!(s, 200);
+    let left = h
+        .store
+        .exec(&format!("UPDATE sessions SET last_seen_at = last_seen_at WHERE principal_id = '{other_id}'"))
+        .unwrap();
+    assert_eq!(left, 0, "the expired session was purged at start");
     // Tokens are stored hashed.
     assert_eq!(
         h.store.exec(&format!("UPDATE sessions SET expires_at = expires_at WHERE token_hash = '{token}'")).unwrap(),
