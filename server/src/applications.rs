@@ -142,6 +142,31 @@ pub struct ApplicationView {
     pub updated_at: String,
 }
 
+/// An application in a clerk's list: what it is and where it stands, without the form's
+/// personal data. Reading the form means opening the application, which is audited.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApplicationSummary {
+    pub reference: String,
+    pub procedure_id: String,
+    pub department_id: String,
+    pub status: Status,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<ApplicationView> for ApplicationSummary {
+    fn from(v: ApplicationView) -> Self {
+        Self {
+            reference: v.reference,
+            procedure_id: v.procedure_id,
+            department_id: v.department_id,
+            status: v.status,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
 /// One audit event as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventView {
@@ -365,9 +390,9 @@ pub struct Search {
     pub limit: Option<i64>,
 }
 
-/// A clerk's department's applications, newest first, filtered. Listing does not write an
-/// audit event per row; opening one does.
-pub async fn search_for_staff(db: &Db, department: &str, q: &Search) -> Result<Vec<ApplicationView>, RecordError> {
+/// A clerk's department's applications, newest first, filtered. The list carries no form data,
+/// so it needs no audit event; opening an application writes one.
+pub async fn search_for_staff(db: &Db, department: &str, q: &Search) -> Result<Vec<ApplicationSummary>, RecordError> {
     let mut sql = format!("SELECT {COLUMNS} FROM applications WHERE department_id = $1");
     let mut binds: Vec<String> = vec![department.to_string()];
     if let Some(s) = q.status {
@@ -379,7 +404,9 @@ pub async fn search_for_staff(db: &Db, department: &str, q: &Search) -> Result<V
         sql.push_str(&format!(" AND procedure_id = ${}", binds.len()));
     }
     if let Some(r) = &q.reference {
-        let prefix: String = r.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        // References are upper case; LIKE is case-insensitive on SQLite only, so normalise here.
+        let prefix: String =
+            r.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').map(|c| c.to_ascii_uppercase()).collect();
         binds.push(format!("{prefix}%"));
         sql.push_str(&format!(" AND reference LIKE ${}", binds.len()));
     }
@@ -390,7 +417,7 @@ pub async fn search_for_staff(db: &Db, department: &str, q: &Search) -> Result<V
         query = query.bind(b);
     }
     let rows = query.fetch_all(&db.pool).await?;
-    rows.iter().map(|r| Ok(load(r, true)?.view)).collect()
+    rows.iter().map(|r| Ok(load(r, false)?.view.into())).collect()
 }
 
 /// Replaces the form data (partial drafts allowed; values must be valid).

@@ -53,11 +53,12 @@ pub struct Clients(pub HashMap<u64, Client>);
 pub struct TokenLedger {
     issued: UnboundedReceiver<IssuedToken>,
     live: HashMap<Nonce, IssuedToken>,
+    next_sweep: Instant,
 }
 
 impl TokenLedger {
     pub fn new(issued: UnboundedReceiver<IssuedToken>) -> Self {
-        Self { issued, live: HashMap::new() }
+        Self { issued, live: HashMap::new(), next_sweep: Instant::now() }
     }
 
     /// Uses up a nonce. False if it was never issued here, already used, or long expired.
@@ -110,9 +111,12 @@ fn admit_tokens(mut ledger: ResMut<TokenLedger>) {
     while let Ok(t) = ledger.issued.try_recv() {
         ledger.live.insert(t.nonce, t);
     }
+    // Unused nonces are forgotten once netcode would refuse their tokens anyway; a sweep a
+    // second keeps this off the tick (issuing is rate-limited per session on the HTTP side).
     let now = Instant::now();
-    if ledger.live.len() > 4096 {
+    if now >= ledger.next_sweep {
         ledger.live.retain(|_, t| t.expires_at + NONCE_GRACE > now);
+        ledger.next_sweep = now + Duration::from_secs(1);
     }
 }
 

@@ -233,6 +233,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         )),
         guest_limit: Arc::new(http::ratelimit::RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
         login_limit: Arc::new(http::ratelimit::RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
+        token_limit: Arc::new(http::ratelimit::RateLimiter::new(12, 30)),
     };
     let listener = {
         let _guard = runtime.enter();

@@ -69,6 +69,9 @@ pub enum StaffError {
     Taken(String),
     #[error("login or password is wrong")]
     BadCredentials,
+    /// Only inside [`login`], which answers it as `BadCredentials`.
+    #[error("login or password is wrong")]
+    UnknownLogin,
     #[error("too many failed attempts; try again in {0} minutes")]
     Locked(i64),
     #[error("password hashing failed")]
@@ -128,8 +131,8 @@ pub async fn add(
     let roles_text = parsed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     let name = if display_name.trim().is_empty() { login } else { display_name.trim() };
     let row = sqlx::query(
-        "INSERT INTO staff (login, display_name, department_id, roles, password_hash, failed_logins, locked_until, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, 0, $6) ON CONFLICT (login) DO NOTHING RETURNING id",
+        "INSERT INTO staff (login, display_name, department_id, roles, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (login) DO NOTHING RETURNING id",
     )
     .bind(login)
     .bind(name)
@@ -169,59 +172,78 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<StaffAccount>, sqlx::Error
     row.as_ref().map(account).transpose()
 }
 
-async fn record_attempt(db: &Db, login: &str, outcome: &str) {
-    tracing::info!(login, outcome, "staff login attempt");
-    let r = sqlx::query("INSERT INTO login_attempts (login, at, outcome) VALUES ($1, $2, $3)")
-        .bind(login.chars().take(64).collect::<String>())
-        .bind(now_ms())
+/// Outcomes that count towards a lockout. `pending` is an attempt still being checked, so that
+/// concurrent guesses count against each other.
+const FAILING: &str = "('pending', 'wrong_password', 'unknown_login')";
+
+/// Checks a login. After [`MAX_FAILURES`] failed attempts for a login name since its last
+/// success within [`LOCKOUT_MS`], further attempts are refused as locked, even with the right
+/// password, until the oldest of them is [`LOCKOUT_MS`] old. Unknown login names are counted and
+/// locked the same way and cost the same hashing time, so neither timing nor lockout reveals
+/// which logins exist. Every attempt is a row in `login_attempts`, written before the password is
+/// checked: simultaneous guesses see each other.
+pub async fn login(db: &Db, login: &str, password: &str) -> Result<StaffAccount, StaffError> {
+    let name: String = login.chars().take(64).collect();
+    let now = now_ms();
+    let attempt: i64 =
+        sqlx::query("INSERT INTO login_attempts (login, at, outcome) VALUES ($1, $2, 'pending') RETURNING id")
+            .bind(&name)
+            .bind(now)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get(0)?;
+    let result = check(db, &name, login, password, attempt, now).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(StaffError::Locked(_)) => "locked",
+        Err(StaffError::BadCredentials) => "wrong_password",
+        Err(StaffError::UnknownLogin) => "unknown_login",
+        Err(_) => "error",
+    };
+    tracing::info!(login = %name, outcome, "staff login attempt");
+    sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
         .bind(outcome)
+        .bind(attempt)
         .execute(&db.pool)
-        .await;
-    if let Err(e) = r {
-        tracing::error!(error = %e, "could not record a login attempt");
-    }
+        .await?;
+    result.map_err(|e| if matches!(e, StaffError::UnknownLogin) { StaffError::BadCredentials } else { e })
 }
 
-/// Checks a login. After [`MAX_FAILURES`] wrong passwords in a row the account is locked for
-/// [`LOCKOUT_MS`], even for the right password. An unknown login costs the same hashing time as
-/// a known one, so timing does not reveal which logins exist.
-pub async fn login(db: &Db, login: &str, password: &str) -> Result<StaffAccount, StaffError> {
-    let row = sqlx::query(
-        "SELECT id, login, display_name, department_id, roles, password_hash, failed_logins, locked_until FROM staff WHERE login = $1",
-    )
-    .bind(login)
-    .fetch_optional(&db.pool)
-    .await?;
+async fn check(
+    db: &Db,
+    name: &str,
+    login: &str,
+    password: &str,
+    attempt: i64,
+    now: i64,
+) -> Result<StaffAccount, StaffError> {
+    // The failures before this attempt, newest first.
+    let sql = format!(
+        "SELECT at FROM login_attempts WHERE login = $1 AND id < $2 AND at > $3 AND outcome IN {FAILING}
+         AND id > COALESCE((SELECT MAX(id) FROM login_attempts WHERE login = $4 AND outcome = 'success'), 0)
+         ORDER BY id DESC LIMIT {MAX_FAILURES}"
+    );
+    let failures = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .bind(attempt)
+        .bind(now - LOCKOUT_MS)
+        .bind(name) // $4: every placeholder appears once
+        .fetch_all(&db.pool)
+        .await?;
+    if failures.len() as i64 >= MAX_FAILURES {
+        let oldest: i64 = failures.last().map(|r| r.try_get(0)).transpose()?.unwrap_or(now);
+        return Err(StaffError::Locked((oldest + LOCKOUT_MS - now + 59_999) / 60_000));
+    }
+    let row =
+        sqlx::query("SELECT id, login, display_name, department_id, roles, password_hash FROM staff WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&db.pool)
+            .await?;
     let Some(row) = row else {
         // Spend the time a real verification would take.
         let _ = hash_password(password.to_string()).await;
-        record_attempt(db, login, "unknown_login").await;
-        return Err(StaffError::BadCredentials);
+        return Err(StaffError::UnknownLogin);
     };
-    let now = now_ms();
-    let locked_until: i64 = row.try_get("locked_until")?;
-    if locked_until > now {
-        record_attempt(db, login, "locked").await;
-        return Err(StaffError::Locked((locked_until - now + 59_999) / 60_000));
-    }
     let hash: String = row.try_get("password_hash")?;
-    let id: i64 = row.try_get("id")?;
-    if verify_password(password.to_string(), hash).await {
-        sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = 0 WHERE id = $1")
-            .bind(id)
-            .execute(&db.pool)
-            .await?;
-        record_attempt(db, login, "success").await;
-        return Ok(account(&row)?);
-    }
-    let failures: i64 = row.try_get::<i64, _>("failed_logins")? + 1;
-    let lock = if failures >= MAX_FAILURES { now + LOCKOUT_MS } else { 0 };
-    sqlx::query("UPDATE staff SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-        .bind(if lock > 0 { 0 } else { failures })
-        .bind(lock)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    record_attempt(db, login, if lock > 0 { "wrong_password_locked" } else { "wrong_password" }).await;
-    Err(StaffError::BadCredentials)
+    if verify_password(password.to_string(), hash).await { Ok(account(&row)?) } else { Err(StaffError::BadCredentials) }
 }

@@ -140,3 +140,18 @@ fn connect_tokens_need_a_live_session() {
     assert_eq!(grant["server_addr"], h.server.ready.udp.to_string());
     assert_eq!(grant["protocol"], PROTOCOL_VERSION);
 }
+
+#[test]
+fn one_session_cannot_hoard_connect_tokens() {
+    let h = Harness::start(&[]);
+    let hoarder = h.guest("Hoarder");
+    let answers: Vec<u16> = (0..20).map(|_| h.post("/api/v1/world/connect-token", Some(&hoarder)).0).collect();
+    assert!(answers[..12].iter().all(|s| *s == 200), "a burst for reconnects is fine: {answers:?}");
+    // The bucket refills at one token per two seconds, far slower than these requests.
+    assert!(answers.iter().filter(|s| **s == 429).count() >= 5, "then the session is slowed down: {answers:?}");
+    let (s, body) = h.post("/api/v1/world/connect-token", Some(&hoarder));
+    assert_eq!(s, 429, "{body}");
+    assert!(body.contains("rate_limited"), "{body}");
+    let other = h.guest("Someone else");
+    assert_eq!(h.post("/api/v1/world/connect-token", Some(&other)).0, 200, "other sessions are unaffected");
+}

@@ -308,7 +308,8 @@ fn authorization_is_a_matrix_of_refusals_that_never_reveal_existence(backend: Ba
 }
 
 fn staff_login_locks_after_repeated_failures_and_every_attempt_is_recorded(backend: Backend) {
-    let h = start(backend);
+    // No per-address limit here: this test is about the per-login lockout.
+    let h = Harness::start_on(Store::new(backend), &["--sessions-per-minute", "0"]);
     h.clerk("suzuki", "welfare");
     let login =
         |pw: &str| h.call("POST", "/api/v1/staff/login", None, Some(&json!({"login": "suzuki", "password": pw})));
@@ -323,11 +324,41 @@ fn staff_login_locks_after_repeated_failures_and_every_attempt_is_recorded(backe
     let (s, v) =
         h.call("POST", "/api/v1/staff/login", None, Some(&json!({"login": "nobody", "password": "whatever-123456"})));
     assert_eq!((s, v["code"].as_str()), (401, Some("bad_credentials")));
-    // 1 success (the harness login) + 5 failures + 1 locked + 1 unknown.
+    // An unknown login locks like a known one, so a lockout does not reveal that a login exists.
+    for _ in 0..4 {
+        let (s, v) = h.call("POST", "/api/v1/staff/login", None, Some(&json!({"login": "nobody", "password": "x"})));
+        assert_eq!((s, v["code"].as_str()), (401, Some("bad_credentials")));
+    }
+    let (s, v) = h.call("POST", "/api/v1/staff/login", None, Some(&json!({"login": "nobody", "password": "x"})));
+    assert_eq!((s, v["code"].as_str()), (429, Some("locked")), "{v}");
+    // Simultaneous guesses count against each other: of 8 at once against a fresh login, at most
+    // 5 are checked and the rest are locked out.
+    h.clerk("sato", "welfare");
+    let answers: Vec<u16> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                sc.spawn(|| {
+                    h.call(
+                        "POST",
+                        "/api/v1/staff/login",
+                        None,
+                        Some(&json!({"login": "sato", "password": "guess-guess-guess"})),
+                    )
+                    .0
+                })
+            })
+            .collect();
+        hs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let checked = answers.iter().filter(|s| **s == 401).count();
+    assert!(checked <= 5 && answers.iter().all(|s| *s == 401 || *s == 429), "{answers:?}");
+    // Every attempt is a row: 1 success (the harness login) + 5 failures + 1 locked + 5 unknown
+    // + 1 locked unknown, then the second clerk's login and 8 guesses.
     let recorded = h.store.exec("UPDATE login_attempts SET outcome = outcome").unwrap();
-    assert_eq!(recorded, 8);
+    assert_eq!(recorded, 13 + 1 + 8);
+    assert_eq!(h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE outcome = 'pending'").unwrap(), 0);
     // Passwords are stored as argon2id hashes, never in clear.
-    assert_eq!(h.store.exec("UPDATE staff SET login = login WHERE password_hash LIKE '$argon2id$%'").unwrap(), 1);
+    assert_eq!(h.store.exec("UPDATE staff SET login = login WHERE password_hash LIKE '$argon2id$%'").unwrap(), 2);
 }
 
 fn a_tampered_audit_event_is_caught_by_audit_verify(backend: Backend) {
@@ -338,6 +369,16 @@ fn a_tampered_audit_event_is_caught_by_audit_verify(backend: Backend) {
     let other = draft(&h, &resident, moving_in());
     let out = h.store.cli(&["audit", "verify"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A row changed behind the chain's back (no event) is caught, and setting it back heals it.
+    let set_status = |to: &str| {
+        h.store.exec(&format!("UPDATE applications SET status = '{to}' WHERE reference = '{other}'")).unwrap()
+    };
+    assert_eq!(set_status("approved"), 1);
+    let out = h.store.cli(&["audit", "verify"], "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&other) && err.contains("state"), "{err}");
+    set_status("draft");
+    assert!(h.store.cli(&["audit", "verify"], "").status.success());
     // Events are append-only: the database refuses an edit outright...
     let refused = h.store.exec("UPDATE application_events SET detail = '{}' WHERE seq = 2");
     assert!(refused.unwrap_err().contains("append-only"));

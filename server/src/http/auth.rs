@@ -3,6 +3,7 @@
 use super::{ApiError, Auth, HttpState};
 use crate::sessions::{self, Principal, Resident};
 use crate::staff::{self, StaffAccount};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -61,7 +62,7 @@ pub async fn create_guest_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Option<Json<GuestRequest>>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
-    s.guest_limit.check(peer.ip()).map_err(ApiError::RateLimited)?;
+    s.guest_limit.check(super::ratelimit::address_key(peer.ip())).map_err(ApiError::RateLimited)?;
     let req = body.map(|Json(b)| b).unwrap_or_default();
     let name = crate::chat::clean_text(req.display_name.as_deref().unwrap_or("ゲスト"));
     if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
@@ -123,9 +124,10 @@ pub struct LoginRequest {
 pub async fn staff_login(
     State(s): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
+    req: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<SessionBody>, ApiError> {
-    s.login_limit.check(peer.ip()).map_err(ApiError::RateLimited)?;
+    s.login_limit.check(super::ratelimit::address_key(peer.ip())).map_err(ApiError::RateLimited)?;
+    let req = super::body(req)?;
     if req.login.len() > 64 || req.password.len() > 1024 {
         return Err(ApiError::BadCredentials);
     }

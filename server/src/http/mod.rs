@@ -18,6 +18,7 @@ use crate::sessions::{self, Principal, Resident};
 use crate::staff::{StaffAccount, StaffError};
 use crate::tokens::TokenIssuer;
 use axum::extract::FromRequestParts;
+use axum::extract::rejection::JsonRejection;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +38,8 @@ pub struct HttpState {
     pub guest_limit: Arc<ratelimit::RateLimiter>,
     /// Staff login attempts, per client address (accounts also lock themselves).
     pub login_limit: Arc<ratelimit::RateLimiter>,
+    /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
+    pub token_limit: Arc<ratelimit::RateLimiter<String>>,
 }
 
 /// The JSON body of every error.
@@ -92,10 +95,15 @@ impl From<RecordError> for ApiError {
     }
 }
 
+/// A JSON body, or the `{code, message}` error for one that is not valid.
+pub(super) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| ApiError::BadRequest("bad_request", e.body_text()))
+}
+
 impl From<StaffError> for ApiError {
     fn from(e: StaffError) -> Self {
         match e {
-            StaffError::BadCredentials => ApiError::BadCredentials,
+            StaffError::BadCredentials | StaffError::UnknownLogin => ApiError::BadCredentials,
             StaffError::Locked(_) => ApiError::Locked(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }

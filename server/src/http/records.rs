@@ -2,8 +2,8 @@
 //! department's applications. Every handler scopes its query to the caller; a reference outside
 //! that scope answers 404 exactly like one that does not exist.
 
-use super::{ApiError, HttpState, ResidentAuth, StaffAuth};
-use crate::applications::{self, ApplicationView, EventView, Search, Status};
+use super::{ApiError, HttpState, ResidentAuth, StaffAuth, body};
+use crate::applications::{self, ApplicationSummary, ApplicationView, EventView, Search, Status};
 use crate::audit::Actor;
 use crate::procedures::Procedure;
 use crate::sessions::Resident;
@@ -27,10 +27,6 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/api/v1/staff/applications/{reference}", get(staff_read).patch(staff_edit))
         .route("/api/v1/staff/applications/{reference}/status", post(staff_status))
         .route("/api/v1/staff/applications/{reference}/events", get(staff_events))
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::BadRequest("bad_request", e.body_text()))
 }
 
 fn reference(r: &str) -> Result<&str, ApiError> {
@@ -181,12 +177,12 @@ pub async fn resident_withdraw(
 
 /// The clerk's department's applications, filtered.
 #[utoipa::path(get, path = "/api/v1/staff/applications", tag = "staff", security(("session" = [])), params(Search),
-    responses((status = 200, body = Vec<ApplicationView>), (status = 403, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<ApplicationSummary>), (status = 403, body = super::ErrorBody)))]
 pub async fn staff_search(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
     q: Result<Query<Search>, QueryRejection>,
-) -> Result<Json<Vec<ApplicationView>>, ApiError> {
+) -> Result<Json<Vec<ApplicationSummary>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest("bad_query", e.body_text()))?;
     Ok(Json(applications::search_for_staff(&s.db, &st.department_id, &q).await?))
 }

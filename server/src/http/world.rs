@@ -29,7 +29,7 @@ pub struct ConnectTokenBody {
 
 /// Issues a connect token for the world.
 #[utoipa::path(post, path = "/api/v1/world/connect-token", tag = "world", security(("session" = [])),
-    responses((status = 200, body = ConnectTokenBody), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, body = ConnectTokenBody), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
 pub async fn connect_token(
     State(s): State<HttpState>,
     Auth(principal, _): Auth,
@@ -38,6 +38,11 @@ pub async fn connect_token(
         Principal::Resident(r) => WorldPrincipal::Resident { id: r.id },
         Principal::Staff(st) => WorldPrincipal::Staff { id: st.id, department: st.department_id },
     };
+    let key = match &who {
+        WorldPrincipal::Resident { id } => format!("r:{id}"),
+        WorldPrincipal::Staff { id, .. } => format!("s:{id}"),
+    };
+    s.token_limit.check(key).map_err(ApiError::RateLimited)?;
     let grant = s.tokens.issue(who).map_err(|e| match e {
         TokenError::WorldGone => ApiError::Unavailable,
         TokenError::Generation(d) => ApiError::Internal(d),
