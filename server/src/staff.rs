@@ -69,7 +69,7 @@ pub enum StaffError {
     Taken(String),
     #[error("login or password is wrong")]
     BadCredentials,
-    /// Only inside [`login`], which answers it as `BadCredentials`.
+    /// A login name nobody has. The API answers it exactly like `BadCredentials`.
     #[error("login or password is wrong")]
     UnknownLogin,
     #[error("too many failed attempts; try again in {0} minutes")]
@@ -192,7 +192,7 @@ pub async fn login(db: &Db, login: &str, password: &str) -> Result<StaffAccount,
             .fetch_one(&db.pool)
             .await?
             .try_get(0)?;
-    let result = check(db, &name, login, password, attempt, now).await;
+    let result = check(db, &name, password, attempt, now).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(StaffError::Locked(_)) => "locked",
@@ -206,17 +206,10 @@ pub async fn login(db: &Db, login: &str, password: &str) -> Result<StaffAccount,
         .bind(attempt)
         .execute(&db.pool)
         .await?;
-    result.map_err(|e| if matches!(e, StaffError::UnknownLogin) { StaffError::BadCredentials } else { e })
+    result
 }
 
-async fn check(
-    db: &Db,
-    name: &str,
-    login: &str,
-    password: &str,
-    attempt: i64,
-    now: i64,
-) -> Result<StaffAccount, StaffError> {
+async fn check(db: &Db, name: &str, password: &str, attempt: i64, now: i64) -> Result<StaffAccount, StaffError> {
     // The failures before this attempt, newest first.
     let sql = format!(
         "SELECT at FROM login_attempts WHERE login = $1 AND id < $2 AND at > $3 AND outcome IN {FAILING}
@@ -236,7 +229,7 @@ async fn check(
     }
     let row =
         sqlx::query("SELECT id, login, display_name, department_id, roles, password_hash FROM staff WHERE login = $1")
-            .bind(login)
+            .bind(name)
             .fetch_optional(&db.pool)
             .await?;
     let Some(row) = row else {
