@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::protocol::{
-    Channel, ClientMessage, NetId, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
+    Channel, ClientMessage, DeskSign, NetId, PROTOCOL_VERSION, ServerMessage, TicketInfo, connection_config,
+    decode_server, encode,
 };
 use madoguchi_shared::quant::{Point, QPos, QVel};
 use renet::RenetClient;
@@ -123,6 +124,12 @@ pub struct Bot {
     pub refused: Option<(ErrorCode, String)>,
     pub errors: Vec<(ErrorCode, String)>,
     pub chats: Vec<(NetId, String, String)>,
+    /// Our tickets as last reported, and when each report arrived.
+    pub tickets: HashMap<i64, (TicketInfo, Instant)>,
+    /// Counter signs.
+    pub desks: HashMap<String, DeskSign>,
+    /// Names of the staff avatars seen.
+    pub staff_seen: Vec<String>,
 }
 
 impl Bot {
@@ -161,6 +168,9 @@ impl Bot {
             refused: None,
             errors: Vec::new(),
             chats: Vec::new(),
+            tickets: HashMap::new(),
+            desks: HashMap::new(),
+            staff_seen: Vec::new(),
         })
     }
 
@@ -264,6 +274,9 @@ impl Bot {
             ServerMessage::Appeared { avatars } => {
                 for a in avatars {
                     self.others.insert(a.id, (a.name.clone(), a.pos));
+                    if a.staff {
+                        self.staff_seen.push(a.name.clone());
+                    }
                 }
             }
             ServerMessage::Vanished { ids } => {
@@ -283,6 +296,12 @@ impl Bot {
                 return; // snapshots are not events
             }
             ServerMessage::Chat { from, name, text } => self.chats.push((*from, name.clone(), text.clone())),
+            ServerMessage::Ticket(t) => {
+                self.tickets.insert(t.id, (t.clone(), Instant::now()));
+            }
+            ServerMessage::Desk(d) => {
+                self.desks.insert(d.counter.clone(), d.clone());
+            }
         }
         if self.record {
             self.events.push(msg);
@@ -317,6 +336,17 @@ impl Bot {
     /// The sequence number of the last input sent.
     pub fn last_seq(&self) -> u32 {
         self.seq
+    }
+
+    /// Walks (running) towards `target` in the current room; pumps until there or `timeout`.
+    pub fn go_to(&mut self, target: Point, timeout: Duration) -> bool {
+        self.send(&ClientMessage::MoveTo { target: QPos::from_point(target), run: true });
+        self.wait_until(timeout, |b| b.pos.is_some_and(|p| p.distance_squared(target) < 0.05))
+    }
+
+    /// The ticket with this label, as last reported.
+    pub fn ticket(&self, label: &str) -> Option<&TicketInfo> {
+        self.tickets.values().map(|(t, _)| t).find(|t| t.label == label)
     }
 
     pub fn chat(&mut self, text: &str) {

@@ -79,10 +79,11 @@ impl ServerProcess {
         keep_data: bool,
     ) -> Result<ServerProcess, String> {
         let bin = server_binary()?;
+        // `extra` may name its own assets directory.
+        let assets = if extra.contains(&"--assets") { vec![] } else { vec!["--assets".into(), assets_dir()] };
         let mut child = Command::new(&bin)
             .args(["--udp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-            .arg("--assets")
-            .arg(assets_dir())
+            .args(assets)
             .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)

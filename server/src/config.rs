@@ -122,6 +122,19 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_SESSIONS_PER_MINUTE", default_value_t = 20)]
     pub sessions_per_minute: u32,
 
+    /// Take tickets at any hour, ignoring the opening hours in office.toml (demonstrations, tests).
+    #[arg(long, env = "MADOGUCHI_ALWAYS_OPEN")]
+    pub always_open: bool,
+
+    /// Seconds a called resident has to reach the desk before they are a no-show and the desk
+    /// calls the next ticket.
+    #[arg(long, env = "MADOGUCHI_NO_SHOW_SECS", default_value_t = 180, value_parser = clap::value_parser!(u16).range(1..))]
+    pub no_show_secs: u16,
+
+    /// Seconds a clerk who leaves their desk or disconnects keeps it before it closes.
+    #[arg(long, env = "MADOGUCHI_DESK_GRACE_SECS", default_value_t = 60)]
+    pub desk_grace_secs: u16,
+
     /// Netcode private key, 64 hex digits. Keep it secret; share it only between instances
     /// that accept each other's tokens. Default: a fresh random key at each start.
     #[arg(long, env = "MADOGUCHI_PRIVATE_KEY", hide_env_values = true)]

@@ -74,6 +74,17 @@ pub struct ChatRequest {
     pub text: String,
 }
 
+/// Who an avatar belongs to, from the connect token (residents and staff alike).
+#[derive(Component, Debug, Clone, Deref)]
+pub struct Who(pub WorldPrincipal);
+
+/// A counter or queue message from a joined client, for [`crate::counters`].
+#[derive(Message, Debug, Clone)]
+pub struct CounterRequest {
+    pub avatar: Entity,
+    pub msg: ClientMessage,
+}
+
 /// How long a refused client has to receive its `Refused` before the connection closes.
 const CLOSE_LINGER: Duration = Duration::from_millis(300);
 /// How long past its expiry a nonce is remembered (netcode refuses the token itself by then).
@@ -194,6 +205,7 @@ pub(crate) fn receive_messages(
     mut ids: ResMut<NetIds>,
     mut intents: Query<(&Position, &mut Intent)>,
     mut chat: MessageWriter<ChatRequest>,
+    mut counter: MessageWriter<CounterRequest>,
     mut commands: Commands,
 ) {
     let now = time.elapsed();
@@ -229,15 +241,24 @@ pub(crate) fn receive_messages(
                             Ok(name) => {
                                 let net_id = ids.allocate();
                                 let at = office.entry_point;
+                                // Staff appear under their account's name, marked as staff.
+                                let (name, staff) = match &client.principal {
+                                    Some(WorldPrincipal::Staff { name: account, .. }) => (account.clone(), true),
+                                    _ => (name, false),
+                                };
+                                let who = client.principal.clone().map(Who);
                                 let avatar = commands
                                     .spawn((
-                                        Avatar { net_id, client_id, name: name.clone(), locale },
+                                        Avatar { net_id, client_id, name: name.clone(), locale, staff },
                                         Position { room: office.entry_room, at },
                                         Intent::default(),
                                         ChatBucket::new(now),
                                         View::default(),
                                     ))
                                     .id();
+                                if let Some(who) = who {
+                                    commands.entity(avatar).insert(who);
+                                }
                                 client.phase = Phase::Joined;
                                 client.avatar = Some(avatar);
                                 let welcome = ServerMessage::Welcome {
@@ -284,6 +305,17 @@ pub(crate) fn receive_messages(
                     },
                     (Phase::Joined, ClientMessage::Chat { text }) => {
                         chat.write(ChatRequest { avatar, text });
+                        Ok(())
+                    }
+                    (
+                        Phase::Joined,
+                        msg @ (ClientMessage::TakeTicket { .. }
+                        | ClientMessage::CancelTicket { .. }
+                        | ClientMessage::TakeDesk { .. }
+                        | ClientMessage::LeaveDesk
+                        | ClientMessage::CallNext),
+                    ) => {
+                        counter.write(CounterRequest { avatar, msg });
                         Ok(())
                     }
                     (Phase::Closing { .. }, _) => Ok(()),
@@ -365,6 +397,7 @@ fn expire_phases(
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Clients>()
         .add_message::<ChatRequest>()
+        .add_message::<CounterRequest>()
         .add_observer(handle_server_event)
         .add_systems(PreUpdate, admit_tokens.before(RenetReceive))
         .add_systems(Update, (receive_messages.in_set(TickSet::Receive), expire_phases.after(TickSet::Publish)));

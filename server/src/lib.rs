@@ -9,10 +9,12 @@ pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod connection;
+pub mod counters;
 pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod procedures;
+pub mod queue;
 pub mod sessions;
 pub mod staff;
 pub mod tick;
@@ -113,6 +115,8 @@ pub struct WorldParts {
     pub metrics: Arc<Metrics>,
     pub issued_tokens: UnboundedReceiver<tokens::IssuedToken>,
     pub shutdown: Option<UnboundedReceiver<()>>,
+    /// The link to the queue service; without it, counter messages are refused as unavailable.
+    pub queue: Option<counters::QueueLink>,
 }
 
 /// Builds the world app, ready to `run()` (which ticks until shutdown) or to `update()` by hand.
@@ -135,7 +139,18 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         .insert_resource(world::OfficeLayout(parts.office))
         .insert_resource(parts.settings)
         .insert_resource(connection::TokenLedger::new(parts.issued_tokens))
-        .add_plugins((tick::plugin, transport::plugin, world::plugin, connection::plugin, chat::plugin, view::plugin));
+        .add_plugins((
+            tick::plugin,
+            transport::plugin,
+            world::plugin,
+            connection::plugin,
+            chat::plugin,
+            view::plugin,
+            counters::plugin,
+        ));
+    if let Some(link) = parts.queue {
+        app.insert_resource(link);
+    }
     if let Some(rx) = parts.shutdown {
         app.insert_resource(tick::Shutdown(rx));
     }
@@ -199,7 +214,12 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
 
 /// Runs the office until SIGINT or SIGTERM.
 pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
-    let office = Arc::new(load_office(&cfg.assets)?);
+    let mut office = load_office(&cfg.assets)?;
+    if cfg.always_open {
+        tracing::warn!("--always-open: every department takes tickets at any hour");
+        office.set_always_open();
+    }
+    let office = Arc::new(office);
     let catalog = Arc::new(load_catalog(&cfg.assets, &office)?);
     let private_key = cfg.netcode_key()?;
     let socket = UdpSocket::bind(cfg.udp_addr).with_context(|| format!("cannot bind UDP {}", cfg.udp_addr))?;
@@ -219,7 +239,21 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let db = runtime.block_on(open_db(&db_cfg, &office))?;
     let purged = runtime.block_on(sessions::purge_expired(&db))?;
     tracing::info!(sessions = purged, "purged expired sessions");
+    let (notice_tx, notice_rx) = unbounded_channel();
+    let (request_tx, request_rx) = unbounded_channel();
+    let queues = queue::Queues::new(
+        db.clone(),
+        office.clone(),
+        queue::QueueSettings {
+            no_show_after: Duration::from_secs(cfg.no_show_secs.into()),
+            desk_grace: Duration::from_secs(cfg.desk_grace_secs.into()),
+            ..Default::default()
+        },
+        notice_tx,
+    );
+    queues.spawn(runtime.handle(), request_rx);
     let state = http::HttpState {
+        queues,
         metrics: metrics.clone(),
         db,
         catalog,
@@ -285,6 +319,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics,
         issued_tokens: issued_rx,
         shutdown: Some(shutdown_rx),
+        queue: Some(counters::QueueLink { requests: request_tx, notices: notice_rx }),
     })?;
     tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start

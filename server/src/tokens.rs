@@ -20,7 +20,7 @@ pub type Nonce = [u8; 16];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorldPrincipal {
     Resident { id: String },
-    Staff { id: i64, department: String },
+    Staff { id: i64, department: String, login: String, name: String },
 }
 
 /// What the world needs to know about an issued token.

@@ -56,6 +56,8 @@ pub struct Avatar {
     pub client_id: u64,
     pub name: String,
     pub locale: String,
+    /// A member of staff; their name comes from their account, not from `Hello`.
+    pub staff: bool,
 }
 
 /// Where an avatar is.
@@ -115,7 +117,7 @@ const MAX_DT: f32 = 0.25;
 
 /// Integrates every avatar's intent with the speed cap and collision, and takes avatars that
 /// step into a door to the door's destination.
-fn move_avatars(
+pub(crate) fn move_avatars(
     time: Res<Time<Real>>,
     office: Res<OfficeLayout>,
     mut server: ResMut<RenetServer>,

@@ -4,6 +4,7 @@
 //! The same parsed [`Office`] drives server collision and client rendering. Everything is
 //! validated at load: a bad file is refused with an error that names the file and the field.
 
+use crate::hours::{Hours, HoursFile, parse_offset};
 use crate::limits::AVATAR_RADIUS;
 use crate::movement::{Aabb, blocked};
 use crate::quant::Point;
@@ -27,6 +28,9 @@ pub struct Department {
     /// The letter on its tickets (番号札), e.g. `A` for "A-012".
     pub ticket_prefix: String,
     pub name: Names,
+    /// Opening hours, if not the office's.
+    #[serde(default)]
+    pub hours: Option<HoursFile>,
 }
 
 /// Where a new arrival appears.
@@ -43,8 +47,17 @@ pub struct Entry {
 pub struct OfficeFile {
     pub name: Names,
     pub entry: Entry,
+    /// Local time's offset from UTC, e.g. `+09:00`.
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    /// Opening hours of every department that does not give its own.
+    pub hours: HoursFile,
     #[serde(rename = "department")]
     pub departments: Vec<Department>,
+}
+
+fn default_offset() -> String {
+    "+09:00".into()
 }
 
 /// A named point where avatars appear.
@@ -146,6 +159,10 @@ pub struct Office {
     /// Room index and position where arrivals appear.
     pub entry_room: u16,
     pub entry_point: Point,
+    /// Minutes east of UTC of the office's local time.
+    pub utc_offset_min: i32,
+    /// Opening hours, parallel to `departments`.
+    pub hours: Vec<Hours>,
 }
 
 impl Office {
@@ -161,12 +178,51 @@ impl Office {
         self.departments.iter().find(|d| d.id == id)
     }
 
+    /// A department's opening hours.
+    pub fn hours_of(&self, department: &str) -> Option<&Hours> {
+        self.departments.iter().position(|d| d.id == department).and_then(|i| self.hours.get(i))
+    }
+
+    /// A counter by id, with the room it stands in.
+    pub fn counter(&self, id: &str) -> Option<(&Room, &Counter)> {
+        self.rooms.iter().find_map(|r| r.file.counters.iter().find(|c| c.id == id).map(|c| (r, c)))
+    }
+
+    /// Every counter, with its room.
+    pub fn counters(&self) -> impl Iterator<Item = (&Room, &Counter)> {
+        self.rooms.iter().flat_map(|r| r.file.counters.iter().map(move |c| (r, c)))
+    }
+
+    /// Opens every department all day, every day (demonstrations, tests).
+    pub fn set_always_open(&mut self) {
+        for h in &mut self.hours {
+            *h = Hours::always();
+        }
+    }
+
     /// Parses and validates an office from file contents. `office` and each room are
     /// `(file name, text)`; the names appear in errors.
     pub fn parse(office: (&str, &str), rooms: &[(String, String)]) -> Result<Office, LayoutError> {
         let (office_name, office_text) = office;
         let file: OfficeFile = toml::from_str(office_text).map_err(|e| LayoutError::parse(office_name, &e))?;
         validate_departments(office_name, &file.departments)?;
+        let utc_offset_min = parse_offset(&file.utc_offset).ok_or_else(|| {
+            LayoutError::field(
+                office_name,
+                "utc_offset",
+                format!("\"{}\" is not an offset such as +09:00", file.utc_offset),
+            )
+        })?;
+        let default_hours =
+            Hours::from_file(&file.hours).map_err(|(f, m)| LayoutError::field(office_name, format!("hours.{f}"), m))?;
+        let mut hours = Vec::new();
+        for (i, d) in file.departments.iter().enumerate() {
+            hours.push(match &d.hours {
+                Some(h) => Hours::from_file(h)
+                    .map_err(|(f, m)| LayoutError::field(office_name, format!("department[{i}].hours.{f}"), m))?,
+                None => default_hours.clone(),
+            });
+        }
         let mut parsed = Vec::new();
         for (name, text) in rooms {
             let room: RoomFile = toml::from_str(text).map_err(|e| LayoutError::parse(name, &e))?;
@@ -265,6 +321,8 @@ impl Office {
             rooms: out,
             entry_room: entry_room as u16,
             entry_point,
+            utc_offset_min,
+            hours,
         })
     }
 }
@@ -446,6 +504,7 @@ mod tests {
     const OFFICE: &str = r#"
 name = { ja = "テスト区役所", en = "Test Ward Office" }
 entry = { room = "a", spawn = "in" }
+hours = { days = ["mon", "tue", "wed", "thu", "fri"], open = "08:30", close = "17:15" }
 [[department]]
 id = "tax"
 ticket_prefix = "E"
@@ -494,6 +553,19 @@ staff_spot = [5.0, 9.3]
         assert_eq!(o.rooms[1].solids.len(), 1);
         assert_eq!(o.rooms[0].door_at(Point::new(9.5, 5.0)).unwrap().to_room, "b");
         assert_eq!(o.rooms[0].door_target_at(Point::new(9.5, 5.0)), Some((1, Point::new(2.0, 5.0))));
+        assert_eq!(o.utc_offset_min, 540);
+        assert_eq!(o.hours_of("tax").unwrap().describe(), "mon-fri 08:30-17:15");
+        assert_eq!(o.counter("e1").unwrap().0.id(), "b");
+    }
+
+    #[test]
+    fn bad_hours_name_the_department() {
+        let bad = OFFICE.replace(
+            "name = { ja = \"課税課\", en = \"Taxation\" }",
+            "name = { ja = \"課税課\", en = \"Taxation\" }\nhours = { days = [\"mon\"], open = \"17:00\", close = \"09:00\" }",
+        );
+        let e = Office::parse(("office.toml", &bad), &rooms(&[("a.toml", ROOM_A), ("b.toml", ROOM_B)])).unwrap_err();
+        assert_eq!(e.field, "department[0].hours.close");
     }
 
     #[test]

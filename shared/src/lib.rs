@@ -4,6 +4,7 @@
 //! Nothing here depends on bevy, sockets or a clock: everything is a plain function or type that
 //! builds for native and `wasm32-unknown-unknown` alike.
 
+pub mod hours;
 pub mod layout;
 pub mod limits;
 pub mod movement;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Version of the world protocol. Bump on any change to a message's shape or meaning.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Netcode protocol id: fixed, so that any client reaches the handshake and is told about a
 /// version mismatch in words instead of being silently ignored by netcode.
@@ -82,6 +82,93 @@ pub enum ClientMessage {
     MoveTo { target: QPos, run: bool },
     /// A chat line to everyone in the same room.
     Chat { text: String },
+    /// Residents: take a ticket (番号札) for the department of this counter; stand near it.
+    TakeTicket { counter: String },
+    /// Residents: give up one of your tickets.
+    CancelTicket { ticket: i64 },
+    /// Staff: open this counter of your department; your avatar goes behind the desk.
+    TakeDesk { counter: String },
+    /// Staff: close your desk now.
+    LeaveDesk,
+    /// Staff: call your department's longest-waiting ticket to your desk.
+    CallNext,
+}
+
+/// Where a ticket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketStatus {
+    /// In the queue.
+    Waiting,
+    /// Called to a desk: go there.
+    Called,
+    /// At the desk, being served.
+    Serving,
+    Served,
+    /// Called, and did not come in time.
+    NoShow,
+    Cancelled,
+    /// Left over from an earlier day.
+    Expired,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 7] = [
+        TicketStatus::Waiting,
+        TicketStatus::Called,
+        TicketStatus::Serving,
+        TicketStatus::Served,
+        TicketStatus::NoShow,
+        TicketStatus::Cancelled,
+        TicketStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Waiting => "waiting",
+            TicketStatus::Called => "called",
+            TicketStatus::Serving => "serving",
+            TicketStatus::Served => "served",
+            TicketStatus::NoShow => "no_show",
+            TicketStatus::Cancelled => "cancelled",
+            TicketStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TicketStatus> {
+        TicketStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Still in the queue or at a desk.
+    pub fn is_active(self) -> bool {
+        matches!(self, TicketStatus::Waiting | TicketStatus::Called | TicketStatus::Serving)
+    }
+}
+
+/// A resident's ticket as they see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketInfo {
+    pub id: i64,
+    pub department: String,
+    /// As printed on the ticket: `A-012`.
+    pub label: String,
+    pub status: TicketStatus,
+    /// 1 = next. Only while waiting.
+    pub position: Option<u32>,
+    /// Estimated wait in seconds from recent service times; `None` = unknown (no data yet).
+    pub wait_s: Option<u32>,
+    /// The counter it is called to, once called.
+    pub counter: Option<String>,
+    /// How many times it has been called again.
+    pub recalls: u32,
+}
+
+/// The sign above a counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskSign {
+    pub counter: String,
+    pub open: bool,
+    /// The clerk's display name while open.
+    pub clerk: Option<String>,
 }
 
 /// An avatar as first seen by a client.
@@ -90,6 +177,8 @@ pub struct AvatarInfo {
     pub id: NetId,
     pub name: String,
     pub pos: QPos,
+    /// A member of staff (the name is their account's display name).
+    pub staff: bool,
 }
 
 /// An avatar's position in a snapshot.
@@ -118,6 +207,11 @@ pub enum ServerMessage {
     Snapshot { tick: u32, ack: u32, avatars: Vec<AvatarPos> },
     /// A chat line in your room.
     Chat { from: NetId, name: String, text: String },
+    /// One of your tickets changed (taken, moved up, called, recalled, ended), or you joined
+    /// while holding it.
+    Ticket(TicketInfo),
+    /// A counter's sign changed; every sign is sent once after `Welcome`.
+    Desk(DeskSign),
 }
 
 /// Stable error codes. Clients switch on these; the message is for people.
@@ -137,10 +231,29 @@ pub enum ErrorCode {
     HelloTimeout,
     TooManyErrors,
     TargetInvalid,
+    /// A staff message from a resident.
+    StaffOnly,
+    /// A resident message from staff.
+    ResidentOnly,
+    CounterUnknown,
+    NotNearCounter,
+    /// The department is closed; the message gives the next opening time.
+    QueueClosed,
+    /// You already hold an active ticket for that department.
+    TicketExists,
+    RateLimited,
+    /// Another clerk holds that desk.
+    DeskTaken,
+    WrongDepartment,
+    /// You hold no desk.
+    NoDesk,
+    NoTicket,
+    /// The queue service could not be reached; try again.
+    Unavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::ProtocolMismatch,
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
@@ -155,6 +268,18 @@ impl ErrorCode {
         ErrorCode::HelloTimeout,
         ErrorCode::TooManyErrors,
         ErrorCode::TargetInvalid,
+        ErrorCode::StaffOnly,
+        ErrorCode::ResidentOnly,
+        ErrorCode::CounterUnknown,
+        ErrorCode::NotNearCounter,
+        ErrorCode::QueueClosed,
+        ErrorCode::TicketExists,
+        ErrorCode::RateLimited,
+        ErrorCode::DeskTaken,
+        ErrorCode::WrongDepartment,
+        ErrorCode::NoDesk,
+        ErrorCode::NoTicket,
+        ErrorCode::Unavailable,
     ];
 
     /// The code as a `snake_case` string, for logs, metrics and HTTP bodies.
@@ -174,6 +299,18 @@ impl ErrorCode {
             ErrorCode::HelloTimeout => "hello_timeout",
             ErrorCode::TooManyErrors => "too_many_errors",
             ErrorCode::TargetInvalid => "target_invalid",
+            ErrorCode::StaffOnly => "staff_only",
+            ErrorCode::ResidentOnly => "resident_only",
+            ErrorCode::CounterUnknown => "counter_unknown",
+            ErrorCode::NotNearCounter => "not_near_counter",
+            ErrorCode::QueueClosed => "queue_closed",
+            ErrorCode::TicketExists => "ticket_exists",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::DeskTaken => "desk_taken",
+            ErrorCode::WrongDepartment => "wrong_department",
+            ErrorCode::NoDesk => "no_desk",
+            ErrorCode::NoTicket => "no_ticket",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }
@@ -242,6 +379,11 @@ mod tests {
             ClientMessage::Input { seq: 7, vel: QVel { x: -160, y: 3 }, run: true },
             ClientMessage::MoveTo { target: QPos { x: 100, y: -5 }, run: false },
             ClientMessage::Chat { text: "こんにちは".into() },
+            ClientMessage::TakeTicket { counter: "a1".into() },
+            ClientMessage::CancelTicket { ticket: 42 },
+            ClientMessage::TakeDesk { counter: "b1".into() },
+            ClientMessage::LeaveDesk,
+            ClientMessage::CallNext,
         ];
         for m in msgs {
             assert_eq!(decode_client(&encode(&m)).unwrap(), m);
@@ -305,7 +447,7 @@ mod fuzz {
             };
             let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             if let Some(b) = bytes.first_mut() {
-                *b %= 6; // mostly valid variant tags, so decoding goes deep
+                *b %= 10; // mostly valid variant tags, so decoding goes deep
             }
             if let Ok(msg) = decode_client(&bytes) {
                 decoded += 1;

@@ -217,6 +217,23 @@ impl Harness {
         self.rt.block_on(fetch_credentials(&self.http, &self.base())).expect("credentials")
     }
 
+    /// A bot that joined the world on an existing session (a resident's or a clerk's).
+    pub fn join_as(&self, session_token: &str, name: &str) -> Bot {
+        let token = self
+            .rt
+            .block_on(madoguchi_bots::fetch_connect_token(&self.http, &self.base(), session_token))
+            .expect("connect token");
+        let mut bot = Bot::connect(token).expect("bot");
+        bot.hello(name, "ja");
+        assert!(
+            bot.wait_until(SOON, |b| b.me.is_some()),
+            "no Welcome for {name}: refused={:?} errors={:?}",
+            bot.refused,
+            bot.errors
+        );
+        bot
+    }
+
     /// A bot whose netcode connection is open, before `Hello`.
     pub fn connect(&self) -> Bot {
         let mut bot = Bot::connect(self.credentials().connect_token).expect("bot");
@@ -282,6 +299,23 @@ pub fn office() -> Office {
         .collect();
     rooms.sort();
     Office::parse(("office.toml", &read(dir.join("office.toml"))), &rooms).expect("assets are valid")
+}
+
+/// Walks a bot from the lobby through the door to the service counters, then up to the
+/// resident spot of `counter`.
+pub fn walk_to_counter(bot: &mut Bot, counter: &str) {
+    let office = office();
+    let counters = office.room_index("counters").expect("counters room");
+    if bot.room != Some(counters) {
+        bot.send(&madoguchi_shared::ClientMessage::MoveTo {
+            target: madoguchi_shared::quant::QPos::from_point(madoguchi_shared::quant::Point::new(12.0, 15.6)),
+            run: true,
+        });
+        assert!(bot.wait_until(Duration::from_secs(10), |b| b.room == Some(counters)), "did not reach the counters");
+    }
+    let (_, c) = office.counter(counter).expect("counter");
+    let spot = madoguchi_shared::quant::Point::new(c.resident_spot[0], c.resident_spot[1]);
+    assert!(bot.go_to(spot, Duration::from_secs(10)), "did not reach counter {counter}: at {:?}", bot.pos);
 }
 
 /// Whether `bot` has received an event matching `pred`.

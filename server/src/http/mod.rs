@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod ops;
+pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod world;
@@ -31,6 +32,7 @@ use utoipa::OpenApi;
 #[derive(Clone)]
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
+    pub queues: crate::queue::Queues,
     pub db: Db,
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenIssuer>,
@@ -63,6 +65,8 @@ pub enum ApiError {
     Forbidden(&'static str, String),
     #[error("no such application")]
     NotFound,
+    #[error("{1}")]
+    NotFoundWhat(&'static str, String),
     #[error("{1}")]
     BadRequest(&'static str, String),
     #[error("{1}")]
@@ -123,6 +127,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, *code),
             ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFoundWhat(code, _) => (StatusCode::NOT_FOUND, *code),
             ApiError::BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, *code),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_form"),
@@ -229,6 +234,21 @@ impl utoipa::Modify for BearerScheme {
         records::staff_edit,
         records::staff_status,
         records::staff_events,
+        queue::departments,
+        queue::my_tickets,
+        queue::take_ticket,
+        queue::cancel_ticket,
+        queue::arrived,
+        queue::desks,
+        queue::staff_queue,
+        queue::take_desk,
+        queue::leave_desk,
+        queue::call_next,
+        queue::recall,
+        queue::no_show,
+        queue::done,
+        queue::transfer,
+        queue::ticket_events,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -236,6 +256,7 @@ impl utoipa::Modify for BearerScheme {
         (name = "resident", description = "A resident's own applications"),
         (name = "staff", description = "A clerk's department's applications"),
         (name = "world", description = "Entering the 3D office"),
+        (name = "queue", description = "Queues and a resident's tickets (番号札)"),
     )
 )]
 pub struct ApiDoc;
@@ -251,6 +272,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(auth::router())
         .merge(world::router())
         .merge(records::router())
+        .merge(queue::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .with_state(state)
 }

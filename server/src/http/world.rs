@@ -36,7 +36,9 @@ pub async fn connect_token(
 ) -> Result<Json<ConnectTokenBody>, ApiError> {
     let who = match principal {
         Principal::Resident(r) => WorldPrincipal::Resident { id: r.id },
-        Principal::Staff(st) => WorldPrincipal::Staff { id: st.id, department: st.department_id },
+        Principal::Staff(st) => {
+            WorldPrincipal::Staff { id: st.id, department: st.department_id, login: st.login, name: st.display_name }
+        }
     };
     let key = match &who {
         WorldPrincipal::Resident { id } => format!("r:{id}"),

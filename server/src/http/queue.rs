@@ -1,0 +1,232 @@
+//! The queue API: departments' queues (public), a resident's own tickets, and the staff API
+//! for desks and calling (used by the staff console). Staff act only on their department.
+
+use super::{ApiError, HttpState, ResidentAuth, StaffAuth, body};
+use crate::queue::{Clerk, DepartmentQueue, DeskView, QueueError, StaffTicket, TicketBody};
+use crate::staff::StaffAccount;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub(super) fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/queues", get(departments))
+        .route("/api/v1/tickets", get(my_tickets).post(take_ticket))
+        .route("/api/v1/tickets/{id}/cancel", post(cancel_ticket))
+        .route("/api/v1/tickets/{id}/arrived", post(arrived))
+        .route("/api/v1/staff/desks", get(desks))
+        .route("/api/v1/staff/queue", get(staff_queue))
+        .route("/api/v1/staff/desks/{counter}/take", post(take_desk))
+        .route("/api/v1/staff/desk/leave", post(leave_desk))
+        .route("/api/v1/staff/desk/call-next", post(call_next))
+        .route("/api/v1/staff/desk/recall", post(recall))
+        .route("/api/v1/staff/desk/no-show", post(no_show))
+        .route("/api/v1/staff/desk/done", post(done))
+        .route("/api/v1/staff/tickets/{id}/transfer", post(transfer))
+        .route("/api/v1/staff/tickets/{id}/events", get(ticket_events))
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::UnknownDepartment => ApiError::BadRequest("unknown_department", e.to_string()),
+            QueueError::UnknownCounter => ApiError::NotFoundWhat("counter_unknown", e.to_string()),
+            QueueError::Closed { .. } => ApiError::Conflict("queue_closed", e.to_string()),
+            QueueError::Exists(_) => ApiError::Conflict("ticket_exists", e.to_string()),
+            QueueError::TargetHasTicket => ApiError::Conflict("ticket_exists", e.to_string()),
+            QueueError::RateLimited(s) => ApiError::RateLimited(s),
+            QueueError::DeskTaken => ApiError::Conflict("desk_taken", e.to_string()),
+            QueueError::WrongDepartment => ApiError::Forbidden("wrong_department", e.to_string()),
+            QueueError::NoDesk => ApiError::Conflict("no_desk", e.to_string()),
+            QueueError::NoTicket => ApiError::NotFoundWhat("no_ticket", e.to_string()),
+            QueueError::Db(d) => ApiError::Internal(d.to_string()),
+        }
+    }
+}
+
+pub(crate) fn clerk(s: &StaffAccount) -> Clerk {
+    Clerk { id: s.id, login: s.login.clone(), name: s.display_name.clone(), department: s.department_id.clone() }
+}
+
+/// Every department: open or closed, hours, and how many wait.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queue", responses((status = 200, body = Vec<DepartmentQueue>)))]
+pub async fn departments(State(s): State<HttpState>) -> Result<Json<Vec<DepartmentQueue>>, ApiError> {
+    Ok(Json(s.queues.departments().await?))
+}
+
+/// The caller's tickets of today, active first.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "queue", security(("session" = [])),
+    responses((status = 200, body = Vec<TicketBody>), (status = 401, body = super::ErrorBody)))]
+pub async fn my_tickets(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+) -> Result<Json<Vec<TicketBody>>, ApiError> {
+    Ok(Json(s.queues.mine(&r.id).await?.iter().map(TicketBody::from).collect()))
+}
+
+/// A ticket request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TakeRequest {
+    /// Department id, e.g. `resident_registration`.
+    pub department: String,
+}
+
+/// Takes a ticket. Outside opening hours: 409 `queue_closed`, with the next opening time.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "queue", request_body = TakeRequest, security(("session" = [])),
+    responses((status = 201, body = TicketBody), (status = 409, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+pub async fn take_ticket(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    req: Result<Json<TakeRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<TicketBody>), ApiError> {
+    let req = body(req)?;
+    let t = s.queues.take(&r.id, &req.department).await?;
+    Ok((StatusCode::CREATED, Json(TicketBody::from(&t))))
+}
+
+/// Gives up one of the caller's tickets.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "queue", security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+pub async fn cancel_ticket(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(id): Path<i64>,
+) -> Result<Json<TicketBody>, ApiError> {
+    Ok(Json(TicketBody::from(&s.queues.cancel(&r.id, id).await?)))
+}
+
+/// "I am at the desk": for residents without an avatar (text mode, phone).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/arrived", tag = "queue", security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+pub async fn arrived(
+    State(s): State<HttpState>,
+    ResidentAuth(r): ResidentAuth,
+    Path(id): Path<i64>,
+) -> Result<Json<TicketBody>, ApiError> {
+    Ok(Json(TicketBody::from(&s.queues.arrived(&r.id, id).await?)))
+}
+
+/// Every desk of the office, open or not, with the ticket at it (of the clerk's department only).
+#[utoipa::path(get, path = "/api/v1/staff/desks", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::ErrorBody)))]
+pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
+    let mut all = s.queues.desk_views().await?;
+    for d in &mut all {
+        if d.department != st.department_id {
+            d.ticket = None;
+        }
+    }
+    Ok(Json(all))
+}
+
+/// The clerk's department's waiting tickets, in calling order.
+#[utoipa::path(get, path = "/api/v1/staff/queue", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = Vec<StaffTicket>), (status = 403, body = super::ErrorBody)))]
+pub async fn staff_queue(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+) -> Result<Json<Vec<StaffTicket>>, ApiError> {
+    Ok(Json(s.queues.waiting(&st.department_id).await?))
+}
+
+/// A desk's state after a desk action.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeskBody {
+    pub counter: String,
+    pub open: bool,
+    pub clerk: Option<String>,
+}
+
+/// Opens a counter of the clerk's own department (leaving any other desk they held).
+#[utoipa::path(post, path = "/api/v1/staff/desks/{counter}/take", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = DeskBody), (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn take_desk(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(counter): Path<String>,
+) -> Result<Json<DeskBody>, ApiError> {
+    let sign = s.queues.take_desk(&clerk(&st), &counter).await?;
+    Ok(Json(DeskBody { counter: sign.counter, open: sign.open, clerk: sign.clerk }))
+}
+
+/// Closes the clerk's desk now; a ticket called to it goes back to the front of the queue.
+#[utoipa::path(post, path = "/api/v1/staff/desk/leave", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = DeskBody), (status = 409, body = super::ErrorBody)))]
+pub async fn leave_desk(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<DeskBody>, ApiError> {
+    let sign = s.queues.leave_desk(&clerk(&st)).await?;
+    Ok(Json(DeskBody { counter: sign.counter, open: sign.open, clerk: sign.clerk }))
+}
+
+/// What calling the next number gave.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallBody {
+    /// The ticket now called to the desk; null when nobody waits.
+    pub called: Option<TicketBody>,
+}
+
+/// Finishes the desk's ticket and calls the department's longest-waiting ticket to the desk.
+#[utoipa::path(post, path = "/api/v1/staff/desk/call-next", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = CallBody), (status = 409, body = super::ErrorBody)))]
+pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<CallBody>, ApiError> {
+    let called = s.queues.call_next(&clerk(&st)).await?;
+    Ok(Json(CallBody { called: called.as_ref().map(TicketBody::from) }))
+}
+
+/// Calls the desk's ticket again; the no-show timer restarts.
+#[utoipa::path(post, path = "/api/v1/staff/desk/recall", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+pub async fn recall(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+    Ok(Json(TicketBody::from(&s.queues.recall(&clerk(&st)).await?)))
+}
+
+/// Marks the desk's called ticket as a no-show.
+#[utoipa::path(post, path = "/api/v1/staff/desk/no-show", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+pub async fn no_show(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+    Ok(Json(TicketBody::from(&s.queues.no_show(&clerk(&st)).await?)))
+}
+
+/// Finishes the desk's ticket as served.
+#[utoipa::path(post, path = "/api/v1/staff/desk/done", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+pub async fn done(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+    Ok(Json(TicketBody::from(&s.queues.done(&clerk(&st)).await?)))
+}
+
+/// Where to send a ticket.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TransferRequest {
+    pub department: String,
+    /// Why, for the receiving clerk (kept in the ticket's events).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Moves a ticket of the clerk's department to another department's queue, keeping its place
+/// by the time it was first taken.
+#[utoipa::path(post, path = "/api/v1/staff/tickets/{id}/transfer", tag = "staff", request_body = TransferRequest, security(("session" = [])),
+    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn transfer(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(id): Path<i64>,
+    req: Result<Json<TransferRequest>, JsonRejection>,
+) -> Result<Json<TicketBody>, ApiError> {
+    let req = body(req)?;
+    let t = s.queues.transfer(&clerk(&st), id, &req.department, req.note.as_deref()).await?;
+    Ok(Json(TicketBody::from(&t)))
+}
+
+/// Everything done to a ticket of the clerk's department, oldest first.
+#[utoipa::path(get, path = "/api/v1/staff/tickets/{id}/events", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = super::ErrorBody)))]
+pub async fn ticket_events(
+    State(s): State<HttpState>,
+    StaffAuth(st): StaffAuth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    Ok(Json(s.queues.events(&clerk(&st), id).await?))
+}
