@@ -122,6 +122,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_SESSIONS_PER_MINUTE", default_value_t = 20)]
     pub sessions_per_minute: u32,
 
+    /// Mark the text mode's session cookie `Secure`: set this when the office is served over
+    /// HTTPS (directly or behind a TLS proxy).
+    #[arg(long, env = "MADOGUCHI_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
     /// Take tickets at any hour, ignoring the opening hours in office.toml (demonstrations, tests).
     #[arg(long, env = "MADOGUCHI_ALWAYS_OPEN")]
     pub always_open: bool,

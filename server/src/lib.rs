@@ -254,6 +254,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     queues.spawn(runtime.handle(), request_rx);
     let state = http::HttpState {
         queues,
+        secure_cookies: cfg.secure_cookies,
         metrics: metrics.clone(),
         db,
         catalog,

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;
+pub mod text;
 pub mod world;
 
 use crate::applications::RecordError;
@@ -33,6 +34,8 @@ use utoipa::OpenApi;
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub queues: crate::queue::Queues,
+    /// Mark session cookies `Secure` (when served over HTTPS).
+    pub secure_cookies: bool,
     pub db: Db,
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenIssuer>,
@@ -273,6 +276,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(world::router())
         .merge(records::router())
         .merge(queue::router())
+        .merge(text::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .with_state(state)
 }

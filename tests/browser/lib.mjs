@@ -1,0 +1,73 @@
+// Shared helpers for the browser tests: launch Debian's headless Chromium through playwright-core,
+// run axe-core in a page, and print one-line JSON reports.
+//
+// Chromium is the machine's (/usr/bin/chromium from Debian, or $CHROMIUM); playwright-core never
+// downloads a browser. Each launch() gets a fresh, throw-away profile: Playwright passes its own
+// temporary --user-data-dir (playwright_chromiumdev_profile-*) and removes it on browser.close().
+// Use browser.newContext() per test for isolated cookies and storage.
+import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const AXE_PATH = fileURLToPath(new URL('./node_modules/axe-core/axe.min.js', import.meta.url));
+
+export const DEFAULT_AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'];
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      // Required when running as root (Chromium refuses to start otherwise) and in containers
+      // without user namespaces.
+      '--no-sandbox',
+      // Software WebGL/compositing; there is no GPU.
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+      // Keep the browser off the network except for what the test loads.
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+function summarise(v) {
+  return {
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.slice(0, 3).map((n) => ({ target: n.target, html: n.html })),
+  };
+}
+
+const hasAxe = (page) => page.evaluate(() => typeof window.axe !== 'undefined');
+
+// Runs axe-core on the page's document. Returns { violations, serious } where serious holds the
+// violations with impact "serious" or "critical".
+export async function axe(page, { tags } = {}) {
+  if (!(await hasAxe(page))) {
+    try {
+      await page.addScriptTag({ path: AXE_PATH });
+    } catch {
+      // A Content-Security-Policy without 'unsafe-inline' blocks the injected <script>; fall
+      // through to evaluating the source directly (or create the context with bypassCSP: true).
+    }
+    if (!(await hasAxe(page))) await page.evaluate(await readFile(AXE_PATH, 'utf8'));
+  }
+  const values = tags || DEFAULT_AXE_TAGS;
+  const result = await page.evaluate(
+    (values) => window.axe.run(document, { runOnly: { type: 'tag', values } }),
+    values,
+  );
+  const violations = result.violations.map(summarise);
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  return { violations, serious };
+}
+
+// Prints obj as one JSON line on stdout.
+export function report(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
