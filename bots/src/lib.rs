@@ -126,6 +126,8 @@ pub struct Bot {
     pub chats: Vec<(NetId, String, String)>,
     /// Our tickets as last reported, and when each report arrived.
     pub tickets: HashMap<i64, (TicketInfo, Instant)>,
+    /// When each ticket was first reported called.
+    pub called: HashMap<i64, Instant>,
     /// Counter signs.
     pub desks: HashMap<String, DeskSign>,
     /// Names of the staff avatars seen.
@@ -169,6 +171,7 @@ impl Bot {
             errors: Vec::new(),
             chats: Vec::new(),
             tickets: HashMap::new(),
+            called: HashMap::new(),
             desks: HashMap::new(),
             staff_seen: Vec::new(),
         })
@@ -297,6 +300,9 @@ impl Bot {
             }
             ServerMessage::Chat { from, name, text } => self.chats.push((*from, name.clone(), text.clone())),
             ServerMessage::Ticket(t) => {
+                if t.status == madoguchi_shared::protocol::TicketStatus::Called {
+                    self.called.entry(t.id).or_insert_with(Instant::now);
+                }
                 self.tickets.insert(t.id, (t.clone(), Instant::now()));
             }
             ServerMessage::Desk(d) => {

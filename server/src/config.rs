@@ -127,6 +127,10 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Tickets one resident may take per minute (after a burst of 5). 0 turns the limit off.
+    #[arg(long, env = "MADOGUCHI_TICKETS_PER_MINUTE", default_value_t = 10)]
+    pub tickets_per_minute: u32,
+
     /// Take tickets at any hour, ignoring the opening hours in office.toml (demonstrations, tests).
     #[arg(long, env = "MADOGUCHI_ALWAYS_OPEN")]
     pub always_open: bool,

@@ -49,6 +49,22 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Residents in the world taking tickets over HTTP, clerks at desks calling and finishing
+    /// them as fast as they can: tickets served per second, call latency, and how long a called
+    /// resident's client takes to hear of it.
+    Queue {
+        /// Residents, each connected to the world and holding at most one ticket at a time.
+        #[arg(long, default_value_t = 100)]
+        residents: usize,
+        /// Clerks, one per desk (at most 6: the counters of the default office).
+        #[arg(long, default_value_t = 4)]
+        clerks: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// sqlite (a fresh file) or postgres (a fresh database on MADOGUCHI_TEST_POSTGRES_URL).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             world(bots, seconds, server, threads, chat_every)
         }
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
+        Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
     }
 }
 
@@ -302,28 +319,7 @@ fn moving_in_form() -> serde_json::Value {
 /// acknowledged submissions per second and the submit latency.
 fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let data_dir = madoguchi_bots::server_process::fresh_data_dir();
-    let (env, pg) = match backend {
-        "sqlite" => (vec![], None),
-        "postgres" => {
-            let admin = std::env::var("MADOGUCHI_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://madoguchi:madoguchi@127.0.0.1:5432/postgres".into());
-            let name = format!("madoguchi_bench_{:08x}", rand::random::<u32>());
-            rt.block_on(async {
-                sqlx::any::install_default_drivers();
-                let pool =
-                    sqlx::AnyPool::connect(&admin).await.context("PostgreSQL (start it with scripts/postgres-up)")?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
-                anyhow::Ok(())
-            })?;
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
-            (vec![("DATABASE_URL".to_string(), format!("{base}/{name}"))], Some((admin, name)))
-        }
-        other => bail!("unknown backend {other} (sqlite or postgres)"),
-    };
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = ServerProcess::start_with(&["--sessions-per-minute", "0"], &env_refs, data_dir, false)
-        .map_err(anyhow::Error::msg)?;
+    let (server, pg) = start_on(&rt, backend, &["--sessions-per-minute", "0"])?;
     let base = server.http_base();
     eprintln!("bench records: {concurrency} residents against {base} ({backend})");
     let http = reqwest::Client::new();
@@ -375,14 +371,7 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
         anyhow::Ok(all)
     })?;
     drop(server);
-    if let Some((admin, name)) = pg {
-        rt.block_on(async {
-            if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
-                let drop_db = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await;
-            }
-        });
-    }
+    drop_pg(&rt, pg);
     latencies.sort();
     let pct = |q: f64| {
         let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
@@ -398,6 +387,257 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
         "commits_per_s": round(latencies.len() as f64 / seconds as f64),
         "p50_ms": round(pct(0.5)),
         "p99_ms": round(pct(0.99)),
+    });
+    println!("{result}");
+    Ok(())
+}
+
+type PgCleanup = Option<(String, String)>;
+
+/// Starts a server with `args` on a fresh SQLite file or a fresh PostgreSQL database.
+fn start_on(rt: &tokio::runtime::Runtime, backend: &str, args: &[&str]) -> anyhow::Result<(ServerProcess, PgCleanup)> {
+    let data_dir = madoguchi_bots::server_process::fresh_data_dir();
+    let (env, pg) = match backend {
+        "sqlite" => (vec![], None),
+        "postgres" => {
+            let admin = std::env::var("MADOGUCHI_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://madoguchi:madoguchi@127.0.0.1:5432/postgres".into());
+            let name = format!("madoguchi_bench_{:08x}", rand::random::<u32>());
+            rt.block_on(async {
+                sqlx::any::install_default_drivers();
+                let pool =
+                    sqlx::AnyPool::connect(&admin).await.context("PostgreSQL (start it with scripts/postgres-up)")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
+                anyhow::Ok(())
+            })?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
+            (vec![("DATABASE_URL".to_string(), format!("{base}/{name}"))], Some((admin, name)))
+        }
+        other => bail!("unknown backend {other} (sqlite or postgres)"),
+    };
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = ServerProcess::start_with(args, &env_refs, data_dir, false).map_err(anyhow::Error::msg)?;
+    Ok((server, pg))
+}
+
+fn drop_pg(rt: &tokio::runtime::Runtime, pg: PgCleanup) {
+    if let Some((admin, name)) = pg {
+        rt.block_on(async {
+            if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
+                let drop_db = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await;
+            }
+        });
+    }
+}
+
+fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    sorted.get(i).map(|d| (d.as_secs_f64() * 100_000.0).round() / 100.0).unwrap_or(f64::NAN)
+}
+
+/// Counters of the default office and their departments.
+const DESKS: [(&str, &str); 6] = [
+    ("a1", "resident_registration"),
+    ("b1", "insurance_pension"),
+    ("c1", "children_families"),
+    ("d1", "welfare"),
+    ("e1", "taxation"),
+    ("a2", "resident_registration"),
+];
+
+/// Residents connected to the world take tickets over HTTP; clerks call and finish them as
+/// fast as the server answers. A resident whose ticket is served takes a new one.
+fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    if clerks == 0 || clerks > DESKS.len() {
+        bail!("--clerks must be 1 to {}", DESKS.len());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let max_clients = (residents + clerks + 16).min(1024).to_string();
+    let args =
+        ["--always-open", "--sessions-per-minute", "0", "--tickets-per-minute", "0", "--max-clients", &max_clients];
+    let (server, pg) = start_on(&rt, backend, &args)?;
+    let base = server.http_base();
+    eprintln!("bench queue: {residents} residents, {clerks} clerks against {base} ({backend})");
+    let http = reqwest::Client::new();
+    let data_dir = server.data_dir.clone();
+    // Clerk accounts through the CLI, then their sessions.
+    let mut clerk_tokens = Vec::new();
+    for (i, (counter, dept)) in DESKS.iter().take(clerks).enumerate() {
+        let login = format!("bench.clerk{i}");
+        let password = "bench-password-long-enough";
+        let mut cmd =
+            std::process::Command::new(madoguchi_bots::server_process::server_binary().map_err(anyhow::Error::msg)?);
+        cmd.args(["staff", "add", "--login", &login, "--department", dept, "--data-dir"])
+            .arg(&data_dir)
+            .arg("--assets")
+            .arg(madoguchi_bots::server_process::assets_dir())
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        if let Some((admin, name)) = &pg {
+            let b = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
+            cmd.env("DATABASE_URL", format!("{b}/{name}"));
+        }
+        let mut child = cmd.spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            writeln!(stdin, "{password}")?;
+        }
+        if !child.wait()?.success() {
+            bail!("staff add {login} failed");
+        }
+        let token = rt.block_on(async {
+            let v: serde_json::Value = http
+                .post(format!("{base}/api/v1/staff/login"))
+                .json(&serde_json::json!({"login": login, "password": password}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            http.post(format!("{base}/api/v1/staff/desks/{counter}/take"))
+                .bearer_auth(v["session_token"].as_str().unwrap_or_default())
+                .send()
+                .await?
+                .error_for_status()?;
+            anyhow::Ok(v["session_token"].as_str().unwrap_or_default().to_string())
+        })?;
+        clerk_tokens.push(token);
+    }
+    let depts: Vec<&str> =
+        DESKS.iter().take(clerks).map(|(_, d)| *d).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    // Residents join the world.
+    let mut bots = Vec::new();
+    let mut sessions = Vec::new();
+    for _ in 0..residents {
+        let creds = rt.block_on(fetch_credentials(&http, &base))?;
+        let mut bot = Bot::connect(creds.connect_token)?;
+        bot.record = false;
+        bot.hello("bench", "ja");
+        sessions.push(creds.session_token);
+        bots.push(bot);
+    }
+    let joined = {
+        let mut refs: Vec<&mut Bot> = bots.iter_mut().collect();
+        madoguchi_bots::pump_until(&mut refs, Duration::from_secs(30), |b| b.iter().all(|b| b.me.is_some()))
+    };
+    if !joined {
+        bail!("not every resident joined the world");
+    }
+    // Ticket ids the clerks called, with when the call was sent.
+    let calls: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let (take_tx, mut take_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    // Takers: a ticket for resident i whenever asked.
+    let takers = {
+        let (http, base, sessions, depts) = (http.clone(), base.clone(), sessions.clone(), depts.clone());
+        rt.spawn(async move {
+            let mut n = 0usize;
+            while let Some(i) = take_rx.recv().await {
+                let (http, base) = (http.clone(), base.clone());
+                let token = sessions[i].clone();
+                let dept = depts[(i + n) % depts.len()].to_string();
+                n += 1;
+                tokio::spawn(async move {
+                    let _ = http
+                        .post(format!("{base}/api/v1/tickets"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({ "department": dept }))
+                        .send()
+                        .await;
+                });
+            }
+        })
+    };
+    for i in 0..residents {
+        let _ = take_tx.send(i);
+    }
+    // Clerks: call next, finish, again.
+    let mut clerk_tasks = Vec::new();
+    for token in clerk_tokens {
+        let (http, base, calls) = (http.clone(), base.clone(), calls.clone());
+        clerk_tasks.push(rt.spawn(async move {
+            let mut call_lat = Vec::new();
+            let mut served = 0u64;
+            while Instant::now() < end {
+                let t = Instant::now();
+                let v: serde_json::Value = http
+                    .post(format!("{base}/api/v1/staff/desk/call-next"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                match v["called"]["id"].as_i64() {
+                    Some(id) => {
+                        call_lat.push(t.elapsed());
+                        calls.lock().unwrap_or_else(|p| p.into_inner()).insert(id, t);
+                        http.post(format!("{base}/api/v1/staff/desk/done"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await?
+                            .error_for_status()?;
+                        served += 1;
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+            anyhow::Ok((call_lat, served))
+        }));
+    }
+    // Residents: hear of the call, and take a new ticket once served.
+    let mut notify = Vec::new();
+    let mut seen_called: std::collections::HashSet<i64> = Default::default();
+    let mut seen_done: std::collections::HashSet<i64> = Default::default();
+    while Instant::now() < end {
+        for (i, bot) in bots.iter_mut().enumerate() {
+            bot.pump();
+            for (id, at) in &bot.called {
+                if !seen_called.contains(id)
+                    && let Some(sent) = calls.lock().unwrap_or_else(|p| p.into_inner()).get(id)
+                {
+                    seen_called.insert(*id);
+                    notify.push(at.saturating_duration_since(*sent));
+                }
+            }
+            for (t, _) in bot.tickets.values() {
+                if !t.status.is_active() && seen_done.insert(t.id) {
+                    let _ = take_tx.send(i);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(take_tx);
+    let mut call_lat = Vec::new();
+    let mut served = 0;
+    for task in clerk_tasks {
+        let (lat, n) = rt.block_on(task)??;
+        call_lat.extend(lat);
+        served += n;
+    }
+    takers.abort();
+    drop(server);
+    drop_pg(&rt, pg);
+    call_lat.sort();
+    notify.sort();
+    let result = serde_json::json!({
+        "bench": "queue",
+        "backend": backend,
+        "residents": residents,
+        "clerks": clerks,
+        "seconds": seconds,
+        "served": served,
+        "tickets_per_s": ((served as f64 / seconds as f64) * 100.0).round() / 100.0,
+        "call_p50_ms": percentile_ms(&call_lat, 0.5),
+        "call_p99_ms": percentile_ms(&call_lat, 0.99),
+        "notified": notify.len(),
+        "notify_p50_ms": percentile_ms(&notify, 0.5),
+        "notify_p99_ms": percentile_ms(&notify, 0.99),
     });
     println!("{result}");
     Ok(())
