@@ -179,6 +179,33 @@ fn place_behind(
     }
 }
 
+/// Moves a clerk standing behind `counter` to the first spawn point of its room, on the public
+/// side of the counters.
+fn step_out(
+    office: &OfficeLayout,
+    counter: &str,
+    staff_id: i64,
+    avatars: &Query<(Entity, &Avatar, Option<&Who>)>,
+    places: &mut Query<(&mut Position, &mut Intent)>,
+) {
+    let Some((room, c)) = office.counter(counter) else { return };
+    let Some(exit) = room.file.spawns.first().map(|s| Point::new(s.at[0], s.at[1])) else { return };
+    let spot = Point::new(c.staff_spot[0], c.staff_spot[1]);
+    for (entity, _, who) in avatars.iter() {
+        if !matches!(who.map(|w| &w.0), Some(WorldPrincipal::Staff { id, .. }) if *id == staff_id) {
+            continue;
+        }
+        if let Ok((mut pos, mut intent)) = places.get_mut(entity)
+            && pos.room == room.index
+            && pos.at.distance_squared(spot) <= DESK_RANGE * DESK_RANGE
+        {
+            pos.at = exit;
+            // Same room: the next snapshot carries the new position.
+            *intent = Intent { last_seq: intent.last_seq, ..Default::default() };
+        }
+    }
+}
+
 /// Delivers the queue's notices.
 #[allow(clippy::too_many_arguments)]
 fn drain_notices(
@@ -226,7 +253,11 @@ fn drain_notices(
             }
             WorldNotice::Desk { sign, staff_id } => {
                 let counter = sign.counter.clone();
-                signs.0.insert(counter.clone(), (sign.clone(), staff_id));
+                let previous = signs.0.insert(counter.clone(), (sign.clone(), staff_id)).and_then(|(_, h)| h);
+                // A clerk whose desk closed while standing behind it is shown out to the floor.
+                if let (Some(prev), None) = (previous, staff_id) {
+                    step_out(&office, &counter, prev, &avatars, &mut places);
+                }
                 let bytes = encode(&ServerMessage::Desk(sign));
                 for (entity, a, who) in &avatars {
                     send_to(&mut server, a.client_id, bytes.clone());

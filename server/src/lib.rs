@@ -251,7 +251,9 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             take_per_minute: cfg.tickets_per_minute,
         },
         notice_tx,
+        metrics.clone(),
     );
+    runtime.block_on(queues.recover())?;
     queues.spawn(runtime.handle(), request_rx);
     let state = http::HttpState {
         queues,

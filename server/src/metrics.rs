@@ -33,6 +33,9 @@ pub struct Metrics {
     pub disconnections_total: AtomicU64,
     pub tokens_issued_total: AtomicU64,
     pub chat_messages_total: AtomicU64,
+    pub tickets_taken_total: AtomicU64,
+    pub tickets_called_total: AtomicU64,
+    pub tickets_no_show_total: AtomicU64,
     /// Wall-clock time of the last completed tick, ms since the Unix epoch (for /healthz).
     pub last_tick_ms: AtomicU64,
     refused: [AtomicU64; ErrorCode::ALL.len()],
@@ -143,6 +146,24 @@ impl Metrics {
             "madoguchi_chat_messages_total",
             "Chat messages delivered to a room.",
             self.chat_messages_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_tickets_taken_total",
+            "Queue tickets taken.",
+            self.tickets_taken_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_tickets_called_total",
+            "Tickets called to a desk.",
+            self.tickets_called_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "madoguchi_tickets_no_show_total",
+            "Called tickets whose resident did not come.",
+            self.tickets_no_show_total.load(Relaxed),
         );
         let _ = writeln!(
             out,

@@ -259,6 +259,7 @@ struct Inner {
     world: mpsc::UnboundedSender<WorldNotice>,
     changes: broadcast::Sender<Arc<QueueChange>>,
     take_limit: RateLimiter<String>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 const ACTIVE: &str = "('waiting', 'called', 'serving')";
@@ -346,10 +347,11 @@ impl Queues {
         office: Arc<Office>,
         settings: QueueSettings,
         world: mpsc::UnboundedSender<WorldNotice>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Queues {
         let take_limit = RateLimiter::new(settings.take_burst, settings.take_per_minute);
         let (changes, _) = broadcast::channel(1024);
-        Queues(Arc::new(Inner { db, office, settings, desks: Mutex::default(), world, changes, take_limit }))
+        Queues(Arc::new(Inner { db, office, settings, desks: Mutex::default(), world, changes, take_limit, metrics }))
     }
 
     pub fn office(&self) -> &Office {
@@ -507,6 +509,7 @@ impl Queues {
         .await?;
         tx.commit().await?;
         tracing::info!(ticket = id, %label, department, "ticket taken");
+        crate::metrics::Metrics::add(&self.0.metrics.tickets_taken_total, 1);
         let infos = self.publish(department, vec![]).await?;
         Ok(infos.into_iter().find(|t| t.id == id).unwrap_or_else(|| TicketInfo {
             id,
@@ -771,6 +774,29 @@ impl Queues {
         if self.desks().remove(counter).is_none() {
             return Ok(());
         }
+        tracing::info!(counter, "desk closed");
+        let _ = self.0.world.send(WorldNotice::Desk { sign: self.sign(counter), staff_id: None });
+        self.release_counter(counter, actor, "desk closed").await
+    }
+
+    /// Desks live in memory, so after a restart none is open: tickets left called or being
+    /// served at a desk are released as when a desk closes. Run once at start.
+    pub async fn recover(&self) -> Result<(), QueueError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT counter_id FROM tickets WHERE status IN ('called', 'serving') AND counter_id IS NOT NULL",
+        )
+        .fetch_all(&self.0.db.pool)
+        .await?;
+        for r in rows {
+            let counter: String = r.try_get(0)?;
+            self.release_counter(&counter, &Actor::System, "server restarted").await?;
+        }
+        Ok(())
+    }
+
+    /// Puts a ticket called to `counter` back in the queue (it keeps its time, so it is next)
+    /// and finishes one being served there.
+    async fn release_counter(&self, counter: &str, actor: &Actor, why: &str) -> Result<(), QueueError> {
         let now = now_ms();
         let mut tx = self.0.db.begin_write().await?;
         let sql = format!("SELECT {COLS} FROM tickets t WHERE t.counter_id = $1 AND t.status IN ('called', 'serving')");
@@ -784,37 +810,21 @@ impl Queues {
                     .bind(t.id)
                     .execute(&mut *tx)
                     .await?;
-                event(
-                    &mut tx,
-                    t.id,
-                    actor,
-                    "requeued",
-                    serde_json::json!({ "counter": counter, "why": "desk closed" }),
-                    now,
-                )
-                .await?;
+                event(&mut tx, t.id, actor, "requeued", serde_json::json!({ "counter": counter, "why": why }), now)
+                    .await?;
             } else {
                 sqlx::query("UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(t.id)
                     .execute(&mut *tx)
                     .await?;
-                event(
-                    &mut tx,
-                    t.id,
-                    actor,
-                    "served",
-                    serde_json::json!({ "counter": counter, "why": "desk closed" }),
-                    now,
-                )
-                .await?;
+                event(&mut tx, t.id, actor, "served", serde_json::json!({ "counter": counter, "why": why }), now)
+                    .await?;
                 t.status = TicketStatus::Served;
                 ended.push(t.info(None, None));
             }
         }
         tx.commit().await?;
-        tracing::info!(counter, "desk closed");
-        let _ = self.0.world.send(WorldNotice::Desk { sign: self.sign(counter), staff_id: None });
         if let Some((_, c)) = self.0.office.counter(counter) {
             let dept = c.department.clone();
             self.publish(&dept, ended).await?;
@@ -885,7 +895,10 @@ impl Queues {
         tx.commit().await?;
         if let Some(t) = &called {
             tracing::info!(ticket = t.id, label = %t.label, counter, "called");
+            crate::metrics::Metrics::add(&self.0.metrics.tickets_called_total, 1);
         }
+        let no_shows = ended.iter().filter(|t| t.status == TicketStatus::NoShow).count() as u64;
+        crate::metrics::Metrics::add(&self.0.metrics.tickets_no_show_total, no_shows);
         // The called ticket's owner hears of it first; the rest see the queue move up.
         let mut first = ended;
         first.extend(called.clone());
@@ -953,6 +966,9 @@ impl Queues {
         }
         event(&mut tx, t.id, actor, to, serde_json::json!({ "counter": t.counter }), now).await?;
         tx.commit().await?;
+        if to == "no_show" {
+            crate::metrics::Metrics::add(&self.0.metrics.tickets_no_show_total, 1);
+        }
         let mut info = t.info(None, None);
         info.status = TicketStatus::parse(to).unwrap_or(TicketStatus::Served);
         self.publish(&t.department, vec![info.clone()]).await?;

@@ -257,9 +257,23 @@ fn restart_keeps_the_queue(backend: Backend) {
     for t in &tokens {
         assert_eq!(take(&h, t, "resident_registration").0, 201);
     }
+    // A-001 is called to a desk when the server dies; desks do not survive a restart, so it goes
+    // back to the front of the queue rather than waiting at a closed desk.
+    let clerk = h.clerk("restart.clerk", "resident_registration");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/a1/take", Some(&clerk), None).0, 200);
+    let (_, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    assert_eq!(v["called"]["label"], "A-001");
     let h = h.kill_and_restart(OPEN);
     let positions: Vec<Value> = tokens.iter().map(|t| mine(&h, t)[0]["position"].clone()).collect();
     assert_eq!(positions, [json!(1), json!(2), json!(3)]);
+    let first_id = mine(&h, &tokens[0])[0]["id"].as_i64().unwrap();
+    let (_, ev) = h.call("GET", &format!("/api/v1/staff/tickets/{first_id}/events"), Some(&clerk), None);
+    let last = ev.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["action"].as_str(), last["detail"]["why"].as_str()),
+        (Some("requeued"), Some("server restarted")),
+        "{ev}"
+    );
     // Reconnecting with the same session brings the ticket back into the world client.
     let mut bot = h.join_as(&tokens[1], "q1");
     assert!(bot.wait_until(SOON, |b| b.ticket("A-002").is_some_and(|t| t.position == Some(2))), "{:?}", bot.tickets);
@@ -292,12 +306,15 @@ fn two_clerks_never_get_the_same_ticket(backend: Backend) {
     assert_eq!(h.call("POST", "/api/v1/staff/desks/a1/take", Some(&clerks[0]), None).0, 200);
     assert_eq!(h.call("POST", "/api/v1/staff/desks/a2/take", Some(&clerks[1]), None).0, 200);
     let base = h.base();
+    // Both clerks start calling at the same moment.
+    let start = std::sync::Arc::new(std::sync::Barrier::new(clerks.len()));
     let handles: Vec<_> = clerks
         .iter()
         .map(|token| {
-            let (base, token) = (base.clone(), token.clone());
+            let (base, token, start) = (base.clone(), token.clone(), start.clone());
             std::thread::spawn(move || {
                 let http = clerk_http::blocking_client();
+                start.wait();
                 let mut got = Vec::new();
                 let mut empty = 0;
                 while empty < 3 {
