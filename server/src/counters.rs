@@ -35,9 +35,9 @@ pub struct QueueLink {
 #[derive(Resource, Default)]
 pub struct DeskSigns(pub HashMap<String, (DeskSign, Option<i64>)>);
 
-/// Tickets called to a desk whose owner has not arrived yet: resident → (ticket, counter).
+/// Tickets called to a desk whose owner has not arrived yet: ticket → (resident, counter).
 #[derive(Resource, Default)]
-struct Called(HashMap<String, (i64, String)>);
+struct Called(HashMap<i64, (String, String)>);
 
 /// Whether each clerk holding a desk was last reported at it; and which entity is whose.
 #[derive(Resource, Default)]
@@ -238,12 +238,10 @@ fn drain_notices(
             WorldNotice::Ticket { resident_id, info } => {
                 match (&info.status, &info.counter) {
                     (TicketStatus::Called, Some(counter)) => {
-                        called.0.insert(resident_id.clone(), (info.id, counter.clone()));
+                        called.0.insert(info.id, (resident_id.clone(), counter.clone()));
                     }
                     _ => {
-                        if called.0.get(&resident_id).is_some_and(|(id, _)| *id == info.id) {
-                            called.0.remove(&resident_id);
-                        }
+                        called.0.remove(&info.id);
                     }
                 }
                 let bytes = encode(&ServerMessage::Ticket(info));
@@ -288,40 +286,52 @@ fn watch_presence(
     avatars: Query<(Entity, &Position, &Who)>,
 ) {
     let Some(link) = link else { return };
-    for entity in removed.read() {
-        if let Some(staff_id) = presence.avatars.remove(&entity) {
-            presence.at_desk.insert(staff_id, false);
-            let _ = link.requests.send(QueueRequest::Presence { staff_id, present: false });
-        }
-    }
-    if !tick.0.is_multiple_of(5) {
+    let gone: Vec<i64> = removed.read().filter_map(|e| presence.avatars.remove(&e)).collect();
+    if gone.is_empty() && !tick.0.is_multiple_of(5) {
         return;
     }
     let holders: HashMap<i64, &str> =
         signs.0.iter().filter_map(|(counter, (_, holder))| holder.map(|h| (h, counter.as_str()))).collect();
     presence.at_desk.retain(|id, _| holders.contains_key(id));
+    // A clerk is at their desk if any of their avatars is; one whose avatar just left is not.
+    // A clerk who never joined the world (a console-only desk) is not reported at all.
+    let mut here: HashMap<i64, bool> =
+        gone.into_iter().filter(|id| holders.contains_key(id)).map(|id| (id, false)).collect();
+    let mut residents: HashMap<&str, Vec<&Position>> = HashMap::new();
     for (_, pos, who) in &avatars {
         match &who.0 {
-            WorldPrincipal::Resident { id } => {
-                let Some((ticket, counter)) = called.0.get(id) else { continue };
-                let Some((room, c)) = office.counter(counter) else { continue };
-                let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
-                if room.index == pos.room && spot.distance_squared(pos.at) <= ARRIVE_RANGE * ARRIVE_RANGE {
-                    let _ = link.requests.send(QueueRequest::Arrived { resident_id: id.clone(), ticket: *ticket });
-                    called.0.remove(id);
-                }
-            }
+            WorldPrincipal::Resident { id } => residents.entry(id.as_str()).or_default().push(pos),
             WorldPrincipal::Staff { id, .. } => {
                 let Some(counter) = holders.get(id) else { continue };
                 let Some((room, c)) = office.counter(counter) else { continue };
                 let spot = Point::new(c.staff_spot[0], c.staff_spot[1]);
-                let here = room.index == pos.room && spot.distance_squared(pos.at) <= DESK_RANGE * DESK_RANGE;
-                if presence.at_desk.get(id) != Some(&here) {
-                    presence.at_desk.insert(*id, here);
-                    let _ = link.requests.send(QueueRequest::Presence { staff_id: *id, present: here });
-                }
+                let at = room.index == pos.room && spot.distance_squared(pos.at) <= DESK_RANGE * DESK_RANGE;
+                *here.entry(*id).or_insert(false) |= at;
             }
         }
+    }
+    for (staff_id, now_here) in here {
+        if presence.at_desk.get(&staff_id) != Some(&now_here) {
+            presence.at_desk.insert(staff_id, now_here);
+            let _ = link.requests.send(QueueRequest::Presence { staff_id, present: now_here });
+        }
+    }
+    let mut arrived = Vec::new();
+    for (ticket, (resident, counter)) in &called.0 {
+        let Some((room, c)) = office.counter(counter) else { continue };
+        let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
+        let there = residents
+            .get(resident.as_str())
+            .into_iter()
+            .flatten()
+            .any(|p| p.room == room.index && spot.distance_squared(p.at) <= ARRIVE_RANGE * ARRIVE_RANGE);
+        if there {
+            let _ = link.requests.send(QueueRequest::Arrived { resident_id: resident.clone(), ticket: *ticket });
+            arrived.push(*ticket);
+        }
+    }
+    for t in arrived {
+        called.0.remove(&t);
     }
 }
 

@@ -245,6 +245,20 @@ struct Desk {
     clerk: String,
     /// When the clerk walked away or disconnected; the desk closes `desk_grace` later.
     away_since: Option<Instant>,
+    /// Whether the clerk's avatar has been seen at the desk (else: a console-only desk).
+    in_world: bool,
+    /// The clerk's last action or console refresh.
+    last_active: Instant,
+}
+
+impl Desk {
+    /// Someone is there to serve the next resident if a called one does not come: the clerk's
+    /// avatar is at the desk, or their console acted or refreshed within the no-show period
+    /// (and a minute).
+    fn attended(&self, no_show_after: Duration) -> bool {
+        self.away_since.is_none()
+            && (self.in_world || self.last_active.elapsed() < no_show_after + Duration::from_secs(60))
+    }
 }
 
 /// The queue service: cheap to clone, shared by HTTP handlers, the world link and the timer.
@@ -260,7 +274,17 @@ struct Inner {
     changes: broadcast::Sender<Arc<QueueChange>>,
     take_limit: RateLimiter<String>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// One lock per counter: every action on a desk (call, recall, finish, close) holds it, so
+    /// a double click or the no-show timer cannot interleave with the clerk.
+    counter_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// One lock per department around reading and sending its positions, so notices of one
+    /// department go out in the order the queue changed.
+    dept_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// A desk opened only from the staff console (no avatar at it) closes after this long without
+/// any action or refresh from its clerk.
+pub const CONSOLE_DESK_IDLE: Duration = Duration::from_secs(30 * 60);
 
 const ACTIVE: &str = "('waiting', 'called', 'serving')";
 const COLS: &str = "t.id, t.department_id, t.resident_id, t.label, t.status, t.queued_at, t.counter_id, t.recalls, t.transferred_from, t.called_at";
@@ -350,12 +374,30 @@ impl Queues {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Queues {
         let take_limit = RateLimiter::new(settings.take_burst, settings.take_per_minute);
+        let counter_locks = office.counters().map(|(_, c)| (c.id.clone(), Arc::default())).collect();
+        let dept_locks = office.departments.iter().map(|d| (d.id.clone(), Arc::default())).collect();
         let (changes, _) = broadcast::channel(1024);
-        Queues(Arc::new(Inner { db, office, settings, desks: Mutex::default(), world, changes, take_limit, metrics }))
+        Queues(Arc::new(Inner {
+            db,
+            office,
+            settings,
+            desks: Mutex::default(),
+            world,
+            changes,
+            take_limit,
+            metrics,
+            counter_locks,
+            dept_locks,
+        }))
     }
 
     pub fn office(&self) -> &Office {
         &self.0.office
+    }
+
+    /// How long a called resident has to reach the desk.
+    pub fn no_show_after(&self) -> Duration {
+        self.0.settings.no_show_after
     }
 
     /// Live changes, for pages that update themselves.
@@ -365,6 +407,24 @@ impl Queues {
 
     fn today(&self, now: i64) -> String {
         LocalTime::at(now, self.0.office.utc_offset_min).date()
+    }
+
+    async fn lock_counter(&self, counter: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.0.counter_locks.get(counter) {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Records activity of a clerk at their desk (console refreshes count).
+    pub fn touch(&self, staff_id: i64) {
+        if let Some(d) = self.desks().values_mut().find(|d| d.staff_id == staff_id) {
+            d.last_active = Instant::now();
+        }
+    }
+
+    fn department_of_counter(&self, counter: &str) -> Option<String> {
+        self.0.office.counter(counter).map(|(_, c)| c.department.clone())
     }
 
     fn desks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Desk>> {
@@ -584,6 +644,10 @@ impl Queues {
     /// Recomputes positions in `department` and tells every waiting resident, plus the owners
     /// of `ended` tickets. Returns the active tickets.
     async fn publish(&self, department: &str, ended: Vec<TicketInfo>) -> Result<Vec<TicketInfo>, QueueError> {
+        let _order = match self.0.dept_locks.get(department) {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        };
         let today = self.today(now_ms());
         let sql = format!(
             "SELECT {COLS} FROM tickets t WHERE t.department_id = $1 AND t.status IN {ACTIVE} AND t.service_day = $2 ORDER BY t.queued_at, t.id"
@@ -739,15 +803,29 @@ impl Queues {
                     return Err(QueueError::DeskTaken);
                 }
                 d.away_since = None;
+                d.last_active = Instant::now();
                 None
             } else {
+                // One desk per clerk: the old one is let go in the same step.
                 let prev = desks.iter().find(|(_, d)| d.staff_id == clerk.id).map(|(k, _)| k.clone());
-                desks.insert(counter.into(), Desk { staff_id: clerk.id, clerk: clerk.name.clone(), away_since: None });
+                if let Some(p) = &prev {
+                    desks.remove(p);
+                }
+                let desk = Desk {
+                    staff_id: clerk.id,
+                    clerk: clerk.name.clone(),
+                    away_since: None,
+                    in_world: false,
+                    last_active: Instant::now(),
+                };
+                desks.insert(counter.into(), desk);
                 prev
             }
         };
         if let Some(prev) = previous {
-            self.close_desk(&prev, &clerk.actor()).await?;
+            let _g = self.lock_counter(&prev).await;
+            let _ = self.0.world.send(WorldNotice::Desk { sign: self.sign(&prev), staff_id: None });
+            self.release_counter(&prev, &clerk.actor(), "clerk moved to another desk").await?;
         }
         tracing::info!(counter, clerk = %clerk.login, "desk open");
         let sign = self.sign(counter);
@@ -771,6 +849,7 @@ impl Queues {
     /// Closes a desk: a ticket called to it goes back to the front of the queue (it keeps its
     /// original time); one being served is finished.
     async fn close_desk(&self, counter: &str, actor: &Actor) -> Result<(), QueueError> {
+        let _g = self.lock_counter(counter).await;
         if self.desks().remove(counter).is_none() {
             return Ok(());
         }
@@ -839,8 +918,21 @@ impl Queues {
     /// Finishes the desk's current ticket (served if the resident came, no-show if not) and
     /// calls the department's longest-waiting ticket to it. `None` when nobody waits.
     pub async fn call_next(&self, clerk: &Clerk) -> Result<Option<TicketInfo>, QueueError> {
+        let (counter, _g) = self.hold_desk(clerk).await?;
+        let department = self.department_of_counter(&counter).ok_or(QueueError::UnknownCounter)?;
+        self.call_next_at(&counter, clerk.id, &clerk.actor(), &department).await
+    }
+
+    /// The clerk's desk, locked; checked again once the lock is held (the desk may have closed
+    /// while this waited).
+    async fn hold_desk(&self, clerk: &Clerk) -> Result<(String, Option<tokio::sync::OwnedMutexGuard<()>>), QueueError> {
         let counter = self.require_desk(clerk)?;
-        self.call_next_at(&counter, clerk.id, &clerk.actor(), &clerk.department).await
+        let guard = self.lock_counter(&counter).await;
+        if self.desk_of(clerk.id).as_deref() != Some(counter.as_str()) {
+            return Err(QueueError::NoDesk);
+        }
+        self.touch(clerk.id);
+        Ok((counter, guard))
     }
 
     async fn call_next_at(
@@ -915,7 +1007,7 @@ impl Queues {
 
     /// Calls the desk's ticket again (the no-show timer restarts).
     pub async fn recall(&self, clerk: &Clerk) -> Result<TicketInfo, QueueError> {
-        let counter = self.require_desk(clerk)?;
+        let (counter, _g) = self.hold_desk(clerk).await?;
         let t = self.at_desk(&counter, "('called')").await?;
         let now = now_ms();
         let mut tx = self.0.db.begin_write().await?;
@@ -938,31 +1030,42 @@ impl Queues {
 
     /// Marks the desk's called ticket as a no-show.
     pub async fn no_show(&self, clerk: &Clerk) -> Result<TicketInfo, QueueError> {
-        let counter = self.require_desk(clerk)?;
+        let (counter, _g) = self.hold_desk(clerk).await?;
         let t = self.at_desk(&counter, "('called')").await?;
-        self.finish(&t, "no_show", &clerk.actor()).await
+        self.finish(&t, "('called')", "no_show", &clerk.actor(), None).await?.ok_or(QueueError::NoTicket)
     }
 
     /// Finishes the desk's ticket as served.
     pub async fn done(&self, clerk: &Clerk) -> Result<TicketInfo, QueueError> {
-        let counter = self.require_desk(clerk)?;
+        let (counter, _g) = self.hold_desk(clerk).await?;
         let t = self.at_desk(&counter, "('called', 'serving')").await?;
-        self.finish(&t, "served", &clerk.actor()).await
+        self.finish(&t, "('called', 'serving')", "served", &clerk.actor(), None).await?.ok_or(QueueError::NoTicket)
     }
 
-    async fn finish(&self, t: &Row_, to: &str, actor: &Actor) -> Result<TicketInfo, QueueError> {
+    /// Ends ticket `t` as `to` if it is still at its counter in one of the `from` states (and,
+    /// with `called_before`, was called before that time). `None` if it no longer is.
+    async fn finish(
+        &self,
+        t: &Row_,
+        from: &str,
+        to: &str,
+        actor: &Actor,
+        called_before: Option<i64>,
+    ) -> Result<Option<TicketInfo>, QueueError> {
         let now = now_ms();
         let mut tx = self.0.db.begin_write().await?;
         let n = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE tickets SET status = '{to}', finished_at = $1, updated_at = $1 WHERE id = $2 AND status IN ('called', 'serving')"
+            "UPDATE tickets SET status = '{to}', finished_at = $1, updated_at = $1 WHERE id = $2 AND counter_id = $3 AND status IN {from} AND called_at < $4"
         )))
         .bind(now)
         .bind(t.id)
+        .bind(t.counter.as_deref().unwrap_or(""))
+        .bind(called_before.unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(QueueError::NoTicket);
+            return Ok(None);
         }
         event(&mut tx, t.id, actor, to, serde_json::json!({ "counter": t.counter }), now).await?;
         tx.commit().await?;
@@ -972,7 +1075,7 @@ impl Queues {
         let mut info = t.info(None, None);
         info.status = TicketStatus::parse(to).unwrap_or(TicketStatus::Served);
         self.publish(&t.department, vec![info.clone()]).await?;
-        Ok(info)
+        Ok(Some(info))
     }
 
     /// Moves a ticket of the clerk's department to another department's queue. It gets that
@@ -1031,15 +1134,15 @@ impl Queues {
 
     /// Ticket events, oldest first, for a ticket of the clerk's department.
     pub async fn events(&self, clerk: &Clerk, ticket: i64) -> Result<Vec<serde_json::Value>, QueueError> {
-        let owns =
-            sqlx::query("SELECT id FROM tickets WHERE id = $1 AND (department_id = $2 OR transferred_from = $2)")
-                .bind(ticket)
-                .bind(&clerk.department)
-                .fetch_optional(&self.0.db.pool)
-                .await?;
-        if owns.is_none() {
-            return Err(QueueError::NoTicket);
-        }
+        let owner = sqlx::query(
+            "SELECT department_id FROM tickets WHERE id = $1 AND (department_id = $2 OR transferred_from = $2)",
+        )
+        .bind(ticket)
+        .bind(&clerk.department)
+        .fetch_optional(&self.0.db.pool)
+        .await?;
+        let Some(owner) = owner else { return Err(QueueError::NoTicket) };
+        let current: String = owner.try_get(0)?;
         let rows = sqlx::query(
             "SELECT at, actor_kind, actor_id, action, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id",
         )
@@ -1047,19 +1150,25 @@ impl Queues {
         .fetch_all(&self.0.db.pool)
         .await?;
         let off = self.0.office.utc_offset_min;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get(4)?;
-                Ok(serde_json::json!({
-                    "at": local_rfc3339(r.try_get(0)?, off),
-                    "actor_kind": r.try_get::<String, _>(1)?,
-                    "actor": r.try_get::<String, _>(2)?,
-                    "action": r.try_get::<String, _>(3)?,
-                    "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
-                }))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(QueueError::from)
+        let mut out = Vec::new();
+        for r in &rows {
+            let detail: String = r.try_get(4)?;
+            let detail = serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default();
+            let action: String = r.try_get(3)?;
+            let handed_on = action == "transferred" && detail["from"].as_str() == Some(clerk.department.as_str());
+            out.push(serde_json::json!({
+                "at": local_rfc3339(r.try_get(0)?, off),
+                "actor_kind": r.try_get::<String, _>(1)?,
+                "actor": r.try_get::<String, _>(2)?,
+                "action": action,
+                "detail": detail,
+            }));
+            // A department that handed the ticket on sees its history up to that point only.
+            if handed_on && current != clerk.department {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     // ---- the world and the clock ----------------------------------------------------------
@@ -1068,6 +1177,10 @@ impl Queues {
     pub fn presence(&self, staff_id: i64, present: bool) {
         if let Some(d) = self.desks().values_mut().find(|d| d.staff_id == staff_id) {
             d.away_since = if present { None } else { d.away_since.or(Some(Instant::now())) };
+            if present {
+                d.in_world = true;
+                d.last_active = Instant::now();
+            }
         }
     }
 
@@ -1146,15 +1259,24 @@ impl Queues {
     /// expires active tickets left from earlier days.
     pub async fn tick(&self) -> Result<(), QueueError> {
         let grace = self.0.settings.desk_grace;
-        let stale: Vec<String> = self
+        let stale: Vec<(String, &str)> = self
             .desks()
             .iter()
-            .filter(|(_, d)| d.away_since.is_some_and(|t| t.elapsed() >= grace))
-            .map(|(k, _)| k.clone())
+            .filter_map(|(k, d)| {
+                if d.away_since.is_some_and(|t| t.elapsed() >= grace) {
+                    Some((k.clone(), "clerk away past the grace period"))
+                } else if !d.in_world && d.last_active.elapsed() >= CONSOLE_DESK_IDLE {
+                    Some((k.clone(), "console desk idle"))
+                } else {
+                    None
+                }
+            })
             .collect();
-        for counter in stale {
-            tracing::info!(%counter, "clerk away past the grace period; closing the desk");
-            self.close_desk(&counter, &Actor::System).await?;
+        for (counter, why) in stale {
+            tracing::info!(%counter, why, "closing the desk");
+            if let Err(e) = self.close_desk(&counter, &Actor::System).await {
+                tracing::warn!(error = %e, %counter, "could not close a desk");
+            }
         }
         let now = now_ms();
         let deadline = now - self.0.settings.no_show_after.as_millis() as i64;
@@ -1162,23 +1284,46 @@ impl Queues {
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(deadline).fetch_all(&self.0.db.pool).await?;
         for r in rows {
             let t = row(&r)?;
-            self.finish(&t, "no_show", &Actor::System).await?;
-            let holder = t.counter.as_deref().and_then(|c| self.desks().get(c).map(|d| d.staff_id));
-            if let (Some(counter), Some(staff_id)) = (t.counter.as_deref(), holder) {
-                self.call_next_at(counter, staff_id, &Actor::System, &t.department).await?;
+            if let Err(e) = self.expire_call(&t, deadline).await {
+                tracing::warn!(error = %e, ticket = t.id, "no-show timer");
             }
         }
         let today = self.today(now);
-        let expired = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE status IN {ACTIVE} AND service_day <> $2"
-        )))
-        .bind(now)
-        .bind(&today)
-        .execute(&self.0.db.pool)
-        .await?
-        .rows_affected();
-        if expired > 0 {
-            tracing::info!(expired, "expired tickets of earlier days");
+        let sql = format!(
+            "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE status IN {ACTIVE} AND service_day <> $2 RETURNING {}",
+            COLS.replace("t.", "")
+        );
+        let expired = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(&today).fetch_all(&self.0.db.pool).await?;
+        if !expired.is_empty() {
+            tracing::info!(expired = expired.len(), "expired tickets of earlier days");
+            let mut by_dept: HashMap<String, Vec<TicketInfo>> = HashMap::new();
+            for r in &expired {
+                let mut t = row(r)?;
+                t.status = TicketStatus::Expired;
+                by_dept.entry(t.department.clone()).or_default().push(t.info(None, None));
+            }
+            for (dept, ended) in by_dept {
+                self.publish(&dept, ended).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The no-show timer for one called ticket: under its counter's lock, ends it if it is still
+    /// called there since before `deadline`, then calls the next ticket if a clerk attends the
+    /// desk (an unattended desk does not work through its queue as no-shows).
+    async fn expire_call(&self, t: &Row_, deadline: i64) -> Result<(), QueueError> {
+        let Some(counter) = t.counter.as_deref() else { return Ok(()) };
+        let _g = self.lock_counter(counter).await;
+        if self.finish(t, "('called')", "no_show", &Actor::System, Some(deadline)).await?.is_none() {
+            return Ok(());
+        }
+        let holder = {
+            let desks = self.desks();
+            desks.get(counter).filter(|d| d.attended(self.0.settings.no_show_after)).map(|d| d.staff_id)
+        };
+        if let (Some(staff_id), Some(dept)) = (holder, self.department_of_counter(counter)) {
+            self.call_next_at(counter, staff_id, &Actor::System, &dept).await?;
         }
         Ok(())
     }

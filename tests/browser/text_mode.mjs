@@ -76,7 +76,7 @@ try {
   await a.waitForURL(/notice=taken/);
   const mineA = await a.locator('#my-tickets').textContent();
   check(/A-001/.test(mineA) && /あなたの前に 0 人/.test(mineA) && /不明/.test(mineA), 'no-JS ticket A-001, first, wait unknown', mineA);
-  check((await a.getByRole('status').textContent()).includes('番号札を取りました'), 'a status message confirms it');
+  check((await a.locator('.notice[role=status]').textContent()).includes('番号札を取りました'), 'a status message confirms it');
   await audit(a, 'ticket_ja');
   // A second ticket for the same department is refused in words.
   await a.getByRole('button', { name: /番号札を取る.*戸籍住民課/ }).click();

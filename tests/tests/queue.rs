@@ -178,6 +178,54 @@ fn calling_is_fair_per_department_and_transfers_keep_their_place() {
     let (_, ev) = h.call("GET", &format!("/api/v1/staff/tickets/{id}/events"), Some(&b), None);
     let t = ev.as_array().unwrap().iter().find(|e| e["action"] == "transferred").expect("transferred event").clone();
     assert_eq!((t["actor"].as_str(), t["detail"]["new_label"].as_str()), (Some("clerk.a"), Some("B-004")), "{t}");
+    assert!(ev.as_array().unwrap().iter().any(|e| e["actor"] == "clerk.b"), "B sees its own work: {ev}");
+    // A, who handed it on, sees its history up to the transfer and nothing of B's work after.
+    let (_, ev) = h.call("GET", &format!("/api/v1/staff/tickets/{id}/events"), Some(&a), None);
+    assert_eq!(ev.as_array().unwrap().last().unwrap()["action"], "transferred", "{ev}");
+}
+
+#[test]
+fn a_double_click_on_call_next_leaves_one_ticket_at_the_desk_sqlite() {
+    double_click(Backend::Sqlite);
+}
+
+/// On PostgreSQL, concurrent calls of one desk would each see a different "current" ticket
+/// without the desk's lock.
+#[test]
+fn a_double_click_on_call_next_leaves_one_ticket_at_the_desk_postgres() {
+    double_click(Backend::Postgres);
+}
+
+fn double_click(backend: Backend) {
+    let h = Harness::start_on(Store::new(backend), OPEN);
+    let residents: Vec<String> = (0..10).map(|i| h.guest(&format!("d{i}"))).collect();
+    for r in &residents {
+        assert_eq!(take(&h, r, "welfare").0, 201);
+    }
+    let clerk = h.clerk("double", "welfare");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/d1/take", Some(&clerk), None).0, 200);
+    let base = h.base();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let clicks: Vec<_> = (0..6)
+        .map(|_| {
+            let (base, token, start) = (base.clone(), clerk.clone(), start.clone());
+            std::thread::spawn(move || {
+                let http = clerk_http::blocking_client();
+                start.wait();
+                http(&base, &token)
+            })
+        })
+        .collect();
+    for c in clicks {
+        c.join().expect("click");
+    }
+    let statuses: Vec<String> =
+        residents.iter().map(|r| mine(&h, r)[0]["status"].as_str().unwrap().to_string()).collect();
+    let called = statuses.iter().filter(|s| *s == "called").count();
+    let no_show = statuses.iter().filter(|s| *s == "no_show").count();
+    assert_eq!(called, 1, "one ticket at the desk: {statuses:?}");
+    // Six calls in a row: five residents called and passed over, one at the desk, the rest wait.
+    assert_eq!((no_show, statuses.iter().filter(|s| *s == "waiting").count()), (5, 4), "{statuses:?}");
 }
 
 #[test]

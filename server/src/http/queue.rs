@@ -113,6 +113,8 @@ pub async fn arrived(
 #[utoipa::path(get, path = "/api/v1/staff/desks", tag = "staff", security(("session" = [])),
     responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::ErrorBody)))]
 pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
+    // A console showing the desks keeps its clerk's desk alive.
+    s.queues.touch(st.id);
     let mut all = s.queues.desk_views().await?;
     for d in &mut all {
         if d.department != st.department_id {
@@ -129,6 +131,7 @@ pub async fn staff_queue(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
 ) -> Result<Json<Vec<StaffTicket>>, ApiError> {
+    s.queues.touch(st.id);
     Ok(Json(s.queues.waiting(&st.department_id).await?))
 }
 

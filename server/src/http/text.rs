@@ -243,9 +243,7 @@ impl Ctx<'_> {
                     let pos = t.position.unwrap_or(0);
                     let wait = match t.wait_s {
                         Some(s) => minutes(l, s),
-                        None => {
-                            l.t("不明（まだ目安がありません）", "unknown (no recent service times yet)").to_string()
-                        }
+                        None => l.t("不明", "unknown").to_string(),
                     };
                     let _ = match l {
                         Lang::Ja => {
@@ -442,13 +440,26 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
             let tickets = s.queues.mine(&r.id).await.unwrap_or_default();
             let _ = write!(
                 o,
-                "<section aria-labelledby=\"my-h\"><h2 id=\"my-h\">{}</h2><p>{} {}</p><div id=\"my-tickets\" aria-live=\"polite\" data-lang=\"{}\">{}</div></section>",
+                "<section aria-labelledby=\"my-h\"><h2 id=\"my-h\">{}</h2><p>{} {}</p><div id=\"my-tickets\" data-lang=\"{}\">{}</div><p id=\"live-status\" class=\"vh\" role=\"status\"></p></section>",
                 l.t("あなたの番号札", "Your tickets"),
                 l.t("お名前:", "Name:"),
                 esc(&r.display_name),
                 l.code(),
                 c.tickets_html(&tickets, &csrf)
             );
+            if tickets.iter().any(|t| t.status.is_active()) {
+                let minutes = s.queues.no_show_after().as_secs().div_ceil(60);
+                let _ = match l {
+                    Lang::Ja => write!(
+                        o,
+                        "<p id=\"reload-hint\">このページは、ブラウザーで JavaScript が使えるときは自動で更新されます。使えないときは、ときどき「最新の状態に更新」を押して呼び出しを確認してください。呼ばれてから {minutes} 分以内に窓口へお越しください。</p>"
+                    ),
+                    Lang::En => write!(
+                        o,
+                        "<p id=\"reload-hint\">This page updates itself when JavaScript is on. Without it, press \"Refresh\" now and then to see whether you are called. Once called, please come to the counter within {minutes} minutes.</p>"
+                    ),
+                };
+            }
         }
         None => {
             let _ = write!(
@@ -557,11 +568,30 @@ struct StartForm {
     lang: String,
 }
 
+/// Whether a form post comes from this site: browsers say where a request comes from
+/// (`Sec-Fetch-Site`, `Origin`); a post from another site is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, a)| a) == Some(host),
+        _ => true,
+    }
+}
+
 async fn start(
     State(s): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(f): Form<StartForm>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site form").into_response();
+    }
     if s.guest_limit.check(super::ratelimit::address_key(peer.ip())).is_err() {
         return see_other(&back(&f.lang, "rate_limited", None), None);
     }
@@ -661,17 +691,21 @@ async fn arrived(
 }
 
 async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    if authorised(&s, &headers, &f.csrf).await.is_some()
-        && let Some(token) = cookie_token(&headers)
-    {
+    let lang = if f.lang == "en" { "en" } else { "ja" };
+    // Only a form of this session may end it: another site cannot log a resident out.
+    if authorised(&s, &headers, &f.csrf).await.is_none() {
+        return see_other(&back(lang, "session", None), None);
+    }
+    if let Some(token) = cookie_token(&headers) {
         let _ = sessions::revoke(&s.db, &token).await;
     }
-    let lang = if f.lang == "en" { "en" } else { "ja" };
     see_other(&format!("/text?lang={lang}"), Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")))
 }
 
 /// Live updates of the resident's ticket section, as server-sent events: an event `tickets`
-/// whose data is the section's new HTML, whenever one of their tickets changes.
+/// whose data is the section's HTML, first on connecting (so a reconnect misses nothing) and
+/// then whenever it changes. The stream keeps the session alive while the page is open, and
+/// ends when the session does.
 async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
@@ -679,22 +713,44 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let csrf = csrf_for(&token);
     let rx = s.queues.subscribe();
-    let state = s.clone();
-    let stream = futures_util::stream::unfold((rx, state, r.id, csrf), move |(mut rx, s, rid, csrf)| async move {
+    struct Live {
+        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::queue::QueueChange>>,
+        s: HttpState,
+        resident: String,
+        token: String,
+        csrf: String,
+        last: Option<String>,
+        touch: tokio::time::Interval,
+    }
+    let mut touch = tokio::time::interval(Duration::from_secs(5 * 60));
+    touch.reset(); // the first touch is due in five minutes, not now
+    let live = Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch };
+    let stream = futures_util::stream::unfold(live, move |mut st| async move {
         loop {
-            match rx.recv().await {
-                Ok(change) => {
-                    if !change.tickets.iter().any(|(owner, _)| *owner == rid) {
-                        continue;
+            if st.last.is_some() {
+                tokio::select! {
+                    msg = st.rx.recv() => match msg {
+                        Ok(change) if !change.tickets.iter().any(|(owner, _)| *owner == st.resident) => continue,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = st.touch.tick() => {
+                        // Resuming touches the session; a session that ended ends the stream.
+                        match sessions::resume(&st.s.db, &st.token).await {
+                            Ok(Some(_)) => continue,
+                            _ => return None,
+                        }
                     }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-            let tickets = s.queues.mine(&rid).await.unwrap_or_default();
-            let body = Ctx { s: &s, lang }.tickets_html(&tickets, &csrf);
+            let tickets = st.s.queues.mine(&st.resident).await.unwrap_or_default();
+            let body = Ctx { s: &st.s, lang }.tickets_html(&tickets, &st.csrf);
+            if st.last.as_deref() == Some(body.as_str()) {
+                continue;
+            }
+            st.last = Some(body.clone());
             let ev = Event::default().event("tickets").data(body);
-            return Some((Ok::<_, Infallible>(ev), (rx, s, rid, csrf)));
+            return Some((Ok::<_, Infallible>(ev), st));
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
@@ -704,17 +760,32 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
 const LIVE_JS: &str = r#""use strict";
 (function () {
   var box = document.getElementById("my-tickets");
+  var status = document.getElementById("live-status");
   if (!box || !window.EventSource) return;
+  var hint = document.getElementById("reload-hint");
   var es = new EventSource("/text/events?lang=" + encodeURIComponent(box.getAttribute("data-lang") || "ja"));
   es.addEventListener("tickets", function (e) {
+    if (box.innerHTML === e.data) return;
+    // Keep keyboard focus on the same button when the section is redrawn.
+    var active = document.activeElement;
+    var form = active && box.contains(active) && active.form ? active.form.getAttribute("action") : null;
     var wasCalled = !!box.querySelector("[data-called]");
     box.innerHTML = e.data;
+    if (form) {
+      var again = box.querySelector('form[action="' + form + '"] button');
+      if (again) again.focus();
+    }
     var called = box.querySelector("[data-called]");
     if (called && !wasCalled) {
       document.title = "\u2757 " + document.title.replace(/^\u2757 /, "");
       try { navigator.vibrate && navigator.vibrate([300, 100, 300]); } catch (_) {}
+    } else if (status) {
+      // A short, polite summary for screen readers; a call is announced by its own alert.
+      var first = box.querySelector(".ticket p:nth-of-type(2)");
+      status.textContent = first ? first.textContent : "";
     }
   });
+  if (hint) hint.hidden = true;
   document.documentElement.setAttribute("data-live", "1");
 })();
 "#;
