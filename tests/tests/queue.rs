@@ -441,8 +441,7 @@ fn outside_opening_hours_a_ticket_is_refused_with_the_next_opening() {
     let r = h.guest("early");
     let (s, v) = take(&h, &r, "welfare");
     assert_eq!((s, v["code"].as_str()), (409, Some("queue_closed")), "{v}");
-    let (y, m, d) = civil(now_days as i64 + 2);
-    let date = format!("{y:04}-{m:02}-{d:02}");
+    let date = madoguchi_shared::hours::LocalTime::at((now_days as i64 + 2) * 86_400_000, 0).date();
     let msg = v["message"].as_str().unwrap();
     assert!(msg.contains(&date) && msg.contains("00:00"), "names the next opening {date}: {msg}");
     let (_, q) = h.call("GET", "/api/v1/queues", None, None);
@@ -452,24 +451,6 @@ fn outside_opening_hours_a_ticket_is_refused_with_the_next_opening() {
         (Some(false), Some(&*format!("{date}T00:00:00+00:00")))
     );
     assert!(mine(&h, &r).is_empty(), "nothing was taken");
-}
-
-fn civil(days: i64) -> (i64, u32, u32) {
-    let d = time_days(days);
-    (d.0, d.1, d.2)
-}
-
-fn time_days(z: i64) -> (i64, u32, u32) {
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
