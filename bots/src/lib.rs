@@ -19,7 +19,7 @@ use renetcode::{ClientAuthentication, ConnectToken, DisconnectReason, NETCODE_MA
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What can go wrong getting into the world.
@@ -95,10 +95,35 @@ fn unix_now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
+type WsStream = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+/// How a bot reaches the world: netcode over UDP (native clients), or renet packets over a
+/// WebSocket (what the browser client does).
+enum Link {
+    Udp { socket: UdpSocket, netcode: Box<NetcodeClient> },
+    Ws { ws: Box<WsStream>, closed: bool, last_sent: Instant },
+}
+
+/// Gets a single-use WebSocket ticket for an existing session.
+pub async fn fetch_ws_ticket(http: &reqwest::Client, http_base: &str, session_token: &str) -> Result<String, BotError> {
+    let url = format!("{http_base}/api/v1/world/ws-ticket");
+    let err = |e: reqwest::Error| BotError::Http { url: url.clone(), detail: e.to_string() };
+    let body: serde_json::Value = http
+        .post(&url)
+        .bearer_auth(session_token)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
+    Ok(body["ticket"].as_str().unwrap_or_default().to_string())
+}
+
 /// One headless client connection and what it has learned from the server.
 pub struct Bot {
-    socket: UdpSocket,
-    netcode: NetcodeClient,
+    link: Link,
     renet: RenetClient,
     buf: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
     last: Instant,
@@ -149,9 +174,27 @@ impl Bot {
         socket.set_nonblocking(true)?;
         let netcode = NetcodeClient::new(unix_now(), ClientAuthentication::Secure { connect_token: token })
             .map_err(|e| BotError::Netcode(e.to_string()))?;
-        Ok(Bot {
-            socket,
-            netcode,
+        Ok(Bot::with_link(Link::Udp { socket, netcode: Box::new(netcode) }))
+    }
+
+    /// Connects over WebSocket, as the browser client does: `http_base` is the server's HTTP
+    /// base URL, `ticket` a single-use ticket from `POST /api/v1/world/ws-ticket`.
+    pub fn connect_ws(http_base: &str, ticket: &str) -> Result<Bot, BotError> {
+        let url = format!("{}/api/v1/world/ws?ticket={ticket}", http_base.replacen("http", "ws", 1));
+        let (mut ws, _) =
+            tungstenite::connect(url.as_str()).map_err(|e| BotError::Netcode(format!("WebSocket: {e}")))?;
+        if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
+            s.set_nonblocking(true)?;
+            s.set_nodelay(true)?;
+        }
+        let mut bot = Bot::with_link(Link::Ws { ws: Box::new(ws), closed: false, last_sent: Instant::now() });
+        bot.renet.set_connected();
+        Ok(bot)
+    }
+
+    fn with_link(link: Link) -> Bot {
+        Bot {
+            link,
             renet: RenetClient::new(connection_config()),
             buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
             last: Instant::now(),
@@ -174,52 +217,131 @@ impl Bot {
             called: HashMap::new(),
             desks: HashMap::new(),
             staff_seen: Vec::new(),
-        })
+        }
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        match &self.link {
+            Link::Udp { socket, .. } => socket.local_addr(),
+            Link::Ws { ws, .. } => match ws.get_ref() {
+                tungstenite::stream::MaybeTlsStream::Plain(s) => s.local_addr(),
+                _ => Err(io::Error::other("not a plain TCP stream")),
+            },
+        }
     }
 
     pub fn is_connected(&self) -> bool {
-        self.netcode.is_connected()
-    }
-
-    /// Why netcode ended the connection, if it did.
-    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
-        self.netcode.disconnect_reason()
-    }
-
-    fn send_datagram(&mut self, packet: &[u8], addr: SocketAddr) {
-        if let Ok(n) = self.socket.send_to(packet, addr) {
-            self.bytes_out += n as u64;
+        match &self.link {
+            Link::Udp { netcode, .. } => netcode.is_connected(),
+            Link::Ws { closed, .. } => !closed,
         }
+    }
+
+    /// Why netcode ended the connection, if it did (UDP bots).
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        match &self.link {
+            Link::Udp { netcode, .. } => netcode.disconnect_reason(),
+            Link::Ws { .. } => None,
+        }
+    }
+
+    /// Whether the server closed this bot's WebSocket.
+    pub fn ws_closed(&self) -> bool {
+        matches!(self.link, Link::Ws { closed: true, .. })
     }
 
     /// Advances time, reads the socket, applies what the server said, and sends what is queued.
     pub fn pump(&mut self) {
+        if matches!(self.link, Link::Ws { .. }) {
+            self.pump_ws();
+        } else {
+            self.pump_udp();
+        }
+    }
+
+    fn pump_ws(&mut self) {
         let now = Instant::now();
         let dt = now - self.last;
         self.last = now;
         self.renet.update(dt);
-        if self.netcode.disconnect_reason().is_some() {
+        let Link::Ws { ws, closed, last_sent } = &mut self.link else { return };
+        if *closed {
+            return;
+        }
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Binary(b)) => {
+                    self.bytes_in += b.len() as u64;
+                    self.renet.process_packet(&b);
+                }
+                Ok(tungstenite::Message::Close(_)) => {
+                    *closed = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    *closed = true;
+                    break;
+                }
+            }
+        }
+        if *closed {
             self.renet.disconnect_due_to_transport();
             return;
         }
-        if self.netcode.is_connected() {
+        if now.duration_since(self.last_flush) >= self.flush_interval {
+            self.last_flush = now;
+            let packets = self.renet.get_packets_to_send();
+            // An empty frame a second keeps an idle connection alive.
+            if packets.is_empty() && now.duration_since(*last_sent) >= Duration::from_secs(1) {
+                let _ = ws.write(tungstenite::Message::Binary(Vec::new().into()));
+                *last_sent = now;
+            }
+            for p in packets {
+                self.bytes_out += p.len() as u64;
+                let _ = ws.write(tungstenite::Message::Binary(p.into()));
+                *last_sent = now;
+            }
+            match ws.flush() {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => *closed = true,
+            }
+        }
+        self.read_messages();
+    }
+
+    fn pump_udp(&mut self) {
+        let now = Instant::now();
+        let dt = now - self.last;
+        self.last = now;
+        self.renet.update(dt);
+        let Link::Udp { socket, netcode } = &mut self.link else { return };
+        let mut bytes_out = 0u64;
+        let mut send = |socket: &UdpSocket, packet: &[u8], addr: SocketAddr| {
+            if let Ok(n) = socket.send_to(packet, addr) {
+                bytes_out += n as u64;
+            }
+        };
+        if netcode.disconnect_reason().is_some() {
+            self.renet.disconnect_due_to_transport();
+            return;
+        }
+        if netcode.is_connected() {
             self.renet.set_connected();
-        } else if self.netcode.is_connecting() {
+        } else if netcode.is_connecting() {
             self.renet.set_connecting();
         }
-        let server = self.netcode.server_addr();
+        let server = netcode.server_addr();
         loop {
-            match self.socket.recv_from(&mut self.buf[..]) {
+            match socket.recv_from(&mut self.buf[..]) {
                 Ok((len, addr)) => {
                     self.bytes_in += len as u64;
                     if addr != server {
                         continue;
                     }
-                    if let Some(payload) = self.netcode.process_packet(&mut self.buf[..len]) {
+                    if let Some(payload) = netcode.process_packet(&mut self.buf[..len]) {
                         self.renet.process_packet(payload);
                     }
                 }
@@ -228,23 +350,20 @@ impl Bot {
                 Err(_) => break,
             }
         }
-        if let Some((packet, addr)) = self.netcode.update(dt) {
-            let packet = packet.to_vec();
-            self.send_datagram(&packet, addr);
+        if let Some((packet, addr)) = netcode.update(dt) {
+            send(socket, packet, addr);
         }
-        self.read_messages();
-        if self.netcode.is_connected() && now.duration_since(self.last_flush) >= self.flush_interval {
+        if netcode.is_connected() && now.duration_since(self.last_flush) >= self.flush_interval {
             self.last_flush = now;
             for p in self.renet.get_packets_to_send() {
-                match self.netcode.generate_payload_packet(&p) {
-                    Ok((addr, payload)) => {
-                        let payload = payload.to_vec();
-                        self.send_datagram(&payload, addr);
-                    }
+                match netcode.generate_payload_packet(&p) {
+                    Ok((addr, payload)) => send(socket, payload, addr),
                     Err(_) => break,
                 }
             }
         }
+        self.bytes_out += bytes_out;
+        self.read_messages();
     }
 
     fn read_messages(&mut self) {
@@ -311,6 +430,14 @@ impl Bot {
         }
         if self.record {
             self.events.push(msg);
+        }
+    }
+
+    /// Sends one raw WebSocket frame (tests use this to send what no honest client would).
+    pub fn send_ws_frame(&mut self, bytes: Vec<u8>) {
+        if let Link::Ws { ws, .. } = &mut self.link {
+            let _ = ws.write(tungstenite::Message::Binary(bytes.into()));
+            let _ = ws.flush();
         }
     }
 
@@ -381,9 +508,19 @@ impl Bot {
 
     /// Sends a netcode disconnect right away, as a client that closes properly does.
     pub fn disconnect(&mut self) {
-        if let Ok((addr, packet)) = self.netcode.disconnect() {
-            let packet = packet.to_vec();
-            self.send_datagram(&packet, addr);
+        match &mut self.link {
+            Link::Udp { socket, netcode } => {
+                if let Ok((addr, packet)) = netcode.disconnect()
+                    && let Ok(n) = socket.send_to(packet, addr)
+                {
+                    self.bytes_out += n as u64;
+                }
+            }
+            Link::Ws { ws, closed, .. } => {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+                *closed = true;
+            }
         }
     }
 }

@@ -141,16 +141,28 @@ fn handle_server_event(
     mut ledger: ResMut<TokenLedger>,
     mut clients: ResMut<Clients>,
     mut server: ResMut<RenetServer>,
+    ws: Option<ResMut<crate::websocket::WsLink>>,
     mut commands: Commands,
 ) {
     let now = time.elapsed();
     match &**event {
         ServerEvent::ClientConnected { client_id } => {
             Metrics::add(&metrics.connections_total, 1);
-            let nonce = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
             let mut client =
                 Client { phase: Phase::AwaitingHello { since: now }, avatar: None, strikes: 0, principal: None };
-            match ledger.consume(&nonce) {
+            // A WebSocket client was authenticated by its single-use ticket; a UDP one by the
+            // nonce sealed in its connect token.
+            let from_ws = ws.and_then(|mut l| l.pending.remove(client_id));
+            let issued = match from_ws {
+                Some(principal) => {
+                    Some(IssuedToken { nonce: Nonce::default(), principal, expires_at: std::time::Instant::now() })
+                }
+                None => {
+                    let nonce = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
+                    ledger.consume(&nonce)
+                }
+            };
+            match issued {
                 Some(issued) => {
                     tracing::info!(client_id, principal = ?issued.principal, "client connected");
                     client.principal = Some(issued.principal);

@@ -21,6 +21,7 @@ pub mod tick;
 pub mod tokens;
 pub mod transport;
 pub mod view;
+pub mod websocket;
 pub mod world;
 
 use anyhow::Context;
@@ -117,6 +118,8 @@ pub struct WorldParts {
     pub shutdown: Option<UnboundedReceiver<()>>,
     /// The link to the queue service; without it, counter messages are refused as unavailable.
     pub queue: Option<counters::QueueLink>,
+    /// Browser clients over WebSocket; without it, only UDP.
+    pub websocket: Option<websocket::WsLink>,
 }
 
 /// Builds the world app, ready to `run()` (which ticks until shutdown) or to `update()` by hand.
@@ -147,8 +150,12 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
             chat::plugin,
             view::plugin,
             counters::plugin,
+            websocket::plugin,
         ));
     if let Some(link) = parts.queue {
+        app.insert_resource(link);
+    }
+    if let Some(link) = parts.websocket {
         app.insert_resource(link);
     }
     if let Some(rx) = parts.shutdown {
@@ -255,7 +262,14 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     );
     runtime.block_on(queues.recover())?;
     queues.spawn(runtime.handle(), request_rx);
+    let (ws_tx, ws_rx) = unbounded_channel();
+    let ws_tickets = Arc::new(websocket::WsTickets::new(
+        Duration::from_secs(cfg.token_ttl_secs.into()),
+        Duration::from_secs(cfg.client_timeout_secs.into()),
+        ws_tx,
+    ));
     let state = http::HttpState {
+        ws: ws_tickets,
         queues,
         secure_cookies: cfg.secure_cookies,
         metrics: metrics.clone(),
@@ -324,6 +338,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         issued_tokens: issued_rx,
         shutdown: Some(shutdown_rx),
         queue: Some(counters::QueueLink { requests: request_tx, notices: notice_rx }),
+        websocket: Some(websocket::WsLink::new(ws_rx, cfg.max_clients.into())),
     })?;
     tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start

@@ -123,6 +123,9 @@ fn receive_udp(
         UdpTransport::handle(result, &t.socket, &metrics, &mut server);
     }
     for client_id in server.disconnections_id() {
+        if !t.netcode.is_client_connected(client_id) {
+            continue; // a WebSocket client: its transport removes it
+        }
         let result = t.netcode.disconnect(client_id);
         UdpTransport::handle(result, &t.socket, &metrics, &mut server);
     }
@@ -136,10 +139,11 @@ fn send_udp(
     metrics: Res<WorldMetrics>,
     settings: Res<WorldSettings>,
     tick: Res<TickCount>,
+    ws: Res<crate::websocket::WsClientIds>,
 ) {
     let t = &mut *transport;
     for client_id in server.clients_id() {
-        if !settings.due(client_id, tick.0) {
+        if ws.contains(&client_id) || !settings.due(client_id, tick.0) {
             continue;
         }
         let Ok(packets) = server.get_packets_to_send(client_id) else { continue };

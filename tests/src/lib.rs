@@ -234,6 +234,25 @@ impl Harness {
         bot
     }
 
+    /// A single-use WebSocket ticket for a session.
+    pub fn ws_ticket(&self, session_token: &str) -> String {
+        self.rt.block_on(madoguchi_bots::fetch_ws_ticket(&self.http, &self.base(), session_token)).expect("ws ticket")
+    }
+
+    /// A bot that joined the world over WebSocket, as the browser client does.
+    pub fn join_ws(&self, name: &str) -> Bot {
+        let session = self.guest(name);
+        let mut bot = Bot::connect_ws(&self.base(), &self.ws_ticket(&session)).expect("WebSocket bot");
+        bot.hello(name, "ja");
+        assert!(
+            bot.wait_until(SOON, |b| b.me.is_some()),
+            "no Welcome over WebSocket for {name}: refused={:?} errors={:?}",
+            bot.refused,
+            bot.errors
+        );
+        bot
+    }
+
     /// A bot whose netcode connection is open, before `Hello`.
     pub fn connect(&self) -> Bot {
         let mut bot = Bot::connect(self.credentials().connect_token).expect("bot");

@@ -34,6 +34,8 @@ use utoipa::OpenApi;
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub queues: crate::queue::Queues,
+    /// Single-use tickets for browser clients' WebSocket.
+    pub ws: Arc<crate::websocket::WsTickets>,
     /// Mark session cookies `Secure` (when served over HTTPS).
     pub secure_cookies: bool,
     pub db: Db,
@@ -224,6 +226,7 @@ impl utoipa::Modify for BearerScheme {
         auth::staff_login,
         auth::logout,
         world::connect_token,
+        world::ws_ticket,
         records::list_procedures,
         records::resident_list,
         records::resident_create,

@@ -3,16 +3,86 @@
 use super::{ApiError, Auth, HttpState};
 use crate::sessions::Principal;
 use crate::tokens::{TokenError, WorldPrincipal};
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::PROTOCOL_VERSION;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(super) fn router() -> Router<HttpState> {
-    Router::new().route("/api/v1/world/connect-token", post(connect_token))
+    Router::new()
+        .route("/api/v1/world/connect-token", post(connect_token))
+        .route("/api/v1/world/ws-ticket", post(ws_ticket))
+        .route("/api/v1/world/ws", get(ws_connect))
+}
+
+fn world_principal(principal: Principal) -> (WorldPrincipal, String) {
+    let who = match principal {
+        Principal::Resident(r) => WorldPrincipal::Resident { id: r.id },
+        Principal::Staff(st) => {
+            WorldPrincipal::Staff { id: st.id, department: st.department_id, login: st.login, name: st.display_name }
+        }
+    };
+    let key = match &who {
+        WorldPrincipal::Resident { id } => format!("r:{id}"),
+        WorldPrincipal::Staff { id, .. } => format!("s:{id}"),
+    };
+    (who, key)
+}
+
+/// A ticket for the world over WebSocket (browsers).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WsTicketBody {
+    /// Single use; pass it as `?ticket=` to the WebSocket path.
+    pub ticket: String,
+    /// The WebSocket path on this server: `/api/v1/world/ws`.
+    pub path: String,
+    pub expires_in_s: u64,
+    pub protocol: u16,
+}
+
+/// Issues a single-use ticket for entering the world over WebSocket (the browser transport).
+#[utoipa::path(post, path = "/api/v1/world/ws-ticket", tag = "world", security(("session" = [])),
+    responses((status = 200, body = WsTicketBody), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+pub async fn ws_ticket(State(s): State<HttpState>, Auth(principal, _): Auth) -> Result<Json<WsTicketBody>, ApiError> {
+    let (who, key) = world_principal(principal);
+    s.token_limit.check(key).map_err(ApiError::RateLimited)?;
+    Ok(Json(WsTicketBody {
+        ticket: s.ws.issue(who),
+        path: "/api/v1/world/ws".into(),
+        expires_in_s: s.ws.ttl().as_secs(),
+        protocol: PROTOCOL_VERSION,
+    }))
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    #[serde(default)]
+    ticket: String,
+}
+
+/// Upgrades to the world's WebSocket, for the holder of a valid ticket.
+async fn ws_connect(
+    State(s): State<HttpState>,
+    Query(q): Query<WsQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(who) = (q.ticket.len() <= 64).then(|| s.ws.redeem(&q.ticket)).flatten() else {
+        return ApiError::Forbidden(
+            "ticket_invalid",
+            "this WebSocket ticket is unknown, used or expired; ask for a new one".into(),
+        )
+        .into_response();
+    };
+    match ws {
+        Ok(ws) => s.ws.accept(ws, who),
+        Err(e) => ApiError::BadRequest("not_websocket", e.body_text()).into_response(),
+    }
 }
 
 /// A netcode connect token: short-lived, single-use, tied to the session that asked for it.
@@ -34,16 +104,7 @@ pub async fn connect_token(
     State(s): State<HttpState>,
     Auth(principal, _): Auth,
 ) -> Result<Json<ConnectTokenBody>, ApiError> {
-    let who = match principal {
-        Principal::Resident(r) => WorldPrincipal::Resident { id: r.id },
-        Principal::Staff(st) => {
-            WorldPrincipal::Staff { id: st.id, department: st.department_id, login: st.login, name: st.display_name }
-        }
-    };
-    let key = match &who {
-        WorldPrincipal::Resident { id } => format!("r:{id}"),
-        WorldPrincipal::Staff { id, .. } => format!("s:{id}"),
-    };
+    let (who, key) = world_principal(principal);
     s.token_limit.check(key).map_err(ApiError::RateLimited)?;
     let grant = s.tokens.issue(who).map_err(|e| match e {
         TokenError::WorldGone => ApiError::Unavailable,
