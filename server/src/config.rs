@@ -122,6 +122,10 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_SESSIONS_PER_MINUTE", default_value_t = 20)]
     pub sessions_per_minute: u32,
 
+    /// Directory of the browser client's build (`scripts/build-web` writes it), served under /web.
+    #[arg(long, env = "MADOGUCHI_WEB_DIR", default_value = "client/dist")]
+    pub web_dir: std::path::PathBuf,
+
     /// Mark the text mode's session cookie `Secure`: set this when the office is served over
     /// HTTPS (directly or behind a TLS proxy).
     #[arg(long, env = "MADOGUCHI_SECURE_COOKIES")]

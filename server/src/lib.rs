@@ -272,6 +272,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         ws: ws_tickets,
         queues,
         secure_cookies: cfg.secure_cookies,
+        web_dir: Some(cfg.web_dir.clone()),
         metrics: metrics.clone(),
         db,
         catalog,

@@ -10,6 +10,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod text;
+pub mod web;
 pub mod world;
 
 use crate::applications::RecordError;
@@ -36,6 +37,8 @@ pub struct HttpState {
     pub queues: crate::queue::Queues,
     /// Single-use tickets for browser clients' WebSocket.
     pub ws: Arc<crate::websocket::WsTickets>,
+    /// Where the browser client's build is (`scripts/build-web`), if anywhere.
+    pub web_dir: Option<std::path::PathBuf>,
     /// Mark session cookies `Secure` (when served over HTTPS).
     pub secure_cookies: bool,
     pub db: Db,
@@ -280,6 +283,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(records::router())
         .merge(queue::router())
         .merge(text::router())
+        .merge(web::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .with_state(state)
 }

@@ -383,13 +383,15 @@ async fn front(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<P
         Lang::En => "<a href=\"/?lang=ja\" lang=\"ja\" hreflang=\"ja\">日本語</a>",
     };
     let body = format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{name}</title><style>{STYLE}</style></head><body><header><nav aria-label=\"{}\">{other}</nav></header><main><h1>{name}</h1><p>{}</p><ul><li><a href=\"/text?lang={}\">テキスト版 / Text mode</a> — {}</li></ul></main></body></html>",
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{name}</title><style>{STYLE}</style></head><body><header><nav aria-label=\"{}\">{other}</nav></header><main><h1>{name}</h1><p>{}</p><ul><li><a href=\"/play?lang={}\">{}</a></li><li><a href=\"/text?lang={}\">テキスト版 / Text mode</a> — {}</li></ul></main></body></html>",
         l.code(),
         l.t("言語", "Language"),
         l.t(
             "窓口に行かずに、手続きの相談や番号札の受け取りができます。",
             "Take a queue ticket and talk to the ward office without going there."
         ),
+        l.code(),
+        l.t("3D の区役所に入る", "Enter the 3D office"),
         l.code(),
         l.t(
             "番号札の受け取り、呼び出しの確認（画面読み上げ・キーボード操作に対応）",

@@ -1,0 +1,313 @@
+//! The connection to the office: a guest session over HTTP, then the world over netcode/UDP
+//! (desktop) or a WebSocket (browser), both carrying the same renet packets.
+//!
+//! HTTP runs off the frame loop (a thread on the desktop, a promise in the browser); what it
+//! returns is polled by a system. The transport is a non-send resource because the browser's
+//! WebSocket lives on the main thread.
+
+use bevy::prelude::*;
+use madoguchi_shared::protocol::{
+    Channel, ClientMessage, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
+};
+use renet::RenetClient;
+use serde::Deserialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where the office is and who we are.
+#[derive(Resource, Debug, Clone)]
+pub struct ServerConfig {
+    /// HTTP base URL, e.g. `http://127.0.0.1:8080` (the page's own origin in the browser).
+    pub http_base: String,
+}
+
+/// What the player typed on the join screen.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct JoinRequest {
+    pub name: String,
+    pub locale: String,
+}
+
+/// The connection's state, shown to the player.
+#[derive(Resource, Debug, Clone, PartialEq, Default)]
+pub enum ConnState {
+    /// Waiting for the player to join.
+    #[default]
+    Idle,
+    /// Asking the server for a session and a ticket.
+    Requesting,
+    /// Transport open, `Hello` sent, waiting for `Welcome`.
+    Handshaking,
+    Connected,
+    /// Lost; trying again at the given elapsed time.
+    Reconnecting {
+        reason: String,
+        retry_at: Duration,
+    },
+    /// Refused for good (e.g. protocol mismatch): nothing to retry.
+    Failed(String),
+}
+
+/// A link state as a transport sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkState {
+    Connecting,
+    Open,
+    Closed(String),
+}
+
+/// Moves renet packets between the client and the server.
+pub trait Transport {
+    /// Feeds what arrived into `renet`, and sends what `renet` has queued.
+    fn pump(&mut self, renet: &mut RenetClient, dt: Duration);
+    fn state(&self) -> LinkState;
+    /// Closes the link (politely, if it can).
+    fn close(&mut self);
+}
+
+/// The live link, if any.
+#[derive(Default)]
+pub struct Link {
+    pub transport: Option<Box<dyn Transport>>,
+    pub renet: Option<RenetClient>,
+}
+
+/// What an HTTP round trip produced: a ready transport factory argument.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// A netcode connect token (desktop).
+    Netcode { token: Vec<u8> },
+    /// A WebSocket URL with its single-use ticket (browser).
+    WebSocket { url: String },
+}
+
+/// The session token; kept (in the browser's local storage) so a reload keeps the ticket.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct SessionToken(pub Option<String>);
+
+/// What a grant request returns: the session token and the grant, or why not.
+pub type GrantResult = Result<(String, Grant), String>;
+
+/// The result slot of a request running off the frame loop.
+#[derive(Resource, Clone, Default)]
+pub struct Pending(pub Arc<Mutex<Option<GrantResult>>>);
+
+/// Server messages as they arrive, for the rest of the client.
+#[derive(Message, Debug, Clone)]
+pub struct FromServer(pub ServerMessage);
+
+/// Messages for the server.
+#[derive(Message, Debug, Clone)]
+pub struct ToServer(pub ClientMessage);
+
+#[derive(Deserialize)]
+struct GuestBody {
+    session_token: String,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    connect_token: String,
+}
+
+#[derive(Deserialize)]
+struct WsTicketBody {
+    ticket: String,
+    path: String,
+}
+
+/// Gets (or resumes) a session and a grant to enter the world.
+pub async fn request_grant(
+    http_base: String,
+    session: Option<String>,
+    name: String,
+    locale: String,
+    websocket: bool,
+) -> Result<(String, Grant), String> {
+    let http = reqwest::Client::new();
+    let err = |what: &str, e: reqwest::Error| format!("{what}: {e}");
+    let mut session = session;
+    for _ in 0..2 {
+        let token = match &session {
+            Some(t) => t.clone(),
+            None => {
+                let body: GuestBody = http
+                    .post(format!("{http_base}/api/v1/sessions/guest"))
+                    .json(&serde_json::json!({ "display_name": name, "locale": locale }))
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| err("session", e))?
+                    .json()
+                    .await
+                    .map_err(|e| err("session", e))?;
+                body.session_token
+            }
+        };
+        let path = if websocket { "ws-ticket" } else { "connect-token" };
+        let resp = http
+            .post(format!("{http_base}/api/v1/world/{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| err("ticket", e))?;
+        if resp.status().as_u16() == 401 {
+            // The session ended (expired, or the server's database was reset): start a new one.
+            session = None;
+            continue;
+        }
+        let resp = resp.error_for_status().map_err(|e| err("ticket", e))?;
+        let grant = if websocket {
+            let b: WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
+            let ws_base = http_base.replacen("http", "ws", 1);
+            Grant::WebSocket { url: format!("{ws_base}{}?ticket={}", b.path, b.ticket) }
+        } else {
+            use base64::Engine;
+            let b: TokenBody = resp.json().await.map_err(|e| err("token", e))?;
+            let token =
+                base64::engine::general_purpose::STANDARD.decode(b.connect_token).map_err(|e| format!("token: {e}"))?;
+            Grant::Netcode { token }
+        };
+        return Ok((token, grant));
+    }
+    Err("could not start a session".into())
+}
+
+/// Starts a renet client over `transport` and says `Hello`.
+pub fn open(link: &mut Link, transport: Box<dyn Transport>, join: &JoinRequest) {
+    let mut renet = RenetClient::new(connection_config());
+    renet.set_connecting();
+    let hello =
+        ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: join.name.clone(), locale: join.locale.clone() };
+    renet.send_message(Channel::Events, encode(&hello));
+    link.renet = Some(renet);
+    link.transport = Some(transport);
+}
+
+/// Pumps the transport, turns what arrived into [`FromServer`] messages and sends [`ToServer`]
+/// ones; notices a lost link.
+pub fn pump_link(
+    mut link: NonSendMut<Link>,
+    time: Res<Time<Real>>,
+    mut state: ResMut<ConnState>,
+    mut outgoing: MessageReader<ToServer>,
+    mut incoming: MessageWriter<FromServer>,
+) {
+    let Link { transport, renet } = &mut *link;
+    let (Some(transport), Some(renet)) = (transport.as_mut(), renet.as_mut()) else {
+        outgoing.clear();
+        return;
+    };
+    let dt = time.delta();
+    renet.update(dt);
+    match transport.state() {
+        LinkState::Open => renet.set_connected(),
+        LinkState::Connecting => renet.set_connecting(),
+        LinkState::Closed(reason) => {
+            renet.disconnect_due_to_transport();
+            if !matches!(*state, ConnState::Failed(_)) {
+                *state = ConnState::Reconnecting { reason, retry_at: time.elapsed() + Duration::from_secs(2) };
+            }
+            link.transport = None;
+            link.renet = None;
+            return;
+        }
+    }
+    for m in outgoing.read() {
+        let channel = match m.0 {
+            ClientMessage::Input { .. } => Channel::Movement,
+            _ => Channel::Events,
+        };
+        renet.send_message(channel, encode(&m.0));
+    }
+    transport.pump(renet, dt);
+    for channel in [Channel::Events, Channel::Movement] {
+        while let Some(bytes) = renet.receive_message(channel) {
+            if let Ok(msg) = decode_server(&bytes) {
+                match &msg {
+                    ServerMessage::Welcome { .. } => *state = ConnState::Connected,
+                    ServerMessage::Refused { code, message } => {
+                        *state = if *code == madoguchi_shared::ErrorCode::ProtocolMismatch {
+                            ConnState::Failed(message.clone())
+                        } else {
+                            ConnState::Reconnecting {
+                                reason: message.clone(),
+                                retry_at: time.elapsed() + Duration::from_secs(2),
+                            }
+                        };
+                    }
+                    _ => {}
+                }
+                incoming.write(FromServer(msg));
+            }
+        }
+    }
+}
+
+/// Starts a request when the player joins or a reconnect is due; opens the transport when the
+/// request comes back.
+pub fn drive_connection(
+    mut link: NonSendMut<Link>,
+    mut state: ResMut<ConnState>,
+    join: Option<Res<JoinRequest>>,
+    config: Res<ServerConfig>,
+    pending: Res<Pending>,
+    time: Res<Time<Real>>,
+    mut session: ResMut<SessionToken>,
+) {
+    let Some(join) = join else { return };
+    let start = match &*state {
+        ConnState::Idle => true,
+        ConnState::Reconnecting { retry_at, .. } => time.elapsed() >= *retry_at,
+        _ => false,
+    };
+    if start {
+        *state = ConnState::Requesting;
+        let slot = pending.0.clone();
+        let fut = request_grant(
+            config.http_base.clone(),
+            session.0.clone(),
+            join.name.clone(),
+            join.locale.clone(),
+            cfg!(target_arch = "wasm32"),
+        );
+        crate::platform::spawn(async move {
+            let r = fut.await;
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        return;
+    }
+    if *state != ConnState::Requesting {
+        return;
+    }
+    let done = pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match done {
+        None => {}
+        Some(Ok((token, grant))) => {
+            crate::platform::remember_session(&token);
+            session.0 = Some(token);
+            match crate::platform::transport(&grant) {
+                Ok(t) => {
+                    open(&mut link, t, &join);
+                    *state = ConnState::Handshaking;
+                }
+                Err(e) => {
+                    *state = ConnState::Reconnecting { reason: e, retry_at: time.elapsed() + Duration::from_secs(2) }
+                }
+            }
+        }
+        Some(Err(e)) => {
+            *state = ConnState::Reconnecting { reason: e, retry_at: time.elapsed() + Duration::from_secs(3) }
+        }
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<ConnState>()
+        .init_resource::<Pending>()
+        .init_resource::<SessionToken>()
+        .insert_non_send(Link::default())
+        .add_message::<FromServer>()
+        .add_message::<ToServer>()
+        .add_systems(PreUpdate, (drive_connection, pump_link).chain());
+}

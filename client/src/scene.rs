@@ -1,0 +1,275 @@
+//! Drawing the office: the current room from the layout (floor, walls, counters, doors), the
+//! avatars, name labels, and a camera that follows the player. Click or tap on the floor to
+//! walk there. Only in the windowed app: the headless tests run everything else.
+
+use crate::input::OfficeRes;
+use crate::net::ToServer;
+use crate::world::{Avatar, Desks, Me, RoomChanged, WorldView, to_world};
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use madoguchi_shared::limits::AVATAR_RADIUS;
+use madoguchi_shared::protocol::ClientMessage;
+use madoguchi_shared::quant::{Point, QPos};
+
+/// Everything that belongs to the room on screen; despawned when the room changes.
+#[derive(Component)]
+pub struct RoomPiece;
+
+/// The camera that follows the player.
+#[derive(Component)]
+pub struct FollowCamera;
+
+/// A label that floats over a point of the world (a name, a desk sign).
+#[derive(Component)]
+pub struct WorldLabel {
+    pub anchor: Vec3,
+    pub follow: Option<Entity>,
+}
+
+/// A counter's sign, updated from the desk signs.
+#[derive(Component)]
+pub struct CounterSign(pub String);
+
+const WALL_HEIGHT: f32 = 2.4;
+const DESK_HEIGHT: f32 = 1.0;
+
+fn setup(mut commands: Commands) {
+    commands.spawn((
+        Camera3d::default(),
+        Tonemapping::None,
+        Transform::from_xyz(12.0, 10.0, 6.0).looking_at(Vec3::new(12.0, 0.0, -2.0), Vec3::Y),
+        FollowCamera,
+    ));
+    commands.spawn((
+        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: false, ..default() },
+        Transform::from_xyz(5.0, 20.0, 10.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight { brightness: 600.0, ..default() });
+    commands.insert_resource(ClearColor(Color::srgb(0.86, 0.89, 0.93)));
+}
+
+/// A stable, distinct color per department letter.
+fn department_color(prefix: &str) -> Color {
+    let hue = f32::from(prefix.bytes().next().unwrap_or(b'A').saturating_sub(b'A')) * 67.0 % 360.0;
+    Color::hsl(hue, 0.55, 0.55)
+}
+
+fn cuboid_between(rect: [f32; 4], y0: f32, y1: f32) -> (Cuboid, Vec3) {
+    let [x0, z0, x1, z1] = rect;
+    let size = Vec3::new(x1 - x0, y1 - y0, z1 - z0);
+    let center = to_world(Point::new((x0 + x1) / 2.0, (z0 + z1) / 2.0), (y0 + y1) / 2.0);
+    (Cuboid::new(size.x, size.y, size.z), center)
+}
+
+/// Rebuilds the room's geometry when we arrive in a room.
+#[allow(clippy::too_many_arguments)]
+fn build_room(
+    mut changed: MessageReader<RoomChanged>,
+    office: Res<OfficeRes>,
+    pieces: Query<Entity, With<RoomPiece>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut commands: Commands,
+) {
+    let Some(RoomChanged(index)) = changed.read().last().copied() else { return };
+    for e in &pieces {
+        commands.entity(e).despawn();
+    }
+    let Some(room) = office.room(index) else { return };
+    let (w, d) = (room.size.x, room.size.y);
+    let floor = materials.add(StandardMaterial {
+        base_color: Color::srgb(0.93, 0.91, 0.86),
+        perceptual_roughness: 0.9,
+        ..default()
+    });
+    let wall = materials.add(StandardMaterial { base_color: Color::srgb(0.72, 0.74, 0.78), ..default() });
+    let door = materials.add(StandardMaterial { base_color: Color::srgb(0.35, 0.62, 0.40), ..default() });
+    let (m, c) = cuboid_between([0.0, 0.0, w, d], -0.05, 0.0);
+    commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(floor), Transform::from_translation(c), RoomPiece));
+    // The room's edges are walls (low, so the camera sees in).
+    for rect in [[-0.2, -0.2, w + 0.2, 0.0], [-0.2, d, w + 0.2, d + 0.2], [-0.2, 0.0, 0.0, d], [w, 0.0, w + 0.2, d]] {
+        let (m, c) = cuboid_between(rect, 0.0, WALL_HEIGHT * 0.5);
+        commands.spawn((
+            Mesh3d(meshes.add(m)),
+            MeshMaterial3d(wall.clone()),
+            Transform::from_translation(c),
+            RoomPiece,
+        ));
+    }
+    for wl in &room.file.walls {
+        let (m, c) = cuboid_between(wl.rect, 0.0, WALL_HEIGHT);
+        commands.spawn((
+            Mesh3d(meshes.add(m)),
+            MeshMaterial3d(wall.clone()),
+            Transform::from_translation(c),
+            RoomPiece,
+        ));
+    }
+    for dr in &room.file.doors {
+        let (m, c) = cuboid_between(dr.rect, 0.0, 0.02);
+        commands.spawn((
+            Mesh3d(meshes.add(m)),
+            MeshMaterial3d(door.clone()),
+            Transform::from_translation(c),
+            RoomPiece,
+        ));
+        let [x0, y0, x1, y1] = dr.rect;
+        let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), 1.2);
+        commands.spawn((
+            Text::new(format!("{} / {}", dr.label.ja, dr.label.en)),
+            TextFont { font_size: FontSize::Px(14.0), ..default() },
+            TextColor(Color::srgb(0.1, 0.3, 0.1)),
+            Node { position_type: PositionType::Absolute, ..default() },
+            WorldLabel { anchor: at, follow: None },
+            RoomPiece,
+        ));
+    }
+    for ct in &room.file.counters {
+        let prefix = office.department(&ct.department).map(|d| d.ticket_prefix.clone()).unwrap_or_default();
+        let mat = materials.add(StandardMaterial { base_color: department_color(&prefix), ..default() });
+        let (m, c) = cuboid_between(ct.desk, 0.0, DESK_HEIGHT);
+        commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat), Transform::from_translation(c), RoomPiece));
+        let [x0, y0, x1, y1] = ct.desk;
+        let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), DESK_HEIGHT + 1.2);
+        let name = office.department(&ct.department).map(|d| format!("{} {}\n{}", prefix, d.name.ja, d.name.en));
+        commands.spawn((
+            Text::new(format!("{}\n{}", name.unwrap_or_default(), ct.id.to_uppercase())),
+            TextFont { font_size: FontSize::Px(13.0), ..default() },
+            TextColor(Color::srgb(0.05, 0.05, 0.1)),
+            BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.8)),
+            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(3.0)), ..default() },
+            WorldLabel { anchor: at, follow: None },
+            CounterSign(ct.id.clone()),
+            RoomPiece,
+        ));
+    }
+}
+
+/// Gives new avatars a body and a name label.
+fn dress_avatars(
+    new: Query<(Entity, &Avatar, Has<Me>), Added<Avatar>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut commands: Commands,
+) {
+    for (e, a, me) in &new {
+        let color = if me {
+            Color::srgb(0.95, 0.55, 0.15)
+        } else if a.staff {
+            Color::srgb(0.15, 0.30, 0.65)
+        } else {
+            Color::hsl((a.id as f32 * 137.5) % 360.0, 0.45, 0.6)
+        };
+        let body = meshes.add(Capsule3d::new(AVATAR_RADIUS, 1.1));
+        let mat = materials.add(StandardMaterial { base_color: color, ..default() });
+        commands.entity(e).insert((Mesh3d(body), MeshMaterial3d(mat), Visibility::default()));
+        if !me {
+            let label = if a.staff { format!("{} (職員 / staff)", a.name) } else { a.name.clone() };
+            commands.spawn((
+                Text::new(label),
+                TextFont { font_size: FontSize::Px(13.0), ..default() },
+                TextColor(Color::srgb(0.1, 0.1, 0.1)),
+                Node { position_type: PositionType::Absolute, ..default() },
+                WorldLabel { anchor: Vec3::new(0.0, 1.6, 0.0), follow: Some(e) },
+            ));
+        }
+    }
+}
+
+/// Keeps labels over their anchors; drops labels whose avatar left.
+fn place_labels(
+    camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
+    followed: Query<&GlobalTransform, With<Avatar>>,
+    mut labels: Query<(Entity, &WorldLabel, &mut Node, &mut Visibility)>,
+    mut commands: Commands,
+) {
+    let Ok((cam, cam_tf)) = camera.single() else { return };
+    for (e, label, mut node, mut vis) in &mut labels {
+        let world = match label.follow {
+            Some(target) => match followed.get(target) {
+                Ok(tf) => tf.translation() + label.anchor,
+                Err(_) => {
+                    commands.entity(e).despawn();
+                    continue;
+                }
+            },
+            None => label.anchor,
+        };
+        match cam.world_to_viewport(cam_tf, world) {
+            Ok(p) => {
+                node.left = Val::Px(p.x - 30.0);
+                node.top = Val::Px(p.y - 10.0);
+                *vis = Visibility::Inherited;
+            }
+            Err(_) => *vis = Visibility::Hidden,
+        }
+    }
+}
+
+/// Counter signs say whether the desk is open and who staffs it.
+fn update_signs(desks: Res<Desks>, office: Res<OfficeRes>, mut signs: Query<(&CounterSign, &mut Text)>) {
+    if !desks.is_changed() {
+        return;
+    }
+    for (sign, mut text) in &mut signs {
+        let Some((_, c)) = office.counter(&sign.0) else { continue };
+        let dept = office.department(&c.department);
+        let head = dept.map(|d| format!("{} {}\n{}", d.ticket_prefix, d.name.ja, d.name.en)).unwrap_or_default();
+        let state = match desks.0.get(&sign.0) {
+            Some(d) if d.open => {
+                format!("{} 受付中 / open — {}", sign.0.to_uppercase(), d.clerk.clone().unwrap_or_default())
+            }
+            _ => format!("{} 休止中 / closed", sign.0.to_uppercase()),
+        };
+        text.0 = format!("{head}\n{state}");
+    }
+}
+
+/// The camera follows our avatar from behind and above.
+fn follow(
+    me: Query<&Transform, (With<Me>, Without<FollowCamera>)>,
+    mut cam: Query<&mut Transform, With<FollowCamera>>,
+) {
+    let (Ok(me), Ok(mut cam)) = (me.single(), cam.single_mut()) else { return };
+    let target = me.translation;
+    let want = target + Vec3::new(0.0, 9.0, 7.5);
+    cam.translation = cam.translation.lerp(want, 0.15);
+    cam.look_at(target, Vec3::Y);
+}
+
+/// Click or tap on the floor: walk there.
+fn click_to_move(
+    mouse: Res<ButtonInput<MouseButton>>,
+    touches: Res<Touches>,
+    windows: Query<&Window>,
+    camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
+    view: Res<WorldView>,
+    mut out: MessageWriter<ToServer>,
+) {
+    let Ok(window) = windows.single() else { return };
+    let screen = if mouse.just_pressed(MouseButton::Left) {
+        window.cursor_position()
+    } else {
+        touches.iter_just_pressed().next().map(|t| t.position())
+    };
+    let (Some(screen), Ok((cam, cam_tf)), Some(_)) = (screen, camera.single(), view.me) else { return };
+    let Ok(ray) = cam.viewport_to_world(cam_tf, screen) else { return };
+    let Some(dist) = ray.intersect_plane(Vec3::ZERO, InfinitePlane3d::new(Vec3::Y)) else { return };
+    let hit = ray.get_point(dist);
+    let target = crate::world::from_world(hit);
+    out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(target), run: false }));
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(Startup, setup).add_systems(
+        Update,
+        (
+            build_room.after(crate::world::apply_server_messages),
+            dress_avatars.after(crate::world::apply_server_messages),
+            update_signs.after(build_room),
+            follow.after(crate::world::interpolate),
+            place_labels.after(follow),
+            click_to_move,
+        ),
+    );
+}

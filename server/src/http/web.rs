@@ -1,0 +1,86 @@
+//! The browser client: `/play` is a small page with the join form and a progress bar of the
+//! bytes fetched; `/web/…` serves the wasm build from the web directory (`scripts/build-web`
+//! writes it), the precompressed `.gz` file when the browser accepts gzip, with cache headers.
+
+use super::HttpState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub(super) fn router() -> Router<HttpState> {
+    Router::new().route("/play", get(play)).route("/web/{file}", get(file))
+}
+
+/// The files a build has, and their types. Nothing else is served from the directory.
+fn content_type(name: &str) -> Option<&'static str> {
+    match name.rsplit_once('.')?.1 {
+        "wasm" => Some("application/wasm"),
+        "js" => Some("text/javascript; charset=utf-8"),
+        "ttf" | "otf" => Some("font/ttf"),
+        "txt" => Some("text/plain; charset=utf-8"),
+        _ => None,
+    }
+}
+
+async fn file(State(s): State<HttpState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let ok_name = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    let Some(ctype) = content_type(&name).filter(|_| ok_name) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let Some(dir) = s.web_dir.as_deref() else {
+        return (StatusCode::NOT_FOUND, "the browser client is not built (scripts/build-web)").into_response();
+    };
+    let path = dir.join(&name);
+    let Ok(meta) = tokio::fs::metadata(&path).await else {
+        return (StatusCode::NOT_FOUND, "not found; build the browser client with scripts/build-web").into_response();
+    };
+    let gz = dir.join(format!("{name}.gz"));
+    let accepts_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
+    let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    let etag = format!("\"{:x}-{:x}\"", meta.len(), modified.as_secs());
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let (bytes, encoded) = match (accepts_gzip, tokio::fs::read(&gz).await) {
+        (true, Ok(b)) => (b, true),
+        _ => match tokio::fs::read(&path).await {
+            Ok(b) => (b, false),
+            Err(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
+        },
+    };
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    // Revalidate each load (cheap: an ETag), so a new build is picked up at once.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    // The size after decoding, for the loading page's progress bar.
+    if let Ok(v) = HeaderValue::from_str(&meta.len().to_string()) {
+        h.insert("x-decoded-length", v);
+    }
+    if encoded {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+const PLAY: &str = include_str!("play.html");
+
+async fn play() -> Response {
+    let mut r = PLAY.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}

@@ -1,0 +1,103 @@
+// The 3D browser client in headless Chromium (WebGL2 through SwiftShader), against a running
+// server that serves the wasm build:
+//
+//   MADOGUCHI_BASE=http://127.0.0.1:8080 SCREENSHOT=/tmp/office.png node client3d.mjs [--walk]
+//
+// Loads /play, waits for the first rendered frames, checks the picture is not blank, and with
+// --walk runs to the children's counter and takes a ticket with the keyboard (E). Prints one JSON
+// line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,...}; exits 1 on failure.
+import { launch, report } from './lib.mjs';
+import { writeFile } from 'node:fs/promises';
+
+const base = process.env.MADOGUCHI_BASE;
+if (!base) {
+  console.error('set MADOGUCHI_BASE');
+  process.exit(2);
+}
+const walk = process.argv.includes('--walk');
+const out = { bench: 'web', checks: [] };
+function check(ok, what, detail) {
+  out.checks.push(what);
+  if (!ok) throw new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
+}
+
+const browser = await launch();
+const watchdog = setTimeout(() => {
+  report({ ...out, ok: false, error: 'timed out after 170 s' });
+  process.exit(1);
+}, 170_000);
+let failed = null;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });
+  ctx.setDefaultTimeout(60_000);
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  let compressed = 0;
+  page.on('response', async (r) => {
+    if (r.url().includes('/web/')) {
+      const len = Number(r.headers()['content-length'] || 0);
+      compressed += len || (await r.body().catch(() => Buffer.alloc(0))).length;
+    }
+  });
+  await page.goto(`${base}/play?name=Alex&lang=en`);
+  await page.waitForSelector('body[data-first-frame]', { timeout: 120_000 });
+  out.first_frame_ms = Number(await page.evaluate(() => document.body.dataset.firstFrame));
+  out.compressed_bytes = compressed;
+  out.decoded_bytes = await page.evaluate(() => window.__madoguchi && window.__madoguchi.bytes);
+  check(errors.length === 0, 'no page errors', errors);
+  // Let it connect and draw the room.
+  await page.waitForTimeout(3000);
+  const shot = await page.screenshot({ type: 'png' });
+  if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT, shot);
+  const colors = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + b64;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] >> 3) << 10 | (d[i + 1] >> 3) << 5 | (d[i + 2] >> 3));
+    return seen.size;
+  }, shot.toString('base64'));
+  out.distinct_colors = colors;
+  check(colors >= 8, 'the screenshot is not blank', colors);
+  if (walk) {
+    await page.locator('canvas#madoguchi').focus();
+    const hold = async (keys, ms) => {
+      for (const k of keys) await page.keyboard.down(k);
+      await page.waitForTimeout(ms);
+      for (const k of keys.reverse()) await page.keyboard.up(k);
+    };
+    // Lobby entrance (12, 2) to the door at y = 15.6, then up to the counter line at c1 (20.5, 15).
+    await hold(['Shift', 'KeyW'], 4500);
+    await page.waitForTimeout(500);
+    await hold(['Shift', 'KeyW'], 3600);
+    await hold(['KeyD'], 300);
+    await page.waitForTimeout(500);
+    await page.keyboard.press('KeyE');
+    const token = await page.evaluate(() => localStorage.getItem('madoguchi.session'));
+    let tickets = [];
+    for (let i = 0; i < 20 && tickets.length === 0; i++) {
+      await page.waitForTimeout(250);
+      const r = await fetch(`${base}/api/v1/tickets`, { headers: { authorization: `Bearer ${token}` } });
+      tickets = await r.json();
+    }
+    out.ticket = tickets[0] && tickets[0].label;
+    check(out.ticket === 'C-001', 'walked to the counter and took ticket C-001 with E', tickets);
+    if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-counter.png'), await page.screenshot());
+  }
+} catch (e) {
+  failed = e.message;
+} finally {
+  clearTimeout(watchdog);
+  await browser.close();
+}
+out.ok = failed === null;
+if (failed) out.error = failed;
+report(out);
+process.exit(failed ? 1 : 0);
