@@ -141,7 +141,7 @@ fn refresh(
 ) {
     let l = *lang;
     let room = view.room.and_then(|r| office.room(r)).map(|r| l.pick(&r.file.name.ja, &r.file.name.en).to_string());
-    let mut status = format!("{}  —  {}", room.unwrap_or_default(), describe_state(&state, l));
+    let mut status = format!("{}  |  {}", room.unwrap_or_default(), describe_state(&state, l));
     if let Some((_, msg)) = &error.0 {
         status.push_str(&format!("\n{msg}"));
     }
@@ -152,7 +152,7 @@ fn refresh(
         tickets.0.values().filter(|t| t.status.is_active()).map(|t| describe_ticket(t, l)).collect();
     if let Ok(mut t) = texts.p1().single_mut() {
         t.0 = if lines.is_empty() {
-            l.pick("番号札なし — 窓口の前で E キー", "No ticket — press E at a counter").into()
+            l.pick("番号札なし: 窓口の前で E キー", "No ticket: press E at a counter").into()
         } else {
             lines.join("\n")
         };
@@ -180,6 +180,38 @@ fn banner(
     }
 }
 
+/// In the browser, the canvas says nothing to a screen reader: the status and ticket lines are
+/// mirrored into the page's `#hud-live` region (role=status), which also lets tests read them.
+#[cfg(target_arch = "wasm32")]
+fn mirror_to_page(
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    status: Query<&Text, (With<StatusText>, Changed<Text>)>,
+    tickets: Query<&Text, (With<TicketText>, Changed<Text>)>,
+    all_status: Query<&Text, With<StatusText>>,
+    all_tickets: Query<&Text, With<TicketText>>,
+) {
+    let doc = web_sys::window().and_then(|w| w.document());
+    // Where we are, for tests that walk: <body data-room="lobby" data-pos="12.0,2.0">.
+    if view.is_changed()
+        && let (Some(body), Some(p)) = (doc.as_ref().and_then(|d| d.body()), view.my_pos)
+    {
+        let room = view.room.and_then(|r| office.room(r)).map(|r| r.id().to_string()).unwrap_or_default();
+        let _ = body.set_attribute("data-room", &room);
+        let _ = body.set_attribute("data-pos", &format!("{:.2},{:.2}", p.x, p.y));
+    }
+    if status.is_empty() && tickets.is_empty() {
+        return;
+    }
+    let s = all_status.single().map(|t| t.0.clone()).unwrap_or_default();
+    let t = all_tickets.single().map(|t| t.0.clone()).unwrap_or_default();
+    if let Some(el) = doc.and_then(|d| d.get_element_by_id("hud-live")) {
+        el.set_text_content(Some(&format!("{s}\n{t}")));
+    }
+}
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<UiLang>().add_systems(Startup, setup).add_systems(Update, (refresh, banner));
+    #[cfg(target_arch = "wasm32")]
+    app.add_systems(PostUpdate, mirror_to_page);
 }

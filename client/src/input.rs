@@ -85,14 +85,21 @@ pub fn counter_in_reach(office: &Office, room: u16, at: Point) -> Option<String>
         .map(|(c, _)| c.id.clone())
 }
 
-/// E or Enter at a counter takes a ticket for its department.
+/// E or Enter at a counter takes a ticket for its department. A quick tap can press and
+/// release within one frame, so key events are read as well as the key state.
 pub fn interact(
     keys: Res<ButtonInput<KeyCode>>,
+    mut events: MessageReader<bevy::input::keyboard::KeyboardInput>,
     view: Res<WorldView>,
     office: Res<OfficeRes>,
     mut out: MessageWriter<ToServer>,
 ) {
-    if !keys.any_just_pressed([KeyCode::KeyE, KeyCode::Enter]) {
+    let tapped = events.read().any(|e| {
+        e.state == bevy::input::ButtonState::Pressed
+            && !e.repeat
+            && matches!(e.key_code, KeyCode::KeyE | KeyCode::Enter)
+    });
+    if !tapped && !keys.any_just_pressed([KeyCode::KeyE, KeyCode::Enter]) {
         return;
     }
     let (Some(room), Some(at)) = (view.room, view.my_pos) else { return };

@@ -32,6 +32,7 @@ pub fn headless_app(office: Office) -> App {
     // Keys are pressed by hand in tests; nothing clears them between updates.
     app.add_plugins(MinimalPlugins)
         .init_resource::<ButtonInput<KeyCode>>()
+        .add_message::<bevy::input::keyboard::KeyboardInput>()
         .insert_resource(input::OfficeRes(Arc::new(office)))
         .insert_resource(net::ServerConfig { http_base: "http://127.0.0.1:0".into() })
         .add_plugins((net::plugin, world::plugin, input::plugin));

@@ -41,10 +41,10 @@ fn setup(mut commands: Commands) {
         FollowCamera,
     ));
     commands.spawn((
-        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight { illuminance: 5_000.0, shadow_maps_enabled: false, ..default() },
         Transform::from_xyz(5.0, 20.0, 10.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
-    commands.insert_resource(GlobalAmbientLight { brightness: 600.0, ..default() });
+    commands.insert_resource(GlobalAmbientLight { brightness: 350.0, ..default() });
     commands.insert_resource(ClearColor(Color::srgb(0.86, 0.89, 0.93)));
 }
 
@@ -78,7 +78,7 @@ fn build_room(
     let Some(room) = office.room(index) else { return };
     let (w, d) = (room.size.x, room.size.y);
     let floor = materials.add(StandardMaterial {
-        base_color: Color::srgb(0.93, 0.91, 0.86),
+        base_color: Color::srgb(0.78, 0.76, 0.70),
         perceptual_roughness: 0.9,
         ..default()
     });
@@ -207,8 +207,13 @@ fn place_labels(
 }
 
 /// Counter signs say whether the desk is open and who staffs it.
-fn update_signs(desks: Res<Desks>, office: Res<OfficeRes>, mut signs: Query<(&CounterSign, &mut Text)>) {
-    if !desks.is_changed() {
+fn update_signs(
+    desks: Res<Desks>,
+    office: Res<OfficeRes>,
+    new: Query<(), Added<CounterSign>>,
+    mut signs: Query<(&CounterSign, &mut Text)>,
+) {
+    if !desks.is_changed() && new.is_empty() {
         return;
     }
     for (sign, mut text) in &mut signs {
@@ -217,7 +222,7 @@ fn update_signs(desks: Res<Desks>, office: Res<OfficeRes>, mut signs: Query<(&Co
         let head = dept.map(|d| format!("{} {}\n{}", d.ticket_prefix, d.name.ja, d.name.en)).unwrap_or_default();
         let state = match desks.0.get(&sign.0) {
             Some(d) if d.open => {
-                format!("{} 受付中 / open — {}", sign.0.to_uppercase(), d.clerk.clone().unwrap_or_default())
+                format!("{} 受付中 / open: {}", sign.0.to_uppercase(), d.clerk.clone().unwrap_or_default())
             }
             _ => format!("{} 休止中 / closed", sign.0.to_uppercase()),
         };

@@ -73,12 +73,26 @@ try {
       await page.waitForTimeout(ms);
       for (const k of keys.reverse()) await page.keyboard.up(k);
     };
-    // Lobby entrance (12, 2) to the door at y = 15.6, then up to the counter line at c1 (20.5, 15).
-    await hold(['Shift', 'KeyW'], 4500);
-    await page.waitForTimeout(500);
-    await hold(['Shift', 'KeyW'], 3600);
-    await hold(['KeyD'], 300);
-    await page.waitForTimeout(500);
+    // Hold keys until the client says we are where we wanted (however fast this machine draws).
+    const where = () => page.evaluate(() => ({ room: document.body.dataset.room, pos: (document.body.dataset.pos || '0,0').split(',').map(Number) }));
+    const holdUntil = async (keys, done, ms) => {
+      for (const k of keys) await page.keyboard.down(k);
+      const end = Date.now() + ms;
+      let w = await where();
+      while (!done(w) && Date.now() < end) {
+        await page.waitForTimeout(50);
+        w = await where();
+      }
+      for (const k of [...keys].reverse()) await page.keyboard.up(k);
+      return w;
+    };
+    // Lobby entrance (12, 2) north through the door to the counters, then up to c1 (20.5, 15).
+    let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 20_000);
+    check(w.room === 'counters', 'walked through the door to the counters', w);
+    w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 13.8, 15_000);
+    w = await holdUntil(['KeyD'], (w) => w.pos[0] >= 20.2, 5_000);
+    out.at_counter = w.pos;
+    await page.waitForTimeout(300);
     await page.keyboard.press('KeyE');
     const token = await page.evaluate(() => localStorage.getItem('madoguchi.session'));
     let tickets = [];
@@ -88,8 +102,12 @@ try {
       tickets = await r.json();
     }
     out.ticket = tickets[0] && tickets[0].label;
-    check(out.ticket === 'C-001', 'walked to the counter and took ticket C-001 with E', tickets);
+    // The client itself shows it (the HUD, mirrored into the page's status region).
+    await page.waitForFunction(() => /C-001/.test(document.getElementById('hud-live').textContent), null, { timeout: 10_000 })
+      .then(() => out.checks.push('the ticket panel shows C-001'))
+      .catch(() => { throw new Error('the ticket panel does not show C-001: ' + JSON.stringify(out)); });
     if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-counter.png'), await page.screenshot());
+    check(out.ticket === 'C-001', 'walked to the counter and took ticket C-001 with E', tickets);
   }
 } catch (e) {
   failed = e.message;
