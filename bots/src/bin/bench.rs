@@ -49,6 +49,9 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// The browser client in headless Chromium on loopback: bytes fetched (compressed) and the
+    /// time to the first rendered frames. Needs `scripts/build-web` and `scripts/browser-deps`.
+    Web,
     /// Residents in the world taking tickets over HTTP, clerks at desks calling and finishing
     /// them as fast as they can: tickets served per second, call latency, and how long a called
     /// resident's client takes to hear of it.
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         }
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
         Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
+        Bench::Web => web(),
     }
 }
 
@@ -638,6 +642,38 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
         "notified": notify.len(),
         "notify_p50_ms": percentile_ms(&notify, 0.5),
         "notify_p99_ms": percentile_ms(&notify, 0.99),
+    });
+    println!("{result}");
+    Ok(())
+}
+
+/// Serves the built browser client and loads it in headless Chromium (tests/browser/client3d.mjs).
+fn web() -> anyhow::Result<()> {
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let dist = root.join("client/dist");
+    if !dist.join("madoguchi_bg.wasm").exists() {
+        bail!("the browser client is not built: run scripts/build-web");
+    }
+    let dist_s = dist.display().to_string();
+    let server = ServerProcess::start(&["--web-dir", &dist_s]).map_err(anyhow::Error::msg)?;
+    let out = std::process::Command::new("node")
+        .arg("client3d.mjs")
+        .current_dir(root.join("tests/browser"))
+        .env("MADOGUCHI_BASE", server.http_base())
+        .output()
+        .context("run node (scripts/browser-deps installs what the browser needs)")?;
+    drop(server);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(line).context("the browser run printed no JSON")?;
+    if !out.status.success() {
+        bail!("the browser run failed: {line}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let result = serde_json::json!({
+        "bench": "web",
+        "compressed_bytes": v["compressed_bytes"],
+        "decoded_bytes": v["decoded_bytes"],
+        "first_frame_ms": v["first_frame_ms"],
     });
     println!("{result}");
     Ok(())
