@@ -200,18 +200,11 @@ pub fn pump_link(
     };
     let dt = time.delta();
     renet.update(dt);
-    match transport.state() {
+    let link_state = transport.state();
+    match &link_state {
         LinkState::Open => renet.set_connected(),
         LinkState::Connecting => renet.set_connecting(),
-        LinkState::Closed(reason) => {
-            renet.disconnect_due_to_transport();
-            if !matches!(*state, ConnState::Failed(_)) {
-                *state = ConnState::Reconnecting { reason, retry_at: time.elapsed() + Duration::from_secs(2) };
-            }
-            link.transport = None;
-            link.renet = None;
-            return;
-        }
+        LinkState::Closed(_) => {}
     }
     for m in outgoing.read() {
         let channel = match m.0 {
@@ -220,6 +213,8 @@ pub fn pump_link(
         };
         renet.send_message(channel, encode(&m.0));
     }
+    // What already arrived is read before a closed link is dropped: a `Refused` often comes
+    // just before the close.
     transport.pump(renet, dt);
     for channel in [Channel::Events, Channel::Movement] {
         while let Some(bytes) = renet.receive_message(channel) {
@@ -240,6 +235,17 @@ pub fn pump_link(
                 }
                 incoming.write(FromServer(msg));
             }
+        }
+    }
+    match link_state {
+        LinkState::Open | LinkState::Connecting => {}
+        LinkState::Closed(reason) => {
+            renet.disconnect_due_to_transport();
+            if !matches!(*state, ConnState::Failed(_) | ConnState::Reconnecting { .. }) {
+                *state = ConnState::Reconnecting { reason, retry_at: time.elapsed() + Duration::from_secs(2) };
+            }
+            link.transport = None;
+            link.renet = None;
         }
     }
 }

@@ -137,7 +137,12 @@ mod web {
     struct Shared {
         inbound: VecDeque<Vec<u8>>,
         state: Option<LinkState>,
+        /// When the last frame arrived (ms, `Date.now()`).
+        last_rx: f64,
     }
+
+    /// The server sends at every snapshot: this long without a frame is a dead connection.
+    const SILENCE_MS: f64 = 10_000.0;
 
     /// Renet packets over a browser WebSocket.
     pub struct WsLink {
@@ -169,7 +174,13 @@ mod web {
         }
 
         fn state(&self) -> LinkState {
-            self.shared.borrow().state.clone().unwrap_or(LinkState::Connecting)
+            let sh = self.shared.borrow();
+            match &sh.state {
+                Some(LinkState::Open) if js_sys::Date::now() - sh.last_rx > SILENCE_MS => {
+                    LinkState::Closed("no word from the server".into())
+                }
+                s => s.clone().unwrap_or(LinkState::Connecting),
+            }
         }
 
         fn close(&mut self) {
@@ -185,11 +196,17 @@ mod web {
         let s = shared.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             if let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>() {
-                s.borrow_mut().inbound.push_back(js_sys::Uint8Array::new(&buf).to_vec());
+                let mut sh = s.borrow_mut();
+                sh.inbound.push_back(js_sys::Uint8Array::new(&buf).to_vec());
+                sh.last_rx = js_sys::Date::now();
             }
         });
         let s = shared.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || s.borrow_mut().state = Some(LinkState::Open));
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            let mut sh = s.borrow_mut();
+            sh.state = Some(LinkState::Open);
+            sh.last_rx = js_sys::Date::now();
+        });
         let s = shared.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             let reason = if e.reason().is_empty() { format!("connection closed ({})", e.code()) } else { e.reason() };

@@ -44,6 +44,10 @@ pub struct Client {
     pub principal: Option<WorldPrincipal>,
 }
 
+/// Most clients connected at once, over every transport together.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct MaxClients(pub usize);
+
 /// Every connected client, by renet client id.
 #[derive(Resource, Default, Deref, DerefMut)]
 pub struct Clients(pub HashMap<u64, Client>);
@@ -142,6 +146,7 @@ fn handle_server_event(
     mut clients: ResMut<Clients>,
     mut server: ResMut<RenetServer>,
     ws: Option<ResMut<crate::websocket::WsLink>>,
+    max: Option<Res<MaxClients>>,
     mut commands: Commands,
 ) {
     let now = time.elapsed();
@@ -153,6 +158,20 @@ fn handle_server_event(
             // A WebSocket client was authenticated by its single-use ticket; a UDP one by the
             // nonce sealed in its connect token.
             let from_ws = ws.and_then(|mut l| l.pending.remove(client_id));
+            // Netcode counts only its own clients: the limit over both transports is kept here.
+            if max.is_some_and(|m| server.connected_clients() > m.0) {
+                refuse(
+                    &mut server,
+                    &metrics,
+                    &mut client,
+                    *client_id,
+                    ErrorCode::Unavailable,
+                    "the office is full; try again shortly".into(),
+                    now,
+                );
+                clients.insert(*client_id, client);
+                return;
+            }
             let issued = match from_ws {
                 Some(principal) => {
                     Some(IssuedToken { nonce: Nonce::default(), principal, expires_at: std::time::Instant::now() })

@@ -142,6 +142,7 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         .insert_resource(world::OfficeLayout(parts.office))
         .insert_resource(parts.settings)
         .insert_resource(connection::TokenLedger::new(parts.issued_tokens))
+        .insert_resource(connection::MaxClients(parts.max_clients.min(1024)))
         .add_plugins((
             tick::plugin,
             transport::plugin,

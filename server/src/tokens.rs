@@ -83,7 +83,8 @@ impl TokenIssuer {
     pub fn issue(&self, principal: WorldPrincipal) -> Result<TokenGrant, TokenError> {
         let nonce: Nonce = rand::random();
         // Client ids are random so that one client cannot guess and collide with another's.
-        let client_id: u64 = rand::random::<u64>().max(1);
+        // The top bit is left clear: WebSocket clients' ids have it set.
+        let client_id: u64 = (rand::random::<u64>() & !(1 << 63)).max(1);
         let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
         user_data[..16].copy_from_slice(&nonce);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

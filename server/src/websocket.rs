@@ -15,10 +15,15 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel};
 
 /// Largest frame a browser client may send: a renet packet is at most about 1.2 KB.
 pub const MAX_FRAME_BYTES: usize = 4 * 1024;
+/// Packets queued for one client at most: a client that does not read is disconnected rather
+/// than let the server hold its backlog.
+const OUTBOUND_QUEUE: usize = 512;
+/// Longest a write to a client's socket may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames a client may send per second before its socket is closed (a client flushing every
 /// frame at 240 Hz sends well under this; renet bounds what each frame may hold).
 const MAX_FRAMES_PER_SECOND: u32 = 1000;
@@ -26,7 +31,7 @@ const MAX_FRAMES_PER_SECOND: u32 = 1000;
 /// What a socket task tells the world.
 #[derive(Debug)]
 pub enum WsEvent {
-    Open { client_id: u64, principal: WorldPrincipal, outbound: UnboundedSender<Vec<u8>> },
+    Open { client_id: u64, principal: WorldPrincipal, outbound: Sender<Vec<u8>> },
     Packet { client_id: u64, bytes: Vec<u8> },
     Closed { client_id: u64 },
 }
@@ -81,18 +86,23 @@ async fn run_socket(
     events: UnboundedSender<WsEvent>,
     idle: Duration,
 ) {
+    // WebSocket ids have the top bit set, netcode ids never do (see tokens.rs): no collisions.
     let client_id: u64 = rand::random::<u64>() | (1 << 63);
-    let (tx, mut outbound) = unbounded_channel::<Vec<u8>>();
+    let (tx, mut outbound): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = channel(OUTBOUND_QUEUE);
     if events.send(WsEvent::Open { client_id, principal, outbound: tx }).is_err() {
         return;
     }
     let mut window = (Instant::now(), 0u32);
+    // Only frames from the client move the idle deadline; what the server sends does not.
+    let mut idle_at = tokio::time::Instant::now() + idle;
     loop {
         tokio::select! {
+            _ = tokio::time::sleep_until(idle_at) => break,
             packet = outbound.recv() => match packet {
                 Some(p) => {
-                    if socket.send(Message::Binary(p.into())).await.is_err() {
-                        break;
+                    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Binary(p.into()))).await {
+                        Ok(Ok(())) => {}
+                        _ => break,
                     }
                 }
                 // The world dropped the client: close.
@@ -101,8 +111,9 @@ async fn run_socket(
                     break;
                 }
             },
-            msg = tokio::time::timeout(idle, socket.recv()) => match msg {
-                Ok(Some(Ok(Message::Binary(b)))) => {
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    idle_at = tokio::time::Instant::now() + idle;
                     if window.0.elapsed() >= Duration::from_secs(1) {
                         window = (Instant::now(), 0);
                     }
@@ -115,9 +126,9 @@ async fn run_socket(
                         break;
                     }
                 }
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                // Text frames are not part of the protocol; a close, an error or silence ends it.
-                Ok(Some(Ok(Message::Text(_)))) | Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => idle_at = tokio::time::Instant::now() + idle,
+                // Text frames are not part of the protocol; a close or an error ends it.
+                Some(Ok(Message::Text(_))) | Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
             },
         }
     }
@@ -128,7 +139,7 @@ async fn run_socket(
 #[derive(Resource)]
 pub struct WsLink {
     pub events: UnboundedReceiver<WsEvent>,
-    outbound: HashMap<u64, UnboundedSender<Vec<u8>>>,
+    outbound: HashMap<u64, Sender<Vec<u8>>>,
     /// Principals of sockets that opened, until renet reports their connection.
     pub pending: HashMap<u64, WorldPrincipal>,
     pub max_clients: usize,
@@ -195,7 +206,12 @@ fn send_ws(
         }
         let Ok(packets) = server.get_packets_to_send(client_id) else { continue };
         for p in packets {
-            let _ = tx.send(p);
+            if tx.try_send(p).is_err() {
+                // Not reading (or gone): drop it; its transport removes it next tick.
+                tracing::info!(client_id, "WebSocket client not keeping up; disconnecting");
+                server.disconnect(client_id);
+                break;
+            }
         }
     }
 }

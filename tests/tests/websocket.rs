@@ -55,10 +55,12 @@ fn websocket_tickets_are_required_single_use_and_need_a_session() {
     // No session, no ticket.
     let (s, v) = h.call("POST", "/api/v1/world/ws-ticket", None, None);
     assert_eq!(s, 401, "{v}");
-    // No ticket, or a made-up one: refused before any upgrade, in words.
-    let (s, body) = h.get("/api/v1/world/ws");
-    assert_eq!(s, 403, "{body}");
-    assert!(body.contains("ticket_invalid"), "{body}");
+    // Not a WebSocket request: refused in words (and no ticket is used up by it).
+    let (s, body) = h.get("/api/v1/world/ws?ticket=x");
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("not_websocket"), "{body}");
+    // A made-up ticket is refused at the handshake.
+    assert!(madoguchi_bots::Bot::connect_ws(&h.base(), "0123456789abcdef").is_err());
     let session = h.guest("t");
     let ticket = h.ws_ticket(&session);
     let mut first = madoguchi_bots::Bot::connect_ws(&h.base(), &ticket).expect("first use");

@@ -69,7 +69,7 @@ pub struct ErrorBody {
 pub enum ApiError {
     #[error("a valid session is required (Authorization: Bearer <token>)")]
     Unauthorized,
-    #[error("{0}")]
+    #[error("{1}")]
     Forbidden(&'static str, String),
     #[error("no such application")]
     NotFound,

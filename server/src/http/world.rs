@@ -72,6 +72,11 @@ async fn ws_connect(
     Query(q): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // A request that is not a WebSocket upgrade does not use the ticket up.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return ApiError::BadRequest("not_websocket", e.body_text()).into_response(),
+    };
     let Some(who) = (q.ticket.len() <= 64).then(|| s.ws.redeem(&q.ticket)).flatten() else {
         return ApiError::Forbidden(
             "ticket_invalid",
@@ -79,10 +84,7 @@ async fn ws_connect(
         )
         .into_response();
     };
-    match ws {
-        Ok(ws) => s.ws.accept(ws, who),
-        Err(e) => ApiError::BadRequest("not_websocket", e.body_text()).into_response(),
-    }
+    s.ws.accept(ws, who)
 }
 
 /// A netcode connect token: short-lived, single-use, tied to the session that asked for it.
