@@ -14,8 +14,7 @@ use std::sync::Arc;
 #[derive(Resource, Clone, Deref)]
 pub struct OfficeRes(pub Arc<Office>);
 
-/// How near a counter's resident spot the player must be to take a ticket there (the server's rule).
-pub const TAKE_RANGE: f32 = 3.0;
+use madoguchi_shared::limits::TAKE_RANGE;
 
 /// Input sequence and when the last input went out.
 #[derive(Resource, Default)]

@@ -308,6 +308,15 @@ pub fn drive_connection(
     }
 }
 
+/// Says goodbye to the server when the app closes, so our avatar leaves at once.
+fn close_on_exit(exit: MessageReader<AppExit>, mut link: NonSendMut<Link>) {
+    if !exit.is_empty()
+        && let Some(t) = link.transport.as_mut()
+    {
+        t.close();
+    }
+}
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<ConnState>()
         .init_resource::<Pending>()
@@ -315,5 +324,6 @@ pub(crate) fn plugin(app: &mut App) {
         .insert_non_send(Link::default())
         .add_message::<FromServer>()
         .add_message::<ToServer>()
-        .add_systems(PreUpdate, (drive_connection, pump_link).chain());
+        .add_systems(PreUpdate, (drive_connection, pump_link).chain())
+        .add_systems(Last, close_on_exit);
 }

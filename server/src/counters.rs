@@ -17,8 +17,7 @@ use madoguchi_shared::quant::{Point, QPos};
 use std::collections::HashMap;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-/// How near a counter's resident spot a resident must stand to take a ticket there, metres.
-pub const TAKE_RANGE: f32 = 3.0;
+use madoguchi_shared::limits::TAKE_RANGE;
 /// How near the resident spot counts as having arrived when called, metres.
 pub const ARRIVE_RANGE: f32 = 2.0;
 /// How far from their staff spot a clerk may stray before their desk starts closing, metres.

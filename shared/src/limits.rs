@@ -12,6 +12,9 @@ pub const AVATAR_RADIUS: f32 = 0.3;
 /// An input not renewed within this time stops the avatar, so a lost "stop" cannot walk it forever.
 pub const INPUT_TTL: Duration = Duration::from_millis(500);
 
+/// How near a counter's resident spot a resident must stand to take a ticket there, metres.
+pub const TAKE_RANGE: f32 = 3.0;
+
 /// Longest display name, in characters after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
 /// Longest locale tag (BCP 47), in bytes.
