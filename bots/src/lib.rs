@@ -75,18 +75,8 @@ pub async fn fetch_connect_token(
     http_base: &str,
     session_token: &str,
 ) -> Result<ConnectToken, BotError> {
-    let url = format!("{http_base}/api/v1/world/connect-token");
-    let err = |e: reqwest::Error| BotError::Http { url: url.clone(), detail: e.to_string() };
-    let body: TokenBody = http
-        .post(&url)
-        .bearer_auth(session_token)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(err)?
-        .json()
-        .await
-        .map_err(err)?;
+    let body: TokenBody =
+        post_with_session(http, &format!("{http_base}/api/v1/world/connect-token"), session_token).await?;
     let bytes = STANDARD.decode(body.connect_token).map_err(|e| BotError::BadToken(e.to_string()))?;
     ConnectToken::read(&mut bytes.as_slice()).map_err(|e| BotError::BadToken(e.to_string()))
 }
@@ -106,10 +96,19 @@ enum Link {
 
 /// Gets a single-use WebSocket ticket for an existing session.
 pub async fn fetch_ws_ticket(http: &reqwest::Client, http_base: &str, session_token: &str) -> Result<String, BotError> {
-    let url = format!("{http_base}/api/v1/world/ws-ticket");
-    let err = |e: reqwest::Error| BotError::Http { url: url.clone(), detail: e.to_string() };
-    let body: serde_json::Value = http
-        .post(&url)
+    let body: serde_json::Value =
+        post_with_session(http, &format!("{http_base}/api/v1/world/ws-ticket"), session_token).await?;
+    Ok(body["ticket"].as_str().unwrap_or_default().to_string())
+}
+
+/// POSTs to `url` with the session as bearer token and reads the JSON answer.
+async fn post_with_session<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    session_token: &str,
+) -> Result<T, BotError> {
+    let err = |e: reqwest::Error| BotError::Http { url: url.to_string(), detail: e.to_string() };
+    http.post(url)
         .bearer_auth(session_token)
         .send()
         .await
@@ -117,8 +116,7 @@ pub async fn fetch_ws_ticket(http: &reqwest::Client, http_base: &str, session_to
         .map_err(err)?
         .json()
         .await
-        .map_err(err)?;
-    Ok(body["ticket"].as_str().unwrap_or_default().to_string())
+        .map_err(err)
 }
 
 /// One headless client connection and what it has learned from the server.

@@ -223,15 +223,7 @@ impl Harness {
             .rt
             .block_on(madoguchi_bots::fetch_connect_token(&self.http, &self.base(), session_token))
             .expect("connect token");
-        let mut bot = Bot::connect(token).expect("bot");
-        bot.hello(name, "ja");
-        assert!(
-            bot.wait_until(SOON, |b| b.me.is_some()),
-            "no Welcome for {name}: refused={:?} errors={:?}",
-            bot.refused,
-            bot.errors
-        );
-        bot
+        welcomed(Bot::connect(token).expect("bot"), name)
     }
 
     /// A single-use WebSocket ticket for a session.
@@ -242,15 +234,7 @@ impl Harness {
     /// A bot that joined the world over WebSocket, as the browser client does.
     pub fn join_ws(&self, name: &str) -> Bot {
         let session = self.guest(name);
-        let mut bot = Bot::connect_ws(&self.base(), &self.ws_ticket(&session)).expect("WebSocket bot");
-        bot.hello(name, "ja");
-        assert!(
-            bot.wait_until(SOON, |b| b.me.is_some()),
-            "no Welcome over WebSocket for {name}: refused={:?} errors={:?}",
-            bot.refused,
-            bot.errors
-        );
-        bot
+        welcomed(Bot::connect_ws(&self.base(), &self.ws_ticket(&session)).expect("WebSocket bot"), name)
     }
 
     /// A bot whose netcode connection is open, before `Hello`.
@@ -266,15 +250,7 @@ impl Harness {
 
     /// A bot that has joined the world as `name`.
     pub fn join(&self, name: &str) -> Bot {
-        let mut bot = self.connect();
-        bot.hello(name, "ja");
-        assert!(
-            bot.wait_until(SOON, |b| b.me.is_some()),
-            "no Welcome for {name}: refused={:?} errors={:?}",
-            bot.refused,
-            bot.errors
-        );
-        bot
+        welcomed(self.connect(), name)
     }
 
     /// GET a path; returns status and body.
@@ -304,6 +280,18 @@ impl Harness {
             .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name_and_labels} not in /metrics"))
     }
+}
+
+/// Says `Hello` as `name` and waits for the `Welcome`.
+fn welcomed(mut bot: Bot, name: &str) -> Bot {
+    bot.hello(name, "ja");
+    assert!(
+        bot.wait_until(SOON, |b| b.me.is_some()),
+        "no Welcome for {name}: refused={:?} errors={:?}",
+        bot.refused,
+        bot.errors
+    );
+    bot
 }
 
 /// The office as the server loads it, for geometry.
