@@ -2,11 +2,16 @@
 //! position, wait, and a banner when called, with where to go), chat, and the last refusal.
 //! The right side is left free for the consultation panel (video) of a later issue.
 
-use crate::input::OfficeRes;
-use crate::net::ConnState;
+use crate::i18n::I18n;
+use crate::input::{ChatEntry, OfficeRes, counter_in_reach};
+use crate::net::{ConnState, ToServer};
 use crate::world::{Called, ChatLog, LastError, Tickets, WorldView};
 use bevy::prelude::*;
-use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
+use fluent_bundle::FluentValue;
+use madoguchi_shared::ErrorCode;
+use madoguchi_shared::layout::Office;
+use madoguchi_shared::protocol::{ClientMessage, TicketInfo, TicketStatus};
+use std::time::Duration;
 
 #[derive(Component)]
 pub struct StatusText;
@@ -16,58 +21,88 @@ pub struct TicketText;
 pub struct ChatText;
 #[derive(Component)]
 pub struct Banner;
+/// The line that says which counter you stand at, over the take button.
+#[derive(Component)]
+pub struct NearText;
+/// The on-screen "take a ticket" button (for mouse and touch), shown at a counter.
+#[derive(Component)]
+pub struct TakeButton;
+/// The chat line being typed.
+#[derive(Component)]
+pub struct ChatEntryText;
 
-/// Whether the UI speaks Japanese or English.
-#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UiLang {
-    #[default]
-    Ja,
-    En,
-}
-
-impl UiLang {
-    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
-        if self == UiLang::Ja { ja } else { en }
-    }
-}
-
-/// How a connection state reads to a person.
-pub fn describe_state(s: &ConnState, lang: UiLang) -> String {
+/// How a connection state reads to a person. `now` is the app's elapsed real time.
+pub fn describe_state(s: &ConnState, tr: &I18n, now: Duration) -> String {
     match s {
-        ConnState::Idle => lang.pick("待機中", "Not connected").into(),
-        ConnState::Requesting => lang.pick("接続しています…", "Connecting…").into(),
-        ConnState::Handshaking => lang.pick("入館しています…", "Entering the office…").into(),
-        ConnState::Connected => lang.pick("接続中", "Connected").into(),
-        ConnState::Reconnecting { reason, .. } => {
-            format!("{} ({reason})", lang.pick("接続が切れました。再接続します…", "Connection lost; reconnecting…"))
+        ConnState::Idle => tr.t("state-idle"),
+        ConnState::Requesting => tr.t("state-requesting"),
+        ConnState::Handshaking => tr.t("state-handshaking"),
+        ConnState::Connected => tr.t("state-connected"),
+        ConnState::Reconnecting { reason, retry_at } => {
+            let seconds = retry_at.saturating_sub(now).as_secs_f32().ceil() as u32;
+            tr.ta("state-reconnecting", &[("seconds", seconds.into()), ("reason", reason.as_str().into())])
         }
-        ConnState::Failed(why) => format!("{}: {why}", lang.pick("接続できません", "Cannot connect")),
+        ConnState::Failed(why) => tr.ta("state-failed", &[("why", why.as_str().into())]),
     }
+}
+
+/// The counter's id as signs print it, and its department's name.
+fn counter_words(office: &Office, tr: &I18n, t: &TicketInfo) -> (String, String) {
+    let counter = t.counter.clone().unwrap_or_default().to_uppercase();
+    let dept = office.department(&t.department).map(|d| tr.lang.name(&d.name).to_string()).unwrap_or_default();
+    (counter, dept)
 }
 
 /// One ticket as a line of text.
-pub fn describe_ticket(t: &TicketInfo, lang: UiLang) -> String {
+pub fn describe_ticket(t: &TicketInfo, office: &Office, tr: &I18n) -> String {
+    let label = FluentValue::from(t.label.as_str());
     match t.status {
         TicketStatus::Waiting => {
             let wait = match t.wait_s {
-                Some(s) => format!("{}{}", s.div_ceil(60).max(1), lang.pick("分", " min")),
-                None => lang.pick("不明", "unknown").into(),
+                Some(s) => tr.ta("wait-minutes", &[("minutes", s.div_ceil(60).max(1).into())]),
+                None => tr.t("wait-unknown"),
             };
-            match lang {
-                UiLang::Ja => format!("{}  {}番目  待ち時間の目安 {wait}", t.label, t.position.unwrap_or(0)),
-                UiLang::En => format!("{}  position {}  wait {wait}", t.label, t.position.unwrap_or(0)),
-            }
+            let position = t.position.unwrap_or(0);
+            tr.ta("ticket-waiting", &[("label", label), ("position", position.into()), ("wait", wait.into())])
         }
         TicketStatus::Called => {
-            let c = t.counter.clone().unwrap_or_default().to_uppercase();
-            match lang {
-                UiLang::Ja => format!("{}  呼び出し中: {c} 番窓口へ", t.label),
-                UiLang::En => format!("{}  called: go to counter {c}", t.label),
-            }
+            let (counter, dept) = counter_words(office, tr, t);
+            tr.ta("ticket-called", &[("label", label), ("counter", counter.into()), ("department", dept.into())])
         }
-        TicketStatus::Serving => format!("{}  {}", t.label, lang.pick("対応中", "being served")),
+        TicketStatus::Serving => tr.ta("ticket-serving", &[("label", label)]),
         _ => String::new(),
     }
+}
+
+/// The called banner: the number, the counter, its department and the room it is in.
+pub fn describe_call(t: &TicketInfo, office: &Office, tr: &I18n) -> String {
+    let (counter, dept) = counter_words(office, tr, t);
+    let room = t
+        .counter
+        .as_deref()
+        .and_then(|c| office.counter(c))
+        .map(|(room, _)| tr.lang.name(&room.file.name).to_string())
+        .unwrap_or_default();
+    tr.ta(
+        "banner-called",
+        &[
+            ("label", t.label.as_str().into()),
+            ("counter", counter.into()),
+            ("department", dept.into()),
+            ("room", room.into()),
+        ],
+    )
+}
+
+/// A refusal from the server in the player's language, when we have words for it.
+pub fn describe_error(code: ErrorCode, message: &str, tr: &I18n) -> String {
+    let id = format!("error-{}", code.as_str());
+    if !tr.has(&id) {
+        return message.to_string();
+    }
+    let words = tr.t(&id);
+    // The closed-counter refusal carries the next opening time.
+    if code == ErrorCode::QueueClosed && !message.is_empty() { format!("{words} ({message})") } else { words }
 }
 
 fn setup(mut commands: Commands) {
@@ -100,12 +135,59 @@ fn setup(mut commands: Commands) {
         Node {
             position_type: PositionType::Absolute,
             left: Val::Px(10.0),
-            bottom: Val::Px(10.0),
+            bottom: Val::Px(44.0),
             max_width: Val::Percent(45.0),
             padding: UiRect::all(Val::Px(6.0)),
             ..default()
         },
         ChatText,
+    ));
+    // At a counter: which one, and a button to take a ticket (the E key does the same).
+    commands.spawn((
+        Text::new(""),
+        TextFont { font_size: FontSize::Px(16.0), ..default() },
+        TextColor(Color::srgb(0.05, 0.05, 0.1)),
+        BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
+        Node {
+            position_type: PositionType::Absolute,
+            left: Val::Percent(30.0),
+            bottom: Val::Px(76.0),
+            padding: UiRect::all(Val::Px(6.0)),
+            ..default()
+        },
+        Visibility::Hidden,
+        NearText,
+    ));
+    commands
+        .spawn((
+            Button,
+            BackgroundColor(Color::srgb(0.1, 0.35, 0.7)),
+            Node {
+                position_type: PositionType::Absolute,
+                left: Val::Percent(30.0),
+                bottom: Val::Px(20.0),
+                padding: UiRect::axes(Val::Px(18.0), Val::Px(10.0)),
+                ..default()
+            },
+            Visibility::Hidden,
+            TakeButton,
+        ))
+        .with_child((Text::new(""), TextFont { font_size: FontSize::Px(20.0), ..default() }, TextColor(Color::WHITE)));
+    commands.spawn((
+        Text::new(""),
+        TextFont { font_size: FontSize::Px(16.0), ..default() },
+        TextColor(Color::srgb(0.0, 0.0, 0.0)),
+        BackgroundColor(Color::srgba(1.0, 1.0, 0.9, 0.95)),
+        Node {
+            position_type: PositionType::Absolute,
+            left: Val::Px(10.0),
+            bottom: Val::Px(10.0),
+            min_width: Val::Percent(40.0),
+            padding: UiRect::all(Val::Px(6.0)),
+            ..default()
+        },
+        Visibility::Hidden,
+        ChatEntryText,
     ));
     commands.spawn((
         Text::new(""),
@@ -126,56 +208,127 @@ fn setup(mut commands: Commands) {
 
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn refresh(
-    lang: Res<UiLang>,
+    tr: Res<I18n>,
     state: Res<ConnState>,
+    time: Res<Time<Real>>,
     view: Res<WorldView>,
     office: Res<OfficeRes>,
     tickets: Res<Tickets>,
     chat: Res<ChatLog>,
+    entry: Res<ChatEntry>,
     error: Res<LastError>,
     mut texts: ParamSet<(
         Query<&mut Text, With<StatusText>>,
         Query<&mut Text, With<TicketText>>,
         Query<&mut Text, With<ChatText>>,
+        Query<(&mut Text, &mut Visibility), With<ChatEntryText>>,
     )>,
 ) {
-    let l = *lang;
-    let room = view.room.and_then(|r| office.room(r)).map(|r| l.pick(&r.file.name.ja, &r.file.name.en).to_string());
-    let mut status = format!("{}  |  {}", room.unwrap_or_default(), describe_state(&state, l));
-    if let Some((_, msg)) = &error.0 {
-        status.push_str(&format!("\n{msg}"));
+    let room = view.room.and_then(|r| office.room(r)).map(|r| tr.lang.name(&r.file.name).to_string());
+    let mut status = format!("{}  |  {}", room.unwrap_or_default(), describe_state(&state, &tr, time.elapsed()));
+    if let Some((code, msg)) = &error.0 {
+        status.push('\n');
+        status.push_str(&describe_error(*code, msg, &tr));
     }
-    if let Ok(mut t) = texts.p0().single_mut() {
+    if let Ok(mut t) = texts.p0().single_mut()
+        && t.0 != status
+    {
         t.0 = status;
     }
     let lines: Vec<String> =
-        tickets.0.values().filter(|t| t.status.is_active()).map(|t| describe_ticket(t, l)).collect();
-    if let Ok(mut t) = texts.p1().single_mut() {
-        t.0 = if lines.is_empty() {
-            l.pick("番号札なし: 窓口の前で E キー", "No ticket: press E at a counter").into()
-        } else {
-            lines.join("\n")
-        };
+        tickets.0.values().filter(|t| t.status.is_active()).map(|t| describe_ticket(t, &office, &tr)).collect();
+    let ticket_text = if lines.is_empty() { tr.t("ticket-none") } else { lines.join("\n") };
+    if let Ok(mut t) = texts.p1().single_mut()
+        && t.0 != ticket_text
+    {
+        t.0 = ticket_text;
     }
-    if let Ok(mut t) = texts.p2().single_mut() {
-        t.0 = chat.0.iter().rev().take(8).rev().map(|(n, m)| format!("{n}: {m}")).collect::<Vec<_>>().join("\n");
+    if chat.is_changed()
+        && let Ok(mut t) = texts.p2().single_mut()
+    {
+        let mut lines: Vec<String> = chat.0.iter().rev().take(8).rev().map(|(n, m)| format!("{n}: {m}")).collect();
+        if lines.is_empty() {
+            lines.push(tr.t("chat-hint"));
+        }
+        t.0 = lines.join("\n");
+    }
+    if (entry.is_changed() || tr.is_changed())
+        && let Ok((mut t, mut vis)) = texts.p3().single_mut()
+    {
+        t.0 = tr.ta("chat-prompt", &[("text", format!("{}|", entry.text).into())]);
+        *vis = if entry.open { Visibility::Inherited } else { Visibility::Hidden };
     }
 }
 
-/// Shows the called banner for eight seconds.
+/// At a counter: its name, and the take button.
+#[allow(clippy::type_complexity)]
+fn near_counter(
+    tr: Res<I18n>,
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut near: Query<(&mut Text, &mut Visibility), With<NearText>>,
+    mut button: Query<(&mut Visibility, &Children), (With<TakeButton>, Without<NearText>)>,
+    mut labels: Query<&mut Text, Without<NearText>>,
+    mut shown: Local<Option<String>>,
+) {
+    let here = match (view.room, view.my_pos) {
+        (Some(room), Some(at)) => counter_in_reach(&office, room, at),
+        _ => None,
+    };
+    if *shown == here && !tr.is_changed() {
+        return;
+    }
+    let vis = if here.is_some() { Visibility::Inherited } else { Visibility::Hidden };
+    if let Ok((mut text, mut v)) = near.single_mut() {
+        if let Some((_, c)) = here.as_deref().and_then(|id| office.counter(id)) {
+            let dept = office.department(&c.department).map(|d| tr.lang.name(&d.name).to_string()).unwrap_or_default();
+            text.0 = tr.ta("near-counter", &[("counter", c.id.to_uppercase().into()), ("department", dept.into())]);
+        }
+        *v = vis;
+    }
+    if let Ok((mut v, children)) = button.single_mut() {
+        *v = vis;
+        for c in children {
+            if let Ok(mut t) = labels.get_mut(*c) {
+                t.0 = tr.t("button-take");
+            }
+        }
+    }
+    *shown = here;
+}
+
+/// The take button: a ticket at the counter you stand at.
+fn take_button(
+    pressed: Query<&Interaction, (Changed<Interaction>, With<TakeButton>)>,
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut out: MessageWriter<ToServer>,
+) {
+    if !pressed.iter().any(|i| *i == Interaction::Pressed) {
+        return;
+    }
+    let (Some(room), Some(at)) = (view.room, view.my_pos) else { return };
+    if let Some(counter) = counter_in_reach(&office, room, at) {
+        out.write(ToServer(ClientMessage::TakeTicket { counter }));
+    }
+}
+
+/// Shows the called banner for twelve seconds, with a chime.
 fn banner(
     mut calls: MessageReader<Called>,
-    lang: Res<UiLang>,
+    tr: Res<I18n>,
+    office: Res<OfficeRes>,
     time: Res<Time>,
     mut shown_until: Local<f32>,
     mut q: Query<(&mut Text, &mut Visibility), With<Banner>>,
 ) {
     let Ok((mut text, mut vis)) = q.single_mut() else { return };
     if let Some(Called(t)) = calls.read().last() {
-        text.0 = describe_ticket(t, *lang);
+        text.0 = describe_call(t, &office, &tr);
         *vis = Visibility::Inherited;
-        *shown_until = time.elapsed_secs() + 8.0;
-    } else if time.elapsed_secs() > *shown_until {
+        *shown_until = time.elapsed_secs() + 12.0;
+        crate::platform::chime();
+    } else if time.elapsed_secs() > *shown_until && *vis != Visibility::Hidden {
         *vis = Visibility::Hidden;
     }
 }
@@ -190,6 +343,8 @@ fn mirror_to_page(
     tickets: Query<&Text, (With<TicketText>, Changed<Text>)>,
     all_status: Query<&Text, With<StatusText>>,
     all_tickets: Query<&Text, With<TicketText>>,
+    banner: Query<(&Text, &Visibility), With<Banner>>,
+    banner_changed: Query<(), (With<Banner>, Changed<Visibility>)>,
 ) {
     let doc = web_sys::window().and_then(|w| w.document());
     // Where we are, for tests that walk: <body data-room="lobby" data-pos="12.0,2.0">.
@@ -200,18 +355,20 @@ fn mirror_to_page(
         let _ = body.set_attribute("data-room", &room);
         let _ = body.set_attribute("data-pos", &format!("{:.2},{:.2}", p.x, p.y));
     }
-    if status.is_empty() && tickets.is_empty() {
+    if status.is_empty() && tickets.is_empty() && banner_changed.is_empty() {
         return;
     }
     let s = all_status.single().map(|t| t.0.clone()).unwrap_or_default();
     let t = all_tickets.single().map(|t| t.0.clone()).unwrap_or_default();
+    // A call is said first.
+    let b = banner.single().ok().filter(|(_, v)| **v != Visibility::Hidden).map(|(b, _)| format!("{}\n", b.0));
     if let Some(el) = doc.and_then(|d| d.get_element_by_id("hud-live")) {
-        el.set_text_content(Some(&format!("{s}\n{t}")));
+        el.set_text_content(Some(&format!("{}{s}\n{t}", b.unwrap_or_default())));
     }
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<UiLang>().add_systems(Startup, setup).add_systems(Update, (refresh, banner));
+    app.add_systems(Startup, setup).add_systems(Update, (refresh, near_counter, take_button, banner));
     #[cfg(target_arch = "wasm32")]
     app.add_systems(PostUpdate, mirror_to_page);
 }

@@ -1,10 +1,15 @@
-//! The player's intent: keys to walk (WASD or arrows, Shift to run), E or Enter to take a
-//! ticket at the nearest counter. Click and tap to move live with the scene (they need a camera).
+//! The player's intent: keys (WASD or arrows, Shift to run) or a touch stick to walk, E to take
+//! a ticket at the nearest counter, Enter to chat. Click and tap to move live with the scene
+//! (they need a camera); they land here as a walk target or a counter to take a ticket at.
 
 use crate::net::ToServer;
 use crate::world::WorldView;
+use bevy::input::ButtonState;
+use bevy::input::keyboard::KeyboardInput;
 use bevy::prelude::*;
+use bevy::window::Ime;
 use madoguchi_shared::layout::Office;
+use madoguchi_shared::limits::CHAT_MAX_CHARS;
 use madoguchi_shared::movement::speed_cap;
 use madoguchi_shared::protocol::ClientMessage;
 use madoguchi_shared::quant::{Point, QVel};
@@ -46,19 +51,44 @@ pub fn key_direction(keys: &ButtonInput<KeyCode>) -> Point {
     if len > 0.0 { Point::new(d.x / len, d.y / len) } else { d }
 }
 
-/// Sends the keys' velocity: renewed while held, a stop once when released.
+/// A direction from an on-screen stick (touch drag): length 0 to 1, layout axes.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct StickDir(pub Point);
+
+/// The chat line being typed, while the chat entry is open.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct ChatEntry {
+    pub open: bool,
+    pub text: String,
+}
+
+/// A counter the player clicked from afar: walking there, then a ticket is taken on arrival.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct PendingTake(pub Option<String>);
+
+/// Sends the keys' (or the stick's) velocity: renewed while held, a stop once when released.
+#[allow(clippy::too_many_arguments)]
 pub fn send_movement(
     keys: Res<ButtonInput<KeyCode>>,
+    stick: Res<StickDir>,
+    entry: Res<ChatEntry>,
     time: Res<Time>,
     view: Res<WorldView>,
     mut state: ResMut<InputState>,
+    mut pending: ResMut<PendingTake>,
     mut out: MessageWriter<ToServer>,
 ) {
     if view.me.is_none() {
         return;
     }
     let run = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
-    let dir = key_direction(&keys);
+    // While typing a chat line, letters are text, not steps.
+    let keys_dir = if entry.open { Point::ZERO } else { key_direction(&keys) };
+    let dir = if keys_dir != Point::ZERO { keys_dir } else { stick.0.clamp_length(1.0) };
+    if dir != Point::ZERO {
+        // Steering by hand cancels a walk to a clicked counter.
+        pending.0 = None;
+    }
     let s = speed_cap(run);
     let vel = Point::new(dir.x * s, dir.y * s);
     state.since += time.delta_secs();
@@ -84,29 +114,142 @@ pub fn counter_in_reach(office: &Office, room: u16, at: Point) -> Option<String>
         .map(|(c, _)| c.id.clone())
 }
 
-/// E or Enter at a counter takes a ticket for its department. A quick tap can press and
-/// release within one frame, so key events are read as well as the key state.
-pub fn interact(
-    keys: Res<ButtonInput<KeyCode>>,
-    mut events: MessageReader<bevy::input::keyboard::KeyboardInput>,
+/// Keys while playing: E at a counter takes a ticket for its department; Enter opens the chat
+/// entry, where typed text (and IME commits) collect until Enter sends it or Escape drops it.
+/// A quick tap can press and release within one frame, so key events are read, not key state.
+#[allow(clippy::too_many_arguments)]
+pub fn keys_and_chat(
+    mut events: MessageReader<KeyboardInput>,
+    mut ime: MessageReader<Ime>,
     view: Res<WorldView>,
     office: Res<OfficeRes>,
+    mut entry: ResMut<ChatEntry>,
+    mut windows: Query<&mut Window>,
     mut out: MessageWriter<ToServer>,
 ) {
-    let tapped = events.read().any(|e| {
-        e.state == bevy::input::ButtonState::Pressed
-            && !e.repeat
-            && matches!(e.key_code, KeyCode::KeyE | KeyCode::Enter)
-    });
-    if !tapped && !keys.any_just_pressed([KeyCode::KeyE, KeyCode::Enter]) {
+    let was_open = entry.open;
+    for e in events.read() {
+        if e.state != ButtonState::Pressed {
+            continue;
+        }
+        if !entry.open {
+            match e.key_code {
+                KeyCode::KeyE if !e.repeat => {
+                    let (Some(room), Some(at)) = (view.room, view.my_pos) else { continue };
+                    if let Some(counter) = counter_in_reach(&office, room, at) {
+                        out.write(ToServer(ClientMessage::TakeTicket { counter }));
+                    }
+                }
+                // The browser page has its own chat box (with the system's IME); else type here.
+                KeyCode::Enter | KeyCode::NumpadEnter
+                    if !e.repeat && view.me.is_some() && !crate::platform::focus_page_chat() =>
+                {
+                    entry.open = true;
+                    entry.text.clear();
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match edit_line(&mut entry.text, e, CHAT_MAX_CHARS) {
+            Edit::Typing => {}
+            Edit::Submit => {
+                let text = entry.text.trim().to_string();
+                if !text.is_empty() {
+                    out.write(ToServer(ClientMessage::Chat { text }));
+                }
+                entry.open = false;
+            }
+            Edit::Cancel => entry.open = false,
+        }
+    }
+    for e in ime.read() {
+        if let Ime::Commit { value, .. } = e
+            && entry.open
+        {
+            push_limited(&mut entry.text, value, CHAT_MAX_CHARS);
+        }
+    }
+    if entry.open != was_open {
+        // The system's input method (kana to kanji) composes only while a text entry is open.
+        for mut w in &mut windows {
+            w.ime_enabled = entry.open;
+        }
+    }
+}
+
+/// What a key press did to a line being typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    Typing,
+    Submit,
+    Cancel,
+}
+
+/// Applies one key press to a line of text (the chat line, the join screen's name): characters
+/// (and space) are added up to `max` characters, Backspace removes one, Enter submits, Escape
+/// cancels.
+pub fn edit_line(text: &mut String, e: &KeyboardInput, max: usize) -> Edit {
+    match e.key_code {
+        KeyCode::Enter | KeyCode::NumpadEnter => return Edit::Submit,
+        KeyCode::Escape => return Edit::Cancel,
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        // The text the key produced, as the system's keyboard layout says (none for keys an
+        // IME is composing with: those arrive as `Ime::Commit`).
+        _ => {
+            if let Some(t) = &e.text {
+                push_limited(text, t, max);
+            }
+        }
+    }
+    Edit::Typing
+}
+
+/// Appends `s` (control characters dropped) while the text stays within `max` characters.
+pub fn push_limited(text: &mut String, s: &str, max: usize) {
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if text.chars().count() >= max {
+            return;
+        }
+        text.push(c);
+    }
+}
+
+/// A counter clicked from afar: when we arrive in reach, take the ticket.
+pub fn take_on_arrival(
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut pending: ResMut<PendingTake>,
+    mut out: MessageWriter<ToServer>,
+) {
+    let (Some(want), Some(room), Some(at)) = (pending.0.clone(), view.room, view.my_pos) else { return };
+    if office.counter(&want).is_none_or(|(r, _)| r.index != room) {
+        pending.0 = None;
         return;
     }
-    let (Some(room), Some(at)) = (view.room, view.my_pos) else { return };
-    if let Some(counter) = counter_in_reach(&office, room, at) {
-        out.write(ToServer(ClientMessage::TakeTicket { counter }));
+    if counter_in_reach(&office, room, at).as_deref() == Some(want.as_str()) {
+        out.write(ToServer(ClientMessage::TakeTicket { counter: want }));
+        pending.0 = None;
+    }
+}
+
+/// Chat lines typed into the browser page's chat box.
+fn page_chat(mut out: MessageWriter<ToServer>) {
+    for text in crate::platform::take_page_chat() {
+        let text: String = text.trim().chars().take(CHAT_MAX_CHARS).collect();
+        if !text.is_empty() {
+            out.write(ToServer(ClientMessage::Chat { text }));
+        }
     }
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<InputState>().add_systems(Update, (send_movement, interact));
+    app.init_resource::<InputState>()
+        .init_resource::<StickDir>()
+        .init_resource::<ChatEntry>()
+        .init_resource::<PendingTake>()
+        .add_message::<Ime>()
+        .add_systems(Update, (keys_and_chat, send_movement, take_on_arrival, page_chat).chain());
 }

@@ -3,10 +3,14 @@
 //! how the tests drive it.
 
 pub mod hud;
+pub mod i18n;
 pub mod input;
 pub mod net;
 pub mod platform;
 pub mod scene;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod shot;
+pub mod ui;
 pub mod world;
 
 use bevy::prelude::*;
@@ -33,14 +37,19 @@ pub fn headless_app(office: Office) -> App {
     app.add_plugins(MinimalPlugins)
         .init_resource::<ButtonInput<KeyCode>>()
         .add_message::<bevy::input::keyboard::KeyboardInput>()
+        .insert_resource(i18n::I18n::new(i18n::Lang::En))
         .insert_resource(input::OfficeRes(Arc::new(office)))
         .insert_resource(net::ServerConfig { http_base: "http://127.0.0.1:0".into() })
         .add_plugins((net::plugin, world::plugin, input::plugin));
     app
 }
 
-/// The windowed client.
-pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, lang: hud::UiLang) -> App {
+/// The font every text is drawn in: a subset of Noto Sans CJK JP (assets/fonts, SIL OFL 1.1),
+/// with kana, the common kanji and Latin. bevy's own font has no Japanese.
+pub const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansJP-Madoguchi.otf");
+
+/// The windowed client. Without `join`, it opens on the join screen.
+pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, lang: i18n::Lang) -> App {
     let mut app = App::new();
     let window = Window {
         title: "まどぐち区役所 — Madoguchi".into(),
@@ -57,9 +66,16 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
     )
     .insert_resource(input::OfficeRes(Arc::new(embedded_office())))
     .insert_resource(server)
-    .insert_resource(lang)
+    .insert_resource(i18n::I18n::new(lang))
     .insert_resource(net::SessionToken(platform::stored_session()))
-    .add_plugins((net::plugin, world::plugin, input::plugin, scene::plugin, hud::plugin));
+    .add_plugins((net::plugin, world::plugin, input::plugin, scene::plugin, hud::plugin, ui::plugin));
+    // The default font handle draws every text: make it ours.
+    let font = bevy::text::Font::from_bytes(FONT.to_vec());
+    if let Err(e) = app.world_mut().resource_mut::<Assets<bevy::text::Font>>().insert(AssetId::default(), font) {
+        warn!("font: {e:?}");
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    app.add_plugins(shot::plugin);
     if let Some(join) = join {
         app.insert_resource(join);
     }
@@ -186,12 +202,19 @@ mod tests {
         let calls = |app: &mut App| app.world_mut().resource_mut::<Messages<world::Called>>().drain().count();
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 0);
-        assert_eq!(hud::describe_ticket(&t, hud::UiLang::En), "D-001  position 2  wait unknown");
+        let o = embedded_office();
+        let en = i18n::I18n::new(i18n::Lang::En);
+        let ja = i18n::I18n::new(i18n::Lang::Ja);
+        assert_eq!(hud::describe_ticket(&t, &o, &en), "D-001  position 2  wait unknown");
         t.status = TicketStatus::Called;
         t.counter = Some("d1".into());
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 1);
-        assert_eq!(hud::describe_ticket(&t, hud::UiLang::Ja), "D-001  呼び出し中: D1 番窓口へ");
+        assert_eq!(hud::describe_ticket(&t, &o, &ja), "D-001  呼び出し中: D1 番窓口 (福祉課) へ");
+        assert_eq!(
+            hud::describe_call(&t, &o, &en),
+            "Ticket D-001: please come to counter D1 (Welfare) in Service Counters"
+        );
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 0, "a repeat of the same call is not a new call");
         t.recalls = 1;
@@ -230,9 +253,173 @@ mod tests {
         let mut app = app();
         say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(15.0, 14.8)) });
         app.world_mut().resource_mut::<world::WorldView>().me = Some(1);
-        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::KeyE);
+        key(&mut app, KeyCode::KeyE, "e");
         app.update();
         let out = sent(&mut app);
         assert!(out.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "b1")), "{out:?}");
+        // A click on a desk from afar walks to it and takes the ticket on arrival.
+        assert_eq!(scene::counter_at(&o, counters, Point::new(20.5, 16.0)).as_deref(), Some("c1"));
+        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("c1".into());
+        app.update();
+        assert!(sent(&mut app).iter().all(|m| !matches!(m, ClientMessage::TakeTicket { .. })), "not there yet");
+        app.world_mut().resource_mut::<world::WorldView>().my_pos = Some(Point::new(20.5, 14.5));
+        app.update();
+        let out = sent(&mut app);
+        assert!(out.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "c1")), "{out:?}");
+        assert!(app.world().resource::<input::PendingTake>().0.is_none());
+    }
+
+    /// One key press (and release) as the window reports it.
+    fn key(app: &mut App, code: KeyCode, text: &str) {
+        use bevy::input::ButtonState;
+        use bevy::input::keyboard::{Key, KeyboardInput};
+        for state in [ButtonState::Pressed, ButtonState::Released] {
+            app.world_mut().write_message(KeyboardInput {
+                key_code: code,
+                logical_key: Key::Character(text.into()),
+                state,
+                text: (!text.is_empty() && state == ButtonState::Pressed).then(|| text.into()),
+                repeat: false,
+                window: Entity::PLACEHOLDER,
+            });
+        }
+    }
+
+    #[test]
+    fn enter_opens_the_chat_typing_does_not_walk_and_enter_sends() {
+        let mut app = app();
+        say(&mut app, welcome());
+        sent(&mut app);
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        assert!(app.world().resource::<input::ChatEntry>().open);
+        // W is a letter now, not a step; the IME's commit arrives as its own event.
+        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::KeyW);
+        key(&mut app, KeyCode::KeyW, "w");
+        app.update();
+        app.world_mut()
+            .write_message(bevy::window::Ime::Commit { window: Entity::PLACEHOLDER, value: "窓口".into() });
+        app.update();
+        key(&mut app, KeyCode::Space, " ");
+        key(&mut app, KeyCode::KeyX, "x");
+        key(&mut app, KeyCode::Backspace, "");
+        app.update();
+        assert_eq!(app.world().resource::<input::ChatEntry>().text, "w窓口 ");
+        let out = sent(&mut app);
+        assert!(out.iter().all(|m| !matches!(m, ClientMessage::Input { .. })), "typing is not walking: {out:?}");
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        let out = sent(&mut app);
+        assert!(out.iter().any(|m| matches!(m, ClientMessage::Chat { text } if text == "w窓口")), "{out:?}");
+        assert!(!app.world().resource::<input::ChatEntry>().open);
+        // Escape drops a line; a long paste is cut at the limit.
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        let long = "あ".repeat(500);
+        app.world_mut().write_message(bevy::window::Ime::Commit { window: Entity::PLACEHOLDER, value: long });
+        app.update();
+        let typed = app.world().resource::<input::ChatEntry>().text.chars().count();
+        assert_eq!(typed, madoguchi_shared::limits::CHAT_MAX_CHARS);
+        key(&mut app, KeyCode::Escape, "");
+        app.update();
+        let out = sent(&mut app);
+        assert!(out.iter().all(|m| !matches!(m, ClientMessage::Chat { .. })), "{out:?}");
+    }
+
+    #[test]
+    fn the_touch_stick_walks_and_reconnects_back_off_with_jitter() {
+        let mut app = app();
+        say(&mut app, welcome());
+        sent(&mut app);
+        assert_eq!(ui::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(105.0, 100.0)), Point::ZERO, "a tap");
+        let d = ui::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(100.0, 10.0));
+        assert!((d.y - 1.0).abs() < 1e-5 && d.x == 0.0, "dragging up walks north at full speed: {d:?}");
+        app.world_mut().resource_mut::<input::StickDir>().0 = d;
+        app.update();
+        let out = sent(&mut app);
+        assert!(matches!(out.last(), Some(ClientMessage::Input { vel, .. }) if vel.to_point().y > 1.5), "{out:?}");
+        use std::time::Duration;
+        assert_eq!(net::retry_delay(1, 0.5), Duration::from_secs(1));
+        assert_eq!(net::retry_delay(3, 0.5), Duration::from_secs(4));
+        assert_eq!(net::retry_delay(40, 0.5), Duration::from_secs(30), "capped");
+        assert_eq!(net::retry_delay(1, 0.0), Duration::from_millis(750));
+        assert_eq!(net::retry_delay(1, 0.999_999), Duration::from_secs_f32(1.25 * 0.999_999_6));
+    }
+
+    #[test]
+    fn the_join_form_needs_a_name_and_sends_the_language() {
+        let mut f = ui::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false };
+        assert!(f.submit().is_none() && f.need_name);
+        f.name = " 花子 ".into();
+        let j = f.submit().unwrap();
+        assert_eq!((j.name.as_str(), j.locale.as_str()), ("花子", "ja-easy"));
+    }
+
+    /// The characters of a font's `cmap` (formats 4 and 12) that map to a real glyph.
+    fn font_chars(font: &[u8]) -> std::collections::HashSet<u32> {
+        let u16_at = |o: usize| u16::from_be_bytes([font[o], font[o + 1]]) as usize;
+        let u32_at = |o: usize| u32::from_be_bytes([font[o], font[o + 1], font[o + 2], font[o + 3]]) as usize;
+        let tables = u16_at(4);
+        let cmap = (0..tables).map(|i| 12 + 16 * i).find(|&r| &font[r..r + 4] == b"cmap").map(|r| u32_at(r + 8));
+        let cmap = cmap.expect("the font has a cmap");
+        let mut out = std::collections::HashSet::new();
+        for i in 0..u16_at(cmap + 2) {
+            let sub = cmap + u32_at(cmap + 4 + 8 * i + 4);
+            match u16_at(sub) {
+                4 => {
+                    let segs = u16_at(sub + 6) / 2;
+                    let (ends, starts) = (sub + 14, sub + 16 + 2 * segs);
+                    let (deltas, ranges) = (starts + 2 * segs, starts + 4 * segs);
+                    for s in 0..segs {
+                        let (start, end) = (u16_at(starts + 2 * s), u16_at(ends + 2 * s));
+                        let (delta, range) = (u16_at(deltas + 2 * s), u16_at(ranges + 2 * s));
+                        for c in start..=end.min(0xFFFE) {
+                            let g = if range == 0 {
+                                (c + delta) & 0xFFFF
+                            } else {
+                                match u16_at(ranges + 2 * s + range + 2 * (c - start)) {
+                                    0 => 0,
+                                    g => (g + delta) & 0xFFFF,
+                                }
+                            };
+                            if g != 0 {
+                                out.insert(c as u32);
+                            }
+                        }
+                    }
+                }
+                12 => {
+                    for g in 0..u32_at(sub + 12) {
+                        let at = sub + 16 + 12 * g;
+                        out.extend(u32_at(at) as u32..=u32_at(at + 4) as u32);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_font_has_every_character_the_client_can_show() {
+        let have = font_chars(FONT);
+        assert!(have.len() > 3000, "{}", have.len());
+        let mut texts: Vec<String> = [
+            include_str!("../../assets/i18n/ja.ftl"),
+            include_str!("../../assets/i18n/ja-easy.ftl"),
+            include_str!("../../assets/i18n/en.ftl"),
+            include_str!("../../assets/office.toml"),
+            include_str!("../../assets/layouts/lobby.toml"),
+            include_str!("../../assets/layouts/counters.toml"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        texts.extend(i18n::Lang::ALL.iter().map(|l| l.endonym().to_string()));
+        // Everyday names: level-1 kanji, kana, Latin with accents.
+        texts.push("山田花子 佐藤 鈴木一郎 たなか タナカ José Zoë |".into());
+        let missing: std::collections::BTreeSet<char> =
+            texts.iter().flat_map(|t| t.chars()).filter(|c| !c.is_control() && !have.contains(&(*c as u32))).collect();
+        assert!(missing.is_empty(), "not in the font (run scripts/make-font): {missing:?}");
     }
 }

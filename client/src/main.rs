@@ -1,7 +1,7 @@
 //! `madoguchi-client`: the desktop client (`madoguchi-client --server http://host:8080`), and
 //! the browser client's entry point when built for wasm32.
 
-use madoguchi_client::hud::UiLang;
+use madoguchi_client::i18n::Lang;
 use madoguchi_client::net::{JoinRequest, ServerConfig};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -14,18 +14,29 @@ fn main() -> bevy::prelude::AppExit {
         /// The office's HTTP address.
         #[arg(long, env = "MADOGUCHI_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
-        /// Your display name.
-        #[arg(long, default_value = "ゲスト")]
-        name: String,
-        /// ja or en.
+        /// Your display name; without it, the app opens on the join screen.
+        #[arg(long)]
+        name: Option<String>,
+        /// ja, ja-easy (やさしい日本語) or en.
         #[arg(long, default_value = "ja")]
         lang: String,
+        /// Save a PNG of the window to this file after a few seconds in the office, then exit.
+        #[arg(long)]
+        screenshot: Option<std::path::PathBuf>,
     }
     let a = Args::parse();
-    let lang = if a.lang == "en" { UiLang::En } else { UiLang::Ja };
+    let lang = Lang::from_code(&a.lang);
     let server = ServerConfig { http_base: a.server.trim_end_matches('/').to_string() };
-    let join = JoinRequest { name: a.name, locale: a.lang };
-    madoguchi_client::windowed_app(server, Some(join), lang).run()
+    let join = a.name.map(|name| JoinRequest { name, locale: lang.code().to_string() });
+    let mut app = madoguchi_client::windowed_app(server, join, lang);
+    if let Some(path) = a.screenshot {
+        app.insert_resource(madoguchi_client::shot::ScreenshotPlan {
+            path,
+            after: std::time::Duration::from_secs(3),
+            deadline: std::time::Duration::from_secs(60),
+        });
+    }
+    app.run()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -41,9 +52,9 @@ fn main() {
             (k == key).then(|| js_sys::decode_uri_component(&v.replace('+', " ")).ok().map(String::from)).flatten()
         })
     };
-    let lang_code = param("lang").unwrap_or_else(|| "ja".into());
-    let lang = if lang_code == "en" { UiLang::En } else { UiLang::Ja };
-    let join =
-        param("name").filter(|n| !n.trim().is_empty()).map(|name| JoinRequest { name, locale: lang_code.clone() });
+    let lang = Lang::from_code(&param("lang").unwrap_or_else(|| "ja".into()));
+    let join = param("name")
+        .filter(|n| !n.trim().is_empty())
+        .map(|name| JoinRequest { name, locale: lang.code().to_string() });
     madoguchi_client::windowed_app(ServerConfig { http_base: origin }, join, lang).run();
 }

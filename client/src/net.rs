@@ -88,6 +88,24 @@ pub struct SessionToken(pub Option<String>);
 /// What a grant request returns: the session token and the grant, or why not.
 pub type GrantResult = Result<(String, Grant), String>;
 
+/// Failed connection attempts in a row, for the reconnect backoff; reset by `Welcome`.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct Backoff(pub u32);
+
+/// How long to wait before reconnect attempt `failures` (1 = the first retry): 1 s doubling to
+/// 30 s, each spread by ±25 % with `jitter` in [0, 1), so a server restart is not met by every
+/// client at the same instant.
+pub fn retry_delay(failures: u32, jitter: f32) -> Duration {
+    let base = (1u64 << failures.saturating_sub(1).min(5)).min(30) as f32;
+    Duration::from_secs_f32(base * (0.75 + 0.5 * jitter.clamp(0.0, 1.0)))
+}
+
+/// The state after a failure: reconnecting after the backoff delay.
+fn lost(reason: String, backoff: &mut Backoff, now: Duration) -> ConnState {
+    backoff.0 = backoff.0.saturating_add(1);
+    ConnState::Reconnecting { reason, retry_at: now + retry_delay(backoff.0, crate::platform::random_unit()) }
+}
+
 /// The result slot of a request running off the frame loop.
 #[derive(Resource, Clone, Default)]
 pub struct Pending(pub Arc<Mutex<Option<GrantResult>>>);
@@ -190,6 +208,7 @@ pub fn pump_link(
     mut link: NonSendMut<Link>,
     time: Res<Time<Real>>,
     mut state: ResMut<ConnState>,
+    mut backoff: ResMut<Backoff>,
     mut outgoing: MessageReader<ToServer>,
     mut incoming: MessageWriter<FromServer>,
 ) {
@@ -220,15 +239,15 @@ pub fn pump_link(
         while let Some(bytes) = renet.receive_message(channel) {
             if let Ok(msg) = decode_server(&bytes) {
                 match &msg {
-                    ServerMessage::Welcome { .. } => *state = ConnState::Connected,
+                    ServerMessage::Welcome { .. } => {
+                        *state = ConnState::Connected;
+                        backoff.0 = 0;
+                    }
                     ServerMessage::Refused { code, message } => {
                         *state = if *code == madoguchi_shared::ErrorCode::ProtocolMismatch {
                             ConnState::Failed(message.clone())
                         } else {
-                            ConnState::Reconnecting {
-                                reason: message.clone(),
-                                retry_at: time.elapsed() + Duration::from_secs(2),
-                            }
+                            lost(message.clone(), &mut backoff, time.elapsed())
                         };
                     }
                     _ => {}
@@ -242,7 +261,7 @@ pub fn pump_link(
         LinkState::Closed(reason) => {
             renet.disconnect_due_to_transport();
             if !matches!(*state, ConnState::Failed(_) | ConnState::Reconnecting { .. }) {
-                *state = ConnState::Reconnecting { reason, retry_at: time.elapsed() + Duration::from_secs(2) };
+                *state = lost(reason, &mut backoff, time.elapsed());
             }
             link.transport = None;
             link.renet = None;
@@ -260,6 +279,7 @@ pub fn drive_connection(
     pending: Res<Pending>,
     time: Res<Time<Real>>,
     mut session: ResMut<SessionToken>,
+    mut backoff: ResMut<Backoff>,
 ) {
     let Some(join) = join else { return };
     let start = match &*state {
@@ -297,14 +317,10 @@ pub fn drive_connection(
                     open(&mut link, t, &join);
                     *state = ConnState::Handshaking;
                 }
-                Err(e) => {
-                    *state = ConnState::Reconnecting { reason: e, retry_at: time.elapsed() + Duration::from_secs(2) }
-                }
+                Err(e) => *state = lost(e, &mut backoff, time.elapsed()),
             }
         }
-        Some(Err(e)) => {
-            *state = ConnState::Reconnecting { reason: e, retry_at: time.elapsed() + Duration::from_secs(3) }
-        }
+        Some(Err(e)) => *state = lost(e, &mut backoff, time.elapsed()),
     }
 }
 
@@ -319,6 +335,7 @@ fn close_on_exit(exit: MessageReader<AppExit>, mut link: NonSendMut<Link>) {
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<ConnState>()
+        .init_resource::<Backoff>()
         .init_resource::<Pending>()
         .init_resource::<SessionToken>()
         .insert_non_send(Link::default())

@@ -29,6 +29,29 @@ mod native {
     /// The desktop keeps the session in memory only.
     pub fn remember_session(_token: &str) {}
 
+    /// The desktop has no page chat box: the chat line is typed in the window.
+    pub fn focus_page_chat() -> bool {
+        false
+    }
+
+    pub fn take_page_chat() -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The call chime. The desktop build links no audio backend (it would need ALSA at build
+    /// time), so there the banner is the only signal; the terminal gets a bell.
+    pub fn chime() {
+        eprint!("\x07");
+    }
+
+    /// A number in [0, 1) that differs between clients and attempts: the reconnect jitter.
+    pub fn random_unit() -> f32 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+        (h.finish() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
     pub fn stored_session() -> Option<String> {
         None
     }
@@ -131,6 +154,44 @@ mod web {
 
     pub fn stored_session() -> Option<String> {
         storage()?.get_item(KEY).ok()?
+    }
+
+    /// Moves the keyboard to the page's chat box (`#chat-input`, see play.html), where the
+    /// system's IME works. False when the page has none.
+    pub fn focus_page_chat() -> bool {
+        let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("chat-input"));
+        el.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()).is_some_and(|e| e.focus().is_ok())
+    }
+
+    /// Lines sent from the page's chat box since the last call (`window.__madoguchiChat`).
+    pub fn take_page_chat() -> Vec<String> {
+        let Some(w) = web_sys::window() else { return Vec::new() };
+        let key = wasm_bindgen::JsValue::from_str("__madoguchiChat");
+        let Some(list) = js_sys::Reflect::get(&w, &key).ok().and_then(|v| v.dyn_into::<js_sys::Array>().ok()) else {
+            return Vec::new();
+        };
+        if list.length() == 0 {
+            return Vec::new();
+        }
+        let lines = list.iter().filter_map(|v| v.as_string()).collect();
+        let _ = js_sys::Reflect::set(&w, &key, &js_sys::Array::new());
+        lines
+    }
+
+    /// The call chime, played by the page (`window.__madoguchiChime`, Web Audio).
+    pub fn chime() {
+        let Some(w) = web_sys::window() else { return };
+        if let Some(f) = js_sys::Reflect::get(&w, &wasm_bindgen::JsValue::from_str("__madoguchiChime"))
+            .ok()
+            .and_then(|v| v.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = f.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    }
+
+    /// A number in [0, 1): the reconnect jitter.
+    pub fn random_unit() -> f32 {
+        js_sys::Math::random() as f32
     }
 
     #[derive(Default)]

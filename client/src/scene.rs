@@ -2,11 +2,13 @@
 //! avatars, name labels, and a camera that follows the player. Click or tap on the floor to
 //! walk there. Only in the windowed app: the headless tests run everything else.
 
-use crate::input::OfficeRes;
+use crate::i18n::{I18n, Lang};
+use crate::input::{OfficeRes, PendingTake, counter_in_reach};
 use crate::net::ToServer;
 use crate::world::{Avatar, Desks, Me, RoomChanged, WorldView, to_world};
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
+use madoguchi_shared::layout::{Names, Office};
 use madoguchi_shared::limits::AVATAR_RADIUS;
 use madoguchi_shared::protocol::ClientMessage;
 use madoguchi_shared::quant::{Point, QPos};
@@ -61,11 +63,32 @@ fn cuboid_between(rect: [f32; 4], y0: f32, y1: f32) -> (Cuboid, Vec3) {
     (Cuboid::new(size.x, size.y, size.z), center)
 }
 
+/// A sign's lines: the player's language first, then Japanese and English if not already shown
+/// (signs in the office carry both, as real ones do).
+pub fn sign_lines(lang: Lang, n: &Names) -> String {
+    let mut lines = vec![lang.name(n)];
+    for l in [Lang::Ja, Lang::En] {
+        if !lines.contains(&l.name(n)) {
+            lines.push(l.name(n));
+        }
+    }
+    lines.join("\n")
+}
+
+/// A counter sign's head: the ticket prefix and the department's names.
+fn counter_head(office: &Office, lang: Lang, department: &str) -> String {
+    office
+        .department(department)
+        .map(|d| format!("{} {}", d.ticket_prefix, sign_lines(lang, &d.name)))
+        .unwrap_or_default()
+}
+
 /// Rebuilds the room's geometry when we arrive in a room.
 #[allow(clippy::too_many_arguments)]
 fn build_room(
     mut changed: MessageReader<RoomChanged>,
     office: Res<OfficeRes>,
+    tr: Res<I18n>,
     pieces: Query<Entity, With<RoomPiece>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
@@ -116,7 +139,7 @@ fn build_room(
         let [x0, y0, x1, y1] = dr.rect;
         let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), 1.2);
         commands.spawn((
-            Text::new(format!("{} / {}", dr.label.ja, dr.label.en)),
+            Text::new(sign_lines(tr.lang, &dr.label)),
             TextFont { font_size: FontSize::Px(14.0), ..default() },
             TextColor(Color::srgb(0.1, 0.3, 0.1)),
             Node { position_type: PositionType::Absolute, ..default() },
@@ -131,9 +154,8 @@ fn build_room(
         commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat), Transform::from_translation(c), RoomPiece));
         let [x0, y0, x1, y1] = ct.desk;
         let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), DESK_HEIGHT + 1.2);
-        let name = office.department(&ct.department).map(|d| format!("{} {}\n{}", prefix, d.name.ja, d.name.en));
         commands.spawn((
-            Text::new(format!("{}\n{}", name.unwrap_or_default(), ct.id.to_uppercase())),
+            Text::new(format!("{}\n{}", counter_head(&office, tr.lang, &ct.department), ct.id.to_uppercase())),
             TextFont { font_size: FontSize::Px(13.0), ..default() },
             TextColor(Color::srgb(0.05, 0.05, 0.1)),
             BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.8)),
@@ -148,6 +170,7 @@ fn build_room(
 /// Gives new avatars a body and a name label.
 fn dress_avatars(
     new: Query<(Entity, &Avatar, Has<Me>), Added<Avatar>>,
+    tr: Res<I18n>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut commands: Commands,
@@ -164,7 +187,7 @@ fn dress_avatars(
         let mat = materials.add(StandardMaterial { base_color: color, ..default() });
         commands.entity(e).insert((Mesh3d(body), MeshMaterial3d(mat), Visibility::default()));
         if !me {
-            let label = if a.staff { format!("{} (職員 / staff)", a.name) } else { a.name.clone() };
+            let label = if a.staff { format!("{} ({})", a.name, tr.t("staff-mark")) } else { a.name.clone() };
             commands.spawn((
                 Text::new(label),
                 TextFont { font_size: FontSize::Px(13.0), ..default() },
@@ -210,6 +233,7 @@ fn place_labels(
 fn update_signs(
     desks: Res<Desks>,
     office: Res<OfficeRes>,
+    tr: Res<I18n>,
     new: Query<(), Added<CounterSign>>,
     mut signs: Query<(&CounterSign, &mut Text)>,
 ) {
@@ -218,13 +242,12 @@ fn update_signs(
     }
     for (sign, mut text) in &mut signs {
         let Some((_, c)) = office.counter(&sign.0) else { continue };
-        let dept = office.department(&c.department);
-        let head = dept.map(|d| format!("{} {}\n{}", d.ticket_prefix, d.name.ja, d.name.en)).unwrap_or_default();
+        let head = counter_head(&office, tr.lang, &c.department);
+        let counter = sign.0.to_uppercase();
         let state = match desks.0.get(&sign.0) {
-            Some(d) if d.open => {
-                format!("{} 受付中 / open: {}", sign.0.to_uppercase(), d.clerk.clone().unwrap_or_default())
-            }
-            _ => format!("{} 休止中 / closed", sign.0.to_uppercase()),
+            Some(d) if d.open => tr
+                .ta("sign-open", &[("counter", counter.into()), ("clerk", d.clerk.clone().unwrap_or_default().into())]),
+            _ => tr.ta("sign-closed", &[("counter", counter.into())]),
         };
         text.0 = format!("{head}\n{state}");
     }
@@ -242,26 +265,62 @@ fn follow(
     cam.look_at(target, Vec3::Y);
 }
 
-/// Click or tap on the floor: walk there.
+/// The counter whose desk (with a little margin) covers a floor point in `room`.
+pub fn counter_at(office: &Office, room: u16, p: Point) -> Option<String> {
+    let r = office.room(room)?;
+    r.file.counters.iter().find_map(|c| {
+        let [x0, y0, x1, y1] = c.desk;
+        let m = 0.4;
+        (p.x > x0 - m && p.x < x1 + m && p.y > y0 - m && p.y < y1 + m).then(|| c.id.clone())
+    })
+}
+
+/// Click (or tap without dragging) on the floor: walk there, around walls (the server plans the
+/// route). On a counter's desk: take a ticket there, walking up to it first if needed.
+#[allow(clippy::too_many_arguments)]
 fn click_to_move(
     mouse: Res<ButtonInput<MouseButton>>,
     touches: Res<Touches>,
+    stick: Res<crate::ui::TouchStick>,
+    buttons: Query<&Interaction>,
     windows: Query<&Window>,
     camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
     view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut pending: ResMut<PendingTake>,
     mut out: MessageWriter<ToServer>,
 ) {
     let Ok(window) = windows.single() else { return };
+    // A click on a button is the button's.
+    if buttons.iter().any(|i| *i != Interaction::None) {
+        return;
+    }
     let screen = if mouse.just_pressed(MouseButton::Left) {
         window.cursor_position()
     } else {
-        touches.iter_just_pressed().next().map(|t| t.position())
+        touches.iter_just_released().next().filter(|_| !stick.dragging).map(|t| t.position())
     };
-    let (Some(screen), Ok((cam, cam_tf)), Some(_)) = (screen, camera.single(), view.me) else { return };
+    let (Some(screen), Ok((cam, cam_tf)), Some(_), Some(room)) = (screen, camera.single(), view.me, view.room) else {
+        return;
+    };
     let Ok(ray) = cam.viewport_to_world(cam_tf, screen) else { return };
     let Some(dist) = ray.intersect_plane(Vec3::ZERO, InfinitePlane3d::new(Vec3::Y)) else { return };
-    let hit = ray.get_point(dist);
-    let target = crate::world::from_world(hit);
+    let target = crate::world::from_world(ray.get_point(dist));
+    let counter = counter_at(&office, room, target);
+    if let Some(id) = counter {
+        let here = view.my_pos.and_then(|at| counter_in_reach(&office, room, at));
+        if here.as_deref() == Some(id.as_str()) {
+            out.write(ToServer(ClientMessage::TakeTicket { counter: id }));
+            return;
+        }
+        if let Some((_, c)) = office.counter(&id) {
+            let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
+            out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(spot), run: false }));
+            pending.0 = Some(id);
+        }
+        return;
+    }
+    pending.0 = None;
     out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(target), run: false }));
 }
 

@@ -327,7 +327,8 @@ pub(crate) fn receive_messages(
                             if p.x < 0.0 || p.y < 0.0 || p.x > size.x || p.y > size.y {
                                 Err((ErrorCode::TargetInvalid, "target lies outside the room".into()))
                             } else {
-                                intent.target = Some(p);
+                                intent.goal = Some(p);
+                                intent.route.clear();
                                 intent.run = run;
                                 Ok(())
                             }

@@ -6,8 +6,10 @@ use bevy_renet::RenetServer;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::limits::INPUT_TTL;
 use madoguchi_shared::movement::{seek_velocity, speed_cap, step};
+use madoguchi_shared::path::find_path;
 use madoguchi_shared::protocol::{Channel, NetId, ServerMessage, encode};
 use madoguchi_shared::quant::{Point, QPos};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,8 +74,11 @@ pub struct Position {
 pub struct Intent {
     pub vel: Point,
     pub run: bool,
-    /// A click-to-move target in the current room; overrides `vel` until reached or blocked.
-    pub target: Option<Point>,
+    /// A click-to-move target in the current room, waiting for its route to be planned.
+    pub goal: Option<Point>,
+    /// The planned route to the goal, next waypoint first (around walls and desks); overrides
+    /// `vel` until walked or blocked.
+    pub route: VecDeque<Point>,
     /// `vel` lapses to a stop at this time (elapsed real time), see [`INPUT_TTL`].
     pub until: Duration,
     /// Last input sequence number applied, echoed in snapshots.
@@ -84,7 +89,8 @@ impl Intent {
     pub fn set_velocity(&mut self, vel: Point, run: bool, seq: u32, now: Duration) {
         self.vel = vel;
         self.run = run;
-        self.target = None;
+        self.goal = None;
+        self.route.clear();
         self.until = now + INPUT_TTL;
         self.last_seq = seq;
     }
@@ -115,6 +121,11 @@ pub enum TickSet {
 /// Longest step the simulation takes in one tick, so a stalled process does not teleport anyone.
 const MAX_DT: f32 = 0.25;
 
+/// Routes planned per tick at most. Most clicks are a straight line (microseconds); a search
+/// around walls can take milliseconds, so a crowd clicking at once waits a tick or two rather
+/// than stretching one tick.
+const ROUTES_PER_TICK: usize = 8;
+
 /// Integrates every avatar's intent with the speed cap and collision, and takes avatars that
 /// step into a door to the door's destination.
 pub(crate) fn move_avatars(
@@ -125,22 +136,35 @@ pub(crate) fn move_avatars(
 ) {
     let dt = time.delta_secs().min(MAX_DT);
     let now = time.elapsed();
+    let mut route_budget = ROUTES_PER_TICK;
     for (avatar, mut pos, mut intent) in &mut avatars {
         let Some(room) = office.room(pos.room) else { continue };
+        if let Some(goal) = intent.goal
+            && route_budget > 0
+        {
+            route_budget -= 1;
+            intent.goal = None;
+            intent.route = find_path(room.size, &room.solids, pos.at, goal).unwrap_or_default().into();
+        }
+        // Waypoints already reached are done.
+        while intent.route.front().is_some_and(|w| w.distance_squared(pos.at) < 1e-4) {
+            intent.route.pop_front();
+        }
         let speed = speed_cap(intent.run);
-        let vel = match intent.target {
-            Some(target) => seek_velocity(pos.at, target, speed, dt),
+        let vel = match intent.route.front() {
+            Some(&waypoint) => seek_velocity(pos.at, waypoint, speed, dt),
+            None if intent.goal.is_some() => Point::ZERO,
             None if now <= intent.until => intent.vel,
             None => Point::ZERO,
         };
         if vel == Point::ZERO {
-            intent.target = None;
+            intent.route.clear();
             continue;
         }
         let next = step(pos.at, vel, dt, room.size, &room.solids);
-        if intent.target.is_some() && next.distance_squared(pos.at) < 1e-6 {
-            // Reached, or walked into a wall: stop rather than push forever.
-            intent.target = None;
+        if !intent.route.is_empty() && next.distance_squared(pos.at) < 1e-6 {
+            // Blocked (another rule moved us, or a corner): stop rather than push forever.
+            intent.route.clear();
         }
         pos.at = next;
         if let Some((to, at)) = room.door_target_at(next) {

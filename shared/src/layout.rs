@@ -17,6 +17,10 @@ use std::collections::{HashMap, HashSet};
 pub struct Names {
     pub ja: String,
     pub en: String,
+    /// やさしい日本語 (easy Japanese: kana, short words, spaces between them), for residents
+    /// still learning Japanese. Optional: clients fall back to `ja`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub easy: Option<String>,
 }
 
 /// A department of the ward office (課).

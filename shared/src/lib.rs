@@ -8,6 +8,7 @@ pub mod hours;
 pub mod layout;
 pub mod limits;
 pub mod movement;
+pub mod path;
 pub mod protocol;
 pub mod quant;
 

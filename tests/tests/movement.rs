@@ -111,3 +111,42 @@ fn a_door_takes_you_to_the_other_room_and_you_stop_seeing_the_old_one() {
         "Chika, arriving in the counters room, should see Aiko"
     );
 }
+
+#[test]
+fn click_to_move_walks_around_a_wall_not_into_it() {
+    let h = Harness::start(&[]);
+    let mut a = h.join("Aiko");
+    let go = |a: &mut madoguchi_bots::Bot, p: Point| {
+        a.send(&madoguchi_shared::ClientMessage::MoveTo {
+            target: madoguchi_shared::quant::QPos::from_point(p),
+            run: true,
+        })
+    };
+    // South of the lobby's block [3, 7, 7, 8], then a point straight north of it: the straight
+    // line runs into the block; the planned route goes round it.
+    go(&mut a, Point::new(5.0, 5.0));
+    assert!(
+        pump_until(&mut [&mut a], Duration::from_secs(8), |bs| bs[0]
+            .pos
+            .is_some_and(|p| p.distance(Point::new(5.0, 5.0)) < 0.1)),
+        "reaches the start point: {:?}",
+        a.pos
+    );
+    let goal = Point::new(5.0, 9.5);
+    go(&mut a, goal);
+    let arrived =
+        pump_until(&mut [&mut a], Duration::from_secs(10), |bs| bs[0].pos.is_some_and(|p| p.distance(goal) < 0.1));
+    assert!(arrived, "walks round the block to {goal:?}; stopped at {:?}", a.pos);
+    // A click on the block itself stops beside it, not inside.
+    go(&mut a, Point::new(5.0, 7.5));
+    pump_all(&mut [&mut a], Duration::from_secs(3));
+    let p = a.pos.unwrap();
+    assert!(
+        !(p.x > 3.0 - AVATAR_RADIUS
+            && p.x < 7.0 + AVATAR_RADIUS
+            && p.y > 7.0 - AVATAR_RADIUS
+            && p.y < 8.0 + AVATAR_RADIUS),
+        "{p:?}"
+    );
+    assert!(p.distance(Point::new(5.0, 7.5)) < 1.5, "ends next to the clicked block: {p:?}");
+}
