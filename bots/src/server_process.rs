@@ -81,8 +81,15 @@ impl ServerProcess {
         let bin = server_binary()?;
         // `extra` may name its own assets directory.
         let assets = if extra.contains(&"--assets") { vec![] } else { vec!["--assets".into(), assets_dir()] };
+        // Ephemeral loopback ports, unless `extra` names its own (a restart on the same address).
+        let mut ports = Vec::new();
+        for flag in ["--udp-addr", "--http-addr"] {
+            if !extra.contains(&flag) {
+                ports.extend([flag, "127.0.0.1:0"]);
+            }
+        }
         let mut child = Command::new(&bin)
-            .args(["--udp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(ports)
             .args(assets)
             .arg("--data-dir")
             .arg(&data_dir)

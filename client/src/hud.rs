@@ -136,43 +136,48 @@ fn setup(mut commands: Commands) {
             position_type: PositionType::Absolute,
             left: Val::Px(10.0),
             bottom: Val::Px(44.0),
-            max_width: Val::Percent(45.0),
+            max_width: Val::Percent(35.0),
             padding: UiRect::all(Val::Px(6.0)),
             ..default()
         },
         ChatText,
     ));
-    // At a counter: which one, and a button to take a ticket (the E key does the same).
-    commands.spawn((
-        Text::new(""),
-        TextFont { font_size: FontSize::Px(16.0), ..default() },
-        TextColor(Color::srgb(0.05, 0.05, 0.1)),
-        BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
-        Node {
-            position_type: PositionType::Absolute,
-            left: Val::Percent(30.0),
-            bottom: Val::Px(76.0),
-            padding: UiRect::all(Val::Px(6.0)),
-            ..default()
-        },
-        Visibility::Hidden,
-        NearText,
-    ));
+    // At a counter: which one, and a button to take a ticket (the E key does the same), centred
+    // above the chat.
     commands
-        .spawn((
-            Button,
-            BackgroundColor(Color::srgb(0.1, 0.35, 0.7)),
-            Node {
-                position_type: PositionType::Absolute,
-                left: Val::Percent(30.0),
-                bottom: Val::Px(20.0),
-                padding: UiRect::axes(Val::Px(18.0), Val::Px(10.0)),
-                ..default()
-            },
-            Visibility::Hidden,
-            TakeButton,
-        ))
-        .with_child((Text::new(""), TextFont { font_size: FontSize::Px(20.0), ..default() }, TextColor(Color::WHITE)));
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            left: Val::Px(0.0),
+            right: Val::Px(0.0),
+            bottom: Val::Px(64.0),
+            flex_direction: FlexDirection::Column,
+            align_items: AlignItems::Center,
+            row_gap: Val::Px(6.0),
+            ..default()
+        })
+        .with_children(|col| {
+            col.spawn((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(16.0), ..default() },
+                TextColor(Color::srgb(0.05, 0.05, 0.1)),
+                BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
+                Node { padding: UiRect::all(Val::Px(6.0)), ..default() },
+                Visibility::Hidden,
+                NearText,
+            ));
+            col.spawn((
+                Button,
+                BackgroundColor(Color::srgb(0.1, 0.35, 0.7)),
+                Node { padding: UiRect::axes(Val::Px(18.0), Val::Px(10.0)), ..default() },
+                Visibility::Hidden,
+                TakeButton,
+            ))
+            .with_child((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(20.0), ..default() },
+                TextColor(Color::WHITE),
+            ));
+        });
     commands.spawn((
         Text::new(""),
         TextFont { font_size: FontSize::Px(16.0), ..default() },
@@ -196,8 +201,9 @@ fn setup(mut commands: Commands) {
         BackgroundColor(Color::srgb(0.7, 0.1, 0.15)),
         Node {
             position_type: PositionType::Absolute,
-            left: Val::Percent(20.0),
-            top: Val::Px(60.0),
+            left: Val::Percent(12.0),
+            right: Val::Percent(12.0),
+            top: Val::Px(90.0),
             padding: UiRect::all(Val::Px(12.0)),
             ..default()
         },

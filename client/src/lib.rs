@@ -218,8 +218,17 @@ mod tests {
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 0, "a repeat of the same call is not a new call");
         t.recalls = 1;
-        say(&mut app, ServerMessage::Ticket(t));
+        say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 1, "a recall is");
+        t.status = TicketStatus::Serving;
+        say(&mut app, ServerMessage::Ticket(t.clone()));
+        assert_eq!(calls(&mut app), 0, "arriving is not a call");
+        // Straight from waiting to served (already standing at the desk) is a call.
+        let mut u = TicketInfo { id: 2, label: "D-002".into(), status: TicketStatus::Waiting, ..t };
+        say(&mut app, ServerMessage::Ticket(u.clone()));
+        u.status = TicketStatus::Serving;
+        say(&mut app, ServerMessage::Ticket(u));
+        assert_eq!(calls(&mut app), 1);
     }
 
     #[test]

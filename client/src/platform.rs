@@ -205,12 +205,15 @@ mod web {
     /// The server sends at every snapshot: this long without a frame is a dead connection.
     const SILENCE_MS: f64 = 10_000.0;
 
+    /// The socket's event handlers, kept alive as long as the socket.
+    type Handlers = (Closure<dyn FnMut(MessageEvent)>, Closure<dyn FnMut()>, Closure<dyn FnMut(CloseEvent)>);
+
     /// Renet packets over a browser WebSocket.
     pub struct WsLink {
         ws: WebSocket,
         shared: Rc<RefCell<Shared>>,
         since_send: Duration,
-        _handlers: (Closure<dyn FnMut(MessageEvent)>, Closure<dyn FnMut()>, Closure<dyn FnMut(CloseEvent)>),
+        _handlers: Handlers,
     }
 
     impl Transport for WsLink {

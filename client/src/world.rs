@@ -94,6 +94,18 @@ pub struct RoomChanged(pub u16);
 #[derive(Message, Debug, Clone)]
 pub struct Called(pub TicketInfo);
 
+/// Whether a ticket update is a call to announce: called (again, for a recall), or straight
+/// from waiting to being served (a resident already at the desk skips "called").
+pub fn is_new_call(old: Option<&TicketInfo>, new: &TicketInfo) -> bool {
+    use madoguchi_shared::protocol::TicketStatus::{Called, Serving, Waiting};
+    match (old.map(|o| (o.status, o.recalls)), new.status) {
+        (Some((Called, recalls)), Called) => recalls != new.recalls,
+        (_, Called) => true,
+        (Some((Waiting, _)), Serving) => true,
+        _ => false,
+    }
+}
+
 fn span(view: &WorldView) -> f32 {
     1.0 / f32::from(view.snapshot_hz.max(1))
 }
@@ -181,10 +193,7 @@ pub fn apply_server_messages(
                 chat.0.drain(..excess);
             }
             ServerMessage::Ticket(t) => {
-                let was_called = tickets.0.get(&t.id).is_some_and(|old| {
-                    old.status == madoguchi_shared::protocol::TicketStatus::Called && old.recalls == t.recalls
-                });
-                if t.status == madoguchi_shared::protocol::TicketStatus::Called && !was_called {
+                if is_new_call(tickets.0.get(&t.id), t) {
                     calls.write(Called(t.clone()));
                 }
                 tickets.0.insert(t.id, t.clone());

@@ -34,8 +34,11 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   let compressed = 0;
+  const files = [];
   page.on('response', async (r) => {
     if (r.url().includes('/web/')) {
+      files.push(r.url());
+      out.encoding = r.headers()['content-encoding'] || 'identity';
       const len = Number(r.headers()['content-length'] || 0);
       compressed += len || (await r.body().catch(() => Buffer.alloc(0))).length;
     }
@@ -44,6 +47,14 @@ try {
   await page.waitForSelector('body[data-first-frame]', { timeout: 120_000 });
   out.first_frame_ms = Number(await page.evaluate(() => document.body.dataset.firstFrame));
   out.compressed_bytes = compressed;
+  // What a browser that takes only gzip (plain HTTP, not localhost) would fetch.
+  out.gzip_bytes = 0;
+  for (const url of files) {
+    // fetch decodes the body; the header says what travelled.
+    const r = await fetch(url, { headers: { 'accept-encoding': 'gzip' } });
+    out.gzip_bytes += Number(r.headers.get('content-length') || 0);
+    await r.arrayBuffer();
+  }
   out.decoded_bytes = await page.evaluate(() => window.__madoguchi && window.__madoguchi.bytes);
   check(errors.length === 0, 'no page errors', errors);
   // Let it connect and draw the room.
@@ -108,6 +119,25 @@ try {
       .catch(() => { throw new Error('the ticket panel does not show C-001: ' + JSON.stringify(out)); });
     if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-counter.png'), await page.screenshot());
     check(out.ticket === 'C-001', 'walked to the counter and took ticket C-001 with E', tickets);
+    // The test now has a clerk open c1 and call the next ticket: ours.
+    console.log(JSON.stringify({ step: 'ticket' }));
+    const live = () => document.getElementById('hud-live').textContent;
+    await page.waitForFunction((f) => /please come to counter C1/.test(document.getElementById('hud-live').textContent), null, { timeout: 30_000 })
+      .catch(async () => { throw new Error('no called banner: ' + (await page.evaluate(live))); });
+    out.banner = (await page.evaluate(live)).split('\n')[0];
+    out.chimes = Number(await page.evaluate(() => document.body.dataset.chimes || 0));
+    check(out.chimes >= 1, 'the call chimed', out.chimes);
+    if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-called.png'), await page.screenshot());
+    // Chat through the page's chat box: Enter in the game focuses it, Enter sends and returns.
+    await page.locator('canvas#madoguchi').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'chat-input', null, { timeout: 5_000 })
+      .catch(() => { throw new Error('Enter did not open the chat box'); });
+    await page.keyboard.type('こんにちは、窓口です');
+    await page.keyboard.press('Enter');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'madoguchi'), 'the game has the keyboard again after sending');
+    out.chat = 'こんにちは、窓口です';
+    await page.waitForTimeout(1000);
   }
 } catch (e) {
   failed = e.message;

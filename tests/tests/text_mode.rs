@@ -1,6 +1,6 @@
 //! The accessible text mode in a real headless Chromium (Debian's, driven by Playwright from
 //! npm), with axe-core: see `tests/browser/text_mode.mjs` for the steps. `scripts/test` installs
-//! what it needs (`scripts/browser-deps`).
+//! what it needs (`scripts/test-deps`).
 
 use madoguchi_tests::Harness;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ fn the_text_mode_works_without_javascript_live_with_it_and_passes_axe() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
     assert!(
         dir.join("node_modules/playwright-core").exists(),
-        "the browser test packages are not installed: run scripts/browser-deps (scripts/test does)"
+        "the browser test packages are not installed: run scripts/test-deps (scripts/test does)"
     );
     let h = Harness::start(&["--always-open", "--sessions-per-minute", "0"]);
     let clerk = h.clerk("text.clerk", "resident_registration");

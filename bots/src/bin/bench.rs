@@ -50,7 +50,7 @@ enum Bench {
         concurrency: usize,
     },
     /// The browser client in headless Chromium on loopback: bytes fetched (compressed) and the
-    /// time to the first rendered frames. Needs `scripts/build-web` and `scripts/browser-deps`.
+    /// time to the first rendered frames. Needs `scripts/build-web` and `scripts/test-deps`.
     Web,
     /// Residents in the world taking tickets over HTTP, clerks at desks calling and finishing
     /// them as fast as they can: tickets served per second, call latency, and how long a called
@@ -661,7 +661,7 @@ fn web() -> anyhow::Result<()> {
         .current_dir(root.join("tests/browser"))
         .env("MADOGUCHI_BASE", server.http_base())
         .output()
-        .context("run node (scripts/browser-deps installs what the browser needs)")?;
+        .context("run node (scripts/test-deps installs what the browser needs)")?;
     drop(server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_default();
@@ -672,6 +672,8 @@ fn web() -> anyhow::Result<()> {
     let result = serde_json::json!({
         "bench": "web",
         "compressed_bytes": v["compressed_bytes"],
+        "encoding": v["encoding"],
+        "gzip_bytes": v["gzip_bytes"],
         "decoded_bytes": v["decoded_bytes"],
         "first_frame_ms": v["first_frame_ms"],
     });

@@ -1,0 +1,142 @@
+//! The desktop client draws the office: under Xvfb (a virtual X display) with Mesa's software
+//! Vulkan (lavapipe), it joins the real server over netcode/UDP, renders the lobby with its
+//! Japanese HUD, and saves a PNG (`--screenshot`) that must not be blank.
+
+use madoguchi_tests::{Harness, SOON};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A virtual X display on a free number, gone when dropped.
+struct Xvfb {
+    child: std::process::Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is not installed (scripts/test-deps installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("Xvfb display number");
+        let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb said {line:?}"));
+        Xvfb { child, display: format!(":{n}") }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("madoguchi-client");
+    assert!(bin.exists(), "{} is not built: cargo build -p madoguchi-client (scripts/test does)", bin.display());
+    bin
+}
+
+/// Decodes the client's own PNGs (8-bit RGB, stored deflate blocks) back to pixels.
+fn read_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let (mut at, mut w, mut h, mut z) = (8, 0, 0, Vec::new());
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &bytes[at + 4..at + 8];
+        let data = &bytes[at + 8..at + 8 + len];
+        match kind {
+            b"IHDR" => {
+                w = u32::from_be_bytes(data[0..4].try_into().unwrap());
+                h = u32::from_be_bytes(data[4..8].try_into().unwrap());
+                assert_eq!(&data[8..10], &[8, 2], "8-bit RGB");
+            }
+            b"IDAT" => z.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let (mut raw, mut p) = (Vec::new(), 2);
+    loop {
+        let last = z[p] & 1 == 1;
+        assert_eq!(z[p] & 6, 0, "stored blocks");
+        let len = u16::from_le_bytes([z[p + 1], z[p + 2]]) as usize;
+        raw.extend_from_slice(&z[p + 5..p + 5 + len]);
+        p += 5 + len;
+        if last {
+            break;
+        }
+    }
+    let row = w as usize * 3;
+    let pixels = raw.chunks(row + 1).flat_map(|r| r[1..].to_vec()).collect();
+    (w, h, pixels)
+}
+
+#[test]
+fn the_desktop_client_renders_the_office_under_xvfb() {
+    let bin = client_binary();
+    let x = Xvfb::start();
+    let h = Harness::start(&["--always-open"]);
+    let mut watcher = h.join("watcher");
+    // Step aside from the entrance, where the client will appear.
+    watcher.walk_for(madoguchi_shared::quant::Point::new(-1.6, 0.0), false, Duration::from_millis(1500));
+    let shot = std::env::temp_dir().join(format!("madoguchi-native-{}.png", std::process::id()));
+    let _ = std::fs::remove_file(&shot);
+    let mut child = Command::new(bin)
+        .args(["--server", &h.base(), "--name", "描画テスト", "--lang", "ja", "--screenshot"])
+        .arg(&shot)
+        .env("DISPLAY", &x.display)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the client");
+    let mut saw = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        watcher.pump();
+        saw |= watcher.others.values().any(|(n, _)| n == "描画テスト");
+        if let Some(s) = child.try_wait().expect("client") {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
+    assert!(status.is_some_and(|s| s.success()), "the client failed ({status:?}):\n{err}");
+    saw |= watcher.wait_until(SOON, |b| b.others.values().any(|(n, _)| n == "描画テスト"));
+    assert!(saw, "the server had the desktop client's avatar in the lobby");
+
+    let (w, hgt, px) = read_png(&std::fs::read(&shot).expect("the screenshot was saved"));
+    assert!(w >= 640 && hgt >= 400, "{w}x{hgt}");
+    let mut colors = std::collections::HashSet::new();
+    for p in px.chunks(3) {
+        colors.insert((p[0] >> 3, p[1] >> 3, p[2] >> 3));
+    }
+    assert!(colors.len() >= 16, "the picture is blank: {} colors", colors.len());
+    // The HUD's first lines (top left) are dark text on a light background: the font drew them.
+    let dark = (0..60)
+        .flat_map(|y| (0..400).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            let i = (y * w as usize + x) * 3;
+            px[i..i + 3].iter().all(|&c| c < 90)
+        })
+        .count();
+    assert!(dark > 200, "no HUD text drawn at the top left ({dark} dark pixels)");
+    // Our avatar is the orange one, near the middle of the picture.
+    let orange = px.chunks(3).filter(|p| p[0] > 200 && p[1] > 100 && p[1] < 190 && p[2] < 90).count();
+    assert!(orange > 100, "our avatar is not drawn ({orange} orange pixels)");
+    eprintln!("{w}x{hgt}, {} colors, {dark} dark HUD pixels, {orange} avatar pixels", colors.len());
+}
