@@ -249,7 +249,7 @@ fn refresh(
     {
         t.0 = ticket_text;
     }
-    if chat.is_changed()
+    if (chat.is_changed() || tr.is_changed())
         && let Ok(mut t) = texts.p2().single_mut()
     {
         let mut lines: Vec<String> = chat.0.iter().rev().take(8).rev().map(|(n, m)| format!("{n}: {m}")).collect();

@@ -356,6 +356,35 @@ mod tests {
     }
 
     #[test]
+    fn the_join_screen_takes_a_name_and_a_language_then_goes_away() {
+        let mut app = headless_app(embedded_office());
+        app.init_resource::<bevy::input::touch::Touches>().add_plugins(ui::plugin);
+        app.update();
+        assert!(app.world().get_resource::<ui::JoinForm>().is_some(), "no name given: the join screen opens");
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        assert!(app.world().resource::<ui::JoinForm>().need_name, "Enter without a name asks for one");
+        assert!(app.world().get_resource::<net::JoinRequest>().is_none());
+        app.world_mut()
+            .write_message(bevy::window::Ime::Commit { window: Entity::PLACEHOLDER, value: "花子".into() });
+        app.update();
+        key(&mut app, KeyCode::Tab, "");
+        app.update();
+        assert_eq!(app.world().resource::<ui::JoinForm>().lang, i18n::Lang::Ja, "Tab cycles English → Japanese");
+        key(&mut app, KeyCode::Tab, "");
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        app.update();
+        let join = app.world().get_resource::<net::JoinRequest>().cloned().expect("joined");
+        assert_eq!((join.name.as_str(), join.locale.as_str()), ("花子", "ja-easy"));
+        assert!(app.world().get_resource::<ui::JoinForm>().is_none(), "the join screen is gone");
+        assert_eq!(app.world().resource::<i18n::I18n>().lang, i18n::Lang::JaEasy);
+        // Typing afterwards neither edits a name nor breaks anything.
+        key(&mut app, KeyCode::KeyA, "a");
+        app.update();
+    }
+
+    #[test]
     fn the_join_form_needs_a_name_and_sends_the_language() {
         let mut f = ui::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false };
         assert!(f.submit().is_none() && f.need_name);

@@ -298,7 +298,7 @@ fn click_to_move(
     let screen = if mouse.just_pressed(MouseButton::Left) {
         window.cursor_position()
     } else {
-        touches.iter_just_released().next().filter(|_| !stick.dragging).map(|t| t.position())
+        touches.iter_just_released().next().filter(|_| !stick.dragging && !stick.on_ui).map(|t| t.position())
     };
     let (Some(screen), Ok((cam, cam_tf)), Some(_), Some(room)) = (screen, camera.single(), view.me, view.room) else {
         return;

@@ -36,6 +36,12 @@ fn take(
         shot.connected_at = Some(now);
     }
     if shot.requested {
+        // The capture comes back a frame or two later; a driver that never delivers it must not
+        // leave the app running for ever.
+        if now > plan.deadline + plan.after + Duration::from_secs(30) {
+            error!("screenshot: the capture never arrived");
+            exit.write(AppExit::from_code(4));
+        }
         return;
     }
     match shot.connected_at {

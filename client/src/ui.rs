@@ -207,6 +207,8 @@ pub struct TouchStick {
     /// The finger steering, and where it went down.
     pub finger: Option<(u64, Vec2)>,
     pub dragging: bool,
+    /// The finger went down on a button: it is the button's, neither a stick nor a tap.
+    pub on_ui: bool,
 }
 
 /// Pixels a finger must move before a touch is a drag, and the drag length of full speed.
@@ -224,14 +226,26 @@ pub fn stick_direction(start: Vec2, now: Vec2) -> Point {
     Point::new(d.x * k, -d.y * k)
 }
 
-fn touch_stick(touches: Res<Touches>, mut stick: ResMut<TouchStick>, mut dir: ResMut<StickDir>) {
+fn touch_stick(
+    touches: Res<Touches>,
+    buttons: Query<&Interaction>,
+    mut stick: ResMut<TouchStick>,
+    mut dir: ResMut<StickDir>,
+) {
     if stick.finger.is_none()
         && let Some(t) = touches.iter_just_pressed().next()
     {
         stick.finger = Some((t.id(), t.position()));
         stick.dragging = false;
+        stick.on_ui = buttons.iter().any(|i| *i != Interaction::None);
     }
     let Some((id, start)) = stick.finger else { return };
+    if stick.on_ui {
+        if touches.get_pressed(id).is_none() {
+            stick.finger = None;
+        }
+        return;
+    }
     match touches.get_pressed(id).map(Touch::position) {
         Some(now) => {
             let d = stick_direction(start, now);
@@ -253,7 +267,8 @@ pub(crate) fn plugin(app: &mut App) {
         .add_systems(PostStartup, spawn_join)
         .add_systems(
             Update,
-            (join_keys, join_buttons, join_submit, join_texts).chain().run_if(resource_exists::<JoinForm>),
+            // Each system checks on its own: the form is gone once submitted.
+            (join_keys, join_buttons, join_submit, join_texts).chain().distributive_run_if(resource_exists::<JoinForm>),
         )
-        .add_systems(PreUpdate, touch_stick.after(bevy::input::InputSystems));
+        .add_systems(PreUpdate, touch_stick.after(bevy::input::InputSystems).after(bevy::ui::UiSystems::Focus));
 }

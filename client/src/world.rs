@@ -74,6 +74,11 @@ pub struct WorldView {
 #[derive(Resource, Debug, Default)]
 pub struct Tickets(pub BTreeMap<i64, TicketInfo>);
 
+/// Calls already announced, as (ticket, recalls): a reconnect that reports the same call again
+/// does not ring again.
+#[derive(Resource, Debug, Default)]
+pub struct Announced(pub std::collections::HashSet<(i64, u32)>);
+
 /// Desk signs by counter id.
 #[derive(Resource, Debug, Default)]
 pub struct Desks(pub HashMap<String, DeskSign>);
@@ -116,6 +121,7 @@ pub fn apply_server_messages(
     mut inbox: MessageReader<FromServer>,
     mut view: ResMut<WorldView>,
     mut tickets: ResMut<Tickets>,
+    mut announced: ResMut<Announced>,
     mut desks: ResMut<Desks>,
     mut chat: ResMut<ChatLog>,
     mut last_error: ResMut<LastError>,
@@ -130,6 +136,10 @@ pub fn apply_server_messages(
                 for (e, ..) in &avatars {
                     commands.entity(e).despawn();
                 }
+                // The server reports our tickets and the desks afresh after `Welcome`: what
+                // changed while we were away (a ticket cancelled, a desk closed) is not kept.
+                tickets.0.clear();
+                desks.0.clear();
                 *view = WorldView {
                     me: Some(*you),
                     room: Some(*room),
@@ -193,7 +203,7 @@ pub fn apply_server_messages(
                 chat.0.drain(..excess);
             }
             ServerMessage::Ticket(t) => {
-                if is_new_call(tickets.0.get(&t.id), t) {
+                if is_new_call(tickets.0.get(&t.id), t) && announced.0.insert((t.id, t.recalls)) {
                     calls.write(Called(t.clone()));
                 }
                 tickets.0.insert(t.id, t.clone());
@@ -221,6 +231,7 @@ pub fn interpolate(time: Res<Time>, mut q: Query<(&mut Interp, &mut Transform)>)
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<WorldView>()
         .init_resource::<Tickets>()
+        .init_resource::<Announced>()
         .init_resource::<Desks>()
         .init_resource::<ChatLog>()
         .init_resource::<LastError>()

@@ -328,6 +328,7 @@ pub(crate) fn receive_messages(
                                 Err((ErrorCode::TargetInvalid, "target lies outside the room".into()))
                             } else {
                                 intent.goal = Some(p);
+                                intent.goal_at = now;
                                 intent.route.clear();
                                 intent.run = run;
                                 Ok(())

@@ -74,8 +74,10 @@ pub struct Position {
 pub struct Intent {
     pub vel: Point,
     pub run: bool,
-    /// A click-to-move target in the current room, waiting for its route to be planned.
+    /// A click-to-move target in the current room, waiting for its route to be planned, and
+    /// when it was asked for (routes are planned oldest first).
     pub goal: Option<Point>,
+    pub goal_at: Duration,
     /// The planned route to the goal, next waypoint first (around walls and desks); overrides
     /// `vel` until walked or blocked.
     pub route: VecDeque<Point>,
@@ -86,11 +88,15 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// Steering by keys. A stop leaves a click-to-move goal alone: the key-release that ends a
+    /// walk can arrive in the same tick as the click that follows it.
     pub fn set_velocity(&mut self, vel: Point, run: bool, seq: u32, now: Duration) {
         self.vel = vel;
-        self.run = run;
-        self.goal = None;
-        self.route.clear();
+        if vel != Point::ZERO {
+            self.run = run;
+            self.goal = None;
+            self.route.clear();
+        }
         self.until = now + INPUT_TTL;
         self.last_seq = seq;
     }
@@ -132,20 +138,22 @@ pub(crate) fn move_avatars(
     time: Res<Time<Real>>,
     office: Res<OfficeLayout>,
     mut server: ResMut<RenetServer>,
-    mut avatars: Query<(&Avatar, &mut Position, &mut Intent)>,
+    mut avatars: Query<(Entity, &Avatar, &mut Position, &mut Intent)>,
 ) {
     let dt = time.delta_secs().min(MAX_DT);
     let now = time.elapsed();
-    let mut route_budget = ROUTES_PER_TICK;
-    for (avatar, mut pos, mut intent) in &mut avatars {
+    // Plan the oldest waiting goals first, so clients that click all the time cannot keep
+    // everyone else waiting (a new click puts a client at the back).
+    let mut waiting: Vec<(Duration, Entity)> =
+        avatars.iter().filter(|(.., i)| i.goal.is_some()).map(|(e, .., i)| (i.goal_at, e)).collect();
+    waiting.sort_unstable();
+    for (_, e) in waiting.into_iter().take(ROUTES_PER_TICK) {
+        let Ok((_, _, pos, mut intent)) = avatars.get_mut(e) else { continue };
+        let (Some(room), Some(goal)) = (office.room(pos.room), intent.goal.take()) else { continue };
+        intent.route = find_path(room.size, &room.solids, pos.at, goal).unwrap_or_default().into();
+    }
+    for (_, avatar, mut pos, mut intent) in &mut avatars {
         let Some(room) = office.room(pos.room) else { continue };
-        if let Some(goal) = intent.goal
-            && route_budget > 0
-        {
-            route_budget -= 1;
-            intent.goal = None;
-            intent.route = find_path(room.size, &room.solids, pos.at, goal).unwrap_or_default().into();
-        }
         // Waypoints already reached are done.
         while intent.route.front().is_some_and(|w| w.distance_squared(pos.at) < 1e-4) {
             intent.route.pop_front();

@@ -23,9 +23,9 @@ function check(ok, what, detail) {
 
 const browser = await launch();
 const watchdog = setTimeout(() => {
-  report({ ...out, ok: false, error: 'timed out after 170 s' });
+  report({ ...out, ok: false, error: 'timed out after 230 s' });
   process.exit(1);
-}, 170_000);
+}, 230_000);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });

@@ -16,9 +16,9 @@ function check(ok, what, detail) {
 }
 const browser = await launch();
 const watchdog = setTimeout(() => {
-  report({ ...out, ok: false, error: 'timed out after 170 s' });
+  report({ ...out, ok: false, error: 'timed out after 230 s' });
   process.exit(1);
-}, 170_000);
+}, 230_000);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 800, height: 500 } });
@@ -28,7 +28,7 @@ try {
     page.waitForFunction((src) => new RegExp(src).test(document.getElementById('hud-live').textContent), re.source, { timeout: ms })
       .catch(async () => { throw new Error(`${what}: ${await live()}`); });
   await page.goto(`${base}/play?name=Rei&lang=en`);
-  await page.waitForSelector('body[data-first-frame]', { timeout: 120_000 });
+  await page.waitForSelector('body[data-first-frame]', { timeout: 60_000 });
   await waitLive(/\|\s+Connected/, 30_000, 'never connected');
   const token = await page.evaluate(() => localStorage.getItem('madoguchi.session'));
   const r = await fetch(`${base}/api/v1/tickets`, {
@@ -43,7 +43,7 @@ try {
   const t0 = Date.now();
   await waitLive(/Connection lost/, 30_000, 'the loss was not reported');
   out.lost_after_ms = Date.now() - t0;
-  await waitLive(/\|\s+Connected/, 90_000, 'did not reconnect');
+  await waitLive(/\|\s+Connected/, 60_000, 'did not reconnect');
   out.back_after_ms = Date.now() - t0;
   await waitLive(new RegExp(label), 10_000, 'the ticket did not come back');
   out.ticket = label;

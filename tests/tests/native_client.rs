@@ -99,6 +99,13 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the client");
+    // Read its log as it comes, so a chatty client never blocks on a full pipe.
+    let log = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(log), &mut s);
+        s
+    });
     let mut saw = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let status = loop {
@@ -113,8 +120,7 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut err = String::new();
-    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
+    let err = log.join().unwrap_or_default();
     assert!(status.is_some_and(|s| s.success()), "the client failed ({status:?}):\n{err}");
     saw |= watcher.wait_until(SOON, |b| b.others.values().any(|(n, _)| n == "描画テスト"));
     assert!(saw, "the server had the desktop client's avatar in the lobby");

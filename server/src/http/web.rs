@@ -40,39 +40,51 @@ async fn file(State(s): State<HttpState>, Path(name): Path<String>, headers: Hea
         return (StatusCode::NOT_FOUND, "not found; build the browser client with scripts/build-web").into_response();
     };
     let accepted = accepted_encodings(&headers);
-    let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
-    let etag = format!("\"{:x}-{:x}\"", meta.len(), modified.as_secs());
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return StatusCode::NOT_MODIFIED.into_response();
-    }
+    let modified = meta.modified().ok();
     // Brotli when the browser takes it (browsers offer it over HTTPS and on localhost; about a
-    // third smaller than gzip for the wasm), else gzip, else the file as built.
-    let mut chosen = None;
-    for enc in ["br", "gzip"] {
-        let ext = if enc == "br" { "br" } else { "gz" };
-        if accepted.contains(&enc)
-            && let Ok(b) = tokio::fs::read(dir.join(format!("{name}.{ext}"))).await
-        {
-            chosen = Some((b, enc));
+    // third smaller than gzip for the wasm), else gzip, else the file as built. A compressed
+    // copy older than the file (a rebuild without recompressing) is not used.
+    let mut encoding = None;
+    for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
+        if !accepted.contains(&enc) {
+            continue;
+        }
+        let fresh =
+            tokio::fs::metadata(dir.join(format!("{name}.{ext}"))).await.is_ok_and(|m| m.modified().ok() >= modified);
+        if fresh {
+            encoding = Some((enc, ext));
             break;
         }
     }
-    let (bytes, encoding) = match chosen {
-        Some((b, enc)) => (b, Some(enc)),
-        None => match tokio::fs::read(&path).await {
-            Ok(b) => (b, None),
-            Err(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
-        },
+    // One strong validator per representation: the encoding is part of the tag.
+    let since_epoch = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    let etag = format!("\"{:x}-{:x}-{}\"", meta.len(), since_epoch.as_secs(), encoding.map_or("id", |e| e.1));
+    let validators = |h: &mut HeaderMap| {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
     };
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if if_none_match.split(',').any(|t| t.trim() == etag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        validators(r.headers_mut());
+        return r;
+    }
+    let file = match encoding {
+        Some((_, ext)) => dir.join(format!("{name}.{ext}")),
+        None => path.clone(),
+    };
+    let Ok(bytes) = tokio::fs::read(&file).await else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let encoding = encoding.map(|e| e.0);
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     // Revalidate each load (cheap: an ETag), so a new build is picked up at once.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
+    validators(h);
     // The size after decoding, for the loading page's progress bar.
     if let Ok(v) = HeaderValue::from_str(&meta.len().to_string()) {
         h.insert("x-decoded-length", v);
@@ -89,9 +101,12 @@ fn accepted_encodings(headers: &HeaderMap) -> Vec<&'static str> {
     let mut out = Vec::new();
     for item in header.flat_map(|v| v.split(',')) {
         let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
-        let known = match coding {
+        let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p = p.to_ascii_lowercase();
+            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0)
+        });
+        let known = match coding.as_str() {
             "br" => "br",
             "gzip" => "gzip",
             _ => continue,
