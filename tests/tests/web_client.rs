@@ -110,6 +110,8 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
     assert_eq!(report["ticket"], "C-001", "{report}");
     assert!(report["distinct_colors"].as_u64().unwrap_or(0) >= 8, "{report}");
     assert!(saw_alex, "a UDP client saw the browser client's avatar (over WebSocket) in the lobby");
+    // The build is precompressed with brotli (scripts/build-web), and Chromium takes it on loopback.
+    assert_eq!(report["encoding"], "br", "{report}");
     let banner = report["banner"].as_str().unwrap_or("");
     assert!(
         banner.contains("C-001") && banner.contains("Children & Families"),
