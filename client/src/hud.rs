@@ -373,8 +373,21 @@ fn mirror_to_page(
     }
 }
 
+/// Chat lines go to the page's `#chat-live` log (role=log), so a screen reader reads them out.
+#[cfg(target_arch = "wasm32")]
+fn mirror_chat(chat: Res<ChatLog>) {
+    if !chat.is_changed() {
+        return;
+    }
+    let lines: Vec<String> = chat.0.iter().rev().take(5).rev().map(|(n, m)| format!("{n}: {m}")).collect();
+    let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("chat-live"));
+    if let Some(el) = el {
+        el.set_text_content(Some(&lines.join("\n")));
+    }
+}
+
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(Startup, setup).add_systems(Update, (refresh, near_counter, take_button, banner));
     #[cfg(target_arch = "wasm32")]
-    app.add_systems(PostUpdate, mirror_to_page);
+    app.add_systems(PostUpdate, (mirror_to_page, mirror_chat));
 }

@@ -6,7 +6,7 @@
 // Loads /play, waits for the first rendered frames, checks the picture is not blank, and with
 // --walk runs to the children's counter and takes a ticket with the keyboard (E). Prints one JSON
 // line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,...}; exits 1 on failure.
-import { launch, report } from './lib.mjs';
+import { checker, launch, report } from './lib.mjs';
 import { writeFile } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -16,16 +16,9 @@ if (!base) {
 }
 const walk = process.argv.includes('--walk');
 const out = { bench: 'web', checks: [] };
-function check(ok, what, detail) {
-  out.checks.push(what);
-  if (!ok) throw new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-}
+const { check, stop } = checker(out, 230);
 
 const browser = await launch();
-const watchdog = setTimeout(() => {
-  report({ ...out, ok: false, error: 'timed out after 230 s' });
-  process.exit(1);
-}, 230_000);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });
@@ -136,13 +129,18 @@ try {
     await page.keyboard.type('こんにちは、窓口です');
     await page.keyboard.press('Enter');
     check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'madoguchi'), 'the game has the keyboard again after sending');
+    // The server echoes a chat line to its sender too: wait for it in the page's chat log.
+    await page.waitForFunction(() => /Alex: こんにちは、窓口です/.test(document.getElementById('chat-live').textContent), null, { timeout: 15_000 })
+      .catch(async () => {
+        const state = await page.evaluate(() => ({ hud: document.getElementById('hud-live').textContent, chat: document.getElementById('chat-live').textContent, queued: window.__madoguchiChat }));
+        throw new Error('the chat line did not come back: ' + JSON.stringify(state));
+      });
     out.chat = 'こんにちは、窓口です';
-    await page.waitForTimeout(1000);
   }
 } catch (e) {
   failed = e.message;
 } finally {
-  clearTimeout(watchdog);
+  stop();
   await browser.close();
 }
 out.ok = failed === null;

@@ -71,3 +71,19 @@ export async function axe(page, { tags } = {}) {
 export function report(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
+
+// The common frame of a browser run: `out` collects what passed in `out.checks`; check() throws
+// with its detail when a check fails; after `seconds` the run reports a timeout and exits 1.
+// Call the returned stop() before reporting normally.
+export function checker(out, seconds) {
+  out.checks = out.checks || [];
+  const check = (ok, what, detail) => {
+    out.checks.push(what);
+    if (!ok) throw new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
+  };
+  const timer = setTimeout(() => {
+    report({ ...out, ok: false, error: `timed out after ${seconds} s` });
+    process.exit(1);
+  }, seconds * 1000);
+  return { check, stop: () => clearTimeout(timer) };
+}

@@ -6,19 +6,12 @@
 // then waits while the test kills and restarts the server on the same address: the client must
 // say the connection is lost, come back by itself (backoff with jitter), and show the ticket
 // again. Prints one JSON line; exits 1 on failure.
-import { launch, report } from './lib.mjs';
+import { checker, launch, report } from './lib.mjs';
 
 const base = process.env.MADOGUCHI_BASE;
 const out = { checks: [] };
-function check(ok, what, detail) {
-  out.checks.push(what);
-  if (!ok) throw new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-}
+const { check, stop } = checker(out, 230);
 const browser = await launch();
-const watchdog = setTimeout(() => {
-  report({ ...out, ok: false, error: 'timed out after 230 s' });
-  process.exit(1);
-}, 230_000);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 800, height: 500 } });
@@ -51,7 +44,7 @@ try {
 } catch (e) {
   failed = e.message;
 } finally {
-  clearTimeout(watchdog);
+  stop();
   await browser.close();
 }
 out.ok = failed === null;
