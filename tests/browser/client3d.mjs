@@ -6,7 +6,7 @@
 // Loads /play, waits for the first rendered frames, checks the picture is not blank, and with
 // --walk runs to the children's counter and takes a ticket with the keyboard (E). Prints one JSON
 // line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,...}; exits 1 on failure.
-import { checker, launch, report } from './lib.mjs';
+import { axe, checker, launch, report } from './lib.mjs';
 import { writeFile } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -36,8 +36,18 @@ try {
       compressed += len || (await r.body().catch(() => Buffer.alloc(0))).length;
     }
   });
+  if (walk) {
+    // The join form passes axe-core (the text mode's standard: no violations at all).
+    await page.goto(`${base}/play`);
+    const a = await axe(page);
+    check(a.violations.length === 0, 'the join page passes axe-core', a.violations);
+  }
   await page.goto(`${base}/play?name=Alex&lang=en`);
   await page.waitForSelector('body[data-first-frame]', { timeout: 120_000 });
+  if (walk) {
+    const a = await axe(page);
+    check(a.violations.length === 0, 'the running game page passes axe-core', a.violations);
+  }
   out.first_frame_ms = Number(await page.evaluate(() => document.body.dataset.firstFrame));
   out.compressed_bytes = compressed;
   // What a browser that takes only gzip (plain HTTP, not localhost) would fetch.
