@@ -56,11 +56,19 @@ pub fn server_binary() -> Result<PathBuf, String> {
     ))
 }
 
-/// The repository's `assets/` directory: `MADOGUCHI_ASSETS`, or the one in this source tree.
+/// The repository's `assets/` directory: `MADOGUCHI_ASSETS`, or the one in the source tree this
+/// was built from, or (when that tree is gone: a build shared between checkouts through one
+/// target directory) the one beside the working directory, as `cargo test` runs from a crate.
 pub fn assets_dir() -> PathBuf {
-    std::env::var("MADOGUCHI_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+    if let Ok(dir) = std::env::var("MADOGUCHI_ASSETS") {
+        return PathBuf::from(dir);
+    }
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets"));
+    if built.join("office.toml").exists() {
+        return built;
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    [cwd.join("../assets"), cwd.join("assets")].into_iter().find(|d| d.join("office.toml").exists()).unwrap_or(built)
 }
 
 impl ServerProcess {

@@ -46,11 +46,14 @@ pub fn describe_state(s: &ConnState, tr: &I18n, now: Duration) -> String {
     }
 }
 
+/// A department's name in the player's language (empty for an unknown id).
+fn department_name(office: &Office, tr: &I18n, department: &str) -> String {
+    office.department(department).map(|d| tr.lang.name(&d.name).to_string()).unwrap_or_default()
+}
+
 /// The counter's id as signs print it, and its department's name.
 fn counter_words(office: &Office, tr: &I18n, t: &TicketInfo) -> (String, String) {
-    let counter = t.counter.clone().unwrap_or_default().to_uppercase();
-    let dept = office.department(&t.department).map(|d| tr.lang.name(&d.name).to_string()).unwrap_or_default();
-    (counter, dept)
+    (t.counter.clone().unwrap_or_default().to_uppercase(), department_name(office, tr, &t.department))
 }
 
 /// One ticket as a line of text.
@@ -287,7 +290,7 @@ fn near_counter(
     let vis = if here.is_some() { Visibility::Inherited } else { Visibility::Hidden };
     if let Ok((mut text, mut v)) = near.single_mut() {
         if let Some((_, c)) = here.as_deref().and_then(|id| office.counter(id)) {
-            let dept = office.department(&c.department).map(|d| tr.lang.name(&d.name).to_string()).unwrap_or_default();
+            let dept = department_name(&office, &tr, &c.department);
             text.0 = tr.ta("near-counter", &[("counter", c.id.to_uppercase().into()), ("department", dept.into())]);
         }
         *v = vis;

@@ -6,7 +6,7 @@
 // Loads /play, waits for the first rendered frames, checks the picture is not blank, and with
 // --walk runs to the children's counter and takes a ticket with the keyboard (E). Prints one JSON
 // line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,...}; exits 1 on failure.
-import { axe, checker, launch, report } from './lib.mjs';
+import { axe, checker, launch } from './lib.mjs';
 import { writeFile } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -16,7 +16,7 @@ if (!base) {
 }
 const walk = process.argv.includes('--walk');
 const out = { bench: 'web', checks: [] };
-const { check, stop } = checker(out, 230);
+const { check, finish } = checker(out, 230);
 
 const browser = await launch();
 let failed = null;
@@ -150,10 +150,6 @@ try {
 } catch (e) {
   failed = e.message;
 } finally {
-  stop();
   await browser.close();
 }
-out.ok = failed === null;
-if (failed) out.error = failed;
-report(out);
-process.exit(failed ? 1 : 0);
+finish(failed);

@@ -74,7 +74,8 @@ export function report(obj) {
 
 // The common frame of a browser run: `out` collects what passed in `out.checks`; check() throws
 // with its detail when a check fails; after `seconds` the run reports a timeout and exits 1.
-// Call the returned stop() before reporting normally.
+// finish(failed) stops the timer, reports `out` (with `ok`, and `error` when `failed` is a
+// message) and exits 0 or 1.
 export function checker(out, seconds) {
   out.checks = out.checks || [];
   const check = (ok, what, detail) => {
@@ -85,5 +86,12 @@ export function checker(out, seconds) {
     report({ ...out, ok: false, error: `timed out after ${seconds} s` });
     process.exit(1);
   }, seconds * 1000);
-  return { check, stop: () => clearTimeout(timer) };
+  const finish = (failed) => {
+    clearTimeout(timer);
+    out.ok = !failed;
+    if (failed) out.error = failed;
+    report(out);
+    process.exit(failed ? 1 : 0);
+  };
+  return { check, finish };
 }

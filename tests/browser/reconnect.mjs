@@ -6,11 +6,11 @@
 // then waits while the test kills and restarts the server on the same address: the client must
 // say the connection is lost, come back by itself (backoff with jitter), and show the ticket
 // again. Prints one JSON line; exits 1 on failure.
-import { checker, launch, report } from './lib.mjs';
+import { checker, launch } from './lib.mjs';
 
 const base = process.env.MADOGUCHI_BASE;
 const out = { checks: [] };
-const { check, stop } = checker(out, 230);
+const { check, finish } = checker(out, 230);
 const browser = await launch();
 let failed = null;
 try {
@@ -44,10 +44,6 @@ try {
 } catch (e) {
   failed = e.message;
 } finally {
-  stop();
   await browser.close();
 }
-out.ok = failed === null;
-if (failed) out.error = failed;
-report(out);
-process.exit(failed ? 1 : 0);
+finish(failed);
