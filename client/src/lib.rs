@@ -5,6 +5,7 @@
 pub mod hud;
 pub mod i18n;
 pub mod input;
+pub mod link;
 pub mod net;
 pub mod platform;
 pub mod scene;

@@ -5,6 +5,7 @@
 //! returns is polled by a system. The transport is a non-send resource because the browser's
 //! WebSocket lives on the main thread.
 
+use crate::link::{Grant, LinkState, Transport};
 use bevy::prelude::*;
 use madoguchi_shared::protocol::{
     Channel, ClientMessage, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
@@ -48,37 +49,11 @@ pub enum ConnState {
     Failed(String),
 }
 
-/// A link state as a transport sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkState {
-    Connecting,
-    Open,
-    Closed(String),
-}
-
-/// Moves renet packets between the client and the server.
-pub trait Transport {
-    /// Feeds what arrived into `renet`, and sends what `renet` has queued.
-    fn pump(&mut self, renet: &mut RenetClient, dt: Duration);
-    fn state(&self) -> LinkState;
-    /// Closes the link (politely, if it can).
-    fn close(&mut self);
-}
-
 /// The live link, if any.
 #[derive(Default)]
 pub struct Link {
     pub transport: Option<Box<dyn Transport>>,
     pub renet: Option<RenetClient>,
-}
-
-/// What an HTTP round trip produced: a ready transport factory argument.
-#[derive(Debug, Clone)]
-pub enum Grant {
-    /// A netcode connect token (desktop).
-    Netcode { token: Vec<u8> },
-    /// A WebSocket URL with its single-use ticket (browser).
-    WebSocket { url: String },
 }
 
 /// The session token; kept (in the browser's local storage) so a reload keeps the ticket.

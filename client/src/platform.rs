@@ -1,7 +1,7 @@
 //! What differs between the desktop and the browser: running a request off the frame loop,
 //! keeping the session, and the transport (netcode over UDP, or a WebSocket).
 
-use crate::net::{Grant, LinkState, Transport};
+use crate::link::{Grant, LinkState, Transport};
 use renet::RenetClient;
 use std::time::Duration;
 

@@ -1,8 +1,10 @@
 //! The records database: a SQLite file by default, PostgreSQL when `DATABASE_URL` says so.
 //!
 //! One `AnyPool` serves both; SQL is written once in the dialect both accept (`$1` parameters,
-//! `RETURNING`, `ON CONFLICT`), and the few differences (how a write transaction starts, row
-//! locks) live here. Migrations are embedded per backend and applied at start.
+//! `RETURNING`, `ON CONFLICT`), and the few differences live here: how a write transaction
+//! starts ([`Db::begin_write`]) and row locks ([`Dialects`], written with [`for_update!`] and
+//! [`skip_locked!`]). Every statement is a constant (one per operation); none is assembled at run
+//! time. Migrations are embedded per backend and applied at start.
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
@@ -125,12 +127,48 @@ impl Db {
         }
     }
 
-    /// The clause that locks a selected row until the transaction ends (PostgreSQL); SQLite's
-    /// immediate transaction already holds the database's write lock.
-    pub fn for_update(&self) -> &'static str {
+    /// The text of `q` for this database.
+    pub fn pick(&self, q: Dialects) -> &'static str {
         match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => q.sqlite,
+            Backend::Postgres => q.postgres,
         }
     }
 }
+
+/// A statement whose text differs between the backends. Only row locks do: PostgreSQL locks
+/// the rows a statement selects until the transaction ends (`FOR UPDATE`), and can pass over
+/// rows another transaction holds (`SKIP LOCKED`); SQLite has no row locks, and its immediate
+/// write transaction already holds the whole database. Written with [`for_update!`] and
+/// [`skip_locked!`], so both texts are constants.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialects {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+impl Dialects {
+    /// The statement without row locks, for either backend (SQLite's text has none).
+    pub fn without_locks(self) -> &'static str {
+        self.sqlite
+    }
+}
+
+/// `for_update!("SELECT …")`: the statement, locking the rows it selects on PostgreSQL.
+macro_rules! for_update {
+    ($($sql:expr),+ $(,)?) => {
+        $crate::db::Dialects { sqlite: concat!($($sql),+), postgres: concat!($($sql),+, " FOR UPDATE") }
+    };
+}
+
+/// `skip_locked!(["… LIMIT 1"], [") …"])`: the statement with `FOR UPDATE SKIP LOCKED` between
+/// its two parts on PostgreSQL, so that concurrent callers each take a different row.
+macro_rules! skip_locked {
+    ([$($a:expr),+ $(,)?], [$($b:expr),* $(,)?]) => {
+        $crate::db::Dialects {
+            sqlite: concat!($($a),+ $(, $b)*),
+            postgres: concat!($($a),+, " FOR UPDATE SKIP LOCKED" $(, $b)*),
+        }
+    };
+}
+pub(crate) use {for_update, skip_locked};

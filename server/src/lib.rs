@@ -2,37 +2,45 @@
 //!
 //! The world (rooms, avatars, chat) is a headless bevy app ticking at a fixed rate; it owns all
 //! world state and never waits on I/O. HTTP runs on tokio beside it and reaches the world only
-//! through channels drained once per tick. `main.rs` only parses arguments and calls [`run`].
+//! through channels drained once per tick. `main.rs` only parses arguments and calls [`run`];
+//! this file composes the features, one folder each:
+//!
+//! - `http/` — routers, one per resource; the text mode; the browser client's files;
+//! - `world/` — avatars, movement, views, chat, counters in the world, the tick;
+//! - `queue/` — tickets, desks, calling, notices, the no-show timer, the wait estimate;
+//! - `net/` — admission, the UDP and WebSocket transports, client records, the outbox;
+//! - `records/` — applications, the audit chain, the procedure catalog;
+//! - `identity/` — sessions, staff accounts, world principals;
+//! - `db.rs`, `config.rs`, `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
+//!
+//! Each folder uses only what is beneath it; `scripts/check-modules` fails on any import cycle.
 
-pub mod applications;
-pub mod audit;
-pub mod chat;
+pub mod assets;
 pub mod config;
-pub mod connection;
-pub mod counters;
 pub mod db;
 pub mod http;
+pub mod identity;
 pub mod metrics;
-pub mod procedures;
+pub mod net;
 pub mod queue;
-pub mod sessions;
-pub mod staff;
-pub mod tick;
-pub mod tokens;
-pub mod transport;
-pub mod view;
-pub mod websocket;
+pub mod ratelimit;
+pub mod records;
 pub mod world;
 
 use anyhow::Context;
+use assets::load_office;
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy_renet::{RenetServer, RenetServerPlugin};
 use config::{AuditCommand, Command, DbConfig, ServeConfig, StaffCommand};
 use db::Db;
+use identity::{sessions, staff};
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::{NETCODE_PROTOCOL_ID, connection_config};
-use metrics::Metrics;
+use metrics::{Metrics, WorldMetrics};
+use net::outbox::Flush;
+use ratelimit::RateLimiter;
+use records::{audit, catalog};
 use renetcode::{NetcodeServer, ServerAuthentication, ServerConfig};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -40,29 +48,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-/// Reads and validates `office.toml` and `layouts/*.toml` under `assets`.
-pub fn load_office(assets: &Path) -> anyhow::Result<Office> {
-    let office_path = assets.join("office.toml");
-    let office_text = std::fs::read_to_string(&office_path)
-        .with_context(|| format!("cannot read {} (set --assets or MADOGUCHI_ASSETS)", office_path.display()))?;
-    let dir = assets.join("layouts");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    let mut rooms = Vec::new();
-    for p in paths {
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        rooms.push((p.display().to_string(), text));
-    }
-    Ok(Office::parse((&office_path.display().to_string(), &office_text), &rooms)?)
-}
-
 /// Loads the procedure catalog under `assets/procedures`, checked against the office.
-pub fn load_catalog(assets: &Path, office: &Office) -> anyhow::Result<procedures::Catalog> {
-    Ok(procedures::Catalog::load(&assets.join("procedures"), office)?)
+pub fn load_catalog(assets: &Path, office: &Office) -> anyhow::Result<catalog::Catalog> {
+    Ok(catalog::Catalog::load(&assets.join("procedures"), office)?)
 }
 
 /// Opens the records database (migrating it) and loads the office's departments into it.
@@ -108,18 +96,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Everything the world app needs from the process.
 pub struct WorldParts {
     pub office: Arc<Office>,
-    pub settings: world::WorldSettings,
+    pub settings: world::settings::WorldSettings,
     pub socket: UdpSocket,
     pub public_addr: SocketAddr,
     pub private_key: [u8; 32],
     pub max_clients: usize,
     pub metrics: Arc<Metrics>,
-    pub issued_tokens: UnboundedReceiver<tokens::IssuedToken>,
+    pub issued_tokens: UnboundedReceiver<net::tokens::IssuedToken>,
     pub shutdown: Option<UnboundedReceiver<()>>,
     /// The link to the queue service; without it, counter messages are refused as unavailable.
-    pub queue: Option<counters::QueueLink>,
+    pub queue: Option<world::counters::QueueLink>,
     /// Browser clients over WebSocket; without it, only UDP.
-    pub websocket: Option<websocket::WsLink>,
+    pub websocket: Option<net::websocket::WsLink>,
 }
 
 /// Builds the world app, ready to `run()` (which ticks until shutdown) or to `update()` by hand.
@@ -132,27 +120,19 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         public_addresses: vec![parts.public_addr],
         authentication: ServerAuthentication::Secure { private_key: parts.private_key },
     });
-    let transport = transport::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
+    let transport = net::udp::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)))
         .add_plugins(RenetServerPlugin)
         .insert_resource(RenetServer::new(connection_config()))
         .insert_resource(transport)
-        .insert_resource(transport::WorldMetrics(parts.metrics))
-        .insert_resource(world::OfficeLayout(parts.office))
+        .insert_resource(WorldMetrics(parts.metrics))
+        .insert_resource(world::settings::OfficeLayout(parts.office))
+        .insert_resource(Flush::new(parts.settings.tick_hz, parts.settings.snapshot_hz))
         .insert_resource(parts.settings)
-        .insert_resource(connection::TokenLedger::new(parts.issued_tokens))
-        .insert_resource(connection::MaxClients(parts.max_clients.min(1024)))
-        .add_plugins((
-            tick::plugin,
-            transport::plugin,
-            world::plugin,
-            connection::plugin,
-            chat::plugin,
-            view::plugin,
-            counters::plugin,
-            websocket::plugin,
-        ));
+        .insert_resource(net::tokens::TokenLedger::new(parts.issued_tokens))
+        .insert_resource(net::clients::MaxClients(parts.max_clients.min(1024)))
+        .add_plugins((net::plugin, world::plugin));
     if let Some(link) = parts.queue {
         app.insert_resource(link);
     }
@@ -160,7 +140,7 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         app.insert_resource(link);
     }
     if let Some(rx) = parts.shutdown {
-        app.insert_resource(tick::Shutdown(rx));
+        app.insert_resource(world::tick::Shutdown(rx));
     }
     Ok(app)
 }
@@ -264,12 +244,12 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     runtime.block_on(queues.recover())?;
     queues.spawn(runtime.handle(), request_rx);
     let (ws_tx, ws_rx) = unbounded_channel();
-    let ws_tickets = Arc::new(websocket::WsTickets::new(
+    let ws_tickets = Arc::new(net::websocket::WsTickets::new(
         Duration::from_secs(cfg.token_ttl_secs.into()),
         Duration::from_secs(cfg.client_timeout_secs.into()),
         ws_tx,
     ));
-    let state = http::HttpState {
+    let state = http::state::HttpState {
         ws: ws_tickets,
         queues,
         secure_cookies: cfg.secure_cookies,
@@ -277,7 +257,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         db,
         catalog,
-        tokens: Arc::new(tokens::TokenIssuer::new(
+        words: Arc::new(madoguchi_shared::i18n::Catalog::new()),
+        tokens: Arc::new(net::tokens::TokenIssuer::new(
             private_key,
             public_addr,
             Duration::from_secs(cfg.token_ttl_secs.into()),
@@ -285,9 +266,9 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             issued_tx,
             metrics.clone(),
         )),
-        guest_limit: Arc::new(http::ratelimit::RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
-        login_limit: Arc::new(http::ratelimit::RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
-        token_limit: Arc::new(http::ratelimit::RateLimiter::new(12, 30)),
+        guest_limit: Arc::new(RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
+        login_limit: Arc::new(RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
+        token_limit: Arc::new(RateLimiter::new(12, 30)),
     };
     let listener = {
         let _guard = runtime.enter();
@@ -327,7 +308,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
 
     let mut app = build_world(WorldParts {
         office,
-        settings: world::WorldSettings {
+        settings: world::settings::WorldSettings {
             tick_hz: cfg.tick_hz,
             snapshot_hz: cfg.snapshot_hz.min(cfg.tick_hz),
             max_visible: cfg.max_visible,
@@ -339,14 +320,14 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics,
         issued_tokens: issued_rx,
         shutdown: Some(shutdown_rx),
-        queue: Some(counters::QueueLink { requests: request_tx, notices: notice_rx }),
-        websocket: Some(websocket::WsLink::new(ws_rx, cfg.max_clients.into())),
+        queue: Some(world::counters::QueueLink { requests: request_tx, notices: notice_rx }),
+        websocket: Some(net::websocket::WsLink::new(ws_rx, cfg.max_clients.into())),
     })?;
     tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start
     // the server on ephemeral ports.
     let ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
-    app.insert_resource(tick::ReadyLine(Some(ready.to_string())));
+    app.insert_resource(world::tick::ReadyLine(Some(ready.to_string())));
     let exit = app.run();
     runtime.shutdown_timeout(Duration::from_secs(2));
     match exit {

@@ -2,14 +2,17 @@
 //!
 //! Server and clients link this crate, so a message, a limit or the movement rule exists once.
 //! Nothing here depends on bevy, sockets or a clock: everything is a plain function or type that
-//! builds for native and `wasm32-unknown-unknown` alike.
+//! builds for native and `wasm32-unknown-unknown` alike. The office's words (`i18n`) live here
+//! too, so the client and the server's pages speak from one catalog.
 
 pub mod hours;
+pub mod i18n;
 pub mod layout;
 pub mod limits;
 pub mod movement;
 pub mod path;
 pub mod protocol;
 pub mod quant;
+pub mod text;
 
 pub use protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};

@@ -654,6 +654,9 @@ fn web() -> anyhow::Result<()> {
     if !dist.join("madoguchi_bg.wasm").exists() {
         bail!("the browser client is not built: run scripts/build-web");
     }
+    // Which build it is: the shipping one (`web`), or the tests' quick one (`web-test`), whose
+    // size is not what residents download.
+    let profile = std::fs::read_to_string(dist.join("PROFILE")).map(|p| p.trim().to_string()).unwrap_or_default();
     let dist_s = dist.display().to_string();
     let server = ServerProcess::start(&["--web-dir", &dist_s]).map_err(anyhow::Error::msg)?;
     let out = std::process::Command::new("node")
@@ -671,6 +674,7 @@ fn web() -> anyhow::Result<()> {
     }
     let result = serde_json::json!({
         "bench": "web",
+        "profile": profile,
         "compressed_bytes": v["compressed_bytes"],
         "encoding": v["encoding"],
         "gzip_bytes": v["gzip_bytes"],

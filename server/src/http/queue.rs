@@ -1,9 +1,11 @@
 //! The queue API: departments' queues (public), a resident's own tickets, and the staff API
 //! for desks and calling (used by the staff console). Staff act only on their department.
 
-use super::{ApiError, HttpState, ResidentAuth, StaffAuth, body};
+use super::error::{ApiError, body};
+use super::extract::{ResidentAuth, StaffAuth};
+use super::state::HttpState;
+use crate::identity::staff::StaffAccount;
 use crate::queue::{Clerk, DepartmentQueue, DeskView, QueueError, StaffTicket, TicketBody};
-use crate::staff::StaffAccount;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -59,7 +61,7 @@ pub async fn departments(State(s): State<HttpState>) -> Result<Json<Vec<Departme
 
 /// The caller's tickets of today, active first.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "queue", security(("session" = [])),
-    responses((status = 200, body = Vec<TicketBody>), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<TicketBody>), (status = 401, body = super::error::ErrorBody)))]
 pub async fn my_tickets(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -76,7 +78,7 @@ pub struct TakeRequest {
 
 /// Takes a ticket. Outside opening hours: 409 `queue_closed`, with the next opening time.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "queue", request_body = TakeRequest, security(("session" = [])),
-    responses((status = 201, body = TicketBody), (status = 409, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+    responses((status = 201, body = TicketBody), (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn take_ticket(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -89,7 +91,7 @@ pub async fn take_ticket(
 
 /// Gives up one of the caller's tickets.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "queue", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn cancel_ticket(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -100,7 +102,7 @@ pub async fn cancel_ticket(
 
 /// "I am at the desk": for residents without an avatar (text mode, phone).
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/arrived", tag = "queue", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn arrived(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -111,7 +113,7 @@ pub async fn arrived(
 
 /// Every desk of the office, open or not, with the ticket at it (of the clerk's department only).
 #[utoipa::path(get, path = "/api/v1/staff/desks", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
     // A console showing the desks keeps its clerk's desk alive.
     s.queues.touch(st.id);
@@ -126,7 +128,7 @@ pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Resu
 
 /// The clerk's department's waiting tickets, in calling order.
 #[utoipa::path(get, path = "/api/v1/staff/queue", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = Vec<StaffTicket>), (status = 403, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<StaffTicket>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn staff_queue(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -145,7 +147,7 @@ pub struct DeskBody {
 
 /// Opens a counter of the clerk's own department (leaving any other desk they held).
 #[utoipa::path(post, path = "/api/v1/staff/desks/{counter}/take", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = DeskBody), (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = DeskBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn take_desk(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -157,7 +159,7 @@ pub async fn take_desk(
 
 /// Closes the clerk's desk now; a ticket called to it goes back to the front of the queue.
 #[utoipa::path(post, path = "/api/v1/staff/desk/leave", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = DeskBody), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = DeskBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn leave_desk(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<DeskBody>, ApiError> {
     let sign = s.queues.leave_desk(&clerk(&st)).await?;
     Ok(Json(DeskBody { counter: sign.counter, open: sign.open, clerk: sign.clerk }))
@@ -172,7 +174,7 @@ pub struct CallBody {
 
 /// Finishes the desk's ticket and calls the department's longest-waiting ticket to the desk.
 #[utoipa::path(post, path = "/api/v1/staff/desk/call-next", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = CallBody), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = CallBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<CallBody>, ApiError> {
     let called = s.queues.call_next(&clerk(&st)).await?;
     Ok(Json(CallBody { called: called.as_ref().map(TicketBody::from) }))
@@ -180,21 +182,21 @@ pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> 
 
 /// Calls the desk's ticket again; the no-show timer restarts.
 #[utoipa::path(post, path = "/api/v1/staff/desk/recall", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn recall(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.recall(&clerk(&st)).await?)))
 }
 
 /// Marks the desk's called ticket as a no-show.
 #[utoipa::path(post, path = "/api/v1/staff/desk/no-show", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn no_show(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.no_show(&clerk(&st)).await?)))
 }
 
 /// Finishes the desk's ticket as served.
 #[utoipa::path(post, path = "/api/v1/staff/desk/done", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn done(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.done(&clerk(&st)).await?)))
 }
@@ -211,7 +213,7 @@ pub struct TransferRequest {
 /// Moves a ticket of the clerk's department to another department's queue, keeping its place
 /// by the time it was first taken.
 #[utoipa::path(post, path = "/api/v1/staff/tickets/{id}/transfer", tag = "staff", request_body = TransferRequest, security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn transfer(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -225,7 +227,7 @@ pub async fn transfer(
 
 /// Everything done to a ticket of the clerk's department, oldest first.
 #[utoipa::path(get, path = "/api/v1/staff/tickets/{id}/events", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = Vec<Object>), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<Object>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn ticket_events(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,

@@ -2,12 +2,14 @@
 //! department's applications. Every handler scopes its query to the caller; a reference outside
 //! that scope answers 404 exactly like one that does not exist.
 
-use super::{ApiError, HttpState, ResidentAuth, StaffAuth, body};
-use crate::applications::{self, ApplicationSummary, ApplicationView, EventView, Search, Status};
-use crate::audit::Actor;
-use crate::procedures::Procedure;
-use crate::sessions::Resident;
-use crate::staff::StaffAccount;
+use super::error::{ApiError, body};
+use super::extract::{ResidentAuth, StaffAuth};
+use super::state::HttpState;
+use crate::identity::sessions::Resident;
+use crate::identity::staff::StaffAccount;
+use crate::records::applications::{self, ApplicationSummary, ApplicationView, EventView, Search, Status};
+use crate::records::audit::Actor;
+use crate::records::catalog::Procedure;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -83,7 +85,7 @@ pub struct StatusRequest {
 
 /// The caller's own applications, newest first.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "resident", security(("session" = [])),
-    responses((status = 200, body = Vec<ApplicationView>), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<ApplicationView>), (status = 401, body = super::error::ErrorBody)))]
 pub async fn resident_list(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -93,7 +95,7 @@ pub async fn resident_list(
 
 /// Drafts an application.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "resident", security(("session" = [])), request_body = CreateRequest,
-    responses((status = 201, body = ApplicationView), (status = 422, body = super::ErrorBody)))]
+    responses((status = 201, body = ApplicationView), (status = 422, body = super::error::ErrorBody)))]
 pub async fn resident_create(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -107,7 +109,7 @@ pub async fn resident_create(
 
 /// One of the caller's applications.
 #[utoipa::path(get, path = "/api/v1/applications/{reference}", tag = "resident", security(("session" = [])),
-    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody)))]
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn resident_read(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -119,7 +121,7 @@ pub async fn resident_read(
 /// Replaces the form data of a draft (or of an application that needs information).
 #[utoipa::path(patch, path = "/api/v1/applications/{reference}", tag = "resident", security(("session" = [])),
     params(("reference" = String, Path)), request_body = EditRequest,
-    responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn resident_edit(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -134,7 +136,7 @@ pub async fn resident_edit(
 /// Submits a draft (or resubmits after "needs information"). The whole form is checked.
 #[utoipa::path(post, path = "/api/v1/applications/{reference}/submit", tag = "resident", security(("session" = [])),
     params(("reference" = String, Path)),
-    responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn resident_submit(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -156,7 +158,7 @@ pub async fn resident_submit(
 
 /// Withdraws an application that is not yet decided.
 #[utoipa::path(post, path = "/api/v1/applications/{reference}/withdraw", tag = "resident", security(("session" = [])),
-    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 409, body = super::ErrorBody)))]
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody)))]
 pub async fn resident_withdraw(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -177,7 +179,7 @@ pub async fn resident_withdraw(
 
 /// The clerk's department's applications, filtered.
 #[utoipa::path(get, path = "/api/v1/staff/applications", tag = "staff", security(("session" = [])), params(Search),
-    responses((status = 200, body = Vec<ApplicationSummary>), (status = 403, body = super::ErrorBody)))]
+    responses((status = 200, body = Vec<ApplicationSummary>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn staff_search(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -189,7 +191,7 @@ pub async fn staff_search(
 
 /// Creates an application on a resident's behalf (or before they are linked).
 #[utoipa::path(post, path = "/api/v1/staff/applications", tag = "staff", security(("session" = [])), request_body = CreateRequest,
-    responses((status = 201, body = ApplicationView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+    responses((status = 201, body = ApplicationView), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn staff_create(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -210,7 +212,7 @@ pub async fn staff_create(
 
 /// Opens an application of the clerk's department. The read is recorded in its audit trail.
 #[utoipa::path(get, path = "/api/v1/staff/applications/{reference}", tag = "staff", security(("session" = [])),
-    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody)))]
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn staff_read(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -222,7 +224,7 @@ pub async fn staff_read(
 /// Edits the form data.
 #[utoipa::path(patch, path = "/api/v1/staff/applications/{reference}", tag = "staff", security(("session" = [])),
     params(("reference" = String, Path)), request_body = EditRequest,
-    responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn staff_edit(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -237,7 +239,7 @@ pub async fn staff_edit(
 /// Moves an application through review: in_review, needs_info, approved, rejected.
 #[utoipa::path(post, path = "/api/v1/staff/applications/{reference}/status", tag = "staff", security(("session" = [])),
     params(("reference" = String, Path)), request_body = StatusRequest,
-    responses((status = 200, body = ApplicationView), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn staff_status(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
@@ -261,7 +263,7 @@ pub async fn staff_status(
 
 /// The audit trail of an application.
 #[utoipa::path(get, path = "/api/v1/staff/applications/{reference}/events", tag = "staff", security(("session" = [])),
-    params(("reference" = String, Path)), responses((status = 200, body = Vec<EventView>), (status = 404, body = super::ErrorBody)))]
+    params(("reference" = String, Path)), responses((status = 200, body = Vec<EventView>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn staff_events(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,

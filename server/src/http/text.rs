@@ -6,10 +6,16 @@
 //!
 //! The session is a cookie (HttpOnly, SameSite=Lax); every form carries a token derived from the
 //! session, so another site cannot post forms for a resident.
+//!
+//! Pages are askama templates (`server/templates/text/`, escaped automatically); their words
+//! come from the office's Fluent catalog (`assets/i18n/*.ftl`, the `text-` messages).
 
-use super::HttpState;
-use crate::queue::QueueError;
-use crate::sessions::{self, Principal, Resident};
+use super::state::HttpState;
+use crate::db::now_ms;
+use crate::identity::sessions::{self, Principal, Resident};
+use crate::queue::{QueueChange, QueueError};
+use crate::ratelimit::address_key;
+use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,11 +23,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use madoguchi_shared::hours::LocalTime;
+use madoguchi_shared::i18n::{Arg, Catalog, Lang};
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
+use madoguchi_shared::text::clean_text;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
-use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -40,54 +47,22 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/text/live.js", get(live_js))
 }
 
-/// The page language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    Ja,
-    En,
-}
-
-impl Lang {
-    fn pick(q: Option<&str>, headers: &HeaderMap) -> Lang {
-        match q {
-            Some("en") => Lang::En,
-            Some("ja") => Lang::Ja,
-            _ => {
-                let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-                if accept.trim_start().starts_with("en") { Lang::En } else { Lang::Ja }
-            }
-        }
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            Lang::Ja => "ja",
-            Lang::En => "en",
-        }
-    }
-
-    fn t<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Ja => ja,
-            Lang::En => en,
+/// The page's language: Japanese or English (from `?lang=`, else `Accept-Language`).
+fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
+    match q {
+        Some("en") => Lang::En,
+        Some("ja") => Lang::Ja,
+        _ => {
+            let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if accept.trim_start().starts_with("en") { Lang::En } else { Lang::Ja }
         }
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// The other language of the page, for its language link: code and name.
+fn other_lang(l: Lang) -> (&'static str, &'static str) {
+    let other = if l == Lang::En { Lang::Ja } else { Lang::En };
+    (other.code(), other.endonym())
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -106,6 +81,18 @@ async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, Strin
     match sessions::resume(&s.db, &token).await.ok()?? {
         Principal::Resident(r) => Some((r, token)),
         Principal::Staff(_) => None,
+    }
+}
+
+/// A rendered page, or a plain error if the template failed (it cannot: its inputs are all
+/// strings and numbers, but the error is handled rather than unwrapped).
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "text mode: template");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
     }
 }
 
@@ -140,174 +127,234 @@ fn session_cookie(token: &str, secure: bool) -> String {
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
-const STYLE: &str = "body{font-family:system-ui,'Noto Sans JP',sans-serif;max-width:46rem;margin:0 auto;padding:1rem;line-height:1.6;color:#1a1a1a;background:#fff}\
-a{color:#0b57a4}a:focus,button:focus,input:focus{outline:3px solid #b35c00;outline-offset:2px}\
-.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}\
-.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
-table{border-collapse:collapse;width:100%}th,td{border:1px solid #767676;padding:.4rem;text-align:left;vertical-align:top}\
-button{font:inherit;padding:.35rem .8rem;border:2px solid #0b57a4;background:#0b57a4;color:#fff;border-radius:4px;cursor:pointer}\
-button.secondary{background:#fff;color:#0b57a4}input{font:inherit;padding:.3rem;border:2px solid #555}\
-.ticket{border:2px solid #0b57a4;border-radius:6px;padding:.6rem 1rem;margin:.6rem 0}.num{font-size:2rem;font-weight:700}\
-.called{border:3px solid #b00020;background:#fff4f4;padding:.8rem;font-size:1.2rem}\
-.notice{border-left:6px solid #b35c00;background:#fff8ec;padding:.6rem}\
-form.inline{display:inline}";
+/// The words of one page: the office's Fluent catalog in the page's language. Templates call
+/// `tr.t("id")`; sentences with arguments are made here, with [`Tr::a`].
+pub struct Tr<'a> {
+    catalog: &'a Catalog,
+    lang: Lang,
+}
 
-fn weekday_name(lang: Lang, i: usize) -> &'static str {
-    match lang {
-        Lang::Ja => ["月", "火", "水", "木", "金", "土", "日"][i],
-        Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][i],
+impl Tr<'_> {
+    /// Message `id`.
+    pub fn t(&self, id: &str) -> String {
+        self.catalog.format(self.lang, id, &[])
+    }
+
+    /// Message `id` with arguments.
+    pub fn a(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        self.catalog.format(self.lang, id, args)
     }
 }
 
-fn when(lang: Lang, ms: i64, offset: i32) -> String {
+const WEEKDAYS: [&str; 7] = [
+    "text-weekday-mon",
+    "text-weekday-tue",
+    "text-weekday-wed",
+    "text-weekday-thu",
+    "text-weekday-fri",
+    "text-weekday-sat",
+    "text-weekday-sun",
+];
+
+/// A local date and time, as people read it: `11月30日（月）08:30`, `Mon 2026-11-30 08:30`.
+fn when(tr: &Tr, ms: i64, offset: i32) -> String {
     let t = LocalTime::at(ms, offset);
-    let wd = weekday_name(lang, t.weekday as usize);
-    match lang {
-        Lang::Ja => format!("{}月{}日（{wd}）{}", t.month, t.day, t.clock()),
-        Lang::En => format!("{wd} {} {}", t.date(), t.clock()),
-    }
+    let weekday = tr.t(WEEKDAYS[t.weekday as usize]);
+    tr.a(
+        "text-when",
+        &[
+            ("month", t.month.to_string().into()),
+            ("day", t.day.to_string().into()),
+            ("weekday", weekday.into()),
+            ("date", t.date().into()),
+            ("clock", t.clock().into()),
+        ],
+    )
 }
 
-fn describe_hours(lang: Lang, h: &madoguchi_shared::hours::Hours) -> String {
-    let days: Vec<&str> = (0..7).filter(|i| h.days & (1 << i) != 0).map(|i| weekday_name(lang, i)).collect();
+fn describe_hours(tr: &Tr, h: &madoguchi_shared::hours::Hours) -> String {
+    let days: Vec<String> = (0..7).filter(|i| h.days & (1 << i) != 0).map(|i| tr.t(WEEKDAYS[i])).collect();
     let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-    let sep = lang.t("・", ", ");
-    format!("{} {}–{}", days.join(sep), clock(h.open), clock(h.close))
+    tr.a(
+        "text-hours",
+        &[
+            ("days", days.join(&tr.t("text-day-separator")).into()),
+            ("open", clock(h.open).into()),
+            ("close", clock(h.close).into()),
+        ],
+    )
 }
 
-fn minutes(lang: Lang, s: u32) -> String {
-    let m = s.div_ceil(60).max(1);
-    match lang {
-        Lang::Ja => format!("約{m}分"),
-        Lang::En => format!("about {m} min"),
-    }
+fn minutes(tr: &Tr, s: u32) -> String {
+    tr.a("text-wait-minutes", &[("minutes", s.div_ceil(60).max(1).to_string().into())])
 }
 
 struct Ctx<'a> {
     s: &'a HttpState,
-    lang: Lang,
+    tr: Tr<'a>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(s: &'a HttpState, lang: Lang) -> Self {
+        Ctx { s, tr: Tr { catalog: &s.words, lang } }
+    }
+
+    fn lang(&self) -> Lang {
+        self.tr.lang
+    }
+
     fn dept_name(&self, id: &str) -> String {
         self.s
             .queues
             .office()
             .department(id)
-            .map(|d| match self.lang {
-                Lang::Ja => d.name.ja.clone(),
-                Lang::En => d.name.en.clone(),
-            })
+            .map(|d| self.lang().name(&d.name).to_string())
             .unwrap_or_else(|| id.to_string())
     }
 
     fn counter_name(&self, id: &str) -> String {
         let office = self.s.queues.office();
-        let room = office.counter(id).map(|(r, _)| match self.lang {
-            Lang::Ja => r.file.name.ja.clone(),
-            Lang::En => r.file.name.en.clone(),
-        });
         let label = id.to_uppercase();
-        match (self.lang, room) {
-            (Lang::Ja, Some(r)) => format!("{r}の {label} 番窓口"),
-            (Lang::En, Some(r)) => format!("counter {label} ({r})"),
-            (_, None) => label,
+        match office.counter(id) {
+            Some((r, _)) => {
+                let room = self.lang().name(&r.file.name).to_string();
+                self.tr.a("text-counter-name", &[("room", room.into()), ("counter", label.into())])
+            }
+            None => label,
         }
     }
 
     /// The "your tickets" section's content: also what live updates replace.
     fn tickets_html(&self, tickets: &[TicketInfo], csrf: &str) -> String {
-        let l = self.lang;
-        let mut o = String::new();
-        let active: Vec<&TicketInfo> = tickets.iter().filter(|t| t.status.is_active()).collect();
-        if active.is_empty() {
-            let _ = write!(
-                o,
-                "<p>{}</p>",
-                l.t(
-                    "番号札はありません。下の一覧から課を選んで番号札を取れます。",
-                    "You hold no ticket. Choose a department below to take one."
-                )
-            );
-        }
-        for t in active {
-            let dept = esc(&self.dept_name(&t.department));
-            let label = esc(&t.label);
-            let _ = write!(
-                o,
-                "<div class=\"ticket\"><p><span class=\"vh\">{}</span><span class=\"num\">{label}</span> {dept}</p>",
-                l.t("番号", "Number")
-            );
-            match t.status {
-                TicketStatus::Waiting => {
-                    let pos = t.position.unwrap_or(0);
-                    let wait = match t.wait_s {
-                        Some(s) => minutes(l, s),
-                        None => l.t("不明", "unknown").to_string(),
-                    };
-                    let _ = match l {
-                        Lang::Ja => {
-                            write!(o, "<p>あなたの前に {} 人。待ち時間の目安: {wait}</p>", pos.saturating_sub(1))
-                        }
-                        Lang::En => write!(
-                            o,
-                            "<p>Position {pos} in the queue ({} ahead of you). Estimated wait: {wait}</p>",
-                            pos.saturating_sub(1)
-                        ),
-                    };
-                }
-                TicketStatus::Called => {
-                    let counter = esc(&self.counter_name(t.counter.as_deref().unwrap_or("?")));
-                    let again = if t.recalls > 0 { l.t("（再度の呼び出し）", " (called again)") } else { "" };
-                    let _ = match l {
-                        Lang::Ja => write!(
-                            o,
-                            "<p class=\"called\" role=\"alert\" data-called>番号 {label} をお呼びしています{again}。{counter}へお越しください。</p>"
-                        ),
-                        Lang::En => write!(
-                            o,
-                            "<p class=\"called\" role=\"alert\" data-called>Number {label} is being called{again}. Please go to {counter}.</p>"
-                        ),
-                    };
-                    let _ = write!(
-                        o,
-                        "<form class=\"inline\" method=\"post\" action=\"/text/tickets/{}/arrived\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button></form> ",
-                        t.id,
-                        l.code(),
-                        l.t("窓口に来ました", "I am at the counter")
-                    );
-                }
-                TicketStatus::Serving => {
-                    let _ = write!(o, "<p>{}</p>", l.t("窓口で対応中です。", "You are being served at the counter."));
-                }
-                _ => {}
-            }
-            let _ = write!(
-                o,
-                "<form class=\"inline\" method=\"post\" action=\"/text/tickets/{}/cancel\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}<span class=\"vh\"> {label}</span></button></form></div>",
-                t.id,
-                l.code(),
-                l.t("取り消す", "Cancel")
-            );
-        }
-        let ended: Vec<&TicketInfo> = tickets.iter().filter(|t| !t.status.is_active()).take(5).collect();
-        if !ended.is_empty() {
-            let _ = write!(o, "<h3>{}</h3><ul>", l.t("本日の終わった番号札", "Earlier tickets today"));
-            for t in ended {
-                let st = match t.status {
-                    TicketStatus::Served => l.t("対応済み", "served"),
-                    TicketStatus::NoShow => {
-                        l.t("呼び出しに来られなかったため終了", "ended: not at the counter when called")
-                    }
-                    TicketStatus::Cancelled => l.t("取り消し済み", "cancelled"),
-                    _ => l.t("終了", "ended"),
+        let tr = &self.tr;
+        let active = tickets
+            .iter()
+            .filter(|t| t.status.is_active())
+            .map(|t| {
+                let ahead = t.position.unwrap_or(0).saturating_sub(1);
+                let wait = match t.wait_s {
+                    Some(s) => minutes(tr, s),
+                    None => tr.t("text-wait-unknown"),
                 };
-                let _ = write!(o, "<li>{} — {} — {st}</li>", esc(&t.label), esc(&self.dept_name(&t.department)));
-            }
-            o.push_str("</ul>");
-        }
-        o
+                let counter = self.counter_name(t.counter.as_deref().unwrap_or("?"));
+                let called_id = if t.recalls > 0 { "text-called-again" } else { "text-called" };
+                TicketRow {
+                    id: t.id,
+                    label: t.label.clone(),
+                    department: self.dept_name(&t.department),
+                    waiting: (t.status == TicketStatus::Waiting).then(|| {
+                        tr.a(
+                            "text-waiting-line",
+                            &[
+                                ("position", t.position.unwrap_or(0).to_string().into()),
+                                ("ahead", ahead.to_string().into()),
+                                ("wait", wait.into()),
+                            ],
+                        )
+                    }),
+                    called: (t.status == TicketStatus::Called)
+                        .then(|| tr.a(called_id, &[("label", t.label.as_str().into()), ("counter", counter.into())])),
+                    serving: t.status == TicketStatus::Serving,
+                }
+            })
+            .collect();
+        let ended = tickets
+            .iter()
+            .filter(|t| !t.status.is_active())
+            .take(5)
+            .map(|t| {
+                let status = match t.status {
+                    TicketStatus::Served => "text-ended-served",
+                    TicketStatus::NoShow => "text-ended-no-show",
+                    TicketStatus::Cancelled => "text-ended-cancelled",
+                    _ => "text-ended-other",
+                };
+                (t.label.clone(), self.dept_name(&t.department), tr.t(status))
+            })
+            .collect();
+        let section = TicketsSection {
+            tr: Tr { catalog: tr.catalog, lang: tr.lang },
+            lang: self.lang().code(),
+            csrf,
+            active,
+            ended,
+        };
+        section.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "text mode: tickets template");
+            String::new()
+        })
     }
+}
+
+/// One of the resident's active tickets, in words.
+struct TicketRow {
+    id: i64,
+    label: String,
+    department: String,
+    waiting: Option<String>,
+    called: Option<String>,
+    serving: bool,
+}
+
+/// The "your tickets" section.
+#[derive(Template)]
+#[template(path = "text/tickets.html")]
+struct TicketsSection<'a> {
+    tr: Tr<'a>,
+    lang: &'static str,
+    csrf: &'a str,
+    active: Vec<TicketRow>,
+    /// Label, department and how it ended.
+    ended: Vec<(String, String, String)>,
+}
+
+/// A notice at the top of the page: `alert` for errors, `status` for confirmations.
+struct Notice {
+    role: &'static str,
+    text: String,
+}
+
+/// The signed-in resident's part of the page.
+struct Me {
+    name: String,
+    /// The tickets section, already rendered (and escaped) by its own template.
+    tickets: String,
+    reload_hint: Option<String>,
+}
+
+/// A department's row in the table, in words.
+struct DeptRow {
+    id: String,
+    name: String,
+    state: String,
+    waiting: String,
+    hours: String,
+    open: bool,
+}
+
+/// The text-mode page.
+#[derive(Template)]
+#[template(path = "text/page.html")]
+struct TextPage<'a> {
+    tr: Tr<'a>,
+    lang: &'static str,
+    other: (&'static str, &'static str),
+    office_name: String,
+    notice: Option<Notice>,
+    me: Option<Me>,
+    /// The form token, when signed in.
+    csrf: Option<String>,
+    departments: Vec<DeptRow>,
+}
+
+/// The office's front page.
+#[derive(Template)]
+#[template(path = "text/front.html")]
+struct FrontPage<'a> {
+    tr: Tr<'a>,
+    lang: &'static str,
+    other: (&'static str, &'static str),
+    office_name: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -318,239 +365,116 @@ struct PageQuery {
     dept: Option<String>,
 }
 
-fn notice_text(c: &Ctx, code: &str, dept: Option<&str>) -> Option<(bool, String)> {
-    let l = c.lang;
+fn notice_text(c: &Ctx, code: &str, dept: Option<&str>) -> Option<Notice> {
+    let tr = &c.tr;
     let office = c.s.queues.office();
-    Some(match code {
-        "taken" => (false, l.t("番号札を取りました。", "You have taken a ticket.").into()),
-        "cancelled" => (false, l.t("番号札を取り消しました。", "Your ticket is cancelled.").into()),
-        "arrived" => (false, l.t("窓口への到着を伝えました。", "The counter knows you are there.").into()),
-        "ticket_exists" => {
-            (true, l.t("この課の番号札はすでにお持ちです。", "You already hold a ticket for this department.").into())
-        }
-        "rate_limited" => (
-            true,
-            l.t(
-                "短い時間に番号札を取りすぎています。少し待ってからお試しください。",
-                "Too many tickets in a short time; please wait a minute.",
-            )
-            .into(),
-        ),
-        "unknown_department" => (true, l.t("その課はありません。", "There is no such department.").into()),
-        "no_ticket" => (true, l.t("その番号札は見つかりませんでした。", "That ticket was not found.").into()),
-        "session" => (
-            true,
-            l.t("もう一度はじめてください（セッションが切れました）。", "Please start again (your session has ended).")
-                .into(),
-        ),
-        "name" => {
-            (true, l.t("お名前は1〜32文字で入力してください。", "Please enter a name of 1 to 32 characters.").into())
-        }
-        "unavailable" => (
-            true,
-            l.t(
-                "ただいま混み合っています。少し待ってからお試しください。",
-                "The office is busy; please try again shortly.",
-            )
-            .into(),
-        ),
+    let (is_error, id) = match code {
+        "taken" => (false, "text-notice-taken"),
+        "cancelled" => (false, "text-notice-cancelled"),
+        "arrived" => (false, "text-notice-arrived"),
+        "ticket_exists" => (true, "text-notice-ticket-exists"),
+        "rate_limited" => (true, "text-notice-rate-limited"),
+        "unknown_department" => (true, "text-notice-unknown-department"),
+        "no_ticket" => (true, "text-notice-no-ticket"),
+        "session" => (true, "text-notice-session"),
+        "name" => (true, "text-notice-name"),
+        "unavailable" => (true, "text-notice-unavailable"),
         "queue_closed" => {
             let dept = dept?;
             let name = c.dept_name(dept);
             let next = office
                 .hours_of(dept)
-                .and_then(|h| h.next_opening(crate::db::now_ms(), office.utc_offset_min))
-                .map(|ms| when(l, ms, office.utc_offset_min));
-            let text = match (l, next) {
-                (Lang::Ja, Some(n)) => format!("{name}は受付時間外です。次の受付開始は {n} です。"),
-                (Lang::En, Some(n)) => format!("{name} is closed now. Tickets are taken again from {n}."),
-                (Lang::Ja, None) => format!("{name}は受付時間外です。"),
-                (Lang::En, None) => format!("{name} is closed now."),
+                .and_then(|h| h.next_opening(now_ms(), office.utc_offset_min))
+                .map(|ms| when(tr, ms, office.utc_offset_min));
+            let text = match next {
+                Some(n) => tr.a("text-notice-closed-until", &[("department", name.into()), ("when", n.into())]),
+                None => tr.a("text-notice-closed", &[("department", name.into())]),
             };
-            (true, text)
+            return Some(Notice { role: "alert", text });
         }
         _ => return None,
-    })
+    };
+    Some(Notice { role: if is_error { "alert" } else { "status" }, text: tr.t(id) })
 }
 
 /// The office's front page: the ways in.
 async fn front(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = Lang::pick(q.lang.as_deref(), &headers);
+    let l = pick_lang(q.lang.as_deref(), &headers);
     let office = s.queues.office();
-    let name = esc(l.t(&office.name.ja, &office.name.en));
-    let other = match l {
-        Lang::Ja => "<a href=\"/?lang=en\" lang=\"en\" hreflang=\"en\">English</a>",
-        Lang::En => "<a href=\"/?lang=ja\" lang=\"ja\" hreflang=\"ja\">日本語</a>",
+    let page = FrontPage {
+        tr: Tr { catalog: &s.words, lang: l },
+        lang: l.code(),
+        other: other_lang(l),
+        office_name: l.name(&office.name).to_string(),
     };
-    let body = format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{name}</title><style>{STYLE}</style></head><body><header><nav aria-label=\"{}\">{other}</nav></header><main><h1>{name}</h1><p>{}</p><ul><li><a href=\"/play?lang={}\">{}</a></li><li><a href=\"/text?lang={}\">テキスト版 / Text mode</a> — {}</li></ul></main></body></html>",
-        l.code(),
-        l.t("言語", "Language"),
-        l.t(
-            "窓口に行かずに、手続きの相談や番号札の受け取りができます。",
-            "Take a queue ticket and talk to the ward office without going there."
-        ),
-        l.code(),
-        l.t("3D の区役所に入る", "Enter the 3D office"),
-        l.code(),
-        l.t(
-            "番号札の受け取り、呼び出しの確認（画面読み上げ・キーボード操作に対応）",
-            "take a ticket and follow the queue (screen readers and keyboard welcome)"
-        ),
-    );
-    html(StatusCode::OK, body)
+    render(StatusCode::OK, &page)
 }
 
 /// The text-mode page.
 async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = Lang::pick(q.lang.as_deref(), &headers);
-    let c = Ctx { s: &s, lang: l };
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    let c = Ctx::new(&s, l);
     let me = resident(&s, &headers).await;
     let depts = match s.queues.departments().await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "text mode: departments");
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                l.t("ただいま表示できません。", "Unavailable; try again shortly.").into(),
-            );
+            return html(StatusCode::SERVICE_UNAVAILABLE, c.tr.t("text-unavailable"));
         }
     };
     let office = s.queues.office();
-    let office_name = esc(l.t(&office.name.ja, &office.name.en));
-    let title = l.t("テキスト版 窓口", "Text mode counter");
-    let mut o = String::with_capacity(16 * 1024);
-    let other = match l {
-        Lang::Ja => "<a href=\"/text?lang=en\" lang=\"en\" hreflang=\"en\">English</a>",
-        Lang::En => "<a href=\"/text?lang=ja\" lang=\"ja\" hreflang=\"ja\">日本語</a>",
-    };
-    let _ = write!(
-        o,
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — {office_name}</title><style>{STYLE}</style></head><body><a class=\"skip\" href=\"#main\">{}</a><header><p><a href=\"/?lang={}\">{office_name}</a></p><nav aria-label=\"{}\">{other}</nav></header><main id=\"main\"><h1>{title}</h1>",
-        l.code(),
-        l.t("本文へ移動", "Skip to content"),
-        l.code(),
-        l.t("言語", "Language"),
-    );
-    if let Some((is_error, text)) = q.notice.as_deref().and_then(|n| notice_text(&c, n, q.dept.as_deref())) {
-        let role = if is_error { "alert" } else { "status" };
-        let _ = write!(o, "<p class=\"notice\" role=\"{role}\">{}</p>", esc(&text));
-    }
-    let csrf = me.as_ref().map(|(_, t)| csrf_for(t)).unwrap_or_default();
-    match &me {
+    let csrf = me.as_ref().map(|(_, t)| csrf_for(t));
+    let me = match &me {
         Some((r, _)) => {
             let tickets = s.queues.mine(&r.id).await.unwrap_or_default();
-            let _ = write!(
-                o,
-                "<section aria-labelledby=\"my-h\"><h2 id=\"my-h\">{}</h2><p>{} {}</p><div id=\"my-tickets\" data-lang=\"{}\">{}</div><p id=\"live-status\" class=\"vh\" role=\"status\"></p></section>",
-                l.t("あなたの番号札", "Your tickets"),
-                l.t("お名前:", "Name:"),
-                esc(&r.display_name),
-                l.code(),
-                c.tickets_html(&tickets, &csrf)
-            );
-            if tickets.iter().any(|t| t.status.is_active()) {
-                let minutes = s.queues.no_show_after().as_secs().div_ceil(60);
-                let _ = match l {
-                    Lang::Ja => write!(
-                        o,
-                        "<p id=\"reload-hint\">このページは、ブラウザーで JavaScript が使えるときは自動で更新されます。使えないときは、ときどき「最新の状態に更新」を押して呼び出しを確認してください。呼ばれてから {minutes} 分以内に窓口へお越しください。</p>"
-                    ),
-                    Lang::En => write!(
-                        o,
-                        "<p id=\"reload-hint\">This page updates itself when JavaScript is on. Without it, press \"Refresh\" now and then to see whether you are called. Once called, please come to the counter within {minutes} minutes.</p>"
-                    ),
-                };
-            }
+            let minutes = s.queues.no_show_after().as_secs().div_ceil(60);
+            Some(Me {
+                name: r.display_name.clone(),
+                tickets: c.tickets_html(&tickets, csrf.as_deref().unwrap_or_default()),
+                reload_hint: tickets
+                    .iter()
+                    .any(|t| t.status.is_active())
+                    .then(|| c.tr.a("text-reload-hint", &[("minutes", minutes.to_string().into())])),
+            })
         }
-        None => {
-            let _ = write!(
-                o,
-                "<section aria-labelledby=\"start-h\"><h2 id=\"start-h\">{}</h2><p>{}</p><form method=\"post\" action=\"/text/start\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><p><label for=\"name\">{}</label><br><input id=\"name\" name=\"name\" required maxlength=\"32\" autocomplete=\"nickname\"></p><p><button type=\"submit\">{}</button></p></form></section>",
-                l.t("はじめる", "Start"),
-                l.t(
-                    "窓口で呼ばれるときのお名前（ニックネームで構いません）を入力してください。",
-                    "Enter the name the clerk will call you by (a nickname is fine)."
-                ),
-                l.code(),
-                l.t("お名前", "Name"),
-                l.t("はじめる", "Start"),
-            );
-        }
-    }
-    let _ = write!(
-        o,
-        "<section aria-labelledby=\"dept-h\"><h2 id=\"dept-h\">{}</h2><table><caption class=\"vh\">{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>{}</tr></thead><tbody>",
-        l.t("課と待ち状況", "Departments and queues"),
-        l.t("課ごとの受付状況、待っている人数、受付時間", "Each department's state, people waiting and opening hours"),
-        l.t("課", "Department"),
-        l.t("受付", "Status"),
-        l.t("待っている人", "Waiting"),
-        l.t("受付時間", "Hours"),
-        if me.is_some() { format!("<th scope=\"col\">{}</th>", l.t("番号札", "Ticket")) } else { String::new() },
-    );
-    for d in &depts {
-        let name = esc(l.t(&d.name_ja, &d.name_en));
-        let state = if d.open {
-            match l {
-                Lang::Ja => format!("受付中（窓口 {} か所）", d.open_desks),
-                Lang::En => {
-                    format!("open ({} counter{} staffed)", d.open_desks, if d.open_desks == 1 { "" } else { "s" })
-                }
-            }
-        } else {
-            let next = office
-                .hours_of(&d.id)
-                .and_then(|h| h.next_opening(crate::db::now_ms(), office.utc_offset_min))
-                .map(|ms| when(l, ms, office.utc_offset_min));
-            match (l, next) {
-                (Lang::Ja, Some(n)) => format!("受付時間外（次の受付: {n}）"),
-                (Lang::En, Some(n)) => format!("closed (opens {n})"),
-                (_, None) => l.t("受付時間外", "closed").into(),
-            }
-        };
-        let waiting = match l {
-            Lang::Ja => format!("{} 人", d.waiting),
-            Lang::En => format!("{}", d.waiting),
-        };
-        let hours = office.hours_of(&d.id).map(|h| describe_hours(l, h)).unwrap_or_default();
-        let _ = write!(
-            o,
-            "<tr><th scope=\"row\">{name}</th><td>{}</td><td>{waiting}</td><td>{}</td>",
-            esc(&state),
-            esc(&hours)
-        );
-        if me.is_some() {
-            if d.open {
-                let _ = write!(
-                    o,
-                    "<td><form method=\"post\" action=\"/text/tickets\"><input type=\"hidden\" name=\"department\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}<span class=\"vh\">（{name}）</span></button></form></td>",
-                    esc(&d.id),
-                    l.code(),
-                    l.t("番号札を取る", "Take a ticket"),
-                );
+        None => None,
+    };
+    let departments = depts
+        .iter()
+        .map(|d| {
+            let state = if d.open {
+                c.tr.a("text-dept-open", &[("desks", d.open_desks.into())])
             } else {
-                let _ = write!(o, "<td>—</td>");
+                let next = office
+                    .hours_of(&d.id)
+                    .and_then(|h| h.next_opening(now_ms(), office.utc_offset_min))
+                    .map(|ms| when(&c.tr, ms, office.utc_offset_min));
+                match next {
+                    Some(n) => c.tr.a("text-dept-closed-until", &[("when", n.into())]),
+                    None => c.tr.t("text-dept-closed"),
+                }
+            };
+            DeptRow {
+                id: d.id.clone(),
+                name: if l == Lang::En { d.name_en.clone() } else { d.name_ja.clone() },
+                state,
+                waiting: c.tr.a("text-waiting-count", &[("count", d.waiting.to_string().into())]),
+                hours: office.hours_of(&d.id).map(|h| describe_hours(&c.tr, h)).unwrap_or_default(),
+                open: d.open,
             }
-        }
-        o.push_str("</tr>");
-    }
-    o.push_str("</tbody></table></section>");
-    if me.is_some() {
-        let _ = write!(
-            o,
-            "<form method=\"post\" action=\"/text/leave\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><p><button type=\"submit\" class=\"secondary\">{}</button></p></form>",
-            l.code(),
-            l.t("終了する（この端末から番号札の情報を消す）", "Finish (forget this session on this device)"),
-        );
-    }
-    let _ = write!(
-        o,
-        "<p><a href=\"/text?lang={}\">{}</a></p></main><script src=\"/text/live.js\" defer></script></body></html>",
-        l.code(),
-        l.t("最新の状態に更新", "Refresh"),
-    );
-    html(StatusCode::OK, o)
+        })
+        .collect();
+    let page = TextPage {
+        tr: Tr { catalog: &s.words, lang: l },
+        lang: l.code(),
+        other: other_lang(l),
+        office_name: l.name(&office.name).to_string(),
+        notice: q.notice.as_deref().and_then(|n| notice_text(&c, n, q.dept.as_deref())),
+        me,
+        csrf,
+        departments,
+    };
+    render(StatusCode::OK, &page)
 }
 
 fn back(lang: &str, notice: &str, dept: Option<&str>) -> String {
@@ -594,10 +518,10 @@ async fn start(
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
-    if s.guest_limit.check(super::ratelimit::address_key(peer.ip())).is_err() {
+    if s.guest_limit.check(address_key(peer.ip())).is_err() {
         return see_other(&back(&f.lang, "rate_limited", None), None);
     }
-    let name = crate::chat::clean_text(&f.name);
+    let name = clean_text(&f.name);
     if name.is_empty() || name.chars().count() > madoguchi_shared::limits::NAME_MAX_CHARS {
         return see_other(&back(&f.lang, "name", None), None);
     }
@@ -712,11 +636,11 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
     };
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = pick_lang(q.lang.as_deref(), &headers);
     let csrf = csrf_for(&token);
     let rx = s.queues.subscribe();
     struct Live {
-        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::queue::QueueChange>>,
+        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<QueueChange>>,
         s: HttpState,
         resident: String,
         token: String,
@@ -746,7 +670,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
                 }
             }
             let tickets = st.s.queues.mine(&st.resident).await.unwrap_or_default();
-            let body = Ctx { s: &st.s, lang }.tickets_html(&tickets, &st.csrf);
+            let body = Ctx::new(&st.s, lang).tickets_html(&tickets, &st.csrf);
             if st.last.as_deref() == Some(body.as_str()) {
                 continue;
             }
@@ -806,12 +730,36 @@ mod tests {
 
     #[test]
     fn escaping_and_cookies() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; madoguchi_session=abc; b=2"));
         assert_eq!(cookie_token(&h).as_deref(), Some("abc"));
         assert_eq!(csrf_for("abc").len(), 32);
         assert_ne!(csrf_for("abc"), csrf_for("abd"));
         assert_eq!(back("en", "taken", Some("welfare\"><script>")), "/text?lang=en&notice=taken");
+    }
+
+    #[test]
+    fn what_people_typed_is_escaped_in_pages() {
+        let catalog = Catalog::new();
+        let section = TicketsSection {
+            tr: Tr { catalog: &catalog, lang: Lang::En },
+            lang: "en",
+            csrf: "c0ffee",
+            active: vec![TicketRow {
+                id: 7,
+                label: "A-001".into(),
+                department: "<script>alert(1)</script>".into(),
+                waiting: Some("Position 1 & \"more\"".into()),
+                called: None,
+                serving: false,
+            }],
+            ended: vec![],
+        };
+        let html = section.render().unwrap();
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("Position 1 &amp; &#34;more&#34;"), "{html}");
+        assert!(html.contains("action=\"/text/tickets/7/cancel\""), "{html}");
+        assert!(html.contains("Cancel<span class=\"vh\"> A-001</span>"), "words come from the catalog: {html}");
     }
 }

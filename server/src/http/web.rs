@@ -2,7 +2,7 @@
 //! bytes fetched; `/web/…` serves the wasm build from the web directory (`scripts/build-web`
 //! writes it), the precompressed `.br` or `.gz` file when the browser accepts brotli or gzip, with cache headers.
 
-use super::HttpState;
+use super::state::HttpState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

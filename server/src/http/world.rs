@@ -1,8 +1,11 @@
 //! Entering the world: a connect token for the bearer's session.
 
-use super::{ApiError, Auth, HttpState};
-use crate::sessions::Principal;
-use crate::tokens::{TokenError, WorldPrincipal};
+use super::error::ApiError;
+use super::extract::Auth;
+use super::state::HttpState;
+use crate::identity::principal::WorldPrincipal;
+use crate::identity::sessions::Principal;
+use crate::net::tokens::TokenError;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
@@ -48,7 +51,7 @@ pub struct WsTicketBody {
 
 /// Issues a single-use ticket for entering the world over WebSocket (the browser transport).
 #[utoipa::path(post, path = "/api/v1/world/ws-ticket", tag = "world", security(("session" = [])),
-    responses((status = 200, body = WsTicketBody), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+    responses((status = 200, body = WsTicketBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn ws_ticket(State(s): State<HttpState>, Auth(principal, _): Auth) -> Result<Json<WsTicketBody>, ApiError> {
     let (who, key) = world_principal(principal);
     s.token_limit.check(key).map_err(ApiError::RateLimited)?;
@@ -101,7 +104,7 @@ pub struct ConnectTokenBody {
 
 /// Issues a connect token for the world.
 #[utoipa::path(post, path = "/api/v1/world/connect-token", tag = "world", security(("session" = [])),
-    responses((status = 200, body = ConnectTokenBody), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+    responses((status = 200, body = ConnectTokenBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn connect_token(
     State(s): State<HttpState>,
     Auth(principal, _): Auth,

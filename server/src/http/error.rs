@@ -1,0 +1,114 @@
+//! The one error type of the HTTP surface: it becomes a JSON body `{code, message, fields?}`
+//! with the right status, and never carries internals (those go to the log).
+
+use crate::identity::staff::StaffError;
+use crate::records::applications::RecordError;
+use crate::records::catalog::FieldError;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable.
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// One entry per invalid field, when a form was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldError>>,
+}
+
+/// A client-facing error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid session is required (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("{1}")]
+    Forbidden(&'static str, String),
+    #[error("no such application")]
+    NotFound,
+    #[error("{1}")]
+    NotFoundWhat(&'static str, String),
+    #[error("{1}")]
+    BadRequest(&'static str, String),
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("the form has errors")]
+    Invalid(Vec<FieldError>),
+    #[error("login or password is wrong")]
+    BadCredentials,
+    #[error("{0}")]
+    Locked(String),
+    #[error("too many requests from this address; try again in {0} s")]
+    RateLimited(u64),
+    #[error("the world is not running; try again shortly")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<RecordError> for ApiError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::NotFound => ApiError::NotFound,
+            RecordError::Transition { .. } => ApiError::Conflict("invalid_transition", e.to_string()),
+            RecordError::NotEditable(_) => ApiError::Conflict("not_editable", e.to_string()),
+            RecordError::Invalid(fields) => ApiError::Invalid(fields),
+            RecordError::IdentityRequired => ApiError::Forbidden("identity_required", e.to_string()),
+            RecordError::WrongDepartment => ApiError::Forbidden("wrong_department", e.to_string()),
+            RecordError::Db(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A JSON body, or the `{code, message}` error for one that is not valid.
+pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| ApiError::BadRequest("bad_request", e.body_text()))
+}
+
+impl From<StaffError> for ApiError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::BadCredentials | StaffError::UnknownLogin => ApiError::BadCredentials,
+            StaffError::Locked(_) => ApiError::Locked(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, *code),
+            ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFoundWhat(code, _) => (StatusCode::NOT_FOUND, *code),
+            ApiError::BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
+            ApiError::Conflict(code, _) => (StatusCode::CONFLICT, *code),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_form"),
+            ApiError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "locked"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error in HTTP handler");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let fields = match &self {
+            ApiError::Invalid(f) => Some(f.clone()),
+            _ => None,
+        };
+        (status, Json(ErrorBody { code: code.into(), message: self.to_string(), fields })).into_response()
+    }
+}

@@ -1,0 +1,58 @@
+//! Who is asking: the session behind a request's bearer token, as an axum extractor (any
+//! principal, a resident, or a member of staff).
+
+use super::error::ApiError;
+use super::state::HttpState;
+use crate::identity::sessions::{self, Principal, Resident};
+use crate::identity::staff::StaffAccount;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// Any authenticated principal.
+pub struct Auth(pub Principal, pub String);
+
+impl FromRequestParts<HttpState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let principal = sessions::resume(&state.db, token).await?.ok_or(ApiError::Unauthorized)?;
+        Ok(Auth(principal, token.to_string()))
+    }
+}
+
+/// A resident's session.
+pub struct ResidentAuth(pub Resident);
+
+impl FromRequestParts<HttpState> for ResidentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        match Auth::from_request_parts(parts, state).await?.0 {
+            Principal::Resident(r) => Ok(ResidentAuth(r)),
+            Principal::Staff(_) => {
+                Err(ApiError::Forbidden("resident_only", "this is for residents; staff use /api/v1/staff".into()))
+            }
+        }
+    }
+}
+
+/// A staff member's session.
+pub struct StaffAuth(pub StaffAccount);
+
+impl FromRequestParts<HttpState> for StaffAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        match Auth::from_request_parts(parts, state).await?.0 {
+            Principal::Staff(s) => Ok(StaffAuth(s)),
+            Principal::Resident(_) => Err(ApiError::Forbidden("staff_only", "a staff session is required".into())),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Sessions: guest residents, staff login and logout, and "who am I".
+
+use super::error::{ApiError, body};
+use super::extract::Auth;
+use super::state::HttpState;
+use crate::identity::sessions::{self, Principal, Resident};
+use crate::identity::staff::{self, StaffAccount};
+use crate::ratelimit::address_key;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
+use madoguchi_shared::text::clean_text;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+pub(super) fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/sessions/guest", post(create_guest_session))
+        .route("/api/v1/sessions/me", get(me))
+        .route("/api/v1/sessions/logout", post(logout))
+        .route("/api/v1/staff/login", post(staff_login))
+}
+
+/// Who a guest says they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct GuestRequest {
+    /// Shown to clerks and other visitors; 1-32 characters.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `ja`, `ja-Hira` (やさしい日本語), `en`, …
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionBody {
+    /// Keep it secret; send it as `Authorization: Bearer <token>`.
+    pub session_token: String,
+    pub idle_expiry_s: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resident: Option<Resident>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<StaffAccount>,
+}
+
+/// Whoever holds the session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeBody {
+    /// `resident` or `staff`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resident: Option<Resident>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<StaffAccount>,
+}
+
+/// Starts a guest session (no account, no identity yet).
+#[utoipa::path(post, path = "/api/v1/sessions/guest", tag = "sessions", request_body = GuestRequest,
+    responses((status = 201, body = SessionBody), (status = 400, body = super::error::ErrorBody)))]
+pub async fn create_guest_session(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Option<Json<GuestRequest>>,
+) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
+    s.guest_limit.check(address_key(peer.ip())).map_err(ApiError::RateLimited)?;
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    let name = clean_text(req.display_name.as_deref().unwrap_or("ゲスト"));
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        return Err(ApiError::BadRequest(
+            "name_invalid",
+            format!("a display name needs 1 to {NAME_MAX_CHARS} characters"),
+        ));
+    }
+    let locale = req.locale.unwrap_or_else(|| "ja".into());
+    if !(2..=LOCALE_MAX_BYTES).contains(&locale.len())
+        || !locale.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ApiError::BadRequest(
+            "locale_invalid",
+            "locale must be a language tag such as ja, en or ja-Hira".into(),
+        ));
+    }
+    let (resident, token) = sessions::create_guest(&s.db, &name, &locale).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionBody {
+            session_token: token,
+            idle_expiry_s: sessions::IDLE_EXPIRY_MS / 1000,
+            resident: Some(resident),
+            staff: None,
+        }),
+    ))
+}
+
+/// Resumes a session: who it belongs to (also keeps it alive).
+#[utoipa::path(get, path = "/api/v1/sessions/me", tag = "sessions", security(("session" = [])),
+    responses((status = 200, body = MeBody), (status = 401, body = super::error::ErrorBody)))]
+pub async fn me(Auth(principal, _): Auth) -> Json<MeBody> {
+    Json(match principal {
+        Principal::Resident(r) => MeBody { kind: "resident", resident: Some(r), staff: None },
+        Principal::Staff(st) => MeBody { kind: "staff", resident: None, staff: Some(st) },
+    })
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/api/v1/sessions/logout", tag = "sessions", security(("session" = [])),
+    responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
+pub async fn logout(State(s): State<HttpState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    let token = auth.1;
+    sessions::revoke(&s.db, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Staff credentials.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
+    pub login: String,
+    pub password: String,
+}
+
+/// Staff login. Five wrong passwords in a row lock the account for 15 minutes.
+#[utoipa::path(post, path = "/api/v1/staff/login", tag = "sessions", request_body = LoginRequest,
+    responses((status = 200, body = SessionBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn staff_login(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<SessionBody>, ApiError> {
+    s.login_limit.check(address_key(peer.ip())).map_err(ApiError::RateLimited)?;
+    let req = body(req)?;
+    if req.login.len() > 64 || req.password.len() > 1024 {
+        return Err(ApiError::BadCredentials);
+    }
+    let account = staff::login(&s.db, &req.login, &req.password).await?;
+    let token = sessions::create_staff(&s.db, account.id).await?;
+    Ok(Json(SessionBody {
+        session_token: token,
+        idle_expiry_s: sessions::IDLE_EXPIRY_MS / 1000,
+        resident: None,
+        staff: Some(account),
+    }))
+}

@@ -1,0 +1,35 @@
+//! What every handler shares: the services, the database, the catalog and the limits.
+
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::net::tokens::TokenIssuer;
+use crate::net::websocket::WsTickets;
+use crate::queue::Queues;
+use crate::ratelimit::RateLimiter;
+use crate::records::catalog::Catalog;
+use madoguchi_shared::i18n;
+use std::sync::Arc;
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub queues: Queues,
+    /// Single-use tickets for browser clients' WebSocket.
+    pub ws: Arc<WsTickets>,
+    /// Where the browser client's build is (`scripts/build-web`), if anywhere.
+    pub web_dir: Option<std::path::PathBuf>,
+    /// Mark session cookies `Secure` (when served over HTTPS).
+    pub secure_cookies: bool,
+    pub db: Db,
+    pub catalog: Arc<Catalog>,
+    /// The office's words (Fluent), for pages.
+    pub words: Arc<i18n::Catalog>,
+    pub tokens: Arc<TokenIssuer>,
+    /// Guest session creation, per client address.
+    pub guest_limit: Arc<RateLimiter>,
+    /// Staff login attempts, per client address (accounts also lock themselves).
+    pub login_limit: Arc<RateLimiter>,
+    /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
+    pub token_limit: Arc<RateLimiter<String>>,
+}

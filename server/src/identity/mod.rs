@@ -1,0 +1,8 @@
+//! Who is who: resident and staff sessions, staff accounts (argon2id passwords, lockout,
+//! roles), and the principal a world connection belongs to.
+//!
+//! Uses `db` only.
+
+pub mod principal;
+pub mod sessions;
+pub mod staff;

@@ -1,0 +1,178 @@
+//! Sessions of residents and staff, in the database.
+//!
+//! A session token is 128 random bits from the OS CSPRNG, shown to its holder once and stored
+//! only as its SHA-256. Sessions end when idle for [`IDLE_EXPIRY_MS`] and at an absolute age of
+//! [`ABSOLUTE_EXPIRY_MS`], and on logout.
+
+use super::staff::{self, StaffAccount};
+use crate::db::{Db, now_ms};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// Idle time after which a session ends.
+pub const IDLE_EXPIRY_MS: i64 = 30 * 60 * 1000;
+/// Age at which a resident session ends however active it is.
+pub const ABSOLUTE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Staff sessions last a working day at most.
+pub const STAFF_ABSOLUTE_EXPIRY_MS: i64 = 10 * 60 * 60 * 1000;
+/// `last_seen_at` is written at most this often, so reads do not all become writes.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// A resident as known to the office.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Resident {
+    pub id: String,
+    pub display_name: String,
+    pub locale: String,
+    /// `guest`, or `verified` once identity is proven (not offered yet).
+    pub identity_level: String,
+}
+
+/// Who holds a session.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Resident(Resident),
+    Staff(StaffAccount),
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+async fn insert(db: &Db, kind: &str, principal_id: &str, absolute_ms: i64) -> Result<String, sqlx::Error> {
+    let token = new_token();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, principal_kind, principal_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(hash(&token))
+    .bind(kind)
+    .bind(principal_id)
+    .bind(now)
+    .bind(now + absolute_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(token)
+}
+
+/// Registers a guest resident and opens their session. Returns the resident and the token.
+pub async fn create_guest(db: &Db, display_name: &str, locale: &str) -> Result<(Resident, String), sqlx::Error> {
+    let resident = Resident {
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        display_name: display_name.to_string(),
+        locale: locale.to_string(),
+        identity_level: "guest".into(),
+    };
+    sqlx::query(
+        "INSERT INTO residents (id, display_name, locale, identity_level, created_at) VALUES ($1, $2, $3, 'guest', $4)",
+    )
+    .bind(&resident.id)
+    .bind(&resident.display_name)
+    .bind(&resident.locale)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    let token = insert(db, "resident", &resident.id, ABSOLUTE_EXPIRY_MS).await?;
+    Ok((resident, token))
+}
+
+/// Opens a session for a staff member who has just logged in.
+pub async fn create_staff(db: &Db, staff_id: i64) -> Result<String, sqlx::Error> {
+    insert(db, "staff", &staff_id.to_string(), STAFF_ABSOLUTE_EXPIRY_MS).await
+}
+
+/// The principal behind a token, if its session is live. Expired sessions are deleted.
+pub async fn resume(db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Error> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let key = hash(token);
+    let row = sqlx::query(
+        "SELECT principal_kind, principal_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1",
+    )
+    .bind(&key)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (kind, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+    let (last_seen, expires): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
+    let now = now_ms();
+    if now >= expires || now - last_seen >= IDLE_EXPIRY_MS {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&key).execute(&db.pool).await?;
+        return Ok(None);
+    }
+    if now - last_seen >= TOUCH_EVERY_MS {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(&key)
+            .execute(&db.pool)
+            .await?;
+    }
+    match kind.as_str() {
+        "resident" => {
+            let r = sqlx::query("SELECT id, display_name, locale, identity_level FROM residents WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&db.pool)
+                .await?;
+            Ok(r.map(|r| -> Result<_, sqlx::Error> {
+                Ok(Principal::Resident(Resident {
+                    id: r.try_get(0)?,
+                    display_name: r.try_get(1)?,
+                    locale: r.try_get(2)?,
+                    identity_level: r.try_get(3)?,
+                }))
+            })
+            .transpose()?)
+        }
+        "staff" => {
+            let Ok(staff_id) = id.parse::<i64>() else { return Ok(None) };
+            Ok(staff::by_id(db, staff_id).await?.map(Principal::Staff))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Deletes sessions past their idle or absolute expiry, and login attempts older than
+/// [`LOGIN_ATTEMPT_RETENTION_MS`]. Returns how many sessions went.
+pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    let gone = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(now)
+        .bind(now - IDLE_EXPIRY_MS)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
+        .bind(now - LOGIN_ATTEMPT_RETENTION_MS)
+        .execute(&db.pool)
+        .await?;
+    Ok(gone)
+}
+
+/// How long login attempts are kept for investigation.
+pub const LOGIN_ATTEMPT_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
+/// Ends a session.
+pub async fn revoke(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.pool).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_carry_128_bits_and_differ() {
+        let a = super::new_token();
+        let b = super::new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 22, "16 bytes in unpadded base64");
+        assert_eq!(super::hash(&a).len(), 64);
+    }
+}

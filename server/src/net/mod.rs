@@ -1,0 +1,26 @@
+//! How clients reach the world: admission by single-use connect token, the UDP (netcode) and
+//! WebSocket transports feeding one `RenetServer`, each client's record (its phase and strikes),
+//! and the outbox (`send_to`, `send_error`, the flush schedule).
+//!
+//! Uses `identity` (whom a token was issued to) and `metrics`; knows nothing of avatars or
+//! rooms.
+
+pub mod client_ids;
+pub mod clients;
+pub mod outbox;
+pub mod tokens;
+pub mod udp;
+pub mod websocket;
+
+use bevy::prelude::*;
+
+/// Every system of the transports and of admission.
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<client_ids::ClientTransports>().add_plugins((
+        tokens::plugin,
+        clients::plugin,
+        outbox::plugin,
+        udp::plugin,
+        websocket::plugin,
+    ));
+}

@@ -1,0 +1,159 @@
+//! Desk operations: opening and closing desks (a ticket called to a closing desk goes back to
+//! the front of its queue, one being served is finished), recovering after a restart, and the
+//! desks and queue as staff see them. The rules themselves are in `desk_rules`.
+
+use super::messages::WorldNotice;
+use super::model::{Clerk, DeskView, QueueError, StaffTicket, local_rfc3339};
+use super::service::Queues;
+use super::store::TicketRow;
+use crate::db::now_ms;
+use crate::records::audit::Actor;
+use madoguchi_shared::protocol::{DeskSign, TicketStatus};
+use std::collections::HashMap;
+use std::time::Instant;
+
+impl Queues {
+    /// Records activity of a clerk at their desk (console refreshes count).
+    pub fn touch(&self, staff_id: i64) {
+        self.board().touch(staff_id, Instant::now());
+    }
+
+    /// A clerk's avatar is at their desk, or not.
+    pub fn presence(&self, staff_id: i64, present: bool) {
+        self.board().presence(staff_id, present, Instant::now());
+    }
+
+    /// The desk `clerk` holds, if any.
+    pub fn desk_of(&self, staff_id: i64) -> Option<String> {
+        self.board().held_by(staff_id)
+    }
+
+    /// Open desks of a department.
+    pub(super) fn open_desks(&self, department: &str) -> u32 {
+        self.board().open_in(department)
+    }
+
+    fn sign(&self, counter: &str) -> DeskSign {
+        self.board().sign(counter)
+    }
+
+    fn staff_ticket(&self, t: TicketRow, resident_name: String) -> StaffTicket {
+        StaffTicket {
+            id: t.id,
+            label: t.label,
+            department: t.department,
+            status: t.status.as_str().into(),
+            resident_name,
+            queued_at: local_rfc3339(t.queued_at, self.office().utc_offset_min),
+            counter: t.counter,
+            recalls: t.recalls.max(0) as u32,
+            transferred_from: t.transferred_from,
+        }
+    }
+
+    /// Every desk, with the ticket at it.
+    pub async fn desk_views(&self) -> Result<Vec<DeskView>, QueueError> {
+        let today = self.today(now_ms());
+        let mut at_desk: HashMap<String, StaffTicket> = HashMap::new();
+        for (t, name) in self.store().at_desks_with_names(&today).await? {
+            let t = self.staff_ticket(t, name);
+            if let Some(c) = t.counter.clone() {
+                at_desk.insert(c, t);
+            }
+        }
+        let board = self.board();
+        Ok(self
+            .office()
+            .counters()
+            .map(|(_, c)| {
+                let clerk = board.clerk_at(&c.id);
+                DeskView {
+                    counter: c.id.clone(),
+                    department: c.department.clone(),
+                    open: clerk.is_some(),
+                    clerk,
+                    ticket: at_desk.remove(&c.id),
+                }
+            })
+            .collect())
+    }
+
+    /// The department's waiting tickets in calling order.
+    pub async fn waiting(&self, department: &str) -> Result<Vec<StaffTicket>, QueueError> {
+        let today = self.today(now_ms());
+        let rows = self.store().waiting_with_names(department, &today).await?;
+        Ok(rows.into_iter().map(|(t, name)| self.staff_ticket(t, name)).collect())
+    }
+
+    /// Opens `counter` for `clerk` (who leaves any other desk they held).
+    pub async fn take_desk(&self, clerk: &Clerk, counter: &str) -> Result<DeskSign, QueueError> {
+        let Some((_, c)) = self.office().counter(counter) else { return Err(QueueError::UnknownCounter) };
+        let department = c.department.clone();
+        let previous = self.board().take(clerk, counter, &department, Instant::now())?;
+        if let Some(prev) = previous {
+            let _g = self.lock_counter(&prev).await;
+            self.notify_world(WorldNotice::Desk { sign: self.sign(&prev), staff_id: None });
+            self.release_counter(&prev, &clerk.actor(), "clerk moved to another desk").await?;
+        }
+        tracing::info!(counter, clerk = %clerk.login, "desk open");
+        let sign = self.sign(counter);
+        self.notify_world(WorldNotice::Desk { sign: sign.clone(), staff_id: Some(clerk.id) });
+        self.publish(&department, vec![]).await?;
+        Ok(sign)
+    }
+
+    /// Closes the clerk's desk now.
+    pub async fn leave_desk(&self, clerk: &Clerk) -> Result<DeskSign, QueueError> {
+        let counter = self.desk_of(clerk.id).ok_or(QueueError::NoDesk)?;
+        self.close_desk(&counter, &clerk.actor()).await?;
+        Ok(self.sign(&counter))
+    }
+
+    /// Closes a desk: a ticket called to it goes back to the front of the queue (it keeps its
+    /// original time); one being served is finished.
+    pub(super) async fn close_desk(&self, counter: &str, actor: &Actor) -> Result<(), QueueError> {
+        let _g = self.lock_counter(counter).await;
+        if !self.board().close(counter) {
+            return Ok(());
+        }
+        tracing::info!(counter, "desk closed");
+        self.notify_world(WorldNotice::Desk { sign: self.sign(counter), staff_id: None });
+        self.release_counter(counter, actor, "desk closed").await
+    }
+
+    /// Desks live in memory, so after a restart none is open: tickets left called or being
+    /// served at a desk are released as when a desk closes. Run once at start.
+    pub async fn recover(&self) -> Result<(), QueueError> {
+        for counter in self.store().counters_in_use().await? {
+            self.release_counter(&counter, &Actor::System, "server restarted").await?;
+        }
+        Ok(())
+    }
+
+    /// Puts a ticket called to `counter` back in the queue (it keeps its time, so it is next)
+    /// and finishes one being served there.
+    async fn release_counter(&self, counter: &str, actor: &Actor, why: &str) -> Result<(), QueueError> {
+        let now = now_ms();
+        let store = self.store();
+        let mut tx = store.begin().await?;
+        let mut ended = Vec::new();
+        for mut t in store.at_counter_in(&mut tx, counter).await? {
+            let detail = serde_json::json!({ "counter": counter, "why": why });
+            if t.status == TicketStatus::Called {
+                store.requeue(&mut tx, t.id, now).await?;
+                store.event(&mut tx, t.id, actor, "requeued", detail, now).await?;
+            } else {
+                store.serve(&mut tx, t.id, now).await?;
+                store.event(&mut tx, t.id, actor, "served", detail, now).await?;
+                t.status = TicketStatus::Served;
+                ended.push(t.info(None, None));
+            }
+        }
+        tx.commit().await?;
+        if let Some((_, c)) = self.office().counter(counter) {
+            let dept = c.department.clone();
+            self.publish(&dept, ended).await?;
+        }
+        Ok(())
+    }
+}

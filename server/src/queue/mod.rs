@@ -1,0 +1,35 @@
+//! Queues: tickets (番号札), desks, and calling the next number.
+//!
+//! The database arbitrates: ticket numbers come from a per-department, per-day counter row; a
+//! partial unique index allows one active ticket per resident and department; "call next" is a
+//! single `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)` on PostgreSQL (a write
+//! transaction on SQLite), so two clerks calling at once never get the same ticket, and a
+//! restart loses nothing. Desks (who staffs which counter) are presence, kept in memory.
+//!
+//! Every change is published: the world forwards each resident's ticket to their client, and
+//! the text mode's live page listens on [`Queues::subscribe`].
+//!
+//! Files: `service` (the service value and its locks), `store` (the SQL), `desk_rules` (the desk
+//! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call
+//! next, recall, no-show, done), `notices` (positions and waits sent out), `estimate` (the wait
+//! estimate), `no_show` (the clock: the no-show timer, stale desks, old tickets), `requests`
+//! (what the world asks), `messages` and `model` (the vocabulary).
+//!
+//! Uses `db`, `records::audit` (the actor of a ticket event), `ratelimit` and `metrics`.
+
+pub mod calling;
+pub mod desk_rules;
+pub mod desks;
+pub mod estimate;
+pub mod messages;
+pub mod model;
+pub mod no_show;
+pub mod notices;
+pub mod requests;
+pub mod service;
+pub mod store;
+pub mod tickets;
+
+pub use messages::{QueueChange, QueueRequest, StaffCommand, WorldNotice};
+pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody};
+pub use service::Queues;

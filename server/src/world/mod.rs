@@ -1,0 +1,23 @@
+//! The world: rooms, avatars and their movement, what each client sees, room chat, and the
+//! counters as the world sees them (desk signs, clerks behind desks, tickets delivered to their
+//! residents). A headless bevy app at a fixed tick that never waits on I/O.
+//!
+//! Uses `net` (who is connected, and the outbox), `identity` (who a connection belongs to),
+//! `queue` (the messages it exchanges with the queue service over channels) and `metrics`.
+//! Nothing here touches the database or HTTP.
+
+pub mod avatar;
+pub mod chat;
+pub mod counters;
+pub mod movement;
+pub mod receive;
+pub mod settings;
+pub mod tick;
+pub mod view;
+
+use bevy::prelude::*;
+
+/// Every system of the world, in its named stages.
+pub(crate) fn plugin(app: &mut App) {
+    app.add_plugins((tick::plugin, receive::plugin, movement::plugin, chat::plugin, view::plugin, counters::plugin));
+}

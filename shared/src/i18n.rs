@@ -1,0 +1,194 @@
+//! The office's words, in Project Fluent files (`assets/i18n/*.ftl`): Japanese, やさしい日本語
+//! (easy Japanese, for residents still learning it) and English. Every surface uses them: the
+//! 3D client's HUD and the server's pages (text mode, later the console), so adding a language
+//! is adding a file. The files are built in; a missing message falls back to Japanese, then to
+//! its id. A test fails if one language has a message another lacks.
+
+use crate::layout::Names;
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+/// The languages of the office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    /// やさしい日本語: kana, short words, spaces between them.
+    JaEasy,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::Ja, Lang::JaEasy, Lang::En];
+
+    /// The tag used in `Hello`, page addresses and forms.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::JaEasy => "ja-easy",
+            Lang::En => "en",
+        }
+    }
+
+    /// A tag as given on the command line, in a page address or a form; unknown tags are
+    /// Japanese.
+    pub fn from_code(code: &str) -> Lang {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "en" | "en-us" | "en-gb" => Lang::En,
+            "ja-easy" | "easy" | "yasashii" => Lang::JaEasy,
+            _ => Lang::Ja,
+        }
+    }
+
+    /// The language's own name, for language pickers.
+    pub fn endonym(self) -> &'static str {
+        match self {
+            Lang::Ja => "日本語",
+            Lang::JaEasy => "やさしい にほんご",
+            Lang::En => "English",
+        }
+    }
+
+    /// A layout name (room, department, door) in this language.
+    pub fn name(self, n: &Names) -> &str {
+        match self {
+            Lang::Ja => &n.ja,
+            Lang::JaEasy => n.easy.as_deref().unwrap_or(&n.ja),
+            Lang::En => &n.en,
+        }
+    }
+
+    /// The catalog file's text.
+    pub fn source(self) -> &'static str {
+        match self {
+            Lang::Ja => include_str!("../../assets/i18n/ja.ftl"),
+            Lang::JaEasy => include_str!("../../assets/i18n/ja-easy.ftl"),
+            Lang::En => include_str!("../../assets/i18n/en.ftl"),
+        }
+    }
+}
+
+/// An argument of a message.
+pub type Arg<'a> = FluentValue<'a>;
+
+/// Every language's messages, parsed once; shared by threads.
+pub struct Catalog {
+    bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog::new()
+    }
+}
+
+impl Catalog {
+    /// Parses every built-in file. A file with a syntax error keeps its other messages (the
+    /// tests make sure none has one).
+    pub fn new() -> Catalog {
+        let bundles = Lang::ALL
+            .iter()
+            .map(|&l| {
+                let res = FluentResource::try_new(l.source().to_string()).unwrap_or_else(|(res, _)| res);
+                let tag = if l == Lang::En { "en" } else { "ja" };
+                let mut bundle = FluentBundle::new_concurrent(vec![tag.parse().expect("a valid language tag")]);
+                // No Unicode isolation marks around arguments: fonts (the client's subset among
+                // them) have no glyph for them, and pages do not need them.
+                bundle.set_use_isolating(false);
+                // A message defined twice keeps the first: the tests make sure none is.
+                let _ = bundle.add_resource(res);
+                (l, bundle)
+            })
+            .collect();
+        Catalog { bundles }
+    }
+
+    fn bundle(&self, lang: Lang) -> &FluentBundle<FluentResource> {
+        &self.bundles.iter().find(|(l, _)| *l == lang).expect("every language has a bundle").1
+    }
+
+    /// Whether `lang` (or its Japanese fallback) has message `id`.
+    pub fn has(&self, lang: Lang, id: &str) -> bool {
+        self.bundle(lang).has_message(id) || self.bundle(Lang::Ja).has_message(id)
+    }
+
+    /// Message `id` in `lang` with `args`: `catalog.format(Lang::En, "ticket-serving",
+    /// &[("label", "A-001".into())])`. Falls back to Japanese, then to the id itself.
+    pub fn format(&self, lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+        let fa = (!args.is_empty()).then(|| {
+            let mut fa = FluentArgs::new();
+            for (k, v) in args {
+                fa.set(*k, v.clone());
+            }
+            fa
+        });
+        for lang in [lang, Lang::Ja] {
+            let bundle = self.bundle(lang);
+            if let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) {
+                let mut errors = Vec::new();
+                return bundle.format_pattern(pattern, fa.as_ref(), &mut errors).into_owned();
+            }
+        }
+        id.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn ids(lang: Lang) -> BTreeSet<String> {
+        let res = FluentResource::try_new(lang.source().to_string())
+            .unwrap_or_else(|(_, e)| panic!("{}.ftl does not parse: {e:?}", lang.code()));
+        let mut seen = BTreeSet::new();
+        for e in res.entries() {
+            if let fluent_syntax::ast::Entry::Message(m) = e {
+                assert!(seen.insert(m.id.name.to_string()), "{}.ftl: {} is defined twice", lang.code(), m.id.name);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn every_language_has_every_message_and_they_parse() {
+        let ja = ids(Lang::Ja);
+        assert!(ja.len() > 30, "{ja:?}");
+        for lang in [Lang::JaEasy, Lang::En] {
+            let other = ids(lang);
+            let missing: Vec<_> = ja.difference(&other).collect();
+            let extra: Vec<_> = other.difference(&ja).collect();
+            assert!(missing.is_empty() && extra.is_empty(), "{}: missing {missing:?}, extra {extra:?}", lang.code());
+        }
+    }
+
+    #[test]
+    fn arguments_are_filled_without_isolation_marks_and_missing_ids_fall_back() {
+        let c = Catalog::new();
+        let waiting = |lang| {
+            let wait = c.format(lang, "wait-unknown", &[]);
+            c.format(
+                lang,
+                "ticket-waiting",
+                &[("label", "A-001".into()), ("position", 3.into()), ("wait", wait.into())],
+            )
+        };
+        assert_eq!(waiting(Lang::En), "A-001  position 3  wait unknown");
+        assert_eq!(waiting(Lang::Ja), "A-001  3番目  待ち時間の目安 不明");
+        assert_eq!(waiting(Lang::JaEasy), "A-001  3ばんめ  まつ じかん わかりません");
+        assert!(!waiting(Lang::JaEasy).contains(['\u{2068}', '\u{2069}']));
+        assert_eq!(c.format(Lang::En, "no-such-message", &[]), "no-such-message");
+        assert_eq!(Lang::from_code("EN"), Lang::En);
+        assert_eq!(Lang::from_code("ja-easy"), Lang::JaEasy);
+        assert_eq!(Lang::from_code("fr"), Lang::Ja);
+    }
+
+    #[test]
+    fn english_plurals_follow_the_count() {
+        let c = Catalog::new();
+        let open = |n: u32| c.format(Lang::En, "text-dept-open", &[("desks", n.into())]);
+        assert_eq!(open(1), "open (1 counter staffed)");
+        assert_eq!(open(2), "open (2 counters staffed)");
+        assert_eq!(c.format(Lang::Ja, "text-dept-open", &[("desks", 2.into())]), "受付中（窓口 2 か所）");
+    }
+}
