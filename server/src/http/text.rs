@@ -756,9 +756,9 @@ mod tests {
             ended: vec![],
         };
         let html = section.render().unwrap();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("Position 1 &amp; &#34;more&#34;"), "{html}");
+        assert!(html.contains("Position 1 &#38; &#34;more&#34;"), "{html}");
         assert!(html.contains("action=\"/text/tickets/7/cancel\""), "{html}");
         assert!(html.contains("Cancel<span class=\"vh\"> A-001</span>"), "words come from the catalog: {html}");
     }

@@ -5,10 +5,10 @@
 //! Uses `identity` (whom a token was issued to) and `metrics`; knows nothing of avatars or
 //! rooms.
 
-pub mod client_ids;
 pub mod clients;
 pub mod outbox;
 pub mod tokens;
+pub mod transports;
 pub mod udp;
 pub mod websocket;
 
@@ -16,7 +16,8 @@ use bevy::prelude::*;
 
 /// Every system of the transports and of admission.
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<client_ids::ClientTransports>().add_plugins((
+    app.add_plugins((
+        transports::plugin,
         tokens::plugin,
         clients::plugin,
         outbox::plugin,

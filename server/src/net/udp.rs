@@ -6,11 +6,11 @@
 //! The WebSocket transport feeds the same `RenetServer` beside it; [`ClientTransports`] says
 //! which transport each client came by.
 
-use super::client_ids::{ClientTransports, Transport};
 use super::outbox::Flush;
+use super::transports::{ClientTransports, Transport, TransportSet};
 use crate::metrics::{Metrics, WorldMetrics};
 use bevy::prelude::*;
-use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
+use bevy_renet::RenetServer;
 use renetcode::{NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerResult};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -182,13 +182,7 @@ fn disconnect_on_exit(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(
-        PreUpdate,
-        receive_udp
-            .in_set(RenetReceive)
-            .after(RenetServerPlugin::update_system)
-            .before(RenetServerPlugin::emit_server_events_system),
-    )
-    .add_systems(PostUpdate, send_udp.in_set(RenetSend))
-    .add_systems(Last, disconnect_on_exit);
+    app.add_systems(PreUpdate, receive_udp.in_set(TransportSet::Read))
+        .add_systems(PostUpdate, send_udp.in_set(TransportSet::Write))
+        .add_systems(Last, disconnect_on_exit);
 }

@@ -7,12 +7,12 @@
 //! empty frame is a keep-alive. Netcode's encryption does not come with it: deploy behind TLS
 //! (wss). The world sees these clients exactly like UDP ones, with the ticket's principal.
 
-use super::client_ids::{ClientTransports, Transport};
 use super::outbox::Flush;
+use super::transports::{ClientTransports, Transport, TransportSet};
 use crate::identity::principal::WorldPrincipal;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use bevy::prelude::*;
-use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
+use bevy_renet::RenetServer;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -209,12 +209,6 @@ fn send_ws(link: Option<ResMut<WsLink>>, mut server: ResMut<RenetServer>, flush:
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(
-        PreUpdate,
-        receive_ws
-            .in_set(RenetReceive)
-            .after(RenetServerPlugin::update_system)
-            .before(RenetServerPlugin::emit_server_events_system),
-    )
-    .add_systems(PostUpdate, send_ws.in_set(RenetSend));
+    app.add_systems(PreUpdate, receive_ws.in_set(TransportSet::Read))
+        .add_systems(PostUpdate, send_ws.in_set(TransportSet::Write));
 }
