@@ -18,6 +18,18 @@ macro_rules! cols {
         "id, department_id, resident_id, label, status, queued_at, counter_id, recalls, transferred_from, called_at"
     };
 }
+/// `select!("WHERE …")`: ticket rows of `tickets` that match.
+macro_rules! select {
+    ($rest:literal) => {
+        concat!("SELECT ", cols!(), " FROM tickets ", $rest)
+    };
+}
+/// `returning!("UPDATE tickets …")`: the statement, answering with the ticket rows it changed.
+macro_rules! returning {
+    ($sql:literal) => {
+        concat!($sql, " RETURNING ", cols!())
+    };
+}
 /// The same columns of `tickets t`, for statements that join another table.
 macro_rules! t_cols {
     () => {
@@ -25,10 +37,8 @@ macro_rules! t_cols {
     };
 }
 
-const ACTIVE_OF_RESIDENT: &str = concat!(
-    "SELECT ",
-    cols!(),
-    " FROM tickets WHERE resident_id = $1 AND department_id = $2 AND status IN ('waiting', 'called', 'serving') AND service_day = $3"
+const ACTIVE_OF_RESIDENT: &str = select!(
+    "WHERE resident_id = $1 AND department_id = $2 AND status IN ('waiting', 'called', 'serving') AND service_day = $3"
 );
 const EXPIRE_EARLIER_OF_RESIDENT: &str = "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE resident_id = $2 AND department_id = $3 AND status IN ('waiting', 'called', 'serving') AND service_day <> $4";
 const NEXT_NUMBER: &str = "INSERT INTO ticket_counters (department_id, service_day, last_number) VALUES ($1, $2, 1)
@@ -38,25 +48,20 @@ const INSERT: &str = "INSERT INTO tickets (department_id, resident_id, service_d
      VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $5, $5) RETURNING id";
 const INSERT_EVENT: &str =
     "INSERT INTO ticket_events (ticket_id, at, actor_kind, actor_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)";
-const OF_RESIDENT_TODAY: &str =
-    concat!("SELECT ", cols!(), " FROM tickets WHERE resident_id = $1 AND service_day = $2 ORDER BY id DESC LIMIT 50");
+const OF_RESIDENT_TODAY: &str = select!("WHERE resident_id = $1 AND service_day = $2 ORDER BY id DESC LIMIT 50");
 const POSITION: &str = "SELECT COUNT(*) FROM tickets WHERE department_id = $1 AND status = 'waiting' AND (queued_at < $2 OR (queued_at = $2 AND id <= $3))";
 const SERVICE_TIMES: &str = "SELECT finished_at - called_at FROM tickets WHERE department_id = $1 AND status = 'served' AND finished_at > $2 AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT $3";
-const ACTIVE_OF_DEPARTMENT: &str = concat!(
-    "SELECT ",
-    cols!(),
-    " FROM tickets WHERE department_id = $1 AND status IN ('waiting', 'called', 'serving') AND service_day = $2 ORDER BY queued_at, id"
+const ACTIVE_OF_DEPARTMENT: &str = select!(
+    "WHERE department_id = $1 AND status IN ('waiting', 'called', 'serving') AND service_day = $2 ORDER BY queued_at, id"
 );
 const WAITING_COUNTS: &str =
     "SELECT department_id, COUNT(*) FROM tickets WHERE status = 'waiting' AND service_day = $1 GROUP BY department_id";
 const OWNER: &str = "SELECT resident_id FROM tickets WHERE id = $1";
-const CANCEL: &str = concat!(
-    "UPDATE tickets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND resident_id = $3 AND status IN ('waiting', 'called', 'serving') RETURNING ",
-    cols!()
+const CANCEL: &str = returning!(
+    "UPDATE tickets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND resident_id = $3 AND status IN ('waiting', 'called', 'serving')"
 );
-const ARRIVE: &str = concat!(
-    "UPDATE tickets SET status = 'serving', arrived_at = $1, updated_at = $1 WHERE id = $2 AND resident_id = $3 AND status = 'called' RETURNING ",
-    cols!()
+const ARRIVE: &str = returning!(
+    "UPDATE tickets SET status = 'serving', arrived_at = $1, updated_at = $1 WHERE id = $2 AND resident_id = $3 AND status = 'called'"
 );
 const AT_DESKS_WITH_NAMES: &str = concat!(
     "SELECT ",
@@ -70,18 +75,15 @@ const WAITING_WITH_NAMES: &str = concat!(
 );
 const COUNTERS_IN_USE: &str =
     "SELECT DISTINCT counter_id FROM tickets WHERE status IN ('called', 'serving') AND counter_id IS NOT NULL";
-const CALLED_AT: &str = concat!("SELECT ", cols!(), " FROM tickets WHERE counter_id = $1 AND status = 'called'");
-const AT_COUNTER: &str =
-    concat!("SELECT ", cols!(), " FROM tickets WHERE counter_id = $1 AND status IN ('called', 'serving')");
+const CALLED_AT: &str = select!("WHERE counter_id = $1 AND status = 'called'");
+const AT_COUNTER: &str = select!("WHERE counter_id = $1 AND status IN ('called', 'serving')");
 const REQUEUE: &str = "UPDATE tickets SET status = 'waiting', counter_id = NULL, staff_id = NULL, called_at = NULL, updated_at = $1 WHERE id = $2";
 const SERVE: &str = "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE id = $2";
-const FINISH_SERVING_AT: &str = concat!(
-    "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'serving' RETURNING ",
-    cols!()
+const FINISH_SERVING_AT: &str = returning!(
+    "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'serving'"
 );
-const NO_SHOW_CALLED_AT: &str = concat!(
-    "UPDATE tickets SET status = 'no_show', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'called' RETURNING ",
-    cols!()
+const NO_SHOW_CALLED_AT: &str = returning!(
+    "UPDATE tickets SET status = 'no_show', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'called'"
 );
 /// The department's longest-waiting ticket, called to a desk; on PostgreSQL a row another
 /// transaction is calling is passed over, so two desks never get the same ticket.
@@ -107,10 +109,9 @@ const DEPARTMENT_IF_SEEN_BY: &str =
     "SELECT department_id FROM tickets WHERE id = $1 AND (department_id = $2 OR transferred_from = $2)";
 const EVENTS: &str =
     "SELECT at, actor_kind, actor_id, action, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id";
-const CALLED_BEFORE: &str = concat!("SELECT ", cols!(), " FROM tickets WHERE status = 'called' AND called_at < $1");
-const EXPIRE_EARLIER_DAYS: &str = concat!(
-    "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE status IN ('waiting', 'called', 'serving') AND service_day <> $2 RETURNING ",
-    cols!()
+const CALLED_BEFORE: &str = select!("WHERE status = 'called' AND called_at < $1");
+const EXPIRE_EARLIER_DAYS: &str = returning!(
+    "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE status IN ('waiting', 'called', 'serving') AND service_day <> $2"
 );
 
 /// A ticket row.
