@@ -144,6 +144,10 @@ impl TicketRow {
         })
     }
 
+    fn read_opt(r: Option<AnyRow>) -> Result<Option<TicketRow>, sqlx::Error> {
+        r.as_ref().map(TicketRow::read).transpose()
+    }
+
     fn read_all(rows: &[AnyRow]) -> Result<Vec<TicketRow>, sqlx::Error> {
         rows.iter().map(TicketRow::read).collect()
     }
@@ -213,9 +217,9 @@ impl TicketStore {
         department: &str,
         day: &str,
     ) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r =
-            sqlx::query(ACTIVE_OF_RESIDENT).bind(resident).bind(department).bind(day).fetch_optional(&mut **tx).await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        TicketRow::read_opt(
+            sqlx::query(ACTIVE_OF_RESIDENT).bind(resident).bind(department).bind(day).fetch_optional(&mut **tx).await?,
+        )
     }
 
     /// Ends the resident's active tickets in `department` left from days other than `day`.
@@ -337,8 +341,7 @@ impl TicketStore {
         ticket: i64,
         now: i64,
     ) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(CANCEL).bind(now).bind(ticket).bind(resident).fetch_optional(&mut **tx).await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        Self::residents_own(tx, CANCEL, resident, ticket, now).await
     }
 
     /// Marks the resident's called ticket as being served (they reached the desk).
@@ -349,8 +352,18 @@ impl TicketStore {
         ticket: i64,
         now: i64,
     ) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(ARRIVE).bind(now).bind(ticket).bind(resident).fetch_optional(&mut **tx).await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        Self::residents_own(tx, ARRIVE, resident, ticket, now).await
+    }
+
+    /// Runs `sql` (`$1` now, `$2` ticket, `$3` resident) on one of the resident's own tickets.
+    async fn residents_own(
+        tx: &mut Tx,
+        sql: &'static str,
+        resident: &str,
+        ticket: i64,
+        now: i64,
+    ) -> Result<Option<TicketRow>, sqlx::Error> {
+        TicketRow::read_opt(sqlx::query(sql).bind(now).bind(ticket).bind(resident).fetch_optional(&mut **tx).await?)
     }
 
     /// Tickets called or being served at a desk on `day`, with their residents' display names.
@@ -377,14 +390,12 @@ impl TicketStore {
 
     /// The ticket called to `counter` and not yet there.
     pub async fn called_at(&self, counter: &str) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(CALLED_AT).bind(counter).fetch_optional(&self.db.pool).await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        TicketRow::read_opt(sqlx::query(CALLED_AT).bind(counter).fetch_optional(&self.db.pool).await?)
     }
 
     /// The ticket called to or being served at `counter`.
     pub async fn at_counter(&self, counter: &str) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(AT_COUNTER).bind(counter).fetch_optional(&self.db.pool).await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        TicketRow::read_opt(sqlx::query(AT_COUNTER).bind(counter).fetch_optional(&self.db.pool).await?)
     }
 
     /// Every ticket called to or being served at `counter`, in a transaction.
@@ -425,15 +436,16 @@ impl TicketStore {
         day: &str,
         now: i64,
     ) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(self.db.pick(CALL_OLDEST))
-            .bind(counter)
-            .bind(staff_id)
-            .bind(now)
-            .bind(department)
-            .bind(day)
-            .fetch_optional(&mut **tx)
-            .await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        TicketRow::read_opt(
+            sqlx::query(self.db.pick(CALL_OLDEST))
+                .bind(counter)
+                .bind(staff_id)
+                .bind(now)
+                .bind(department)
+                .bind(day)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
     }
 
     /// Calls a called ticket again (its no-show time starts over). False if it is no longer
@@ -474,12 +486,13 @@ impl TicketStore {
         ticket: i64,
         department: &str,
     ) -> Result<Option<TicketRow>, sqlx::Error> {
-        let r = sqlx::query(self.db.pick(ACTIVE_OF_DEPARTMENT_LOCKED))
-            .bind(ticket)
-            .bind(department)
-            .fetch_optional(&mut **tx)
-            .await?;
-        r.as_ref().map(TicketRow::read).transpose()
+        TicketRow::read_opt(
+            sqlx::query(self.db.pick(ACTIVE_OF_DEPARTMENT_LOCKED))
+                .bind(ticket)
+                .bind(department)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
     }
 
     /// Moves a ticket to another department's queue under a new number and label, waiting.
