@@ -8,6 +8,7 @@ state-handshaking = Entering the office…
 state-connected = Connected
 state-reconnecting = Connection lost; reconnecting in { $seconds } s ({ $reason })
 state-failed = Cannot connect: { $why }
+state-session-ended = Your session has ended
 
 ticket-none = No ticket: press E at a counter, or "Take a ticket"
 ticket-waiting = { $label }  position { $position }  wait { $wait }
@@ -29,6 +30,7 @@ chat-prompt = Chat: { $text }
 chat-hint = Enter to chat, Esc to cancel
 
 join-title = Welcome to the Madoguchi Ward Office
+join-session-ended = Your session ended, and its waiting tickets were cancelled. Join again to continue as a new guest.
 join-name = Your name: { $name }
 join-name-hint = Type your name, then Enter
 join-lang = Language (keys 1, 2, 3)
@@ -43,6 +45,10 @@ error-queue_closed = The counter is closed now
 error-ticket_exists = You already hold a ticket for this department
 error-rate_limited = Too many requests; wait a moment
 error-unavailable = Not available right now; please try again
+error-busy = The office is busy; please try again in a moment
+error-session_ended = Your session has ended, and your waiting tickets were cancelled. Join again to take a new one.
+error-replaced = You connected again from another window or device; this one is closed
+error-connection_limit = Too many connections from your network; close another window first
 error-name_invalid = That name cannot be used
 error-target_invalid = You cannot go there
 

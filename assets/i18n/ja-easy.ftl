@@ -7,6 +7,7 @@ state-handshaking = なか に はいっています…
 state-connected = つながっています
 state-reconnecting = きれました。{ $seconds } びょう で もう いちど つなぎます ({ $reason })
 state-failed = つながりません: { $why }
+state-session-ended = じかん が きれました
 
 ticket-none = ばんごうふだ は ありません。まどぐち の まえ で E キー を おして ください
 ticket-waiting = { $label }  { $position }ばんめ  まつ じかん { $wait }
@@ -28,6 +29,7 @@ chat-prompt = チャット: { $text }
 chat-hint = Enter キー で チャット、Esc で やめる
 
 join-title = まどぐち くやくしょ へ ようこそ
+join-session-ended = じかん が きれたので、まって いた ばんごうふだ は とりけしました。もう いちど はいって ください。
 join-name = なまえ: { $name }
 join-name-hint = なまえ を いれて Enter
 join-lang = ことば (1, 2, 3 キー で かえる)
@@ -42,6 +44,10 @@ error-queue_closed = いま は うけつけ の じかん では ありませ�
 error-ticket_exists = この まどぐち の ばんごうふだ は もう あります
 error-rate_limited = おおすぎます。すこし まって ください
 error-unavailable = いま は できません。もう いちど して ください
+error-busy = いま こんで います。すこし まって から もう いちど して ください
+error-session_ended = じかん が きれました。まって いた ばんごうふだ は とりけしました。もう いちど はいって ください
+error-replaced = ほか の がめん で はいりました。ここ は とじます
+error-connection_limit = おなじ ネットワーク から の せつぞく が おおすぎます
 error-name_invalid = その なまえ は つかえません
 error-target_invalid = そこ へ は いけません
 

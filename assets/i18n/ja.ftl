@@ -7,6 +7,7 @@ state-handshaking = 入館しています…
 state-connected = 接続中
 state-reconnecting = 接続が切れました。{ $seconds } 秒後に再接続します ({ $reason })
 state-failed = 接続できません: { $why }
+state-session-ended = セッションが終了しました
 
 ticket-none = 番号札はありません。窓口の前で E キー、または「番号札をとる」
 ticket-waiting = { $label }  { $position }番目  待ち時間の目安 { $wait }
@@ -28,6 +29,7 @@ chat-prompt = チャット: { $text }
 chat-hint = Enter キーでチャット、Esc でやめる
 
 join-title = まどぐち区役所へようこそ
+join-session-ended = セッションが終了したため、お待ちの番号札は取り消されました。新しいゲストとしてもう一度入室してください。
 join-name = お名前: { $name }
 join-name-hint = 名前を入力して Enter
 join-lang = 言語 (1, 2, 3 キーで切り替え)
@@ -42,6 +44,10 @@ error-queue_closed = 受付時間外です
 error-ticket_exists = この課の番号札はもう持っています
 error-rate_limited = 操作が多すぎます。少し待ってください
 error-unavailable = ただいま受付できません。もう一度お試しください
+error-busy = ただいま混み合っています。少し待ってからもう一度お試しください
+error-session_ended = セッションが終了したため、お待ちの番号札は取り消されました。もう一度入室してください
+error-replaced = 別の画面または端末から入室したため、こちらは終了しました
+error-connection_limit = 同じネットワークからの接続が多すぎます。ほかの画面を閉じてください
 error-name_invalid = その名前は使えません
 error-target_invalid = そこへは行けません
 

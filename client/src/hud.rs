@@ -43,6 +43,7 @@ pub fn describe_state(s: &ConnState, tr: &I18n, now: Duration) -> String {
             tr.ta("state-reconnecting", &[("seconds", seconds.into()), ("reason", reason.as_str().into())])
         }
         ConnState::Failed(why) => tr.ta("state-failed", &[("why", why.as_str().into())]),
+        ConnState::SessionEnded => tr.t("state-session-ended"),
     }
 }
 

@@ -47,7 +47,19 @@ pub enum ConnState {
     },
     /// Refused for good (e.g. protocol mismatch): nothing to retry.
     Failed(String),
+    /// Our session ended (signed out, or expired while we were away): the server cancelled its
+    /// waiting tickets. We never continue as someone else without saying so: the player joins
+    /// again, as a new guest, from the join screen, which says what happened.
+    SessionEnded,
 }
+
+/// The session ended: the join screen says so (until the player joins again).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct SessionEndedNotice;
+
+/// How long an HTTP call to the office may take before it counts as failed (and is retried
+/// with the reconnect backoff).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The live link, if any.
 #[derive(Default)]
@@ -61,7 +73,16 @@ pub struct Link {
 pub struct SessionToken(pub Option<String>);
 
 /// What a grant request returns: the session token and the grant, or why not.
-pub type GrantResult = Result<(String, Grant), String>;
+pub type GrantResult = Result<(String, Grant), GrantError>;
+
+/// Why no grant came back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrantError {
+    /// The stored session is no longer valid.
+    SessionEnded,
+    /// Anything else (network, server), worth retrying.
+    Failed(String),
+}
 
 /// Failed connection attempts in a row, for the reconnect backoff; reset by `Welcome`.
 #[derive(Resource, Debug, Default, Clone, Copy)]
@@ -109,61 +130,70 @@ struct WsTicketBody {
     path: String,
 }
 
-/// Gets (or resumes) a session and a grant to enter the world.
+/// Gets a grant to enter the world for our session, or starts a guest session first if we have
+/// none. A session the server no longer knows is [`GrantError::SessionEnded`], never silently
+/// replaced by a new one.
 pub async fn request_grant(
     http_base: String,
     session: Option<String>,
     name: String,
     locale: String,
     websocket: bool,
-) -> Result<(String, Grant), String> {
+) -> GrantResult {
     let http = reqwest::Client::new();
-    let err = |what: &str, e: reqwest::Error| format!("{what}: {e}");
-    let mut session = session;
-    for _ in 0..2 {
-        let token = match &session {
-            Some(t) => t.clone(),
-            None => {
-                let body: GuestBody = http
-                    .post(format!("{http_base}/api/v1/sessions/guest"))
-                    .json(&serde_json::json!({ "display_name": name, "locale": locale }))
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| err("session", e))?
-                    .json()
-                    .await
-                    .map_err(|e| err("session", e))?;
-                body.session_token
-            }
-        };
-        let path = if websocket { "ws-ticket" } else { "connect-token" };
-        let resp = http
-            .post(format!("{http_base}/api/v1/world/{path}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| err("ticket", e))?;
-        if resp.status().as_u16() == 401 {
-            // The session ended (expired, or the server's database was reset): start a new one.
-            session = None;
-            continue;
+    let err = |what: &str, e: reqwest::Error| GrantError::Failed(format!("{what}: {e}"));
+    let token = match &session {
+        Some(t) => t.clone(),
+        None => {
+            let body: GuestBody = http
+                .post(format!("{http_base}/api/v1/sessions/guest"))
+                .timeout(HTTP_TIMEOUT)
+                .json(&serde_json::json!({ "display_name": name, "locale": locale }))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| err("session", e))?
+                .json()
+                .await
+                .map_err(|e| err("session", e))?;
+            body.session_token
         }
-        let resp = resp.error_for_status().map_err(|e| err("ticket", e))?;
-        let grant = if websocket {
-            let b: WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
-            let ws_base = http_base.replacen("http", "ws", 1);
-            Grant::WebSocket { url: format!("{ws_base}{}?ticket={}", b.path, b.ticket) }
-        } else {
-            use base64::Engine;
-            let b: TokenBody = resp.json().await.map_err(|e| err("token", e))?;
-            let token =
-                base64::engine::general_purpose::STANDARD.decode(b.connect_token).map_err(|e| format!("token: {e}"))?;
-            Grant::Netcode { token }
-        };
-        return Ok((token, grant));
+    };
+    let path = if websocket { "ws-ticket" } else { "connect-token" };
+    let resp = http
+        .post(format!("{http_base}/api/v1/world/{path}"))
+        .timeout(HTTP_TIMEOUT)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map_err(|e| err("ticket", e))?;
+    if resp.status().as_u16() == 401 {
+        // Signed out, expired, or the server's database was reset.
+        return Err(GrantError::SessionEnded);
     }
-    Err("could not start a session".into())
+    let resp = resp.error_for_status().map_err(|e| err("ticket", e))?;
+    let grant = if websocket {
+        let b: WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
+        let ws_base = http_base.replacen("http", "ws", 1);
+        Grant::WebSocket { url: format!("{ws_base}{}?ticket={}", b.path, b.ticket) }
+    } else {
+        use base64::Engine;
+        let b: TokenBody = resp.json().await.map_err(|e| err("token", e))?;
+        let token = base64::engine::general_purpose::STANDARD
+            .decode(b.connect_token)
+            .map_err(|e| GrantError::Failed(format!("token: {e}")))?;
+        Grant::Netcode { token }
+    };
+    Ok((token, grant))
+}
+
+/// Our session has ended: forget it, and go back to the join screen, which says so.
+fn end_session(session: &mut SessionToken, backoff: &mut Backoff, commands: &mut Commands) {
+    session.0 = None;
+    crate::platform::forget_session();
+    backoff.0 = 0;
+    commands.remove_resource::<JoinRequest>();
+    commands.insert_resource(SessionEndedNotice);
 }
 
 /// Starts a renet client over `transport` and says `Hello`.
@@ -178,14 +208,16 @@ pub fn open(link: &mut Link, transport: Box<dyn Transport>, join: &JoinRequest) 
 }
 
 /// Pumps the transport, turns what arrived into [`FromServer`] messages and sends [`ToServer`]
-/// ones; notices a lost link.
+/// ones; notices a lost link, and a session the server has ended.
 pub fn pump_link(
     mut link: NonSendMut<Link>,
     time: Res<Time<Real>>,
     mut state: ResMut<ConnState>,
     mut backoff: ResMut<Backoff>,
+    mut session: ResMut<SessionToken>,
     mut outgoing: MessageReader<ToServer>,
     mut incoming: MessageWriter<FromServer>,
+    mut commands: Commands,
 ) {
     let Link { transport, renet } = &mut *link;
     let (Some(transport), Some(renet)) = (transport.as_mut(), renet.as_mut()) else {
@@ -219,10 +251,17 @@ pub fn pump_link(
                         backoff.0 = 0;
                     }
                     ServerMessage::Refused { code, message } => {
-                        *state = if *code == madoguchi_shared::ErrorCode::ProtocolMismatch {
-                            ConnState::Failed(message.clone())
-                        } else {
-                            lost(message.clone(), &mut backoff, time.elapsed())
+                        *state = match code {
+                            // Nothing to retry: another version, or this session is in use
+                            // elsewhere (retrying would take it back, and so on for ever).
+                            madoguchi_shared::ErrorCode::ProtocolMismatch | madoguchi_shared::ErrorCode::Replaced => {
+                                ConnState::Failed(message.clone())
+                            }
+                            madoguchi_shared::ErrorCode::SessionEnded => {
+                                end_session(&mut session, &mut backoff, &mut commands);
+                                ConnState::SessionEnded
+                            }
+                            _ => lost(message.clone(), &mut backoff, time.elapsed()),
                         };
                     }
                     _ => {}
@@ -235,7 +274,7 @@ pub fn pump_link(
         LinkState::Open | LinkState::Connecting => {}
         LinkState::Closed(reason) => {
             renet.disconnect_due_to_transport();
-            if !matches!(*state, ConnState::Failed(_) | ConnState::Reconnecting { .. }) {
+            if !matches!(*state, ConnState::Failed(_) | ConnState::Reconnecting { .. } | ConnState::SessionEnded) {
                 *state = lost(reason, &mut backoff, time.elapsed());
             }
             link.transport = None;
@@ -245,7 +284,7 @@ pub fn pump_link(
 }
 
 /// Starts a request when the player joins or a reconnect is due; opens the transport when the
-/// request comes back.
+/// request comes back. When the session has ended, forgets it and goes back to the join screen.
 pub fn drive_connection(
     mut link: NonSendMut<Link>,
     mut state: ResMut<ConnState>,
@@ -255,10 +294,12 @@ pub fn drive_connection(
     time: Res<Time<Real>>,
     mut session: ResMut<SessionToken>,
     mut backoff: ResMut<Backoff>,
+    mut commands: Commands,
 ) {
     let Some(join) = join else { return };
     let start = match &*state {
-        ConnState::Idle => true,
+        // A new join after the session ended starts a new guest session: the player chose to.
+        ConnState::Idle | ConnState::SessionEnded => true,
         ConnState::Reconnecting { retry_at, .. } => time.elapsed() >= *retry_at,
         _ => false,
     };
@@ -295,7 +336,11 @@ pub fn drive_connection(
                 Err(e) => *state = lost(e, &mut backoff, time.elapsed()),
             }
         }
-        Some(Err(e)) => *state = lost(e, &mut backoff, time.elapsed()),
+        Some(Err(GrantError::SessionEnded)) => {
+            *state = ConnState::SessionEnded;
+            end_session(&mut session, &mut backoff, &mut commands);
+        }
+        Some(Err(GrantError::Failed(e))) => *state = lost(e, &mut backoff, time.elapsed()),
     }
 }
 

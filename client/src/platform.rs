@@ -29,6 +29,8 @@ mod native {
     /// The desktop keeps the session in memory only.
     pub fn remember_session(_token: &str) {}
 
+    pub fn forget_session() {}
+
     /// The desktop has no page chat box: the chat line is typed in the window.
     pub fn focus_page_chat() -> bool {
         false
@@ -156,6 +158,13 @@ mod web {
         storage()?.get_item(KEY).ok()?
     }
 
+    /// Forgets an ended session, so a reload does not try it again.
+    pub fn forget_session() {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(KEY);
+        }
+    }
+
     /// Moves the keyboard to the page's chat box (`#chat-input`, see play.html), where the
     /// system's IME works. False when the page has none.
     pub fn focus_page_chat() -> bool {
@@ -248,6 +257,18 @@ mod web {
         }
 
         fn close(&mut self) {
+            let _ = self.ws.close();
+        }
+    }
+
+    /// A link that is dropped (lost, replaced by a reconnect, or closed) closes its socket and
+    /// detaches its handlers first, so the socket's late events never call a dropped closure
+    /// and no socket outlives its link.
+    impl Drop for WsLink {
+        fn drop(&mut self) {
+            self.ws.set_onmessage(None);
+            self.ws.set_onopen(None);
+            self.ws.set_onclose(None);
             let _ = self.ws.close();
         }
     }

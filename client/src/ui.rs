@@ -3,7 +3,7 @@
 
 use crate::i18n::{I18n, Lang};
 use crate::input::{Edit, StickDir, edit_line, push_limited};
-use crate::net::JoinRequest;
+use crate::net::{JoinRequest, SessionEndedNotice};
 use bevy::input::ButtonState;
 use bevy::input::keyboard::KeyboardInput;
 use bevy::input::touch::Touch;
@@ -158,6 +158,7 @@ fn join_submit(
     let Some(join) = form.submit() else { return };
     tr.lang = form.lang;
     commands.insert_resource(join);
+    commands.remove_resource::<SessionEndedNotice>();
     for e in &panel {
         commands.entity(e).despawn();
     }
@@ -171,6 +172,7 @@ fn join_submit(
 #[allow(clippy::type_complexity)]
 fn join_texts(
     form: Res<JoinForm>,
+    ended: Option<Res<SessionEndedNotice>>,
     mut tr: ResMut<I18n>,
     mut text: Query<&mut Text, With<JoinText>>,
     enter: Query<&Children, With<EnterButton>>,
@@ -182,7 +184,11 @@ fn join_texts(
     }
     tr.lang = form.lang;
     if let Ok(mut t) = text.single_mut() {
-        let mut lines = vec![tr.t("join-title"), tr.ta("join-name", &[("name", format!("{}|", form.name).into())])];
+        let mut lines = vec![tr.t("join-title")];
+        if ended.is_some() {
+            lines.push(tr.t("join-session-ended"));
+        }
+        lines.push(tr.ta("join-name", &[("name", format!("{}|", form.name).into())]));
         lines.push(if form.need_name { tr.t("join-need-name") } else { tr.t("join-name-hint") });
         lines.push(tr.t("join-lang"));
         t.0 = lines.join("\n");
@@ -264,7 +270,11 @@ fn touch_stick(
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<TouchStick>()
         .add_message::<SubmitJoin>()
-        .add_systems(PostStartup, spawn_join)
+        // At start without a name, and again whenever the join request goes (a session ended).
+        .add_systems(
+            Update,
+            spawn_join.run_if(not(resource_exists::<JoinRequest>).and_then(not(resource_exists::<JoinForm>))),
+        )
         .add_systems(
             Update,
             // Each system checks on its own: the form is gone once submitted.

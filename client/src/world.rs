@@ -1,7 +1,7 @@
 //! The client's picture of the world, built only from what the server says: who is where,
 //! interpolated between snapshots; tickets, desk signs, chat and errors for the UI.
 
-use crate::net::FromServer;
+use crate::net::{FromServer, SessionEndedNotice};
 use bevy::prelude::*;
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::protocol::{DeskSign, NetId, ServerMessage, TicketInfo};
@@ -237,5 +237,13 @@ pub(crate) fn plugin(app: &mut App) {
         .init_resource::<LastError>()
         .add_message::<RoomChanged>()
         .add_message::<Called>()
-        .add_systems(Update, (apply_server_messages, interpolate).chain());
+        .add_systems(Update, (apply_server_messages, interpolate).chain())
+        .add_systems(Update, forget_tickets.run_if(resource_added::<SessionEndedNotice>));
+}
+
+/// The session ended and its tickets were cancelled: what we knew of them goes too, so the next
+/// join (a new guest) starts clean.
+fn forget_tickets(mut tickets: ResMut<Tickets>, mut announced: ResMut<Announced>) {
+    tickets.0.clear();
+    announced.0.clear();
 }

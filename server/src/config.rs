@@ -108,6 +108,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_MAX_VISIBLE", default_value_t = 32)]
     pub max_visible: usize,
 
+    /// Most world connections from one network address (over UDP and WebSocket together). A
+    /// session holds one connection at most: its newest replaces an older one.
+    #[arg(long, env = "MADOGUCHI_MAX_CLIENTS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_clients_per_address: u16,
+
     /// Seconds of silence after which a client is dropped and its avatar removed.
     #[arg(long, env = "MADOGUCHI_CLIENT_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=300))]
     pub client_timeout_secs: u16,
@@ -130,6 +135,12 @@ pub struct ServeConfig {
     /// HTTPS (directly or behind a TLS proxy).
     #[arg(long, env = "MADOGUCHI_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    /// Seconds a session may sit idle before it ends (30 minutes). An open world
+    /// connection or text-mode page keeps its session alive; when a session ends, its resident's
+    /// waiting tickets are cancelled.
+    #[arg(long, env = "MADOGUCHI_SESSION_IDLE_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(2..=86_400))]
+    pub session_idle_secs: u32,
 
     /// Tickets one resident may take per minute (after a burst of 5). 0 turns the limit off.
     #[arg(long, env = "MADOGUCHI_TICKETS_PER_MINUTE", default_value_t = 10)]

@@ -6,7 +6,9 @@
 //! [`skip_locked!`]). Every statement is a constant (one per operation); none is assembled at run
 //! time. Migrations are embedded per backend and applied at start.
 
+use sqlx::SqlStr;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Transaction};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,8 +49,44 @@ pub struct Db {
     pub backend: Backend,
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The migration files of both backends, compiled in: version, description and file name, as
+/// `sqlx migrate` reads them from the file names (so its ledger, `_sqlx_migrations`, holds the
+/// same versions and checksums). Listed by hand instead of with `sqlx::migrate!`, whose macro
+/// crate compiles a second copy of sqlx and SQLite for the build machine; a test checks that
+/// the list matches the directories.
+macro_rules! migrations {
+    ($dir:literal: $(($version:literal, $description:literal, $file:literal)),* $(,)?) => {
+        &[$(($version, $description, include_str!(concat!("../migrations/", $dir, "/", $file)))),*]
+    };
+}
+type MigrationFiles = &'static [(i64, &'static str, &'static str)];
+const SQLITE_MIGRATIONS: MigrationFiles = migrations!("sqlite":
+    (1, "records", "0001_records.sql"),
+    (2, "status note", "0002_status_note.sql"),
+    (3, "login attempts", "0003_login_attempts.sql"),
+    (4, "state hash", "0004_state_hash.sql"),
+    (5, "queues", "0005_queues.sql"),
+);
+const POSTGRES_MIGRATIONS: MigrationFiles = migrations!("postgres":
+    (1, "records", "0001_records.sql"),
+    (2, "status note", "0002_status_note.sql"),
+    (3, "login attempts", "0003_login_attempts.sql"),
+    (4, "state hash", "0004_state_hash.sql"),
+    (5, "queues", "0005_queues.sql"),
+);
+
+/// The migrator of one backend's files.
+fn migrator(files: MigrationFiles) -> Migrator {
+    Migrator::with_migrations(
+        files
+            .iter()
+            .map(|&(version, description, sql)| {
+                let no_tx = sql.starts_with("-- no-transaction");
+                Migration::new(version, description.into(), MigrationType::Simple, SqlStr::from_static(sql), no_tx)
+            })
+            .collect(),
+    )
+}
 
 /// Milliseconds since the Unix epoch, UTC.
 pub fn now_ms() -> i64 {
@@ -112,8 +150,8 @@ impl Db {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => migrator(SQLITE_MIGRATIONS).run(&self.pool).await?,
+            Backend::Postgres => migrator(POSTGRES_MIGRATIONS).run(&self.pool).await?,
         }
         Ok(())
     }
@@ -172,3 +210,31 @@ macro_rules! skip_locked {
     };
 }
 pub(crate) use {for_update, skip_locked};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file of a migrations directory is listed, in order, with the version and the
+    /// description `sqlx migrate` derives from its name.
+    #[test]
+    fn the_compiled_in_migrations_are_the_files() {
+        for (dir, files) in [("sqlite", SQLITE_MIGRATIONS), ("postgres", POSTGRES_MIGRATIONS)] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+            let mut names: Vec<String> = std::fs::read_dir(&path)
+                .expect("migrations directory")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".sql"))
+                .collect();
+            names.sort();
+            assert_eq!(names.len(), files.len(), "{dir}: {names:?}");
+            for (name, &(version, description, sql)) in names.iter().zip(files) {
+                let (number, rest) = name.split_once('_').expect("NNNN_description.sql");
+                assert_eq!(number.parse::<i64>().unwrap(), version, "{dir}/{name}");
+                assert_eq!(rest.trim_end_matches(".sql").replace('_', " "), description, "{dir}/{name}");
+                assert_eq!(std::fs::read_to_string(path.join(name)).unwrap(), sql, "{dir}/{name}");
+            }
+            assert_eq!(migrator(files).iter().count(), files.len());
+        }
+    }
+}

@@ -34,7 +34,8 @@ use bevy::prelude::*;
 use bevy_renet::{RenetServer, RenetServerPlugin};
 use config::{AuditCommand, Command, DbConfig, ServeConfig, StaffCommand};
 use db::Db;
-use identity::{sessions, staff};
+use identity::sessions::{self, SessionKey};
+use identity::staff;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::{NETCODE_PROTOCOL_ID, connection_config};
 use metrics::{Metrics, WorldMetrics};
@@ -46,7 +47,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// Loads the procedure catalog under `assets/procedures`, checked against the office.
 pub fn load_catalog(assets: &Path, office: &Office) -> anyhow::Result<catalog::Catalog> {
@@ -101,6 +102,8 @@ pub struct WorldParts {
     pub public_addr: SocketAddr,
     pub private_key: [u8; 32],
     pub max_clients: usize,
+    /// Most connections from one network address.
+    pub max_per_address: usize,
     pub metrics: Arc<Metrics>,
     pub issued_tokens: UnboundedReceiver<net::tokens::IssuedToken>,
     pub shutdown: Option<UnboundedReceiver<()>>,
@@ -108,6 +111,8 @@ pub struct WorldParts {
     pub queue: Option<world::counters::QueueLink>,
     /// Browser clients over WebSocket; without it, only UDP.
     pub websocket: Option<net::websocket::WsLink>,
+    /// The session keeper; without it, connections do not keep their sessions alive.
+    pub sessions: Option<net::sessions::SessionLink>,
 }
 
 /// Builds the world app, ready to `run()` (which ticks until shutdown) or to `update()` by hand.
@@ -132,11 +137,15 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         .insert_resource(parts.settings)
         .insert_resource(net::tokens::TokenLedger::new(parts.issued_tokens))
         .insert_resource(net::clients::MaxClients(parts.max_clients.min(1024)))
+        .insert_resource(net::clients::MaxPerAddress(parts.max_per_address.max(1)))
         .add_plugins((net::plugin, world::plugin));
     if let Some(link) = parts.queue {
         app.insert_resource(link);
     }
     if let Some(link) = parts.websocket {
+        app.insert_resource(link);
+    }
+    if let Some(link) = parts.sessions {
         app.insert_resource(link);
     }
     if let Some(rx) = parts.shutdown {
@@ -200,6 +209,39 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Starts the session keeper: it keeps the sessions of world connections alive (the world sends
+/// them in batches, see `net::sessions`); sessions found ended go back to the world, which
+/// closes their connections, and their residents' waiting tickets are cancelled.
+fn spawn_session_keeper(
+    runtime: &tokio::runtime::Runtime,
+    db: &Db,
+    queues: &queue::Queues,
+    ended_tx: UnboundedSender<SessionKey>,
+    ended_rx: UnboundedReceiver<SessionKey>,
+) -> net::sessions::SessionLink {
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<Vec<SessionKey>>(1);
+    let (db, queues) = (db.clone(), queues.clone());
+    runtime.spawn(async move {
+        while let Some(keys) = alive_rx.recv().await {
+            match sessions::keep_alive(&db, &keys).await {
+                Ok(ended) if !ended.is_empty() => {
+                    if let Err(e) = queues.cancel_orphaned(sessions::idle_expiry_ms()).await {
+                        tracing::warn!(error = %e, "could not cancel the tickets of ended sessions");
+                    }
+                    for key in ended {
+                        let _ = ended_tx.send(key);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not keep the world's sessions alive"),
+            }
+        }
+    });
+    // Well within the idle expiry, at most once a minute (one small write per connection).
+    let every = Duration::from_millis((sessions::idle_expiry_ms() / 4).clamp(1000, 60_000) as u64);
+    net::sessions::SessionLink::new(alive_tx, ended_rx, every)
+}
+
 /// Runs the office until SIGINT or SIGTERM.
 pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let mut office = load_office(&cfg.assets)?;
@@ -224,11 +266,12 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let (issued_tx, issued_rx) = unbounded_channel();
     let (shutdown_tx, shutdown_rx) = unbounded_channel();
     let runtime = runtime()?;
+    sessions::set_idle_expiry(Duration::from_secs(cfg.session_idle_secs.into()));
     let db = runtime.block_on(open_db(&db_cfg, &office))?;
     let purged = runtime.block_on(sessions::purge_expired(&db))?;
     tracing::info!(sessions = purged, "purged expired sessions");
     let (notice_tx, notice_rx) = unbounded_channel();
-    let (request_tx, request_rx) = unbounded_channel();
+    let (request_tx, request_rx) = tokio::sync::mpsc::channel(queue::REQUEST_QUEUE);
     let queues = queue::Queues::new(
         db.clone(),
         office.clone(),
@@ -243,6 +286,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     );
     runtime.block_on(queues.recover())?;
     queues.spawn(runtime.handle(), request_rx);
+    let (ended_tx, ended_rx) = unbounded_channel();
+    let session_link = spawn_session_keeper(&runtime, &db, &queues, ended_tx.clone(), ended_rx);
     let (ws_tx, ws_rx) = unbounded_channel();
     let ws_tickets = Arc::new(net::websocket::WsTickets::new(
         Duration::from_secs(cfg.token_ttl_secs.into()),
@@ -268,6 +313,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         )),
         guest_limit: Arc::new(RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
         login_limit: Arc::new(RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
+        ended_sessions: ended_tx,
         token_limit: Arc::new(RateLimiter::new(12, 30)),
     };
     let listener = {
@@ -276,6 +322,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     };
     let (stop_http_tx, stop_http_rx) = tokio::sync::watch::channel(false);
     let purge_db = state.db.clone();
+    let purge_queues = state.queues.clone();
     runtime.spawn(async move {
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let mut stop = stop_http_rx;
@@ -292,11 +339,17 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         let _ = shutdown_tx.send(());
         let _ = stop_http_tx.send(true);
     });
-    // Expired sessions and old login attempts are removed at start and every hour.
+    // Expired sessions and old login attempts are removed at start and then every hour (or a
+    // quarter of the idle expiry, if shorter); each time, and at start, the waiting tickets of
+    // residents left without a live session are cancelled.
     runtime.spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        let period = Duration::from_millis((sessions::idle_expiry_ms() / 4).clamp(1000, 3_600_000) as u64);
+        let mut every = tokio::time::interval(period);
         every.tick().await; // the first tick is immediate; the start-up purge already ran
         loop {
+            if let Err(e) = purge_queues.cancel_orphaned(sessions::idle_expiry_ms()).await {
+                tracing::warn!(error = %e, "could not cancel the tickets of ended sessions");
+            }
             every.tick().await;
             match sessions::purge_expired(&purge_db).await {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
@@ -306,6 +359,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         }
     });
 
+    let queue_link = world::counters::QueueLink::new(request_tx, notice_rx, metrics.clone());
     let mut app = build_world(WorldParts {
         office,
         settings: world::settings::WorldSettings {
@@ -317,11 +371,13 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         public_addr,
         private_key,
         max_clients: cfg.max_clients.into(),
+        max_per_address: cfg.max_clients_per_address.into(),
         metrics,
         issued_tokens: issued_rx,
         shutdown: Some(shutdown_rx),
-        queue: Some(world::counters::QueueLink { requests: request_tx, notices: notice_rx }),
+        queue: Some(queue_link),
         websocket: Some(net::websocket::WsLink::new(ws_rx, cfg.max_clients.into())),
+        sessions: Some(session_link),
     })?;
     tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start

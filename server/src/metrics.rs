@@ -46,6 +46,11 @@ pub struct Metrics {
     pub tickets_taken_total: Counter,
     pub tickets_called_total: Counter,
     pub tickets_no_show_total: Counter,
+    /// Requests from the world to the queue service taken and not yet finished.
+    pub queue_requests_pending: Gauge,
+    /// Requests from the world to the queue service dropped because its queue was full (the
+    /// client was told `busy`).
+    pub queue_requests_dropped_total: Counter,
     refused: Family<Reason, Counter>,
     resident_memory: Gauge,
     /// Wall-clock time of the last completed tick, ms since the Unix epoch (for /healthz; not
@@ -126,6 +131,16 @@ impl Metrics {
                 &mut registry,
                 "madoguchi_tickets_no_show",
                 "Called tickets whose resident did not come",
+            ),
+            queue_requests_pending: gauge(
+                &mut registry,
+                "madoguchi_queue_requests_pending",
+                "Requests from the world waiting for or in the queue service",
+            ),
+            queue_requests_dropped_total: counter(
+                &mut registry,
+                "madoguchi_queue_requests_dropped",
+                "Requests from the world dropped because the queue service's queue was full",
             ),
             resident_memory: gauge(&mut registry, "process_resident_memory_bytes", "Resident memory of this process"),
             refused,

@@ -26,6 +26,12 @@ pub const CHAT_BURST: u32 = 5;
 /// ...refilled by one message every this long.
 pub const CHAT_REFILL: Duration = Duration::from_secs(2);
 
+/// Counter requests (take or cancel a ticket, take or leave a desk, call the next number: each
+/// touches the database): a bucket of this many per avatar...
+pub const COUNTER_BURST: u32 = 10;
+/// ...refilled by one request every this long. A refusal counts as a strike.
+pub const COUNTER_REFILL: Duration = Duration::from_millis(500);
+
 /// Largest encoded client message the server decodes; anything larger is refused unread.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
 /// A client that sends this many refused or malformed messages in a row is disconnected.

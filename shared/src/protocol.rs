@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Version of the world protocol. Bump on any change to a message's shape or meaning.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Netcode protocol id: fixed, so that any client reaches the handshake and is told about a
 /// version mismatch in words instead of being silently ignored by netcode.
@@ -250,10 +250,20 @@ pub enum ErrorCode {
     NoTicket,
     /// The queue service could not be reached; try again.
     Unavailable,
+    /// The office has more requests waiting than it takes at once; try again in a moment.
+    Busy,
+    /// Your session ended (signed out, or past its age limit): your waiting tickets were
+    /// cancelled. Start again to take a new one.
+    SessionEnded,
+    /// The same session connected again (another tab or device): this older connection is
+    /// closed. Do not reconnect by yourself.
+    Replaced,
+    /// Too many connections from your network address.
+    ConnectionLimit,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::ProtocolMismatch,
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
@@ -280,6 +290,10 @@ impl ErrorCode {
         ErrorCode::NoDesk,
         ErrorCode::NoTicket,
         ErrorCode::Unavailable,
+        ErrorCode::Busy,
+        ErrorCode::SessionEnded,
+        ErrorCode::Replaced,
+        ErrorCode::ConnectionLimit,
     ];
 
     /// The code as a `snake_case` string, for logs, metrics and HTTP bodies.
@@ -311,6 +325,10 @@ impl ErrorCode {
             ErrorCode::NoDesk => "no_desk",
             ErrorCode::NoTicket => "no_ticket",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::Replaced => "replaced",
+            ErrorCode::ConnectionLimit => "connection_limit",
         }
     }
 }

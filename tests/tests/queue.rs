@@ -465,3 +465,79 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A joined resident sends 10 000 cancels at once: a few are taken, the rest refused as rate
+/// limited (each a strike, so the connection closes); another resident's ticket is not slowed
+/// down, the server's memory does not grow, and no request is left pending. One client's
+/// requests run in the order sent: a clerk's "take desk, call next, leave desk", sent three
+/// times in one burst, never finds "call next" before its desk.
+#[test]
+fn a_flood_of_queue_requests_is_bounded_and_one_clients_requests_keep_their_order() {
+    let h = Harness::start(OPEN);
+    let other_token = h.guest("other");
+    let mut other = h.join_as(&other_token, "other");
+    walk_to_counter(&mut other, "c1");
+    let flood_token = h.guest("flood");
+    let mut flood = h.join_as(&flood_token, "flood");
+    // Warm up and measure a quiet take first (at another counter, by HTTP: same queue service).
+    let quiet = h.guest("quiet");
+    let t0 = std::time::Instant::now();
+    assert_eq!(take(&h, &quiet, "welfare").0, 201);
+    let quiet_ms = t0.elapsed().as_millis();
+    let rss_before = h.metric("process_resident_memory_bytes");
+
+    for i in 0..10_000 {
+        flood.send(&ClientMessage::CancelTicket { ticket: i });
+    }
+    flood.pump();
+    let t0 = std::time::Instant::now();
+    other.send(&ClientMessage::TakeTicket { counter: "c1".into() });
+    let took = madoguchi_bots::pump_until(&mut [&mut other, &mut flood], SOON, |b| b[0].ticket("C-001").is_some());
+    let flooded_ms = t0.elapsed().as_millis();
+    assert!(took, "the other resident got no ticket: {:?}", other.errors);
+    assert!(flooded_ms < 1000, "a ticket took {flooded_ms} ms during the flood ({quiet_ms} ms before it)");
+
+    assert!(flood.wait_until(SOON, |b| !b.is_connected()), "the flooder is disconnected");
+    let codes = |b: &madoguchi_bots::Bot, c: ErrorCode| b.errors.iter().filter(|(e, _)| *e == c).count();
+    // The burst allowance ran (no such ticket to cancel), then refusals up to the strike limit,
+    // and nothing after it.
+    let limit = madoguchi_shared::limits::MAX_STRIKES as usize;
+    assert_eq!(codes(&flood, ErrorCode::RateLimited), limit, "{:?}", flood.errors.last());
+    assert_eq!(flood.refused.as_ref().map(|r| r.0), Some(ErrorCode::TooManyErrors));
+    let grown = h.metric("process_resident_memory_bytes") - rss_before;
+    assert!(grown < 16.0 * 1024.0 * 1024.0, "memory grew by {grown} bytes");
+    let deadline = std::time::Instant::now() + SOON;
+    while h.metric("madoguchi_queue_requests_pending") != 0.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h.metric("madoguchi_queue_requests_pending"), 0.0, "every request taken was finished");
+    let refused = h.metric("madoguchi_refused_messages_total{reason=\"rate_limited\"}");
+    assert!(refused >= 19.0, "{refused}");
+
+    // Ordered: three rounds of take desk → call next → leave desk in one burst (9 requests,
+    // within the allowance). The first waiting ticket is called and put back each round.
+    let waiting = h.guest("waiting");
+    assert_eq!(take(&h, &waiting, "resident_registration").0, 201);
+    let clerk = h.clerk("order", "resident_registration");
+    let mut c = h.join_as(&clerk, "order");
+    for _ in 0..3 {
+        c.send(&ClientMessage::TakeDesk { counter: "a1".into() });
+        c.send(&ClientMessage::CallNext);
+        c.send(&ClientMessage::LeaveDesk);
+    }
+    c.pump();
+    let id = mine(&h, &waiting)[0]["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + SOON;
+    let mut actions = Vec::new();
+    while std::time::Instant::now() < deadline {
+        c.pump();
+        let (_, ev) = h.call("GET", &format!("/api/v1/staff/tickets/{id}/events"), Some(&clerk), None);
+        actions = ev.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+        if actions.len() >= 7 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(c.errors.is_empty(), "in order, nothing is refused: {:?}", c.errors);
+    assert_eq!(actions, ["taken", "called", "requeued", "called", "requeued", "called", "requeued"]);
+}

@@ -148,6 +148,7 @@ fn the_browser_client_comes_back_by_itself_after_a_server_restart() {
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let mut all = Vec::new();
     let mut restarted = false;
+    let mut stalled = false;
     for line in lines.by_ref().map_while(Result::ok) {
         all.push(line.clone());
         if line.contains("\"step\":\"connected\"") {
@@ -161,7 +162,15 @@ fn the_browser_client_comes_back_by_itself_after_a_server_restart() {
             h = Harness::start_on(h.store, &again);
             eprintln!("server restarted after {:?}", stopped.elapsed());
             restarted = true;
-            break;
+        }
+        if line.contains("\"step\":\"stall\"") {
+            // The process stops without closing a socket: the link goes silent.
+            let pid = h.server.child.id().to_string();
+            let signal = |s: &str| Command::new("kill").args([s, &pid]).status().expect("kill");
+            assert!(signal("-STOP").success());
+            std::thread::sleep(Duration::from_secs(13));
+            assert!(signal("-CONT").success());
+            stalled = true;
         }
     }
     all.extend(lines.map_while(Result::ok));
@@ -170,6 +179,7 @@ fn the_browser_client_comes_back_by_itself_after_a_server_restart() {
     let _ = std::io::Read::read_to_string(&mut child.0.stderr.take().expect("stderr"), &mut err);
     let last = all.last().cloned().unwrap_or_default();
     assert!(restarted, "the page never connected: {last}\n{err}");
+    assert!(stalled, "the page never came back after the restart: {last}\n{err}");
     assert!(status.success(), "reconnect test failed: {last}\n{err}");
     let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report");
     // Down for 4 s; with retries at about 1, 2 and 4 s it is back well within 20 s.

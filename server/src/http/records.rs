@@ -102,8 +102,16 @@ pub async fn resident_create(
     req: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let req = body(req)?;
-    let view =
-        applications::create(&s.db, &s.catalog, &resident_actor(&r), &req.procedure_id, None, &req.form_data).await?;
+    let view = applications::create(
+        &s.db,
+        &s.catalog,
+        &resident_actor(&r),
+        &req.procedure_id,
+        None,
+        &req.form_data,
+        s.utc_offset(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -205,6 +213,7 @@ pub async fn staff_create(
         &req.procedure_id,
         req.resident_id.as_deref(),
         &req.form_data,
+        s.utc_offset(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(view)))

@@ -3,7 +3,7 @@
 use super::error::{ApiError, body};
 use super::extract::Auth;
 use super::state::HttpState;
-use crate::identity::sessions::{self, Principal, Resident};
+use crate::identity::sessions::{self, Principal, Resident, SessionKey};
 use crate::identity::staff::{self, StaffAccount};
 use crate::ratelimit::address_key;
 use axum::extract::rejection::JsonRejection;
@@ -89,7 +89,7 @@ pub async fn create_guest_session(
         StatusCode::CREATED,
         Json(SessionBody {
             session_token: token,
-            idle_expiry_s: sessions::IDLE_EXPIRY_MS / 1000,
+            idle_expiry_s: sessions::idle_expiry_ms() / 1000,
             resident: Some(resident),
             staff: None,
         }),
@@ -110,9 +110,17 @@ pub async fn me(Auth(principal, _): Auth) -> Json<MeBody> {
 #[utoipa::path(post, path = "/api/v1/sessions/logout", tag = "sessions", security(("session" = [])),
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
 pub async fn logout(State(s): State<HttpState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    let token = auth.1;
-    sessions::revoke(&s.db, &token).await?;
+    end_session(&s, &auth.1).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends a session: its world connections close, and a resident left without a session has
+/// their waiting tickets cancelled (nobody could come for them).
+pub(super) async fn end_session(s: &HttpState, token: &str) -> Result<(), ApiError> {
+    sessions::revoke(&s.db, token).await?;
+    let _ = s.ended_sessions.send(SessionKey::of(token));
+    s.queues.cancel_orphaned(sessions::idle_expiry_ms()).await?;
+    Ok(())
 }
 
 /// Staff credentials.
@@ -139,7 +147,7 @@ pub async fn staff_login(
     let token = sessions::create_staff(&s.db, account.id).await?;
     Ok(Json(SessionBody {
         session_token: token,
-        idle_expiry_s: sessions::IDLE_EXPIRY_MS / 1000,
+        idle_expiry_s: sessions::idle_expiry_ms() / 1000,
         resident: None,
         staff: Some(account),
     }))

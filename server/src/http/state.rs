@@ -1,6 +1,7 @@
 //! What every handler shares: the services, the database, the catalog and the limits.
 
 use crate::db::Db;
+use crate::identity::sessions::SessionKey;
 use crate::metrics::Metrics;
 use crate::net::tokens::TokenIssuer;
 use crate::net::websocket::WsTickets;
@@ -9,6 +10,14 @@ use crate::ratelimit::RateLimiter;
 use crate::records::catalog::Catalog;
 use madoguchi_shared::i18n;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+impl HttpState {
+    /// The office's time zone: minutes east of UTC.
+    pub fn utc_offset(&self) -> i32 {
+        self.queues.office().utc_offset_min
+    }
+}
 
 /// Everything the handlers share.
 #[derive(Clone)]
@@ -32,4 +41,6 @@ pub struct HttpState {
     pub login_limit: Arc<RateLimiter>,
     /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
     pub token_limit: Arc<RateLimiter<String>>,
+    /// Sessions ended here (logout), for the world: their connections close.
+    pub ended_sessions: UnboundedSender<SessionKey>,
 }

@@ -623,7 +623,7 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
         return see_other(&back(lang, "session", None), None);
     }
     if let Some(token) = cookie_token(&headers) {
-        let _ = sessions::revoke(&s.db, &token).await;
+        let _ = super::sessions::end_session(&s, &token).await;
     }
     see_other(&format!("/text?lang={lang}"), Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")))
 }

@@ -3,12 +3,12 @@
 use super::error::ApiError;
 use super::extract::Auth;
 use super::state::HttpState;
-use crate::identity::principal::WorldPrincipal;
-use crate::identity::sessions::Principal;
+use crate::identity::principal::{Entrant, WorldPrincipal};
+use crate::identity::sessions::{Principal, SessionKey};
 use crate::net::tokens::TokenError;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
@@ -52,11 +53,14 @@ pub struct WsTicketBody {
 /// Issues a single-use ticket for entering the world over WebSocket (the browser transport).
 #[utoipa::path(post, path = "/api/v1/world/ws-ticket", tag = "world", security(("session" = [])),
     responses((status = 200, body = WsTicketBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
-pub async fn ws_ticket(State(s): State<HttpState>, Auth(principal, _): Auth) -> Result<Json<WsTicketBody>, ApiError> {
+pub async fn ws_ticket(
+    State(s): State<HttpState>,
+    Auth(principal, token): Auth,
+) -> Result<Json<WsTicketBody>, ApiError> {
     let (who, key) = world_principal(principal);
     s.token_limit.check(key).map_err(ApiError::RateLimited)?;
     Ok(Json(WsTicketBody {
-        ticket: s.ws.issue(who),
+        ticket: s.ws.issue(Entrant { who, session: SessionKey::of(&token) }),
         path: "/api/v1/world/ws".into(),
         expires_in_s: s.ws.ttl().as_secs(),
         protocol: PROTOCOL_VERSION,
@@ -72,6 +76,7 @@ struct WsQuery {
 /// Upgrades to the world's WebSocket, for the holder of a valid ticket.
 async fn ws_connect(
     State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -80,14 +85,14 @@ async fn ws_connect(
         Ok(ws) => ws,
         Err(e) => return ApiError::BadRequest("not_websocket", e.body_text()).into_response(),
     };
-    let Some(who) = (q.ticket.len() <= 64).then(|| s.ws.redeem(&q.ticket)).flatten() else {
+    let Some(entrant) = (q.ticket.len() <= 64).then(|| s.ws.redeem(&q.ticket)).flatten() else {
         return ApiError::Forbidden(
             "ticket_invalid",
             "this WebSocket ticket is unknown, used or expired; ask for a new one".into(),
         )
         .into_response();
     };
-    s.ws.accept(ws, who)
+    s.ws.accept(ws, entrant, peer.ip())
 }
 
 /// A netcode connect token: short-lived, single-use, tied to the session that asked for it.
@@ -107,11 +112,11 @@ pub struct ConnectTokenBody {
     responses((status = 200, body = ConnectTokenBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn connect_token(
     State(s): State<HttpState>,
-    Auth(principal, _): Auth,
+    Auth(principal, token): Auth,
 ) -> Result<Json<ConnectTokenBody>, ApiError> {
     let (who, key) = world_principal(principal);
     s.token_limit.check(key).map_err(ApiError::RateLimited)?;
-    let grant = s.tokens.issue(who).map_err(|e| match e {
+    let grant = s.tokens.issue(Entrant { who, session: SessionKey::of(&token) }).map_err(|e| match e {
         TokenError::WorldGone => ApiError::Unavailable,
         TokenError::Generation(d) => ApiError::Internal(d),
     })?;

@@ -1,8 +1,10 @@
 //! Sessions of residents and staff, in the database.
 //!
 //! A session token is 128 random bits from the OS CSPRNG, shown to its holder once and stored
-//! only as its SHA-256. Sessions end when idle for [`IDLE_EXPIRY_MS`] and at an absolute age of
-//! [`ABSOLUTE_EXPIRY_MS`], and on logout.
+//! only as its SHA-256 (its [`SessionKey`]). Sessions end when idle for [`idle_expiry_ms`] (30
+//! minutes unless configured) and at an absolute age of [`ABSOLUTE_EXPIRY_MS`], and on logout.
+//! A connection to the world keeps its session alive ([`keep_alive`], fed by `net::sessions`),
+//! as every authenticated request does.
 
 use super::staff::{self, StaffAccount};
 use crate::db::{Db, now_ms};
@@ -11,15 +13,44 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// Idle time after which a session ends, unless configured otherwise.
+pub const IDLE_EXPIRY_MS: i64 = 30 * 60 * 1000;
+
+static IDLE_MS: AtomicI64 = AtomicI64::new(IDLE_EXPIRY_MS);
+
+/// Sets the idle expiry for this process (`--session-idle-secs`); once, at start.
+pub fn set_idle_expiry(d: Duration) {
+    IDLE_MS.store((d.as_millis() as i64).max(1000), Ordering::Relaxed);
+}
 
 /// Idle time after which a session ends.
-pub const IDLE_EXPIRY_MS: i64 = 30 * 60 * 1000;
+pub fn idle_expiry_ms() -> i64 {
+    IDLE_MS.load(Ordering::Relaxed)
+}
+
+/// How often `last_seen_at` is written: at most once a minute, so reads do not all become
+/// writes, and often enough for a short idle expiry.
+fn touch_every_ms() -> i64 {
+    (idle_expiry_ms() / 4).min(60 * 1000)
+}
+
+/// A session as stored: the SHA-256 of its token. Who holds a world connection is known by
+/// this, never by the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn of(token: &str) -> SessionKey {
+        SessionKey(hash(token))
+    }
+}
 /// Age at which a resident session ends however active it is.
 pub const ABSOLUTE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Staff sessions last a working day at most.
 pub const STAFF_ABSOLUTE_EXPIRY_MS: i64 = 10 * 60 * 60 * 1000;
-/// `last_seen_at` is written at most this often, so reads do not all become writes.
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
 /// A resident as known to the office.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -104,11 +135,11 @@ pub async fn resume(db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Err
     let (kind, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
     let (last_seen, expires): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
     let now = now_ms();
-    if now >= expires || now - last_seen >= IDLE_EXPIRY_MS {
+    if now >= expires || now - last_seen >= idle_expiry_ms() {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&key).execute(&db.pool).await?;
         return Ok(None);
     }
-    if now - last_seen >= TOUCH_EVERY_MS {
+    if now - last_seen >= touch_every_ms() {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(&key)
@@ -145,7 +176,7 @@ pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
     let now = now_ms();
     let gone = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
         .bind(now)
-        .bind(now - IDLE_EXPIRY_MS)
+        .bind(now - idle_expiry_ms())
         .execute(&db.pool)
         .await?
         .rows_affected();
@@ -158,6 +189,30 @@ pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
 
 /// How long login attempts are kept for investigation.
 pub const LOGIN_ATTEMPT_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
+/// Keeps the sessions of open world connections alive. Returns those that have ended (signed
+/// out, past their age, or idle before this came: the world closes their connections).
+pub async fn keep_alive(db: &Db, keys: &[SessionKey]) -> Result<Vec<SessionKey>, sqlx::Error> {
+    let now = now_ms();
+    let mut ended = Vec::new();
+    let mut tx = db.pool.begin().await?;
+    for key in keys {
+        let touched = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND expires_at > $1 AND last_seen_at > $3",
+        )
+        .bind(now)
+        .bind(&key.0)
+        .bind(now - idle_expiry_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if touched == 0 {
+            ended.push(key.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(ended)
+}
 
 /// Ends a session.
 pub async fn revoke(db: &Db, token: &str) -> Result<(), sqlx::Error> {

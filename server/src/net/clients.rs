@@ -8,6 +8,7 @@ use super::tokens::{IssuedToken, Nonce, TokenLedger, parse_user_data};
 use super::udp::UdpTransport;
 use super::websocket::WsLink;
 use crate::identity::principal::WorldPrincipal;
+use crate::identity::sessions::SessionKey;
 use crate::metrics::{Metrics, WorldMetrics};
 use bevy::prelude::*;
 use bevy_renet::renet::ServerEvent;
@@ -16,6 +17,7 @@ use madoguchi_shared::ErrorCode;
 use madoguchi_shared::limits::{HELLO_TIMEOUT, MAX_STRIKES};
 use madoguchi_shared::protocol::{PROTOCOL_VERSION, ServerMessage, encode};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Where a connection is in its life. Messages are checked against it.
@@ -39,7 +41,15 @@ pub struct Client {
     pub strikes: u32,
     /// Who the connect token was issued to.
     pub principal: Option<WorldPrincipal>,
+    /// The session it was issued to, kept alive while the client stays.
+    pub session: Option<SessionKey>,
+    /// The network address it connects from.
+    pub addr: Option<IpAddr>,
 }
+
+/// Most connections from one network address (`--max-clients-per-address`).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct MaxPerAddress(pub usize);
 
 /// Most clients connected at once, over every transport together.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -80,14 +90,21 @@ fn handle_server_event(
     mut server: ResMut<RenetServer>,
     ws: Option<ResMut<WsLink>>,
     max: Option<Res<MaxClients>>,
+    per_address: Option<Res<MaxPerAddress>>,
     mut commands: Commands,
 ) {
     let now = time.elapsed();
     match &**event {
         ServerEvent::ClientConnected { client_id } => {
             metrics.connections_total.inc();
-            let mut client =
-                Client { phase: Phase::AwaitingHello { since: now }, avatar: None, strikes: 0, principal: None };
+            let mut client = Client {
+                phase: Phase::AwaitingHello { since: now },
+                avatar: None,
+                strikes: 0,
+                principal: None,
+                session: None,
+                addr: None,
+            };
             // A WebSocket client was authenticated by its single-use ticket; a UDP one by the
             // nonce sealed in its connect token.
             let from_ws = ws.and_then(|mut l| l.pending.remove(client_id));
@@ -106,18 +123,57 @@ fn handle_server_event(
                 return;
             }
             let issued = match from_ws {
-                Some(principal) => {
-                    Some(IssuedToken { nonce: Nonce::default(), principal, expires_at: std::time::Instant::now() })
+                Some((entrant, addr)) => {
+                    client.addr = Some(addr);
+                    Some(IssuedToken { nonce: Nonce::default(), entrant, expires_at: std::time::Instant::now() })
                 }
                 None => {
+                    client.addr = transport.client_addr(*client_id).map(|a| a.ip());
                     let nonce = transport.user_data(*client_id).map(|d| parse_user_data(&d)).unwrap_or_default();
                     ledger.consume(&nonce)
                 }
             };
+            // Slots cannot be hoarded: a network address holds at most so many connections...
+            let from_here = clients
+                .values()
+                .filter(|c| c.addr.is_some() && c.addr == client.addr && !matches!(c.phase, Phase::Closing { .. }))
+                .count();
+            if let Some(cap) = per_address.as_ref().map(|m| m.0)
+                && from_here >= cap
+            {
+                refuse(
+                    &mut server,
+                    &metrics,
+                    &mut client,
+                    *client_id,
+                    ErrorCode::ConnectionLimit,
+                    format!("too many connections from your network ({cap}); close another window first"),
+                    now,
+                );
+                clients.insert(*client_id, client);
+                return;
+            }
             match issued {
                 Some(issued) => {
-                    tracing::info!(client_id, principal = ?issued.principal, "client connected");
-                    client.principal = Some(issued.principal);
+                    tracing::info!(client_id, principal = ?issued.entrant.who, "client connected");
+                    // ...and a session one: its newest connection replaces an older one.
+                    for (&other_id, other) in clients.iter_mut() {
+                        if other.session.as_ref() == Some(&issued.entrant.session)
+                            && !matches!(other.phase, Phase::Closing { .. })
+                        {
+                            refuse(
+                                &mut server,
+                                &metrics,
+                                other,
+                                other_id,
+                                ErrorCode::Replaced,
+                                "you connected again from another window or device; this one is closed".into(),
+                                now,
+                            );
+                        }
+                    }
+                    client.principal = Some(issued.entrant.who);
+                    client.session = Some(issued.entrant.session);
                 }
                 None => refuse(
                     &mut server,
@@ -183,7 +239,7 @@ pub fn strike(
 
 /// Closes connections whose refusal has been delivered, and refuses clients that never said
 /// `Hello`.
-fn expire_phases(
+pub(super) fn expire_phases(
     time: Res<Time<Real>>,
     metrics: Res<WorldMetrics>,
     mut clients: ResMut<Clients>,

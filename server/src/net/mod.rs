@@ -1,12 +1,14 @@
 //! How clients reach the world: admission by single-use connect token, the UDP (netcode) and
 //! WebSocket transports feeding one `RenetServer`, each client's record (its phase and strikes),
-//! and the outbox (`send_to`, `send_error`, the flush schedule).
+//! the sessions behind open connections (kept alive; ended ones close their connections), and
+//! the outbox (`send_to`, `send_error`, the flush schedule).
 //!
 //! Uses `identity` (whom a token was issued to) and `metrics`; knows nothing of avatars or
 //! rooms.
 
 pub mod clients;
 pub mod outbox;
+pub mod sessions;
 pub mod tokens;
 pub mod transports;
 pub mod udp;
@@ -21,6 +23,7 @@ pub(crate) fn plugin(app: &mut App) {
         tokens::plugin,
         clients::plugin,
         outbox::plugin,
+        sessions::plugin,
         udp::plugin,
         websocket::plugin,
     ));

@@ -6,7 +6,7 @@
 //! the world about every nonce it issues ([`TokenIssuer`]), and the world's [`TokenLedger`]
 //! accepts each nonce once.
 
-use crate::identity::principal::WorldPrincipal;
+use crate::identity::principal::Entrant;
 use crate::metrics::Metrics;
 use bevy::prelude::*;
 use bevy_renet::RenetReceive;
@@ -25,7 +25,7 @@ pub type Nonce = [u8; 16];
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub nonce: Nonce,
-    pub principal: WorldPrincipal,
+    pub entrant: Entrant,
     pub expires_at: Instant,
 }
 
@@ -77,8 +77,8 @@ impl TokenIssuer {
         Self { private_key, public_addr, ttl, client_timeout_secs, issued, metrics }
     }
 
-    /// A fresh token for `principal`. The world learns its nonce before the caller can use it.
-    pub fn issue(&self, principal: WorldPrincipal) -> Result<TokenGrant, TokenError> {
+    /// A fresh token for `entrant`. The world learns its nonce before the caller can use it.
+    pub fn issue(&self, entrant: Entrant) -> Result<TokenGrant, TokenError> {
         let nonce: Nonce = rand::random();
         // Client ids are random so that one client cannot guess and collide with another's.
         // The top bit is left clear: WebSocket clients' ids have it set.
@@ -100,7 +100,7 @@ impl TokenIssuer {
         let mut bytes = Vec::with_capacity(2048);
         token.write(&mut bytes).map_err(|e| TokenError::Generation(e.to_string()))?;
         self.issued
-            .send(IssuedToken { nonce, principal, expires_at: Instant::now() + self.ttl })
+            .send(IssuedToken { nonce, entrant, expires_at: Instant::now() + self.ttl })
             .map_err(|_| TokenError::WorldGone)?;
         self.metrics.tokens_issued_total.inc();
         Ok(TokenGrant { bytes, client_id, server_addr: self.public_addr, expires_in: self.ttl })

@@ -48,6 +48,11 @@ impl UdpTransport {
         Ok(Self { socket: socket.into(), netcode, buf: Box::new([0; NETCODE_MAX_PACKET_BYTES]) })
     }
 
+    /// Where a connected client's packets come from.
+    pub fn client_addr(&self, client_id: u64) -> Option<std::net::SocketAddr> {
+        self.netcode.client_addr(client_id)
+    }
+
     /// The user data sealed into the connect token of a connected client.
     pub fn user_data(&self, client_id: u64) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
         self.netcode.user_data(client_id)

@@ -9,11 +9,12 @@
 
 use super::outbox::Flush;
 use super::transports::{ClientTransports, Transport, TransportSet};
-use crate::identity::principal::WorldPrincipal;
+use crate::identity::principal::Entrant;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel};
@@ -32,7 +33,7 @@ const MAX_FRAMES_PER_SECOND: u32 = 1000;
 /// What a socket task tells the world.
 #[derive(Debug)]
 pub enum WsEvent {
-    Open { client_id: u64, principal: WorldPrincipal, outbound: Sender<Vec<u8>> },
+    Open { client_id: u64, entrant: Entrant, addr: IpAddr, outbound: Sender<Vec<u8>> },
     Packet { client_id: u64, bytes: Vec<u8> },
     Closed { client_id: u64 },
 }
@@ -40,7 +41,7 @@ pub enum WsEvent {
 /// Single-use tickets for the WebSocket, issued over HTTP.
 pub struct WsTickets {
     ttl: Duration,
-    live: Mutex<HashMap<String, (WorldPrincipal, Instant)>>,
+    live: Mutex<HashMap<String, (Entrant, Instant)>>,
     events: UnboundedSender<WsEvent>,
     idle_timeout: Duration,
 }
@@ -54,43 +55,44 @@ impl WsTickets {
         self.ttl
     }
 
-    /// A new ticket for `principal`.
-    pub fn issue(&self, principal: WorldPrincipal) -> String {
+    /// A new ticket for `entrant`.
+    pub fn issue(&self, entrant: Entrant) -> String {
         let ticket = hex::encode(rand::random::<[u8; 16]>());
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         live.retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
-        live.insert(ticket.clone(), (principal, now));
+        live.insert(ticket.clone(), (entrant, now));
         ticket
     }
 
-    /// Uses up a ticket: its principal, if it was issued here, unused and not expired.
-    pub fn redeem(&self, ticket: &str) -> Option<WorldPrincipal> {
+    /// Uses up a ticket: whom it was for, if it was issued here, unused and not expired.
+    pub fn redeem(&self, ticket: &str) -> Option<Entrant> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        let (principal, at) = live.remove(ticket)?;
-        (at.elapsed() < self.ttl).then_some(principal)
+        let (entrant, at) = live.remove(ticket)?;
+        (at.elapsed() < self.ttl).then_some(entrant)
     }
 
     /// Upgrades the request and runs the socket until either side closes it.
-    pub fn accept(&self, ws: WebSocketUpgrade, principal: WorldPrincipal) -> axum::response::Response {
+    pub fn accept(&self, ws: WebSocketUpgrade, entrant: Entrant, addr: IpAddr) -> axum::response::Response {
         let events = self.events.clone();
         let idle = self.idle_timeout;
         ws.max_message_size(MAX_FRAME_BYTES)
             .max_frame_size(MAX_FRAME_BYTES)
-            .on_upgrade(move |socket| run_socket(socket, principal, events, idle))
+            .on_upgrade(move |socket| run_socket(socket, entrant, addr, events, idle))
     }
 }
 
 async fn run_socket(
     mut socket: WebSocket,
-    principal: WorldPrincipal,
+    entrant: Entrant,
+    addr: IpAddr,
     events: UnboundedSender<WsEvent>,
     idle: Duration,
 ) {
     // WebSocket ids have the top bit set, netcode ids never do (see net/tokens.rs).
     let client_id: u64 = rand::random::<u64>() | (1 << 63);
     let (tx, mut outbound): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = channel(OUTBOUND_QUEUE);
-    if events.send(WsEvent::Open { client_id, principal, outbound: tx }).is_err() {
+    if events.send(WsEvent::Open { client_id, entrant, addr, outbound: tx }).is_err() {
         return;
     }
     let mut window = (Instant::now(), 0u32);
@@ -142,7 +144,7 @@ pub struct WsLink {
     pub events: UnboundedReceiver<WsEvent>,
     outbound: HashMap<u64, Sender<Vec<u8>>>,
     /// Principals of sockets that opened, until renet reports their connection.
-    pub pending: HashMap<u64, WorldPrincipal>,
+    pub pending: HashMap<u64, (Entrant, IpAddr)>,
     pub max_clients: usize,
 }
 
@@ -157,7 +159,7 @@ fn receive_ws(link: Option<ResMut<WsLink>>, mut ids: ResMut<ClientTransports>, m
     let link = &mut *link;
     while let Ok(ev) = link.events.try_recv() {
         match ev {
-            WsEvent::Open { client_id, principal, outbound } => {
+            WsEvent::Open { client_id, entrant, addr, outbound } => {
                 if server.connected_clients() >= link.max_clients || server.is_connected(client_id) {
                     // Dropping the sender closes the socket.
                     tracing::info!(client_id, "WebSocket client refused: the office is full");
@@ -165,7 +167,7 @@ fn receive_ws(link: Option<ResMut<WsLink>>, mut ids: ResMut<ClientTransports>, m
                 }
                 server.add_connection(client_id);
                 link.outbound.insert(client_id, outbound);
-                link.pending.insert(client_id, principal);
+                link.pending.insert(client_id, (entrant, addr));
                 ids.insert(client_id, Transport::WebSocket);
             }
             WsEvent::Packet { client_id, bytes } => {

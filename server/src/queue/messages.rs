@@ -50,6 +50,51 @@ pub enum QueueRequest {
     },
 }
 
+/// Whose requests must run one after another: one client's, or (for the world's own reports)
+/// one resident's or one clerk's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Client(u64),
+    Resident(String),
+    Staff(i64),
+}
+
+impl QueueRequest {
+    /// The lane this request runs in.
+    pub fn lane(&self) -> Lane {
+        match self {
+            QueueRequest::Take { client_id, .. }
+            | QueueRequest::Cancel { client_id, .. }
+            | QueueRequest::Staff { client_id, .. } => Lane::Client(*client_id),
+            QueueRequest::Joined { resident_id } | QueueRequest::Arrived { resident_id, .. } => {
+                Lane::Resident(resident_id.clone())
+            }
+            QueueRequest::Presence { staff_id, .. } => Lane::Staff(*staff_id),
+        }
+    }
+
+    /// The client that asked, for requests a client sent (not the world's own reports).
+    pub fn client(&self) -> Option<u64> {
+        match self {
+            QueueRequest::Take { client_id, .. }
+            | QueueRequest::Cancel { client_id, .. }
+            | QueueRequest::Staff { client_id, .. } => Some(*client_id),
+            _ => None,
+        }
+    }
+
+    /// Whether two of the world's reports say something about the same thing, so that the
+    /// newer one replaces the older while both wait (a client's requests never do).
+    pub fn same_subject(&self, other: &QueueRequest) -> bool {
+        match (self, other) {
+            (QueueRequest::Joined { resident_id: a }, QueueRequest::Joined { resident_id: b }) => a == b,
+            (QueueRequest::Arrived { ticket: a, .. }, QueueRequest::Arrived { ticket: b, .. }) => a == b,
+            (QueueRequest::Presence { staff_id: a, .. }, QueueRequest::Presence { staff_id: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// What a clerk in the world asks for.
 #[derive(Debug, Clone)]
 pub enum StaffCommand {

@@ -13,7 +13,7 @@
 //! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call
 //! next, recall, no-show, done), `notices` (positions and waits sent out), `estimate` (the wait
 //! estimate), `no_show` (the clock: the no-show timer, stale desks, old tickets), `requests`
-//! (what the world asks), `messages` and `model` (the vocabulary).
+//! (what the world asks, in bounded per-client lanes), `messages` and `model` (the vocabulary).
 //!
 //! Uses `db`, `records::audit` (the actor of a ticket event), `ratelimit` and `metrics`.
 
@@ -30,6 +30,7 @@ pub mod service;
 pub mod store;
 pub mod tickets;
 
-pub use messages::{QueueChange, QueueRequest, StaffCommand, WorldNotice};
+pub use messages::{Lane, QueueChange, QueueRequest, StaffCommand, WorldNotice};
 pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody};
+pub use requests::REQUEST_QUEUE;
 pub use service::Queues;

@@ -109,6 +109,13 @@ const DEPARTMENT_IF_SEEN_BY: &str =
     "SELECT department_id FROM tickets WHERE id = $1 AND (department_id = $2 OR transferred_from = $2)";
 const EVENTS: &str =
     "SELECT at, actor_kind, actor_id, action, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id";
+/// Waiting or called tickets whose resident has no live session left ($1: now; $2: the oldest
+/// `last_seen_at` of a live session), a batch at a time.
+const ORPHANED: &str = select!(
+    "WHERE status IN ('waiting', 'called') AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.principal_kind = 'resident' AND s.principal_id = tickets.resident_id AND s.expires_at > $1 AND s.last_seen_at > $2) ORDER BY id LIMIT 200"
+);
+/// How many rows [`ORPHANED`] returns at most.
+pub const ORPHANED_BATCH: usize = 200;
 const CALLED_BEFORE: &str = select!("WHERE status = 'called' AND called_at < $1");
 const EXPIRE_EARLIER_DAYS: &str = returning!(
     "UPDATE tickets SET status = 'expired', finished_at = $1, updated_at = $1 WHERE status IN ('waiting', 'called', 'serving') AND service_day <> $2"
@@ -545,6 +552,12 @@ impl TicketStore {
     /// Tickets called before `deadline` and still waiting for their resident.
     pub async fn called_before(&self, deadline: i64) -> Result<Vec<TicketRow>, sqlx::Error> {
         TicketRow::read_all(&sqlx::query(CALLED_BEFORE).bind(deadline).fetch_all(&self.db.pool).await?)
+    }
+
+    /// Waiting or called tickets whose resident has no session live at `now` (idle since
+    /// before `idle_since`, expired, or gone); at most [`ORPHANED_BATCH`].
+    pub async fn orphaned(&self, now: i64, idle_since: i64) -> Result<Vec<TicketRow>, sqlx::Error> {
+        TicketRow::read_all(&sqlx::query(ORPHANED).bind(now).bind(idle_since).fetch_all(&self.db.pool).await?)
     }
 
     /// Ends every active ticket left from a day other than `day`; the ended rows.

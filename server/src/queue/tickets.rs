@@ -1,14 +1,15 @@
 //! A resident's tickets (番号札): taking one (numbered per department per local day, one active
 //! per department, rate-limited), their list with positions and waits, cancelling, arriving at
-//! the desk; and for staff, moving a ticket to another department and reading its events.
+//! the desk, cancelling those of ended sessions; and for staff, moving a ticket to another
+//! department and reading its events.
 
 use super::model::{Clerk, QueueError, local_rfc3339};
 use super::service::Queues;
-use super::store::{TicketRow, is_unique_violation};
+use super::store::{ORPHANED_BATCH, TicketRow, is_unique_violation};
 use crate::db::now_ms;
-
 use crate::records::audit::Actor;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
+use std::collections::HashMap;
 
 impl Queues {
     /// The label of number `n` in `department`: `A-012`.
@@ -98,6 +99,46 @@ impl Queues {
         let info = r.info(None, None);
         self.publish(&r.department, vec![info.clone()]).await?;
         Ok(info)
+    }
+
+    /// Cancels the waiting and called tickets of residents who have no live session left
+    /// (signed out, or their session expired): nobody can come for them, and a called one would
+    /// end as a no-show. Each gets a `cancelled` event by the system. `idle_ms` is the sessions'
+    /// idle expiry. Returns how many were cancelled.
+    pub async fn cancel_orphaned(&self, idle_ms: i64) -> Result<usize, QueueError> {
+        let store = self.store();
+        let mut cancelled = 0;
+        loop {
+            let now = now_ms();
+            let orphans = store.orphaned(now, now - idle_ms).await?;
+            let batch = orphans.len();
+            let mut by_dept: HashMap<String, Vec<TicketInfo>> = HashMap::new();
+            for t in orphans {
+                // A called ticket is its desk's: hold the desk's lock, as its clerk would.
+                let _g = match t.counter.as_deref() {
+                    Some(c) => self.lock_counter(c).await,
+                    None => None,
+                };
+                let mut tx = store.begin().await?;
+                // Already ended meanwhile: nothing to do (the transaction rolls back).
+                let Some(r) = store.cancel(&mut tx, &t.resident, t.id, now).await? else { continue };
+                let detail = serde_json::json!({ "why": "session ended" });
+                store.event(&mut tx, r.id, &Actor::System, "cancelled", detail, now).await?;
+                tx.commit().await?;
+                cancelled += 1;
+                by_dept.entry(r.department.clone()).or_default().push(r.info(None, None));
+            }
+            for (dept, ended) in by_dept {
+                self.publish(&dept, ended).await?;
+            }
+            if batch < ORPHANED_BATCH {
+                break;
+            }
+        }
+        if cancelled > 0 {
+            tracing::info!(cancelled, "cancelled the tickets of ended sessions");
+        }
+        Ok(cancelled)
     }
 
     /// The resident's avatar (or the text page) reports arrival at the desk it was called to.

@@ -269,8 +269,14 @@ async fn find_scoped(
     Ok(load(&row, matches!(actor, Actor::Staff { .. }))?)
 }
 
+/// The year a reference number carries: the office's local year (`utc_offset_min` from UTC),
+/// so that a draft made on the morning of 1 January in Tokyo is of the new year.
+pub fn reference_year(unix_ms: i64, utc_offset_min: i32) -> i32 {
+    madoguchi_shared::hours::LocalTime::at(unix_ms, utc_offset_min).year as i32
+}
+
 /// Creates a draft: by a resident for themselves, or by a clerk of the procedure's department
-/// (for a resident, or not yet linked to one).
+/// (for a resident, or not yet linked to one). `utc_offset_min` is the office's time zone.
 pub async fn create(
     db: &Db,
     catalog: &Catalog,
@@ -278,6 +284,7 @@ pub async fn create(
     procedure_id: &str,
     resident_id: Option<&str>,
     form: &Value,
+    utc_offset_min: i32,
 ) -> Result<ApplicationView, RecordError> {
     let proc = catalog.get(procedure_id).ok_or_else(|| {
         RecordError::Invalid(vec![FieldError {
@@ -299,7 +306,7 @@ pub async fn create(
     let clean = catalog.validate(procedure_id, form, false).map_err(RecordError::Invalid)?;
     let form_text = Value::Object(clean.clone()).to_string();
     let now = now_ms();
-    let year = time::OffsetDateTime::now_utc().year();
+    let year = reference_year(now, utc_offset_min);
     let prefix: String = sqlx::query("SELECT ticket_prefix FROM departments WHERE id = $1")
         .bind(&proc.department)
         .fetch_optional(&db.pool)
@@ -556,6 +563,18 @@ pub async fn events(db: &Db, actor: &Actor, reference: &str) -> Result<Vec<Event
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2026-12-31 15:30 UTC is 2027-01-01 00:30 in Tokyo (UTC+9): the reference is of 2027;
+    /// a minute before midnight in Tokyo it is still 2026. West of UTC, the other way round.
+    #[test]
+    fn the_reference_year_is_the_offices_local_year() {
+        let new_year_tokyo = 1_798_731_000_000; // 2026-12-31T15:30:00Z
+        assert_eq!(reference_year(new_year_tokyo, 9 * 60), 2027);
+        assert_eq!(reference_year(new_year_tokyo, 0), 2026);
+        assert_eq!(reference_year(new_year_tokyo - 31 * 60_000, 9 * 60), 2026);
+        let new_year_utc = 1_798_761_600_000; // 2027-01-01T00:00:00Z
+        assert_eq!(reference_year(new_year_utc, -5 * 60), 2026);
+    }
 
     #[test]
     fn references_have_the_department_year_and_a_random_part() {

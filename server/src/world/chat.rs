@@ -1,6 +1,7 @@
 //! Room chat: cleaned, length-limited, rate-limited, and delivered to everyone in the room.
 
 use super::avatar::{Avatar, Position};
+use super::bucket::ChatBucket;
 use super::receive::{ChatRequest, receive_messages};
 use super::tick::TickSet;
 use crate::metrics::WorldMetrics;
@@ -8,10 +9,9 @@ use crate::net::outbox::{send_error, send_to};
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
 use madoguchi_shared::ErrorCode;
-use madoguchi_shared::limits::{CHAT_BURST, CHAT_MAX_CHARS, CHAT_REFILL};
+use madoguchi_shared::limits::CHAT_MAX_CHARS;
 use madoguchi_shared::protocol::ServerMessage;
 use madoguchi_shared::text::clean_text;
-use std::time::Duration;
 
 /// Why a chat line is refused, if it is.
 pub fn check_chat(text: &str) -> Result<(), (ErrorCode, String)> {
@@ -23,42 +23,6 @@ pub fn check_chat(text: &str) -> Result<(), (ErrorCode, String)> {
         return Err((ErrorCode::ChatTooLong, format!("message has {n} characters; the limit is {CHAT_MAX_CHARS}")));
     }
     Ok(())
-}
-
-/// A token bucket: [`CHAT_BURST`] messages, refilled one per [`CHAT_REFILL`].
-#[derive(Component, Debug, Clone)]
-pub struct ChatBucket {
-    tokens: f32,
-    last: Duration,
-}
-
-impl ChatBucket {
-    pub fn new(now: Duration) -> Self {
-        Self { tokens: CHAT_BURST as f32, last: now }
-    }
-
-    /// Takes a token if one is left.
-    pub fn take(&mut self, now: Duration) -> bool {
-        let refill = now.saturating_sub(self.last).as_secs_f32() / CHAT_REFILL.as_secs_f32();
-        self.tokens = (self.tokens + refill).min(CHAT_BURST as f32);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// How long until the next token.
-    pub fn wait(&self) -> Duration {
-        CHAT_REFILL.mul_f32((1.0 - self.tokens).max(0.0))
-    }
-}
-
-/// Gives every new avatar a full bucket.
-fn handle_new_avatar(add: On<Add, Avatar>, time: Res<Time<Real>>, mut commands: Commands) {
-    commands.entity(add.entity).insert(ChatBucket::new(time.elapsed()));
 }
 
 /// Checks each chat line and delivers accepted ones to every avatar in the sender's room
@@ -103,8 +67,7 @@ fn handle_chat(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_observer(handle_new_avatar)
-        .add_systems(Update, handle_chat.in_set(TickSet::Receive).after(receive_messages));
+    app.add_systems(Update, handle_chat.in_set(TickSet::Receive).after(receive_messages));
 }
 
 #[cfg(test)]
@@ -116,16 +79,5 @@ mod tests {
         assert!(check_chat(&"あ".repeat(CHAT_MAX_CHARS)).is_ok());
         assert_eq!(check_chat(&"あ".repeat(CHAT_MAX_CHARS + 1)).unwrap_err().0, ErrorCode::ChatTooLong);
         assert_eq!(check_chat("").unwrap_err().0, ErrorCode::ChatEmpty);
-    }
-
-    #[test]
-    fn the_bucket_allows_a_burst_then_refills() {
-        let mut b = ChatBucket::new(Duration::ZERO);
-        for _ in 0..CHAT_BURST {
-            assert!(b.take(Duration::ZERO));
-        }
-        assert!(!b.take(Duration::ZERO));
-        assert!(b.take(CHAT_REFILL));
-        assert!(!b.take(CHAT_REFILL));
     }
 }

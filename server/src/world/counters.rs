@@ -10,6 +10,7 @@ use super::receive::{CounterRequest, receive_messages};
 use super::settings::OfficeLayout;
 use super::tick::{TickCount, TickSet};
 use crate::identity::principal::WorldPrincipal;
+use crate::metrics::Metrics;
 use crate::metrics::WorldMetrics;
 use crate::net::outbox::{send_error, send_to};
 use crate::queue::{Clerk, QueueRequest, StaffCommand, WorldNotice};
@@ -20,18 +21,100 @@ use madoguchi_shared::limits::TAKE_RANGE;
 use madoguchi_shared::protocol::{ClientMessage, DeskSign, ServerMessage, TicketStatus, encode};
 use madoguchi_shared::quant::{Point, QPos};
 use std::collections::HashMap;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 
 /// How near the resident spot counts as having arrived when called, metres.
 pub const ARRIVE_RANGE: f32 = 2.0;
 /// How far from their staff spot a clerk may stray before their desk starts closing, metres.
 pub const DESK_RANGE: f32 = 3.0;
 
-/// The two ends of the world's link to the queue service.
+/// The two ends of the world's link to the queue service. Requests go through a bounded
+/// channel: a client's request that finds it full is refused with `busy`; the world's own
+/// reports (arrivals, presence, joins) wait here for a later tick instead, newest per subject.
 #[derive(Resource)]
 pub struct QueueLink {
-    pub requests: UnboundedSender<QueueRequest>,
+    requests: Sender<QueueRequest>,
     pub notices: UnboundedReceiver<WorldNotice>,
+    deferred: VecDeque<QueueRequest>,
+    metrics: Arc<Metrics>,
+}
+
+/// Most reports that wait for a full queue; each is about a different avatar, desk or ticket,
+/// so this is reached only with that many of them at once (then the oldest is dropped).
+const DEFERRED_MAX: usize = 4096;
+
+impl QueueLink {
+    pub fn new(requests: Sender<QueueRequest>, notices: UnboundedReceiver<WorldNotice>, metrics: Arc<Metrics>) -> Self {
+        QueueLink { requests, notices, deferred: VecDeque::new(), metrics }
+    }
+
+    /// Sends a client's request on: `busy` when the queue is full, `unavailable` when the
+    /// queue service has stopped.
+    fn submit(&self, req: QueueRequest) -> Result<(), (ErrorCode, &'static str)> {
+        match self.requests.try_send(req) {
+            Ok(()) => {
+                self.metrics.queue_requests_pending.inc();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => {
+                self.metrics.queue_requests_dropped_total.inc();
+                Err((ErrorCode::Busy, "the office is busy; try again in a moment"))
+            }
+            Err(TrySendError::Closed(_)) => Err((ErrorCode::Unavailable, "the queue is not running")),
+        }
+    }
+
+    /// Sends one of the world's own reports, after any that wait; if the queue is full it
+    /// waits too, replacing an older one about the same subject.
+    fn report(&mut self, req: QueueRequest) {
+        self.flush();
+        if !self.deferred.is_empty() {
+            self.defer(req);
+            return;
+        }
+        match self.requests.try_send(req) {
+            Ok(()) => {
+                self.metrics.queue_requests_pending.inc();
+            }
+            Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(r)) => self.defer(r),
+        }
+    }
+
+    fn defer(&mut self, req: QueueRequest) {
+        if let Some(older) = self.deferred.iter_mut().find(|d| d.same_subject(&req)) {
+            *older = req;
+            return;
+        }
+        if self.deferred.len() >= DEFERRED_MAX {
+            tracing::warn!("the queue service is behind: dropping the oldest waiting report");
+            self.deferred.pop_front();
+            self.metrics.queue_requests_dropped_total.inc();
+        }
+        self.deferred.push_back(req);
+    }
+
+    /// Sends the reports that wait, in order, while the queue takes them.
+    fn flush(&mut self) {
+        while let Some(req) = self.deferred.pop_front() {
+            match self.requests.try_send(req) {
+                Ok(()) => {
+                    self.metrics.queue_requests_pending.inc();
+                }
+                Err(TrySendError::Full(r)) => {
+                    self.deferred.push_front(r);
+                    return;
+                }
+                Err(TrySendError::Closed(_)) => {
+                    self.deferred.clear();
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Every counter's sign and the staff id holding it.
@@ -120,12 +203,8 @@ fn handle_requests(
             }
             _ => continue,
         };
-        match forward {
-            Ok(r) => {
-                if link.requests.send(r).is_err() {
-                    refuse(&mut server, ErrorCode::Unavailable, "the queue is not running");
-                }
-            }
+        match forward.and_then(|r| link.submit(r)) {
+            Ok(()) => {}
             Err((code, message)) => refuse(&mut server, code, message),
         }
     }
@@ -137,7 +216,7 @@ fn greet_arrivals(
     arrivals: Query<(Entity, &Avatar, Option<&Who>), Added<Avatar>>,
     signs: Res<DeskSigns>,
     office: Res<OfficeLayout>,
-    link: Option<Res<QueueLink>>,
+    mut link: Option<ResMut<QueueLink>>,
     mut presence: ResMut<StaffPresence>,
     mut server: ResMut<RenetServer>,
     mut places: Query<(&mut Position, &mut Intent)>,
@@ -146,10 +225,10 @@ fn greet_arrivals(
         for (sign, _) in signs.0.values() {
             send_to(&mut server, avatar.client_id, encode(&ServerMessage::Desk(sign.clone())));
         }
-        let Some(link) = link.as_ref() else { continue };
+        let Some(link) = link.as_mut() else { continue };
         match who.map(|w| &w.0) {
             Some(WorldPrincipal::Resident { id }) => {
-                let _ = link.requests.send(QueueRequest::Joined { resident_id: id.clone() });
+                link.report(QueueRequest::Joined { resident_id: id.clone() });
             }
             Some(WorldPrincipal::Staff { id, .. }) => {
                 presence.avatars.insert(entity, *id);
@@ -223,6 +302,7 @@ fn drain_notices(
     mut by_resident: Local<HashMap<String, Vec<u64>>>,
 ) {
     let Some(mut link) = link else { return };
+    link.flush();
     let mut notices = Vec::new();
     while let Ok(n) = link.notices.try_recv() {
         notices.push(n);
@@ -281,14 +361,14 @@ fn drain_notices(
 fn watch_presence(
     tick: Res<TickCount>,
     office: Res<OfficeLayout>,
-    link: Option<Res<QueueLink>>,
+    link: Option<ResMut<QueueLink>>,
     signs: Res<DeskSigns>,
     mut called: ResMut<Called>,
     mut presence: ResMut<StaffPresence>,
     mut removed: RemovedComponents<Avatar>,
     avatars: Query<(Entity, &Position, &Who)>,
 ) {
-    let Some(link) = link else { return };
+    let Some(mut link) = link else { return };
     let gone: Vec<i64> = removed.read().filter_map(|e| presence.avatars.remove(&e)).collect();
     if gone.is_empty() && !tick.0.is_multiple_of(5) {
         return;
@@ -316,7 +396,7 @@ fn watch_presence(
     for (staff_id, now_here) in here {
         if presence.at_desk.get(&staff_id) != Some(&now_here) {
             presence.at_desk.insert(staff_id, now_here);
-            let _ = link.requests.send(QueueRequest::Presence { staff_id, present: now_here });
+            link.report(QueueRequest::Presence { staff_id, present: now_here });
         }
     }
     let mut arrived = Vec::new();
@@ -329,7 +409,7 @@ fn watch_presence(
             .flatten()
             .any(|p| p.room == room.index && spot.distance_squared(p.at) <= ARRIVE_RANGE * ARRIVE_RANGE);
         if there {
-            let _ = link.requests.send(QueueRequest::Arrived { resident_id: resident.clone(), ticket: *ticket });
+            link.report(QueueRequest::Arrived { resident_id: resident.clone(), ticket: *ticket });
             arrived.push(*ticket);
         }
     }

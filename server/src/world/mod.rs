@@ -7,6 +7,7 @@
 //! Nothing here touches the database or HTTP.
 
 pub mod avatar;
+pub mod bucket;
 pub mod chat;
 pub mod counters;
 pub mod movement;
@@ -19,5 +20,13 @@ use bevy::prelude::*;
 
 /// Every system of the world, in its named stages.
 pub(crate) fn plugin(app: &mut App) {
-    app.add_plugins((tick::plugin, receive::plugin, movement::plugin, chat::plugin, view::plugin, counters::plugin));
+    app.add_plugins((
+        tick::plugin,
+        bucket::plugin,
+        receive::plugin,
+        movement::plugin,
+        chat::plugin,
+        view::plugin,
+        counters::plugin,
+    ));
 }

@@ -1,9 +1,11 @@
 //! Reading client messages: each is decoded and checked against its client's phase; `Hello`
 //! (the handshake) puts an avatar in the world and answers `Welcome`; inputs steer avatars;
-//! chat lines and counter requests go on to [`super::chat`] and [`super::counters`]. Bad input
-//! gets an error back and a strike (see `net::clients`).
+//! chat lines and counter requests go on to [`super::chat`] and [`super::counters`] (counter
+//! requests within the avatar's [`CounterBucket`]). Bad input gets an error back and a strike
+//! (see `net::clients`).
 
 use super::avatar::{Avatar, Intent, NetIds, Position, Who};
+use super::bucket::CounterBucket;
 use super::settings::{OfficeLayout, WorldSettings};
 use super::tick::TickSet;
 use crate::identity::principal::WorldPrincipal;
@@ -62,6 +64,7 @@ pub(crate) fn receive_messages(
     mut clients: ResMut<Clients>,
     mut ids: ResMut<NetIds>,
     mut intents: Query<(&Position, &mut Intent)>,
+    mut counter_buckets: Query<&mut CounterBucket>,
     mut chat: MessageWriter<ChatRequest>,
     mut counter: MessageWriter<CounterRequest>,
     mut commands: Commands,
@@ -173,8 +176,18 @@ pub(crate) fn receive_messages(
                         | ClientMessage::LeaveDesk
                         | ClientMessage::CallNext),
                     ) => {
-                        counter.write(CounterRequest { avatar, msg });
-                        Ok(())
+                        // Each of these touches the database: a client gets a few at once, then
+                        // a steady trickle; beyond that it is refused, and refusals are strikes.
+                        let allowed = counter_buckets.get_mut(avatar).map(|mut b| (b.take(now), b.wait()));
+                        if let Ok((false, wait)) = allowed {
+                            Err((
+                                ErrorCode::RateLimited,
+                                format!("too many counter requests; wait {:.1} s", wait.as_secs_f32()),
+                            ))
+                        } else {
+                            counter.write(CounterRequest { avatar, msg });
+                            Ok(())
+                        }
                     }
                     (Phase::Closing { .. }, _) => Ok(()),
                 };
