@@ -139,8 +139,16 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
     let (_process, base) = match server {
         Some(url) => (None, url.trim_end_matches('/').to_string()),
         None => {
-            let p = ServerProcess::start(&["--max-clients", &max_clients, "--sessions-per-minute", "0"])
-                .map_err(anyhow::Error::msg)?;
+            // Every bot connects from loopback: one address, so its cap is the client limit.
+            let p = ServerProcess::start(&[
+                "--max-clients",
+                &max_clients,
+                "--max-clients-per-address",
+                &max_clients,
+                "--sessions-per-minute",
+                "0",
+            ])
+            .map_err(anyhow::Error::msg)?;
             let base = p.http_base();
             (Some(p), base)
         }
@@ -460,8 +468,18 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let max_clients = (residents + clerks + 16).min(1024).to_string();
-    let args =
-        ["--always-open", "--sessions-per-minute", "0", "--tickets-per-minute", "0", "--max-clients", &max_clients];
+    // Every client connects from loopback: one address, so its cap is the client limit.
+    let args = [
+        "--always-open",
+        "--sessions-per-minute",
+        "0",
+        "--tickets-per-minute",
+        "0",
+        "--max-clients",
+        &max_clients,
+        "--max-clients-per-address",
+        &max_clients,
+    ];
     let (server, pg) = start_on(&rt, backend, &args)?;
     let base = server.http_base();
     eprintln!("bench queue: {residents} residents, {clerks} clerks against {base} ({backend})");
