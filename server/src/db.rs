@@ -55,19 +55,16 @@ pub struct Db {
 /// crate compiles a second copy of sqlx and SQLite for the build machine; a test checks that
 /// the list matches the directories.
 macro_rules! migrations {
-    ($dir:literal: $(($version:literal, $description:literal, $file:literal)),* $(,)?) => {
-        &[$(($version, $description, include_str!(concat!("../migrations/", $dir, "/", $file)))),*]
+    ($(($version:literal, $description:literal, $file:literal)),* $(,)?) => {
+        const SQLITE_MIGRATIONS: MigrationFiles =
+            &[$(($version, $description, include_str!(concat!("../migrations/sqlite/", $file)))),*];
+        const POSTGRES_MIGRATIONS: MigrationFiles =
+            &[$(($version, $description, include_str!(concat!("../migrations/postgres/", $file)))),*];
     };
 }
 type MigrationFiles = &'static [(i64, &'static str, &'static str)];
-const SQLITE_MIGRATIONS: MigrationFiles = migrations!("sqlite":
-    (1, "records", "0001_records.sql"),
-    (2, "status note", "0002_status_note.sql"),
-    (3, "login attempts", "0003_login_attempts.sql"),
-    (4, "state hash", "0004_state_hash.sql"),
-    (5, "queues", "0005_queues.sql"),
-);
-const POSTGRES_MIGRATIONS: MigrationFiles = migrations!("postgres":
+// Both backends have the same files, each in its dialect.
+migrations!(
     (1, "records", "0001_records.sql"),
     (2, "status note", "0002_status_note.sql"),
     (3, "login attempts", "0003_login_attempts.sql"),
