@@ -505,6 +505,7 @@ fn a_flood_of_queue_requests_is_bounded_and_one_clients_requests_keep_their_orde
     assert_eq!(codes(&flood, ErrorCode::RateLimited), limit, "{:?}", flood.errors.last());
     assert_eq!(flood.refused.as_ref().map(|r| r.0), Some(ErrorCode::TooManyErrors));
     let grown = h.metric("process_resident_memory_bytes") - rss_before;
+    eprintln!("{{\"quiet_take_ms\":{quiet_ms},\"flooded_take_ms\":{flooded_ms},\"rss_growth_bytes\":{grown}}}");
     assert!(grown < 16.0 * 1024.0 * 1024.0, "memory grew by {grown} bytes");
     let deadline = std::time::Instant::now() + SOON;
     while h.metric("madoguchi_queue_requests_pending") != 0.0 && std::time::Instant::now() < deadline {
