@@ -120,6 +120,12 @@ fn a_session_holds_one_world_connection_and_an_address_a_few() {
     let mut over_ws =
         madoguchi_bots::Bot::connect_ws(&h.base(), &h.ws_ticket(&h.guest("四人目"))).expect("WebSocket bot");
     assert!(over_ws.wait_until(SOON, limited), "{:?}", over_ws.refused);
+    // A full address still lets a session reconnect (a reload): the new connection replaces
+    // the old one instead of taking a slot.
+    let mut again = h.join_as(&token, "ひとり");
+    assert!(ws.wait_until(SOON, replaced), "{:?}", ws.refused);
+    again.pump();
+    assert!(again.is_connected() && again.refused.is_none(), "{:?}", again.refused);
     let refused = h.metric("madoguchi_refused_messages_total{reason=\"connection_limit\"}");
     assert_eq!(refused, 2.0);
 }

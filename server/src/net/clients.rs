@@ -133,10 +133,13 @@ fn handle_server_event(
                     ledger.consume(&nonce)
                 }
             };
-            // Slots cannot be hoarded: a network address holds at most so many connections...
+            // Slots cannot be hoarded: a network address holds at most so many connections (not
+            // counting one of the same session, which this one replaces: a reload is no new slot)...
+            let session = issued.as_ref().map(|i| &i.entrant.session);
             let from_here = clients
                 .values()
                 .filter(|c| c.addr.is_some() && c.addr == client.addr && !matches!(c.phase, Phase::Closing { .. }))
+                .filter(|c| session.is_none() || c.session.as_ref() != session)
                 .count();
             if let Some(cap) = per_address.as_ref().map(|m| m.0)
                 && from_here >= cap
