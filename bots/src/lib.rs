@@ -133,8 +133,12 @@ pub struct Bot {
     /// Keep every reliable message in `events` (tests); bench bots leave this off.
     pub record: bool,
     pub events: Vec<ServerMessage>,
+    /// Payload bytes received and sent (UDP datagrams' payloads, WebSocket frames' data).
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Datagrams (or WebSocket frames) received and sent: with the bytes, the wire cost.
+    pub packets_in: u64,
+    pub packets_out: u64,
     /// Our avatar id, once welcomed.
     pub me: Option<NetId>,
     pub room: Option<u16>,
@@ -203,6 +207,8 @@ impl Bot {
             events: Vec::new(),
             bytes_in: 0,
             bytes_out: 0,
+            packets_in: 0,
+            packets_out: 0,
             me: None,
             room: None,
             pos: None,
@@ -270,6 +276,7 @@ impl Bot {
             match ws.read() {
                 Ok(tungstenite::Message::Binary(b)) => {
                     self.bytes_in += b.len() as u64;
+                    self.packets_in += 1;
                     self.renet.process_packet(&b);
                 }
                 Ok(tungstenite::Message::Close(_)) => {
@@ -298,6 +305,7 @@ impl Bot {
             }
             for p in packets {
                 self.bytes_out += p.len() as u64;
+                self.packets_out += 1;
                 let _ = ws.write(tungstenite::Message::Binary(p.into()));
                 *last_sent = now;
             }
@@ -316,10 +324,11 @@ impl Bot {
         self.last = now;
         self.renet.update(dt);
         let Link::Udp { socket, netcode } = &mut self.link else { return };
-        let mut bytes_out = 0u64;
+        let (mut bytes_out, mut packets_out) = (0u64, 0u64);
         let mut send = |socket: &UdpSocket, packet: &[u8], addr: SocketAddr| {
             if let Ok(n) = socket.send_to(packet, addr) {
                 bytes_out += n as u64;
+                packets_out += 1;
             }
         };
         if netcode.disconnect_reason().is_some() {
@@ -336,6 +345,7 @@ impl Bot {
             match socket.recv_from(&mut self.buf[..]) {
                 Ok((len, addr)) => {
                     self.bytes_in += len as u64;
+                    self.packets_in += 1;
                     if addr != server {
                         continue;
                     }
@@ -361,6 +371,7 @@ impl Bot {
             }
         }
         self.bytes_out += bytes_out;
+        self.packets_out += packets_out;
         self.read_messages();
     }
 

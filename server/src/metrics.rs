@@ -33,12 +33,16 @@ type Reason = Vec<(&'static str, &'static str)>;
 pub struct Metrics {
     registry: Registry,
     tick: Histogram,
+    tick_cpu: Histogram,
     pub connected_clients: Gauge,
     pub joined_avatars: Gauge,
     pub udp_bytes_in: Counter,
     pub udp_bytes_out: Counter,
     pub udp_packets_in: Counter,
     pub udp_packets_out: Counter,
+    /// Ticks that stopped reading the UDP socket at the read budget, leaving datagrams for the
+    /// next tick (a flood, or more clients than the budget was made for).
+    pub udp_read_budget_spent_total: Counter,
     pub connections_total: Counter,
     pub disconnections_total: Counter,
     pub tokens_issued_total: Counter,
@@ -53,6 +57,7 @@ pub struct Metrics {
     pub queue_requests_dropped_total: Counter,
     refused: Family<Reason, Counter>,
     resident_memory: Gauge,
+    cpu_seconds: Counter<f64, AtomicU64>,
     /// Wall-clock time of the last completed tick, ms since the Unix epoch (for /healthz; not
     /// exported).
     pub last_tick_ms: AtomicU64,
@@ -71,6 +76,14 @@ impl Metrics {
         let mut registry = Registry::default();
         let tick = Histogram::new(TICK_BUCKETS);
         registry.register("madoguchi_tick_duration_seconds", "Time spent in one world tick", tick.clone());
+        let tick_cpu = Histogram::new(TICK_BUCKETS);
+        registry.register(
+            "madoguchi_tick_cpu_seconds",
+            "CPU time the world thread spent in one tick (its thread CPU clock)",
+            tick_cpu.clone(),
+        );
+        let cpu_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register("process_cpu_seconds", "CPU time of this process, user and system", cpu_seconds.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -113,6 +126,11 @@ impl Metrics {
                 "madoguchi_udp_packets_sent",
                 "UDP packets sent by the world socket",
             ),
+            udp_read_budget_spent_total: counter(
+                &mut registry,
+                "madoguchi_udp_read_budget_spent",
+                "Ticks that left UDP datagrams unread for the next tick (read budget spent)",
+            ),
             connections_total: counter(&mut registry, "madoguchi_connections", "World connections opened"),
             disconnections_total: counter(
                 &mut registry,
@@ -145,6 +163,8 @@ impl Metrics {
             resident_memory: gauge(&mut registry, "process_resident_memory_bytes", "Resident memory of this process"),
             refused,
             tick,
+            tick_cpu,
+            cpu_seconds,
             registry,
             last_tick_ms: AtomicU64::new(0),
         };
@@ -153,9 +173,12 @@ impl Metrics {
         m
     }
 
-    /// Records one world tick's duration.
-    pub fn observe_tick(&self, d: Duration) {
-        self.tick.observe(d.as_secs_f64());
+    /// Records one world tick's wall-clock duration and the world thread's CPU time in it.
+    pub fn observe_tick(&self, wall: Duration, cpu: Option<Duration>) {
+        self.tick.observe(wall.as_secs_f64());
+        if let Some(cpu) = cpu {
+            self.tick_cpu.observe(cpu.as_secs_f64());
+        }
     }
 
     /// Counts one refused client message.
@@ -167,6 +190,13 @@ impl Metrics {
     pub fn render(&self) -> String {
         if let Some(rss) = resident_memory_bytes() {
             self.resident_memory.set(rss as i64);
+        }
+        if let Some(cpu) = process_cpu_seconds() {
+            // The counter only goes up: add what the process used since the last scrape.
+            let seen = self.cpu_seconds.get();
+            if cpu > seen {
+                self.cpu_seconds.inc_by(cpu - seen);
+            }
         }
         let mut out = String::with_capacity(8192);
         if let Err(e) = encode(&mut out, &self.registry) {
@@ -186,6 +216,25 @@ pub fn resident_memory_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// CPU time (user + system) this process has used, from /proc (Linux only). /proc counts in
+/// USER_HZ ticks, which Linux fixes at 100 a second for this interface.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis are plain.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11); // field 14 is utime
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// CPU time the calling thread has used (its thread CPU clock), for the tick's own cost apart
+/// from the time other processes took the core from it.
+pub fn thread_cpu_time() -> Option<Duration> {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(u64::try_from(ts.tv_sec).ok()?, u32::try_from(ts.tv_nsec).ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,10 +242,15 @@ mod tests {
     #[test]
     fn histogram_is_cumulative_and_counts_everything() {
         let m = Metrics::default();
-        m.observe_tick(Duration::from_micros(100));
-        m.observe_tick(Duration::from_micros(900));
-        m.observe_tick(Duration::from_secs(1));
+        m.observe_tick(Duration::from_micros(100), Some(Duration::from_micros(90)));
+        m.observe_tick(Duration::from_micros(900), None);
+        m.observe_tick(Duration::from_secs(1), Some(Duration::from_micros(600)));
         let text = m.render();
+        assert!(text.contains("madoguchi_tick_cpu_seconds_bucket{le=\"0.00025\"} 1\n"), "{text}");
+        assert!(text.contains("madoguchi_tick_cpu_seconds_count 2\n"), "{text}");
+        let cpu = text.lines().find_map(|l| l.strip_prefix("process_cpu_seconds_total ")).expect("process CPU");
+        assert!(cpu.parse::<f64>().is_ok_and(|s| s >= 0.0), "{cpu}");
+        assert!(process_cpu_seconds().is_some() && thread_cpu_time().is_some());
         assert!(text.contains("madoguchi_tick_duration_seconds_bucket{le=\"0.00025\"} 1\n"), "{text}");
         assert!(text.contains("madoguchi_tick_duration_seconds_bucket{le=\"0.001\"} 2\n"), "{text}");
         assert!(text.contains("madoguchi_tick_duration_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");

@@ -53,6 +53,62 @@ fn random_and_truncated_datagrams_do_not_stop_the_server_or_disturb_clients() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Garbage sent as fast as two threads can, for six seconds, while eight residents walk about:
+/// the tick reads at most its budget of datagrams and goes on ticking, and nobody is dropped.
+#[test]
+fn a_udp_flood_does_not_stall_the_tick_or_drop_anyone() {
+    let h = Harness::start(&[]);
+    let mut bots: Vec<_> = (0..8).map(|i| h.join(&format!("Resident{i}"))).collect();
+    let target = h.server.ready.udp;
+    let flood_for = Duration::from_secs(6);
+    let ticks_before = h.metric("madoguchi_tick_duration_seconds_count");
+    let stop = Instant::now() + flood_for;
+    let flooders: Vec<_> = (0..2)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let mut rng = rand::rng();
+                let garbage: Vec<Vec<u8>> = (0..256)
+                    .map(|i| {
+                        let len = if i % 4 == 2 { 1078 } else { rng.random_range(1..1200) };
+                        let mut b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                        b[0] = ((i + t) % 7) as u8; // plausible packet types
+                        b
+                    })
+                    .collect();
+                let mut sent = 0usize;
+                while Instant::now() < stop {
+                    for g in &garbage {
+                        let _ = socket.send_to(g, target);
+                    }
+                    sent += garbage.len();
+                }
+                sent
+            })
+        })
+        .collect();
+    while Instant::now() < stop {
+        for (i, b) in bots.iter_mut().enumerate() {
+            let a = i as f32;
+            b.walk(Point::new(a.cos(), a.sin()) * (WALK_SPEED * 0.5), false);
+        }
+        pump_all(&mut bots.iter_mut().collect::<Vec<_>>(), Duration::from_millis(50));
+    }
+    let sent: usize = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+    let ticks = h.metric("madoguchi_tick_duration_seconds_count") - ticks_before;
+    let spent = h.metric("madoguchi_udp_read_budget_spent_total");
+    eprintln!("flood: {sent} datagrams in {flood_for:?}; {ticks} ticks; budget spent in {spent}");
+    // 20 ticks a second: a tick stuck reading the flood would fall far behind.
+    assert!(ticks >= 20.0 * flood_for.as_secs_f64() * 0.6, "only {ticks} ticks during the flood");
+    assert!(spent > 0.0, "the flood ({sent} datagrams) never reached the read budget: it tested nothing");
+    pump_all(&mut bots.iter_mut().collect::<Vec<_>>(), Duration::from_millis(500));
+    for (i, b) in bots.iter().enumerate() {
+        assert!(b.is_connected() && b.me.is_some(), "resident {i} was dropped: {:?}", b.disconnect_reason());
+    }
+    let (status, body) = h.get("/healthz");
+    assert_eq!(status, 200, "{body}");
+}
+
 #[test]
 fn malformed_and_oversized_messages_get_errors_and_repeat_offenders_are_disconnected() {
     let h = Harness::start(&[]);
@@ -141,6 +197,9 @@ fn health_and_metrics_are_served() {
         "madoguchi_udp_bytes_sent_total",
         "madoguchi_refused_messages_total{reason=\"chat_rate_limited\"} 0",
         "process_resident_memory_bytes",
+        "# TYPE madoguchi_tick_cpu_seconds histogram",
+        "process_cpu_seconds_total",
+        "madoguchi_udp_read_budget_spent_total",
     ] {
         assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
     }

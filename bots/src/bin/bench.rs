@@ -37,6 +37,10 @@ enum Bench {
         /// Mean seconds between two chat lines of one bot.
         #[arg(long, default_value_t = 30.0)]
         chat_every: f64,
+        /// Garbage datagrams a second sent at the server's UDP port in a second window of the
+        /// same length after the quiet one (0: no flood). Figures of both windows are printed.
+        #[arg(long, default_value_t = 0)]
+        flood_pps: u64,
     },
     /// Residents drafting and submitting applications over HTTP as fast as the server acknowledges.
     Records {
@@ -73,8 +77,8 @@ enum Bench {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     match Cli::parse().bench {
-        Bench::World { bots, seconds, server, threads, chat_every } => {
-            world(bots, seconds, server, threads, chat_every)
+        Bench::World { bots, seconds, server, threads, chat_every, flood_pps } => {
+            world(bots, seconds, server, threads, chat_every, flood_pps)
         }
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
         Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
@@ -82,11 +86,12 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Cumulative tick histogram read from /metrics: (upper bound seconds, count).
-fn tick_histogram(metrics: &str) -> Vec<(f64, u64)> {
+/// A cumulative histogram read from /metrics: (upper bound seconds, count).
+fn histogram(metrics: &str, name: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
     metrics
         .lines()
-        .filter_map(|l| l.strip_prefix("madoguchi_tick_duration_seconds_bucket{le=\""))
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
         .filter_map(|l| {
             let (le, rest) = l.split_once("\"}")?;
             let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
@@ -127,16 +132,18 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
     prev_le
 }
 
-struct ThreadResult {
-    bytes_in: u64,
-    bytes_out: u64,
-    disconnects: usize,
-}
-
-fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_every: f64) -> anyhow::Result<()> {
+fn world(
+    n: usize,
+    seconds: u64,
+    server: Option<String>,
+    threads: usize,
+    chat_every: f64,
+    flood_pps: u64,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let max_clients = (n + 16).min(1024).to_string();
-    let (_process, base) = match server {
+    let (process, base) = match server {
+        Some(_) if flood_pps > 0 => bail!("--flood-pps needs the server the bench starts (no --server)"),
         Some(url) => (None, url.trim_end_matches('/').to_string()),
         None => {
             // Every bot connects from loopback: one address, so its cap is the client limit.
@@ -179,6 +186,9 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
     let stagger = Duration::from_millis(5);
     let warmup = stagger * n as u32 + Duration::from_secs(3);
     let measure = Duration::from_secs(seconds);
+    // One measured window, or two of the same length when flooding: quiet, then flooded.
+    let windows = if flood_pps > 0 { 2 } else { 1 };
+    let bounds: Vec<Instant> = (0..=windows).map(|w| start_at + warmup + measure * w).collect();
     let mut groups: Vec<Vec<_>> = Vec::new();
     let mut creds = creds.into_iter();
     for _ in 0..threads {
@@ -192,55 +202,170 @@ fn world(n: usize, seconds: u64, server: Option<String>, threads: usize, chat_ev
         .enumerate()
         .map(|(t, group)| {
             let first = t * per;
-            std::thread::spawn(move || drive(t, group, first, stagger, start_at, warmup, measure, chat_every))
+            let bounds = bounds.clone();
+            std::thread::spawn(move || drive(t, group, first, stagger, start_at, &bounds, chat_every))
         })
         .collect();
-    // Scrape at the start and end of the measured window.
-    std::thread::sleep((start_at + warmup).saturating_duration_since(Instant::now()));
-    let before = scrape(&http)?;
-    std::thread::sleep((start_at + warmup + measure).saturating_duration_since(Instant::now()));
-    let after = scrape(&http)?;
-    let mut total = ThreadResult { bytes_in: 0, bytes_out: 0, disconnects: 0 };
+    let flooder = process.as_ref().filter(|_| flood_pps > 0).map(|p| {
+        let target = p.ready.udp;
+        let (from, until) = (bounds[1], bounds[2]);
+        std::thread::spawn(move || flood(target, flood_pps, from, until))
+    });
+    // Scrape at each window's bounds.
+    let mut scrapes = Vec::new();
+    for b in &bounds {
+        std::thread::sleep(b.saturating_duration_since(Instant::now()));
+        scrapes.push(scrape(&http)?);
+    }
+    let mut totals = vec![WindowCount::default(); windows as usize];
     for h in handles {
         let r = h.join().map_err(|_| anyhow::anyhow!("a bot thread panicked"))??;
-        total.bytes_in += r.bytes_in;
-        total.bytes_out += r.bytes_out;
-        total.disconnects += r.disconnects;
+        for (total, w) in totals.iter_mut().zip(r) {
+            total.add(&w);
+        }
     }
-    let (hb, ha) = (tick_histogram(&before), tick_histogram(&after));
-    if ha.is_empty() {
-        bail!("no tick histogram in {base}/metrics");
+    let flood_sent = flooder.map(|f| f.join().unwrap_or(0));
+    let mut figures = Vec::new();
+    for (w, count) in totals.iter().enumerate() {
+        figures.push(window_figures(&scrapes[w], &scrapes[w + 1], measure, count)?);
     }
-    let secs = measure.as_secs_f64();
-    let per_client_kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / secs / n as f64;
-    let round = |v: f64, k: f64| (v * k).round() / k;
-    let result = serde_json::json!({
+    let mut result = serde_json::json!({
         "bench": "world",
         "bots": n,
         "seconds": seconds,
-        "tick_p50_ms": round(quantile(&hb, &ha, 0.50) * 1000.0, 1000.0),
-        "tick_p99_ms": round(quantile(&hb, &ha, 0.99) * 1000.0, 1000.0),
-        "down_kbps_per_client": round(per_client_kbps(total.bytes_in), 10.0),
-        "up_kbps_per_client": round(per_client_kbps(total.bytes_out), 10.0),
-        "disconnects": total.disconnects,
-        "server_rss_mb": gauge(&after, "process_resident_memory_bytes").map(|b| round(b / 1048576.0, 10.0)),
+        "server_rss_mb": gauge(&scrapes[windows as usize], "process_resident_memory_bytes")
+            .map(|b| (b / 1048576.0 * 10.0).round() / 10.0),
     });
+    let obj = result.as_object_mut().expect("an object");
+    for (k, v) in figures.remove(0) {
+        obj.insert(k, v);
+    }
+    if let (Some(sent), Some(flooded)) = (flood_sent, figures.pop()) {
+        let mut flooded = flooded;
+        flooded.insert("pps_sent".into(), ((sent as f64 / measure.as_secs_f64()).round()).into());
+        obj.insert("flood".into(), serde_json::Value::Object(flooded));
+    }
     println!("{result}");
     Ok(())
 }
 
+/// What the bots of one thread counted in one measured window.
+#[derive(Clone, Default)]
+struct WindowCount {
+    bytes_in: u64,
+    bytes_out: u64,
+    packets_in: u64,
+    packets_out: u64,
+    /// Bots connected and welcomed at the window's end.
+    connected: usize,
+    /// Bots not connected at the window's end.
+    disconnects: usize,
+}
+
+impl WindowCount {
+    fn add(&mut self, o: &WindowCount) {
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        self.packets_in += o.packets_in;
+        self.packets_out += o.packets_out;
+        self.connected += o.connected;
+        self.disconnects += o.disconnects;
+    }
+}
+
+/// IPv4 and UDP headers: what each datagram costs on the wire beyond its payload.
+const IP_UDP_HEADER_BYTES: u64 = 28;
+
+/// The figures of one window from the scrapes at its bounds and the bots' counts: wall-clock
+/// tick times, the world thread's CPU time per tick, the server's CPU share (cores busy), and
+/// the wire rate per connected bot (payload plus IP/UDP headers).
+fn window_figures(
+    before: &str,
+    after: &str,
+    measure: Duration,
+    count: &WindowCount,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let (hb, ha) =
+        (histogram(before, "madoguchi_tick_duration_seconds"), histogram(after, "madoguchi_tick_duration_seconds"));
+    if ha.is_empty() {
+        bail!("no tick histogram in /metrics");
+    }
+    let (cb, ca) = (histogram(before, "madoguchi_tick_cpu_seconds"), histogram(after, "madoguchi_tick_cpu_seconds"));
+    let secs = measure.as_secs_f64();
+    let delta = |name: &str| Some(gauge(after, name)? - gauge(before, name)?);
+    let ticks = delta("madoguchi_tick_cpu_seconds_count").unwrap_or(0.0);
+    let cpu_mean = delta("madoguchi_tick_cpu_seconds_sum").filter(|_| ticks > 0.0).map(|s| s / ticks);
+    let per_bot_kbps = |bytes: u64, packets: u64| {
+        let wire = bytes + packets * IP_UDP_HEADER_BYTES;
+        wire as f64 * 8.0 / 1000.0 / secs / count.connected.max(1) as f64
+    };
+    let round = |v: f64, k: f64| (v * k).round() / k;
+    let mut m = serde_json::Map::new();
+    m.insert("tick_p50_ms".into(), round(quantile(&hb, &ha, 0.50) * 1000.0, 1000.0).into());
+    m.insert("tick_p99_ms".into(), round(quantile(&hb, &ha, 0.99) * 1000.0, 1000.0).into());
+    m.insert("tick_cpu_mean_ms".into(), cpu_mean.map(|s| round(s * 1000.0, 1000.0)).into());
+    m.insert("tick_cpu_p99_ms".into(), round(quantile(&cb, &ca, 0.99) * 1000.0, 1000.0).into());
+    m.insert("server_cpu_cores".into(), delta("process_cpu_seconds_total").map(|c| round(c / secs, 1000.0)).into());
+    m.insert("down_kbps_per_bot".into(), round(per_bot_kbps(count.bytes_in, count.packets_in), 10.0).into());
+    m.insert("up_kbps_per_bot".into(), round(per_bot_kbps(count.bytes_out, count.packets_out), 10.0).into());
+    m.insert("bots_connected".into(), count.connected.into());
+    m.insert("disconnects".into(), count.disconnects.into());
+    m.insert(
+        "udp_read_budget_spent_ticks".into(),
+        delta("madoguchi_udp_read_budget_spent_total").unwrap_or(0.0).into(),
+    );
+    Ok(m)
+}
+
+/// Sends garbage datagrams at `target`, `pps` a second, from `from` until `until`: random
+/// lengths and bytes, a third with plausible packet-type bytes, a quarter the size of a
+/// connection request (which netcode must try to open). Returns how many were sent.
+fn flood(target: std::net::SocketAddr, pps: u64, from: Instant, until: Instant) -> u64 {
+    let Ok(socket) = std::net::UdpSocket::bind("127.0.0.1:0") else { return 0 };
+    let mut rng = rand::rng();
+    let garbage: Vec<Vec<u8>> = (0..512)
+        .map(|i| {
+            let len = match i % 4 {
+                0 => rng.random_range(1..20),
+                1 => rng.random_range(20..200),
+                2 => 1078,
+                _ => rng.random_range(200..1200),
+            };
+            let mut b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            if i % 3 == 0 {
+                b[0] = (i % 7) as u8;
+            }
+            b
+        })
+        .collect();
+    std::thread::sleep(from.saturating_duration_since(Instant::now()));
+    let mut sent = 0u64;
+    let step = Duration::from_millis(2);
+    let per_step = (pps / 500).max(1);
+    let mut next = Instant::now();
+    while Instant::now() < until {
+        for _ in 0..per_step {
+            if socket.send_to(&garbage[sent as usize % garbage.len()], target).is_ok() {
+                sent += 1;
+            }
+        }
+        next += step;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    sent
+}
+
 /// Drives one group of bots: join, then walk about (staying in the room) and chat now and then.
-/// Counts bytes only inside the measured window.
+/// Counts bytes and connected bots in each window between `bounds`.
 fn drive(
     t: usize,
     creds: Vec<madoguchi_bots::Credentials>,
     first: usize,
     stagger: Duration,
     start_at: Instant,
-    warmup: Duration,
-    measure: Duration,
+    bounds: &[Instant],
     chat_every: f64,
-) -> anyhow::Result<ThreadResult> {
+) -> anyhow::Result<Vec<WindowCount>> {
     let mut rng = rand::rng();
     let mut bots = Vec::with_capacity(creds.len());
     std::thread::sleep(start_at.saturating_duration_since(Instant::now()));
@@ -251,18 +376,32 @@ fn drive(
         bots.push((b, format!("bot-{t}-{i}"), false, Point::ZERO));
     }
     let tick = Duration::from_millis(50);
-    let window_start = start_at + warmup;
-    let window_end = window_start + measure;
-    let mut counted_from: Option<Vec<(u64, u64)>> = None;
+    let totals = |bots: &[(Bot, String, bool, Point)]| {
+        let mut c = WindowCount::default();
+        for (b, ..) in bots {
+            c.bytes_in += b.bytes_in;
+            c.bytes_out += b.bytes_out;
+            c.packets_in += b.packets_in;
+            c.packets_out += b.packets_out;
+            if b.is_connected() && b.me.is_some() {
+                c.connected += 1;
+            } else {
+                c.disconnects += 1;
+            }
+        }
+        c
+    };
+    // Counts at each bound passed so far.
+    let mut marks: Vec<WindowCount> = Vec::new();
     let mut next = Instant::now();
     let p_turn = 0.05; // ~ one direction change per second
     let p_chat = if chat_every > 0.0 { tick.as_secs_f64() / chat_every } else { 0.0 };
     loop {
         let now = Instant::now();
-        if counted_from.is_none() && now >= window_start {
-            counted_from = Some(bots.iter().map(|(b, ..)| (b.bytes_in, b.bytes_out)).collect());
+        while marks.len() < bounds.len() && now >= bounds[marks.len()] {
+            marks.push(totals(&bots));
         }
-        if now >= window_end {
+        if marks.len() == bounds.len() {
             break;
         }
         for (i, (bot, name, hello_sent, dir)) in bots.iter_mut().enumerate() {
@@ -296,14 +435,8 @@ fn drive(
             next = Instant::now();
         }
     }
-    let from = counted_from.unwrap_or_default();
-    let mut r = ThreadResult { bytes_in: 0, bytes_out: 0, disconnects: 0 };
     for (i, (bot, ..)) in bots.iter().enumerate() {
-        let (bi, bo) = from.get(i).copied().unwrap_or((0, 0));
-        r.bytes_in += bot.bytes_in - bi;
-        r.bytes_out += bot.bytes_out - bo;
         if !bot.is_connected() || bot.me.is_none() {
-            r.disconnects += 1;
             eprintln!(
                 "bot {t}/{i}: connected={} welcomed={} netcode={:?} refused={:?}",
                 bot.is_connected(),
@@ -316,7 +449,18 @@ fn drive(
     for (bot, ..) in bots.iter_mut() {
         bot.disconnect();
     }
-    Ok(r)
+    // Each window: traffic between its bounds, connections at its end.
+    Ok(marks
+        .windows(2)
+        .map(|w| WindowCount {
+            bytes_in: w[1].bytes_in - w[0].bytes_in,
+            bytes_out: w[1].bytes_out - w[0].bytes_out,
+            packets_in: w[1].packets_in - w[0].packets_in,
+            packets_out: w[1].packets_out - w[0].packets_out,
+            connected: w[1].connected,
+            disconnects: w[1].disconnects,
+        })
+        .collect())
 }
 
 fn moving_in_form() -> serde_json::Value {

@@ -1,8 +1,10 @@
 //! The UDP way in: netcode (secure mode) over a UDP socket, feeding the one `RenetServer`.
 //!
-//! This is renet_netcode's server transport, with two differences: the socket asks the kernel
-//! for a large receive buffer, because the tick reads it only 20 times a second (each tick reads
-//! every datagram waiting, without blocking); and bytes and packets are counted for /metrics.
+//! This is renet_netcode's server transport, with three differences: the socket asks the kernel
+//! for a large receive buffer, because the tick reads it only 20 times a second; each tick reads
+//! at most a budget of datagrams (by count and by time), so a flood of packets costs the tick a
+//! bounded time and leaves the rest to the kernel, which drops what its buffer cannot hold; and
+//! bytes and packets are counted for /metrics.
 //! The WebSocket transport feeds the same `RenetServer` beside it; [`ClientTransports`] says
 //! which transport each client came by.
 
@@ -14,11 +16,22 @@ use bevy_renet::RenetServer;
 use renetcode::{NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerResult};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 /// Kernel receive buffer asked for (the kernel may grant less: net.core.rmem_max). The tick
 /// drains the socket 20 times a second; with 200 clients that is 200+ datagrams per tick,
 /// more than a default buffer (208 KiB, ~90 datagrams of kernel overhead) holds.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most datagrams one tick reads. Clients send about 10 a second each (a flush every ~95 ms),
+/// so 1024 clients fill half of it; beyond that, datagrams wait for the next tick.
+pub const READ_BUDGET_DATAGRAMS: usize = 4096;
+
+/// Most time one tick spends reading and opening datagrams (checked every
+/// [`READ_BUDGET_CHECK_EVERY`] datagrams). A datagram costs a few microseconds, so a crowded
+/// office needs about a millisecond of it; a flood gets no more than this.
+pub const READ_BUDGET_TIME: Duration = Duration::from_millis(4);
+const READ_BUDGET_CHECK_EVERY: usize = 32;
 
 /// The netcode server and its socket.
 #[derive(Resource)]
@@ -99,9 +112,9 @@ impl UdpTransport {
     }
 }
 
-/// Feeds every waiting datagram to netcode, and netcode's payloads to renet. Bad packets
-/// (random bytes, truncated, replayed, wrong key) are dropped by netcode without effect on
-/// anyone else.
+/// Feeds waiting datagrams to netcode, up to the read budget, and netcode's payloads to renet.
+/// Bad packets (random bytes, truncated, replayed, wrong key) are dropped by netcode without
+/// effect on anyone else.
 fn receive_udp(
     mut transport: ResMut<UdpTransport>,
     mut server: ResMut<RenetServer>,
@@ -111,7 +124,16 @@ fn receive_udp(
 ) {
     let t = &mut *transport;
     t.netcode.update(time.delta());
+    let started = Instant::now();
+    let mut read = 0;
     loop {
+        if read == READ_BUDGET_DATAGRAMS
+            || (read % READ_BUDGET_CHECK_EVERY == READ_BUDGET_CHECK_EVERY - 1 && started.elapsed() >= READ_BUDGET_TIME)
+        {
+            metrics.udp_read_budget_spent_total.inc();
+            break;
+        }
+        read += 1;
         match t.socket.recv_from(&mut t.buf[..]) {
             Ok((len, addr)) => {
                 metrics.udp_bytes_in.inc_by(len as u64);
