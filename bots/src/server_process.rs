@@ -12,6 +12,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Ready {
     pub http: SocketAddr,
+    /// The operations listener (/metrics, /healthz).
+    pub ops: SocketAddr,
     pub udp: SocketAddr,
 }
 
@@ -91,7 +93,7 @@ impl ServerProcess {
         let assets = if extra.contains(&"--assets") { vec![] } else { vec!["--assets".into(), assets_dir()] };
         // Ephemeral loopback ports, unless `extra` names its own (a restart on the same address).
         let mut ports = Vec::new();
-        for flag in ["--udp-addr", "--http-addr"] {
+        for flag in ["--udp-addr", "--http-addr", "--ops-addr"] {
             if !extra.contains(&flag) {
                 ports.extend([flag, "127.0.0.1:0"]);
             }
@@ -124,6 +126,11 @@ impl ServerProcess {
 
     pub fn http_base(&self) -> String {
         format!("http://{}", self.ready.http)
+    }
+
+    /// The operations listener's base URL (/metrics).
+    pub fn ops_base(&self) -> String {
+        format!("http://{}", self.ready.ops)
     }
 
     /// Whether the process is still running.

@@ -70,6 +70,7 @@ migrations!(
     (3, "login attempts", "0003_login_attempts.sql"),
     (4, "state hash", "0004_state_hash.sql"),
     (5, "queues", "0005_queues.sql"),
+    (6, "login network", "0006_login_network.sql"),
 );
 
 /// The migrator of one backend's files.

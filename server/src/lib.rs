@@ -261,6 +261,13 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         std::net::TcpListener::bind(cfg.http_addr).with_context(|| format!("cannot bind HTTP {}", cfg.http_addr))?;
     http_listener.set_nonblocking(true)?;
     let http_addr = http_listener.local_addr()?;
+    let ops_listener =
+        std::net::TcpListener::bind(cfg.ops_addr).with_context(|| format!("cannot bind ops {}", cfg.ops_addr))?;
+    ops_listener.set_nonblocking(true)?;
+    let ops_addr = ops_listener.local_addr()?;
+    if !ops_addr.ip().is_loopback() {
+        tracing::warn!(%ops_addr, "the operations listener (/metrics) is not on loopback: keep it off the public network");
+    }
 
     let metrics = Arc::new(Metrics::default());
     let (issued_tx, issued_rx) = unbounded_channel();
@@ -297,7 +304,11 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let state = http::state::HttpState {
         ws: ws_tickets,
         queues,
-        secure_cookies: cfg.secure_cookies,
+        // A public https:// URL means browsers reach the office over TLS.
+        secure_cookies: cfg.secure_cookies || cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        proxies: Arc::new(cfg.trusted_proxies.clone()),
+        event_streams: ratelimit::Slots::new(http::state::STREAMS_PER_SESSION),
+        public_origin: cfg.public_url.as_deref().map(Arc::from),
         web_dir: Some(cfg.web_dir.clone()),
         metrics: metrics.clone(),
         db,
@@ -316,24 +327,36 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         ended_sessions: ended_tx,
         token_limit: Arc::new(RateLimiter::new(12, 30)),
     };
-    let listener = {
+    let (listener, ops_listener) = {
         let _guard = runtime.enter();
-        tokio::net::TcpListener::from_std(http_listener)?
+        (tokio::net::TcpListener::from_std(http_listener)?, tokio::net::TcpListener::from_std(ops_listener)?)
     };
     let (stop_http_tx, stop_http_rx) = tokio::sync::watch::channel(false);
     let purge_db = state.db.clone();
     let purge_queues = state.queues.clone();
-    runtime.spawn(async move {
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop = stop_http_rx;
-        // On a stop signal, stop accepting and let requests in flight finish.
-        let graceful = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = http::listen::ConnectionLimits {
+        max_connections: cfg.max_http_connections as usize,
+        max_per_address: cfg.max_http_connections_per_address as usize,
+        header_timeout: Duration::from_secs(cfg.http_header_timeout_secs.into()),
+    };
+    // On a stop signal, both listeners stop accepting and let requests in flight finish.
+    runtime.spawn(http::listen::serve(
+        ops_listener,
+        http::ops_router(state.clone()),
+        http::listen::ConnectionLimits { max_connections: 64, max_per_address: 64, ..limits },
+        state.proxies.clone(),
+        None,
+        stop_http_rx.clone(),
+    ));
+    let proxies = state.proxies.clone();
+    runtime.spawn(http::listen::serve(
+        listener,
+        http::router(state),
+        limits,
+        proxies,
+        Some(metrics.clone()),
+        stop_http_rx,
+    ));
     runtime.spawn(async move {
         wait_for_signal().await;
         let _ = shutdown_tx.send(());
@@ -379,10 +402,10 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         websocket: Some(net::websocket::WsLink::new(ws_rx, cfg.max_clients.into())),
         sessions: Some(session_link),
     })?;
-    tracing::info!(%http_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
+    tracing::info!(%http_addr, %ops_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start
     // the server on ephemeral ports.
-    let ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
+    let ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "ops": ops_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
     app.insert_resource(world::tick::ReadyLine(Some(ready.to_string())));
     let exit = app.run();
     runtime.shutdown_timeout(Duration::from_secs(2));

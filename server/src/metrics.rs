@@ -50,6 +50,10 @@ pub struct Metrics {
     pub tickets_taken_total: Counter,
     pub tickets_called_total: Counter,
     pub tickets_no_show_total: Counter,
+    /// HTTP connections open.
+    pub http_connections: Gauge,
+    /// HTTP connections closed at once because their address had too many open.
+    pub http_connections_refused_total: Counter,
     /// Requests from the world to the queue service taken and not yet finished.
     pub queue_requests_pending: Gauge,
     /// Requests from the world to the queue service dropped because its queue was full (the
@@ -149,6 +153,16 @@ impl Metrics {
                 &mut registry,
                 "madoguchi_tickets_no_show",
                 "Called tickets whose resident did not come",
+            ),
+            http_connections: gauge(
+                &mut registry,
+                "madoguchi_http_connections",
+                "Connections open on the public HTTP listener",
+            ),
+            http_connections_refused_total: counter(
+                &mut registry,
+                "madoguchi_http_connections_refused",
+                "HTTP connections closed at once: their client address had too many open",
             ),
             queue_requests_pending: gauge(
                 &mut registry,

@@ -5,17 +5,33 @@
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 
 /// `burst` requests per key, refilled at `per_minute`. Zero disables it.
+///
+/// Each key has its own bucket while fewer than [`MAX_KEYS`] keys are remembered (keys whose
+/// buckets are full again are forgotten first). When a flood of distinct keys fills the table,
+/// every request (a newcomer's too) is not refused for that: its key shares one of
+/// [`OVERFLOW_BUCKETS`] buckets, picked by a hash keyed at random per process (so nobody can aim
+/// at another's bucket), until the table has room again. Memory stays bounded either way.
 pub struct RateLimiter<K: Hash + Eq + Clone = IpAddr> {
-    limiter: Option<DefaultKeyedRateLimiter<K>>,
+    limiter: Option<Limiters<K>>,
+}
+
+struct Limiters<K: Hash + Eq + Clone> {
+    keyed: DefaultKeyedRateLimiter<K>,
+    overflow: Box<[governor::DefaultDirectRateLimiter]>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// Keys remembered at most; beyond this, keys whose buckets are full again are forgotten.
 const MAX_KEYS: usize = 50_000;
+/// Shared buckets for keys that find the table full.
+const OVERFLOW_BUCKETS: usize = 4096;
 
 /// The key for an address: IPv6 addresses by their /64, since one host usually holds a whole /64.
 pub fn address_key(ip: IpAddr) -> IpAddr {
@@ -32,29 +48,94 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(burst: u32, per_minute: u32) -> Self {
         let quota = NonZeroU32::new(per_minute)
             .map(|rate| Quota::per_minute(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)));
-        Self { limiter: quota.map(governor::RateLimiter::keyed) }
+        Self {
+            limiter: quota.map(|q| Limiters {
+                keyed: governor::RateLimiter::keyed(q),
+                overflow: (0..OVERFLOW_BUCKETS).map(|_| governor::RateLimiter::direct(q)).collect(),
+                hasher: std::collections::hash_map::RandomState::new(),
+            }),
+        }
     }
 
     /// Takes one request's worth for `key`; `Err(seconds to wait)` when the bucket is empty.
     pub fn check(&self, key: K) -> Result<(), u64> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
-        if limiter.len() >= MAX_KEYS {
-            limiter.retain_recent();
-            if limiter.len() >= MAX_KEYS {
-                // Flooded by keys still draining: refuse rather than grow.
-                return Err(1);
-            }
-        }
-        limiter.check_key(&key).map_err(|not_until| {
+        let Some(l) = &self.limiter else { return Ok(()) };
+        let wait = |not_until: governor::NotUntil<_>| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        };
+        if l.keyed.len() >= MAX_KEYS {
+            l.keyed.retain_recent();
+        }
+        if l.keyed.len() >= MAX_KEYS {
+            // Flooded by keys still draining: share a bucket rather than grow or refuse.
+            use std::hash::BuildHasher;
+            let i = (l.hasher.hash_one(&key) % OVERFLOW_BUCKETS as u64) as usize;
+            return l.overflow[i].check().map_err(wait);
+        }
+        l.keyed.check_key(&key).map_err(wait)
+    }
+}
+
+/// Things held at once per key (open connections of an address, event streams of a session):
+/// at most `max` each. A [`Slot`] is one of them, given back when dropped; the table holds only
+/// keys with a slot taken.
+pub struct Slots<K: Hash + Eq + Clone> {
+    max: usize,
+    held: Mutex<HashMap<K, usize>>,
+}
+
+/// One slot of a key in [`Slots`]; given back when dropped.
+pub struct Slot<K: Hash + Eq + Clone> {
+    table: Arc<Slots<K>>,
+    key: K,
+}
+
+impl<K: Hash + Eq + Clone> Slots<K> {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self { max, held: Mutex::new(HashMap::new()) })
+    }
+
+    /// A slot for `key`, or `None` if it holds `max` already.
+    pub fn take(self: &Arc<Self>, key: K) -> Option<Slot<K>> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(key.clone()).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot { table: self.clone(), key })
+    }
+}
+
+impl<K: Hash + Eq + Clone> Drop for Slot<K> {
+    fn drop(&mut self) {
+        let mut held = self.table.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.key);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_holds_at_most_its_share_and_gets_it_back() {
+        let t = Slots::new(2);
+        let s1 = t.take("a").unwrap();
+        let _s2 = t.take("a").unwrap();
+        assert!(t.take("a").is_none());
+        assert!(t.take("b").is_some(), "another key has its own count");
+        drop(s1);
+        assert!(t.take("a").is_some());
+        drop(_s2);
+        assert!(t.held.lock().unwrap().is_empty(), "keys without slots are forgotten");
+    }
 
     #[test]
     fn a_burst_then_refusal_per_address() {
@@ -65,6 +146,20 @@ mod tests {
         assert_eq!(l.check(a), Err(1));
         assert!(l.check(b).is_ok(), "another address has its own bucket");
         assert!(RateLimiter::<IpAddr>::new(0, 0).check(a).is_ok(), "zero disables");
+    }
+
+    #[test]
+    fn a_full_key_table_still_admits_newcomers_and_still_limits_them() {
+        let l = RateLimiter::<u32>::new(2, 1);
+        // A flood of distinct keys, each holding a drained bucket, fills the table.
+        for k in 0..MAX_KEYS as u32 {
+            let _ = l.check(k);
+            let _ = l.check(k);
+        }
+        let newcomer = u32::MAX;
+        assert!(l.check(newcomer).is_ok(), "a newcomer is not refused because the table is full");
+        assert!(l.check(newcomer).is_ok());
+        assert!(l.check(newcomer).is_err(), "and is still limited");
     }
 
     #[test]

@@ -26,6 +26,11 @@ try {
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // The page's Content-Security-Policy must let the client load and connect: any violation
+  // (a blocked script, wasm compile, fetch or WebSocket) is reported on the console.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push('CSP: ' + m.text());
+  });
   let compressed = 0;
   const files = [];
   page.on('response', async (r) => {
@@ -80,6 +85,7 @@ try {
   }, shot.toString('base64'));
   out.distinct_colors = colors;
   check(colors >= 8, 'the screenshot is not blank', colors);
+  check(errors.length === 0, 'no page errors or CSP violations after connecting', errors);
   if (walk) {
     await page.locator('canvas#madoguchi').focus();
     const hold = async (keys, ms) => {
@@ -146,6 +152,7 @@ try {
         throw new Error('the chat line did not come back: ' + JSON.stringify(state));
       });
     out.chat = 'こんにちは、窓口です';
+    check(errors.length === 0, 'no page errors or CSP violations in the whole visit', errors);
   }
 } catch (e) {
   failed = e.message;

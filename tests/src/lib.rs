@@ -151,7 +151,10 @@ impl Harness {
         let server = ServerProcess::start_with(extra, &store.env(), store.data_dir.clone(), true)
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-        Harness { server, store, rt, http: reqwest::Client::new() }
+        // The runtime runs only inside calls, so a pooled connection never hears the server close
+        // it; drop idle ones before the server's 10 s keep-alive limit instead of reusing a dead one.
+        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("client");
+        Harness { server, store, rt, http }
     }
 
     /// Kills the server with SIGKILL (no chance to flush anything) and starts it again on the
@@ -177,6 +180,24 @@ impl Harness {
             let status = r.status().as_u16();
             let text = r.text().await.expect("body");
             (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+    }
+
+    /// Like [`Harness::call`], as if relayed by a proxy for `client` (`X-Forwarded-For`; only
+    /// believed by a server started with `--trusted-proxies` covering loopback). Also returns
+    /// the `Retry-After` header.
+    pub fn call_from(&self, client: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value, Option<u64>) {
+        self.rt.block_on(async {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut req = self.http.request(m, format!("{}{path}", self.base())).header("x-forwarded-for", client);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let r = req.send().await.expect("request");
+            let status = r.status().as_u16();
+            let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
+            let text = r.text().await.expect("body");
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), retry)
         })
     }
 
@@ -273,9 +294,17 @@ impl Harness {
         })
     }
 
+    /// GET a path of the operations listener (/metrics); returns status and body.
+    pub fn get_ops(&self, path: &str) -> (u16, String) {
+        self.rt.block_on(async {
+            let r = self.http.get(format!("{}{path}", self.server.ops_base())).send().await.expect("GET");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        })
+    }
+
     /// Reads one counter or gauge from /metrics (the first sample whose name and labels match).
     pub fn metric(&self, name_and_labels: &str) -> f64 {
-        let (_, text) = self.get("/metrics");
+        let (_, text) = self.get_ops("/metrics");
         text.lines()
             .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name_and_labels} not in /metrics"))

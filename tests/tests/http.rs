@@ -34,8 +34,11 @@ fn every_response_names_its_request_and_a_clients_own_id_is_kept() {
 #[test]
 fn metrics_are_openmetrics_text_listing_every_refusal_reason() {
     let h = Harness::start(&[]);
-    let (status, _, ctype, text) = get(&h.base(), "/metrics", None);
+    let (status, _, ctype, text) = get(&h.server.ops_base(), "/metrics", None);
     assert_eq!(status, 200);
+    // Not on the public listener: who is connected and how busy the office is stays internal.
+    assert_eq!(get(&h.base(), "/metrics", None).0, 404);
+    assert_eq!(get(&h.server.ops_base(), "/healthz", None).0, 200);
     assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
     assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(text.contains("# TYPE madoguchi_tick_duration_seconds histogram"), "{text}");

@@ -24,6 +24,7 @@ on_both_backends!(
     illegal_transitions_and_invalid_forms_are_refused_clearly,
     authorization_is_a_matrix_of_refusals_that_never_reveal_existence,
     staff_login_locks_after_repeated_failures_and_every_attempt_is_recorded,
+    a_strangers_guesses_lock_only_their_network_and_a_guessing_crowd_is_slowed,
     a_tampered_audit_event_is_caught_by_audit_verify,
     acknowledged_submissions_survive_sigkill,
     sessions_resume_and_end,
@@ -359,6 +360,52 @@ fn staff_login_locks_after_repeated_failures_and_every_attempt_is_recorded(backe
     assert_eq!(h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE outcome = 'pending'").unwrap(), 0);
     // Passwords are stored as argon2id hashes, never in clear.
     assert_eq!(h.store.exec("UPDATE staff SET login = login WHERE password_hash LIKE '$argon2id$%'").unwrap(), 2);
+}
+
+fn a_strangers_guesses_lock_only_their_network_and_a_guessing_crowd_is_slowed(backend: Backend) {
+    let h =
+        Harness::start_on(Store::new(backend), &["--sessions-per-minute", "0", "--trusted-proxies", "127.0.0.0/8,::1"]);
+    // The harness logs the clerk in once from loopback: the office's network, from now on.
+    h.clerk("tanaka", "welfare");
+    let right = json!({"login": "tanaka", "password": "tanaka-correct-horse-battery"});
+    let wrong = json!({"login": "tanaka", "password": "a-wrong-guess-123"});
+    let login_from =
+        |client: &str, body: &serde_json::Value| h.call_from(client, "POST", "/api/v1/staff/login", Some(body));
+    // A stranger locks the login from their own network only.
+    for _ in 0..5 {
+        assert_eq!(login_from("203.0.113.5", &wrong).0, 401);
+    }
+    let (s, v, _) = login_from("203.0.113.5", &right);
+    assert_eq!((s, v["code"].as_str()), (429, Some("locked")), "{v}");
+    let (s, v, _) = login_from("127.0.0.1", &right);
+    assert_eq!(s, 200, "the clerk at the office is not locked out by a stranger: {v}");
+    // From a new network (the clerk at home) it works too, while nobody else is guessing.
+    let (s, v, _) = login_from("198.51.100.20", &right);
+    assert_eq!(s, 200, "{v}");
+    // A crowd of networks, one guess each: after 10 failures in all, strangers must wait.
+    let mut throttled = None;
+    for i in 1..=20 {
+        let (s, v, retry) = login_from(&format!("192.0.2.{i}"), &wrong);
+        if s == 429 {
+            assert_eq!(v["code"].as_str(), Some("rate_limited"), "{v}");
+            throttled = Some((i, retry));
+            break;
+        }
+        assert_eq!(s, 401, "{v}");
+    }
+    let (at, retry) = throttled.expect("a crowd of guessing networks is slowed down");
+    assert!(at <= 7, "slowed after 5 + {at} failures, not 10");
+    assert!(retry.is_some_and(|r| (1..=60).contains(&r)), "a Retry-After: {retry:?}");
+    // Networks where the clerk has logged in before are never slowed.
+    let (s, v, _) = login_from("127.0.0.1", &right);
+    assert_eq!(s, 200, "{v}");
+    let (s, v, _) = login_from("198.51.100.20", &right);
+    assert_eq!(s, 200, "{v}");
+    // Throttled attempts are recorded, and are not failures: the crowd's network is not locked.
+    let throttled_rows =
+        h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE outcome = 'throttled'").unwrap();
+    assert!(throttled_rows >= 1);
+    assert_eq!(h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE network = '' ").unwrap(), 0);
 }
 
 fn a_tampered_audit_event_is_caught_by_audit_verify(backend: Backend) {

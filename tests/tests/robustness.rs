@@ -186,7 +186,7 @@ fn health_and_metrics_are_served() {
     assert_eq!(v["status"], "ok");
     let mut a = h.join("Aiko");
     pump_all(&mut [&mut a], Duration::from_millis(200));
-    let (status, text) = h.get("/metrics");
+    let (status, text) = h.get_ops("/metrics");
     assert_eq!(status, 200);
     for needle in [
         "# TYPE madoguchi_tick_duration_seconds histogram",

@@ -39,6 +39,10 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
     let (s, page) = h.get("/play");
     assert_eq!(s, 200);
     assert!(page.contains("canvas id=\"madoguchi\""));
+    // The page has a Content-Security-Policy (the browser run below fails on any violation).
+    let (_, headers) = raw_get(&h.base(), "/play", "");
+    let csp = headers.get("content-security-policy").expect("a CSP on /play");
+    assert!(csp.contains("script-src 'self' 'sha256-") && csp.contains("frame-ancestors 'none'"), "{csp}");
     // A resident already in the office watches the browser client arrive.
     let mut watcher = h.join("watcher");
     let shot = std::env::temp_dir().join(format!("madoguchi-office-{}.png", std::process::id()));

@@ -31,6 +31,9 @@ enum Bench {
         /// HTTP base URL of a running server (e.g. http://127.0.0.1:8080). Default: start one.
         #[arg(long)]
         server: Option<String>,
+        /// Its operations listener's base URL, for /metrics (default http://127.0.0.1:9090).
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        ops: String,
         /// Threads that drive the bots.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -77,8 +80,8 @@ enum Bench {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     match Cli::parse().bench {
-        Bench::World { bots, seconds, server, threads, chat_every, flood_pps } => {
-            world(bots, seconds, server, threads, chat_every, flood_pps)
+        Bench::World { bots, seconds, server, ops, threads, chat_every, flood_pps } => {
+            world(bots, seconds, server.map(|s| (s, ops)), threads, chat_every, flood_pps)
         }
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
         Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
@@ -135,16 +138,16 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
 fn world(
     n: usize,
     seconds: u64,
-    server: Option<String>,
+    server: Option<(String, String)>,
     threads: usize,
     chat_every: f64,
     flood_pps: u64,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let max_clients = (n + 16).min(1024).to_string();
-    let (process, base) = match server {
+    let (process, base, ops) = match server {
         Some(_) if flood_pps > 0 => bail!("--flood-pps needs the server the bench starts (no --server)"),
-        Some(url) => (None, url.trim_end_matches('/').to_string()),
+        Some((url, ops)) => (None, url.trim_end_matches('/').to_string(), ops.trim_end_matches('/').to_string()),
         None => {
             // Every bot connects from loopback: one address, so its cap is the client limit.
             let p = ServerProcess::start(&[
@@ -156,8 +159,8 @@ fn world(
                 "0",
             ])
             .map_err(anyhow::Error::msg)?;
-            let base = p.http_base();
-            (Some(p), base)
+            let (base, ops) = (p.http_base(), p.ops_base());
+            (Some(p), base, ops)
         }
     };
     let http = reqwest::Client::new();
@@ -195,7 +198,7 @@ fn world(
         groups.push(creds.by_ref().take(per).collect());
     }
     let scrape = |http: &reqwest::Client| -> anyhow::Result<String> {
-        rt.block_on(async { Ok(http.get(format!("{base}/metrics")).send().await?.error_for_status()?.text().await?) })
+        rt.block_on(async { Ok(http.get(format!("{ops}/metrics")).send().await?.error_for_status()?.text().await?) })
     };
     let handles: Vec<_> = groups
         .into_iter()

@@ -47,6 +47,9 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("the world is not running; try again shortly")]
     Unavailable,
+    /// Too much of this work at once (e.g. password checks); try again in a moment.
+    #[error("too many requests at once; try again in a moment")]
+    Busy,
     #[error("internal error")]
     Internal(String),
 }
@@ -75,6 +78,8 @@ impl From<StaffError> for ApiError {
         match e {
             StaffError::BadCredentials | StaffError::UnknownLogin => ApiError::BadCredentials,
             StaffError::Locked(_) => ApiError::Locked(e.to_string()),
+            StaffError::Throttled(secs) => ApiError::RateLimited(secs),
+            StaffError::Busy => ApiError::Busy,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -100,6 +105,7 @@ impl IntoResponse for ApiError {
             ApiError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "locked"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in HTTP handler");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -109,6 +115,16 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(f) => Some(f.clone()),
             _ => None,
         };
-        (status, Json(ErrorBody { code: code.into(), message: self.to_string(), fields })).into_response()
+        // How long to wait before asking again, where there is an answer.
+        let retry_after = match &self {
+            ApiError::RateLimited(secs) => Some((*secs).max(1)),
+            ApiError::Unavailable | ApiError::Busy => Some(1),
+            _ => None,
+        };
+        let mut r = (status, Json(ErrorBody { code: code.into(), message: self.to_string(), fields })).into_response();
+        if let Some(secs) = retry_after {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }

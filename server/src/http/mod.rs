@@ -6,8 +6,10 @@
 //! ([`extract`]) and the one error type ([`error`]). Handlers call into the features (`identity`,
 //! `records`, `queue`, `net`); no feature imports this module.
 
+pub mod client_addr;
 pub mod error;
 pub mod extract;
+pub mod listen;
 pub mod openapi;
 pub mod ops;
 pub mod queue;
@@ -30,7 +32,14 @@ use tower_http::trace::TraceLayer;
 /// WebSocket) answer at once and are not cut by it.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The whole HTTP surface: every request gets an `x-request-id` (kept if the client sent one,
+/// The operations listener's surface (`--ops-addr`): /healthz and /metrics.
+pub fn ops_router(state: HttpState) -> Router {
+    ops::ops_router()
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+}
+
+/// The whole public HTTP surface: every request gets an `x-request-id` (kept if the client sent one,
 /// echoed in the response), a tracing span naming it, and [`REQUEST_TIMEOUT`].
 pub fn router(state: HttpState) -> Router {
     Router::new()

@@ -1,4 +1,5 @@
-//! Operations: health and Prometheus metrics.
+//! Operations: health (on the public listener too, for load balancers) and Prometheus metrics
+//! (only on the operations listener, `--ops-addr`).
 
 use super::state::HttpState;
 use axum::extract::State;
@@ -13,7 +14,13 @@ use std::time::Duration;
 /// A world that has not ticked for this long is reported unhealthy.
 const STALL: Duration = Duration::from_secs(2);
 
+/// What the public listener serves of operations: health only.
 pub(super) fn router() -> Router<HttpState> {
+    Router::new().route("/healthz", get(healthz))
+}
+
+/// The operations listener: health and metrics.
+pub(super) fn ops_router() -> Router<HttpState> {
     Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
 }
 

@@ -1,20 +1,20 @@
 //! Sessions: guest residents, staff login and logout, and "who am I".
 
+use super::client_addr::ClientAddr;
 use super::error::{ApiError, body};
 use super::extract::Auth;
 use super::state::HttpState;
 use crate::identity::sessions::{self, Principal, Resident, SessionKey};
 use crate::identity::staff::{self, StaffAccount};
 use crate::ratelimit::address_key;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
 use madoguchi_shared::text::clean_text;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
@@ -63,10 +63,10 @@ pub struct MeBody {
     responses((status = 201, body = SessionBody), (status = 400, body = super::error::ErrorBody)))]
 pub async fn create_guest_session(
     State(s): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     body: Option<Json<GuestRequest>>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
-    s.guest_limit.check(address_key(peer.ip())).map_err(ApiError::RateLimited)?;
+    s.guest_limit.check(address_key(client)).map_err(ApiError::RateLimited)?;
     let req = body.map(|Json(b)| b).unwrap_or_default();
     let name = clean_text(req.display_name.as_deref().unwrap_or("ゲスト"));
     if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
@@ -130,20 +130,24 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// Staff login. Five wrong passwords in a row lock the account for 15 minutes.
+/// Staff login. Five wrong passwords from one network lock the login from that network for 15
+/// minutes (`429 locked`); after ten failures from anywhere, networks the login never succeeded
+/// from must wait between attempts (`429 rate_limited`); `503` when too many logins are being
+/// checked at once.
 #[utoipa::path(post, path = "/api/v1/staff/login", tag = "sessions", request_body = LoginRequest,
-    responses((status = 200, body = SessionBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    responses((status = 200, body = SessionBody), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn staff_login(
     State(s): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     req: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<SessionBody>, ApiError> {
-    s.login_limit.check(address_key(peer.ip())).map_err(ApiError::RateLimited)?;
+    s.login_limit.check(address_key(client)).map_err(ApiError::RateLimited)?;
     let req = body(req)?;
     if req.login.len() > 64 || req.password.len() > 1024 {
         return Err(ApiError::BadCredentials);
     }
-    let account = staff::login(&s.db, &req.login, &req.password).await?;
+    let network = address_key(client).to_string();
+    let account = staff::login(&s.db, &req.login, &req.password, &network).await?;
     let token = sessions::create_staff(&s.db, account.id).await?;
     Ok(Json(SessionBody {
         session_token: token,

@@ -19,6 +19,9 @@ impl HttpState {
     }
 }
 
+/// Text-mode event streams (`/text/events`) one session may hold open: a few tabs.
+pub const STREAMS_PER_SESSION: usize = 4;
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct HttpState {
@@ -43,4 +46,11 @@ pub struct HttpState {
     pub token_limit: Arc<RateLimiter<String>>,
     /// Sessions ended here (logout), for the world: their connections close.
     pub ended_sessions: UnboundedSender<SessionKey>,
+    /// Open text-mode event streams per session (at most [`STREAMS_PER_SESSION`]).
+    pub event_streams: Arc<crate::ratelimit::Slots<SessionKey>>,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub proxies: Arc<super::client_addr::TrustedProxies>,
+    /// The office's public origin (`--public-url`), which form posts must come from; `None`:
+    /// the request's Host.
+    pub public_origin: Option<Arc<str>>,
 }

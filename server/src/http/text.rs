@@ -10,6 +10,7 @@
 //! Pages are askama templates (`server/templates/text/`, escaped automatically); their words
 //! come from the office's Fluent catalog (`assets/i18n/*.ftl`, the `text-` messages).
 
+use super::client_addr::ClientAddr;
 use super::state::HttpState;
 use crate::db::now_ms;
 use crate::identity::sessions::{self, Principal, Resident};
@@ -17,7 +18,7 @@ use crate::queue::{QueueChange, QueueError};
 use crate::ratelimit::address_key;
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +30,6 @@ use madoguchi_shared::text::clean_text;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 const COOKIE: &str = "madoguchi_session";
@@ -495,30 +495,33 @@ struct StartForm {
 }
 
 /// Whether a form post comes from this site: browsers say where a request comes from
-/// (`Sec-Fetch-Site`, `Origin`); a post from another site is refused.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// (`Sec-Fetch-Site`, `Origin`); a post from another site is refused. `Origin` is compared with
+/// the office's public origin (`--public-url`) when one is set — behind a proxy that rewrites
+/// `Host` — and otherwise with the request's `Host`.
+fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site")
         && !matches!(site, "same-origin" | "none")
     {
         return false;
     }
-    match (get("origin"), get("host")) {
-        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, a)| a) == Some(host),
+    match (get("origin"), public_origin, get("host")) {
+        (Some(origin), Some(public), _) => origin.eq_ignore_ascii_case(public),
+        (Some(origin), None, Some(host)) => origin.split_once("://").map(|(_, a)| a) == Some(host),
         _ => true,
     }
 }
 
 async fn start(
     State(s): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(f): Form<StartForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, s.public_origin.as_deref()) {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
-    if s.guest_limit.check(address_key(peer.ip())).is_err() {
+    if s.guest_limit.check(address_key(client)).is_err() {
         return see_other(&back(&f.lang, "rate_limited", None), None);
     }
     let name = clean_text(&f.name);
@@ -636,6 +639,15 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
     };
+    let Some(slot) = s.event_streams.take(sessions::SessionKey::of(&token)) else {
+        // Each open tab holds one; a client opening hundreds is refused, not served.
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "30")],
+            "too many open live updates for this session",
+        )
+            .into_response();
+    };
     let lang = pick_lang(q.lang.as_deref(), &headers);
     let csrf = csrf_for(&token);
     let rx = s.queues.subscribe();
@@ -647,10 +659,11 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         csrf: String,
         last: Option<String>,
         touch: tokio::time::Interval,
+        _slot: crate::ratelimit::Slot<sessions::SessionKey>,
     }
     let mut touch = tokio::time::interval(Duration::from_secs(5 * 60));
     touch.reset(); // the first touch is due in five minutes, not now
-    let live = Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch };
+    let live = Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, _slot: slot };
     let stream = futures_util::stream::unfold(live, move |mut st| async move {
         loop {
             if st.last.is_some() {
@@ -727,6 +740,27 @@ async fn live_js() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_origin_is_checked_against_host_or_the_public_url() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        let direct = h(&[("origin", "http://office.test:8080"), ("host", "office.test:8080")]);
+        assert!(same_origin(&direct, None));
+        // Behind a proxy that rewrites Host, only --public-url tells the real origin.
+        let proxied = h(&[("origin", "https://madoguchi.example.jp"), ("host", "127.0.0.1:8080")]);
+        assert!(!same_origin(&proxied, None));
+        assert!(same_origin(&proxied, Some("https://madoguchi.example.jp")));
+        assert!(!same_origin(&direct, Some("https://madoguchi.example.jp")), "another origin is refused");
+        let cross = h(&[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")]);
+        assert!(!same_origin(&cross, Some("https://madoguchi.example.jp")));
+        assert!(same_origin(&h(&[]), None), "no Origin (an old browser, curl): the CSRF token still guards");
+    }
 
     #[test]
     fn escaping_and_cookies() {

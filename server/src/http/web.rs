@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use sha2::Digest;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new().route("/play", get(play)).route("/web/{file}", get(file))
@@ -120,10 +121,50 @@ fn accepted_encodings(headers: &HeaderMap) -> Vec<&'static str> {
 
 const PLAY: &str = include_str!("play.html");
 
+/// The page's Content-Security-Policy: scripts only from here and the page's own inline module
+/// (by its hash), WebAssembly compiled from them, connections only back to this origin (the
+/// API and the world WebSocket), no plugins, frames or foreign form targets.
+static PLAY_CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    let script = inline_script(PLAY).unwrap_or_default();
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sha2::Sha256::digest(script));
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'sha256-{hash}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).expect("an ASCII policy")
+});
+
+/// The text of a page's one inline `<script …>…</script>`.
+fn inline_script(page: &str) -> Option<&str> {
+    let open = page.find("<script")?;
+    let body = open + page[open..].find('>')? + 1;
+    let end = body + page[body..].find("</script>")?;
+    Some(&page[body..end])
+}
+
 async fn play() -> Response {
     let mut r = PLAY.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_SECURITY_POLICY, PLAY_CSP.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_play_page_has_one_inline_script_and_the_policy_names_its_hash() {
+        assert_eq!(PLAY.matches("<script").count(), 1, "the policy allows one inline script");
+        let script = inline_script(PLAY).unwrap();
+        assert!(script.contains("import") || script.len() > 100, "{script}");
+        let csp = PLAY_CSP.to_str().unwrap();
+        assert!(csp.contains("'sha256-") && csp.contains("connect-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-eval'") || csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    }
 }

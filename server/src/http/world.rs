@@ -1,5 +1,6 @@
 //! Entering the world: a connect token for the bearer's session.
 
+use super::client_addr::ClientAddr;
 use super::error::ApiError;
 use super::extract::Auth;
 use super::state::HttpState;
@@ -8,7 +9,7 @@ use crate::identity::sessions::{Principal, SessionKey};
 use crate::net::tokens::TokenError;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +17,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
@@ -76,7 +76,7 @@ struct WsQuery {
 /// Upgrades to the world's WebSocket, for the holder of a valid ticket.
 async fn ws_connect(
     State(s): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Query(q): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -92,7 +92,7 @@ async fn ws_connect(
         )
         .into_response();
     };
-    s.ws.accept(ws, entrant, peer.ip())
+    s.ws.accept(ws, entrant, client)
 }
 
 /// A netcode connect token: short-lived, single-use, tied to the session that asked for it.
