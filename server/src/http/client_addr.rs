@@ -5,13 +5,10 @@
 //! Proxies append the address they got the request from, so the list is read from the right:
 //! the first address that is not a trusted proxy is the client. Everything left of it was
 //! written by the client and is not believed. From an untrusted peer these headers are ignored.
+//! Handlers take the result as the `ClientAddr` extractor (`super::extract`).
 
-use super::state::HttpState;
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use ipnet::IpNet;
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 /// The networks whose peers may say whom they forward for.
@@ -107,22 +104,6 @@ fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Hop>> {
         hops.extend(value.split(',').map(|h| node_ip(h.trim())));
     }
     (!hops.is_empty()).then_some(hops)
-}
-
-/// The address of the client behind a request (see the module comment).
-pub struct ClientAddr(pub IpAddr);
-
-impl FromRequestParts<HttpState> for ClientAddr {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        Ok(ClientAddr(state.proxies.client_ip(peer, &parts.headers)))
-    }
 }
 
 #[cfg(test)]

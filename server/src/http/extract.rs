@@ -56,3 +56,20 @@ impl FromRequestParts<HttpState> for StaffAuth {
         }
     }
 }
+
+/// The address of the client behind a request: the TCP peer, or whom a trusted proxy says it
+/// forwarded for (see `super::client_addr`).
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl FromRequestParts<HttpState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(ClientAddr(state.proxies.client_ip(peer, &parts.headers)))
+    }
+}

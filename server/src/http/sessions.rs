@@ -1,8 +1,8 @@
 //! Sessions: guest residents, staff login and logout, and "who am I".
 
-use super::client_addr::ClientAddr;
 use super::error::{ApiError, body};
 use super::extract::Auth;
+use super::extract::ClientAddr;
 use super::state::HttpState;
 use crate::identity::sessions::{self, Principal, Resident, SessionKey};
 use crate::identity::staff::{self, StaffAccount};

@@ -10,7 +10,7 @@
 //! Pages are askama templates (`server/templates/text/`, escaped automatically); their words
 //! come from the office's Fluent catalog (`assets/i18n/*.ftl`, the `text-` messages).
 
-use super::client_addr::ClientAddr;
+use super::extract::ClientAddr;
 use super::state::HttpState;
 use crate::db::now_ms;
 use crate::identity::sessions::{self, Principal, Resident};

@@ -1,8 +1,8 @@
 //! Entering the world: a connect token for the bearer's session.
 
-use super::client_addr::ClientAddr;
 use super::error::ApiError;
 use super::extract::Auth;
+use super::extract::ClientAddr;
 use super::state::HttpState;
 use crate::identity::principal::{Entrant, WorldPrincipal};
 use crate::identity::sessions::{Principal, SessionKey};
