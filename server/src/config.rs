@@ -179,6 +179,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_TICKETS_PER_MINUTE", default_value_t = 10)]
     pub tickets_per_minute: u32,
 
+    /// Writes one resident may make to their applications per minute (drafts, edits,
+    /// submissions, withdrawals; also the burst). Every edit is kept in the audit trail for
+    /// good, so this bounds how fast one session can grow the database. 0 turns it off.
+    #[arg(long, env = "MADOGUCHI_RESIDENT_WRITES_PER_MINUTE", default_value_t = 30)]
+    pub resident_writes_per_minute: u32,
+
     /// Take tickets at any hour, ignoring the opening hours in office.toml (demonstrations, tests).
     #[arg(long, env = "MADOGUCHI_ALWAYS_OPEN")]
     pub always_open: bool,

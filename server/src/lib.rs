@@ -326,6 +326,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         login_limit: Arc::new(RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
         ended_sessions: ended_tx,
         token_limit: Arc::new(RateLimiter::new(12, 30)),
+        write_limit: Arc::new(RateLimiter::new(cfg.resident_writes_per_minute, cfg.resident_writes_per_minute)),
     };
     let (listener, ops_listener) = {
         let _guard = runtime.enter();

@@ -25,6 +25,7 @@ on_both_backends!(
     authorization_is_a_matrix_of_refusals_that_never_reveal_existence,
     staff_login_locks_after_repeated_failures_and_every_attempt_is_recorded,
     a_strangers_guesses_lock_only_their_network_and_a_guessing_crowd_is_slowed,
+    a_residents_writes_are_rate_limited_and_open_drafts_capped,
     a_tampered_audit_event_is_caught_by_audit_verify,
     acknowledged_submissions_survive_sigkill,
     sessions_resume_and_end,
@@ -406,6 +407,44 @@ fn a_strangers_guesses_lock_only_their_network_and_a_guessing_crowd_is_slowed(ba
         h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE outcome = 'throttled'").unwrap();
     assert!(throttled_rows >= 1);
     assert_eq!(h.store.exec("UPDATE login_attempts SET outcome = outcome WHERE network = '' ").unwrap(), 0);
+}
+
+fn a_residents_writes_are_rate_limited_and_open_drafts_capped(backend: Backend) {
+    let h = Harness::start_on(Store::new(backend), &["--resident-writes-per-minute", "25"]);
+    let a = h.guest("Aiko");
+    let b = h.guest("Bunta");
+    // Twenty open drafts at most: the 21st is refused, and nothing is stored for it.
+    let refs: Vec<String> = (0..20).map(|_| draft(&h, &a, moving_in())).collect();
+    let create = json!({"procedure_id": "moving_in", "form_data": moving_in()});
+    let (s, v) = h.call("POST", "/api/v1/applications", Some(&a), Some(&create));
+    assert_eq!((s, v["code"].as_str()), (409, Some("too_many_drafts")), "{v}");
+    assert_eq!(h.call("GET", "/api/v1/applications", Some(&a), None).1.as_array().unwrap().len(), 20);
+    // Submitting one makes room.
+    let (s, v) = h.call("POST", &format!("/api/v1/applications/{}/submit", refs[0]), Some(&a), None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(h.call("POST", "/api/v1/applications", Some(&a), Some(&create)).0, 201);
+    // 23 writes so far; edits in a burst run into the per-minute limit, with a Retry-After.
+    let mut edited = 0;
+    let limited = loop {
+        let (s, v) = h.call(
+            "PATCH",
+            &format!("/api/v1/applications/{}", refs[1]),
+            Some(&a),
+            Some(&json!({"form_data": moving_in()})),
+        );
+        match s {
+            200 => edited += 1,
+            429 => break v,
+            _ => panic!("{s} {v}"),
+        }
+        assert!(edited < 10, "edits are not limited");
+    };
+    assert_eq!(limited["code"], "rate_limited", "{limited}");
+    assert_eq!(edited, 2, "25 writes a minute: 23 before, 2 edits");
+    // Refused writes stored nothing, and another resident is not affected.
+    let (_, events) = h.call("GET", &format!("/api/v1/applications/{}", refs[1]), Some(&a), None);
+    assert_eq!(events["status"], "draft");
+    draft(&h, &b, moving_in());
 }
 
 fn a_tampered_audit_event_is_caught_by_audit_verify(backend: Backend) {

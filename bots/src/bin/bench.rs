@@ -478,7 +478,7 @@ fn moving_in_form() -> serde_json::Value {
 /// acknowledged submissions per second and the submit latency.
 fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let (server, pg) = start_on(&rt, backend, &["--sessions-per-minute", "0"])?;
+    let (server, pg) = start_on(&rt, backend, &["--sessions-per-minute", "0", "--resident-writes-per-minute", "0"])?;
     let base = server.http_base();
     eprintln!("bench records: {concurrency} residents against {base} ({backend})");
     let http = reqwest::Client::new();

@@ -63,6 +63,7 @@ impl From<RecordError> for ApiError {
             RecordError::Invalid(fields) => ApiError::Invalid(fields),
             RecordError::IdentityRequired => ApiError::Forbidden("identity_required", e.to_string()),
             RecordError::WrongDepartment => ApiError::Forbidden("wrong_department", e.to_string()),
+            RecordError::TooManyDrafts => ApiError::Conflict("too_many_drafts", e.to_string()),
             RecordError::Db(e) => ApiError::Internal(e.to_string()),
         }
     }

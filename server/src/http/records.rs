@@ -95,12 +95,13 @@ pub async fn resident_list(
 
 /// Drafts an application.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "resident", security(("session" = [])), request_body = CreateRequest,
-    responses((status = 201, body = ApplicationView), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 201, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn resident_create(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
     req: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+    s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let req = body(req)?;
     let view = applications::create(
         &s.db,
@@ -129,13 +130,14 @@ pub async fn resident_read(
 /// Replaces the form data of a draft (or of an application that needs information).
 #[utoipa::path(patch, path = "/api/v1/applications/{reference}", tag = "resident", security(("session" = [])),
     params(("reference" = String, Path)), request_body = EditRequest,
-    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn resident_edit(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
     Path(reference_): Path<String>,
     req: Result<Json<EditRequest>, JsonRejection>,
 ) -> Result<Json<ApplicationView>, ApiError> {
+    s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
     Ok(Json(applications::edit(&s.db, &s.catalog, &resident_actor(&r), &reference_, &req.form_data).await?))
@@ -144,12 +146,13 @@ pub async fn resident_edit(
 /// Submits a draft (or resubmits after "needs information"). The whole form is checked.
 #[utoipa::path(post, path = "/api/v1/applications/{reference}/submit", tag = "resident", security(("session" = [])),
     params(("reference" = String, Path)),
-    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn resident_submit(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
+    s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let verified = r.identity_level == "verified";
     let view = applications::change_status(
         &s.db,
@@ -166,12 +169,13 @@ pub async fn resident_submit(
 
 /// Withdraws an application that is not yet decided.
 #[utoipa::path(post, path = "/api/v1/applications/{reference}/withdraw", tag = "resident", security(("session" = [])),
-    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody)))]
+    params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn resident_withdraw(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
+    s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let view = applications::change_status(
         &s.db,
         &s.catalog,

@@ -42,6 +42,8 @@ pub struct HttpState {
     pub guest_limit: Arc<RateLimiter>,
     /// Staff login attempts, per client address (accounts also lock themselves).
     pub login_limit: Arc<RateLimiter>,
+    /// A resident's writes to their applications (drafts, edits, submissions, withdrawals).
+    pub write_limit: Arc<RateLimiter<String>>,
     /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
     pub token_limit: Arc<RateLimiter<String>>,
     /// Sessions ended here (logout), for the world: their connections close.

@@ -105,6 +105,12 @@ pub fn transition_allowed(mover: Mover, from: Status, to: Status) -> bool {
     }
 }
 
+/// Drafts one resident may hold at once: each edit of one is kept for good in the audit trail,
+/// so drafts cannot be a way to fill the disk. (On PostgreSQL, creates of one resident running
+/// at the same moment may each see room and pass it by those few; the per-resident write rate
+/// bounds them.)
+pub const MAX_OPEN_DRAFTS: i64 = 20;
+
 /// What went wrong with a records operation. Client-facing; `Db` details stay in the log.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -120,6 +126,8 @@ pub enum RecordError {
     IdentityRequired,
     #[error("clerks may only work on their own department's procedures")]
     WrongDepartment,
+    #[error("a resident may keep at most {MAX_OPEN_DRAFTS} drafts; submit or withdraw one first")]
+    TooManyDrafts,
     #[error("database error")]
     Db(#[from] sqlx::Error),
 }
@@ -323,6 +331,14 @@ pub async fn create(
                 code: "unknown_resident",
                 message: "no such resident".into(),
             }]));
+        }
+        let drafts: i64 = sqlx::query("SELECT COUNT(*) FROM applications WHERE resident_id = $1 AND status = 'draft'")
+            .bind(rid)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if drafts >= MAX_OPEN_DRAFTS {
+            return Err(RecordError::TooManyDrafts);
         }
     }
     // A collision of 40 random bits is rare; a unique index catches it and we draw again.
