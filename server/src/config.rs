@@ -194,6 +194,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_NO_SHOW_SECS", default_value_t = 180, value_parser = clap::value_parser!(u16).range(1..))]
     pub no_show_secs: u16,
 
+    /// Seconds a desk staffed from the console (no avatar at it) counts as attended after the
+    /// clerk's last desk action or presence heartbeat (`POST /api/v1/staff/desk/heartbeat`);
+    /// an unattended desk does not call the next number when a called resident does not come.
+    #[arg(long, env = "MADOGUCHI_DESK_PRESENCE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..))]
+    pub desk_presence_secs: u16,
+
     /// Seconds a clerk who leaves their desk or disconnects keeps it before it closes.
     #[arg(long, env = "MADOGUCHI_DESK_GRACE_SECS", default_value_t = 60)]
     pub desk_grace_secs: u16,

@@ -71,6 +71,7 @@ migrations!(
     (4, "state hash", "0004_state_hash.sql"),
     (5, "queues", "0005_queues.sql"),
     (6, "login network", "0006_login_network.sql"),
+    (7, "service time", "0007_service_time.sql"),
 );
 
 /// The migrator of one backend's files.

@@ -285,6 +285,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         queue::QueueSettings {
             no_show_after: Duration::from_secs(cfg.no_show_secs.into()),
             desk_grace: Duration::from_secs(cfg.desk_grace_secs.into()),
+            desk_presence: Duration::from_secs(cfg.desk_presence_secs.into()),
             take_burst: 5,
             take_per_minute: cfg.tickets_per_minute,
         },

@@ -278,6 +278,114 @@ fn a_called_resident_who_does_not_come_is_a_no_show_and_the_next_is_called() {
     assert_eq!(mine(&h, &r2)[0]["status"], "serving");
 }
 
+/// Waits until `token`'s first ticket has `status`; false after `within`.
+fn wait_status(h: &Harness, token: &str, status: &str, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if mine(h, token)[0]["status"] == status {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_console_desk_is_attended_by_heartbeats_and_actions_not_by_reading() {
+    let h = Harness::start(&[
+        "--always-open",
+        "--sessions-per-minute",
+        "0",
+        "--no-show-secs",
+        "2",
+        "--desk-presence-secs",
+        "3",
+    ]);
+    let residents: Vec<String> = (0..5).map(|i| h.guest(&format!("r{i}"))).collect();
+    for r in &residents {
+        assert_eq!(take(&h, r, "taxation").0, 201);
+    }
+    let clerk = h.clerk("tax", "taxation");
+    // No desk yet: nothing to be present at.
+    let (s, v) = h.call("POST", "/api/v1/staff/desk/heartbeat", Some(&clerk), None);
+    assert_eq!((s, v["code"].as_str()), (409, Some("no_desk")), "{v}");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/e1/take", Some(&clerk), None).0, 200);
+    let (_, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    assert_eq!(v["called"]["label"], "E-001");
+    // An open console tab only reads: E-001 is a no-show after 2 s, and the desk, acted on 2 s
+    // before, calls E-002; that one is a no-show 2 s later, when the clerk's last act is 4 s old
+    // (more than the 3 s of presence) — so E-003 is not called, however much the tab reads.
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        assert_eq!(h.call("GET", "/api/v1/staff/desks", Some(&clerk), None).0, 200);
+        assert_eq!(h.call("GET", "/api/v1/staff/queue", Some(&clerk), None).0, 200);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(mine(&h, &residents[0])[0]["status"], "no_show");
+    assert_eq!(mine(&h, &residents[1])[0]["status"], "no_show");
+    assert_eq!(mine(&h, &residents[2])[0]["status"], "waiting", "an unattended desk called the next");
+    // A console that sends heartbeats keeps the desk attended past the presence period.
+    let (_, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    assert_eq!(v["called"]["label"], "E-003");
+    let beat_until = std::time::Instant::now() + Duration::from_secs(7);
+    while std::time::Instant::now() < beat_until {
+        assert_eq!(h.call("POST", "/api/v1/staff/desk/heartbeat", Some(&clerk), None).0, 204);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // E-003 no-show at +2 s calls E-004 (the act at 0 s); E-004 no-show at +4 s calls E-005:
+    // only the heartbeats make the desk attended then.
+    assert_eq!(mine(&h, &residents[3])[0]["status"], "no_show");
+    assert!(
+        wait_status(&h, &residents[4], "called", Duration::from_secs(1))
+            || mine(&h, &residents[4])[0]["status"] == "no_show"
+    );
+}
+
+fn the_wait_estimate_counts_only_real_services(backend: Backend) {
+    let h = Harness::start_on(Store::new(backend), OPEN);
+    let r: Vec<String> = (0..4).map(|i| h.guest(&format!("r{i}"))).collect();
+    for t in &r {
+        assert_eq!(take(&h, t, "taxation").0, 201);
+    }
+    let clerk = h.clerk("tax", "taxation");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/e1/take", Some(&clerk), None).0, 200);
+    let real_services =
+        || h.store.exec("UPDATE tickets SET service_ms = service_ms WHERE service_ms IS NOT NULL").unwrap();
+    // Called, never arrived, marked done: not a service.
+    h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(h.call("POST", "/api/v1/staff/desk/done", Some(&clerk), None).0, 200);
+    assert_eq!(mine(&h, &r[0])[0]["status"], "served");
+    assert_eq!(real_services(), 0);
+    assert_eq!(mine(&h, &r[2])[0]["wait_s"], Value::Null, "no real service yet: wait unknown");
+    // Called, arrived, done: a service, and now there is an estimate.
+    h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    let id = mine(&h, &r[1])[0]["id"].as_i64().unwrap();
+    assert_eq!(h.call("POST", &format!("/api/v1/tickets/{id}/arrived"), Some(&r[1]), None).0, 200);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(h.call("POST", "/api/v1/staff/desk/done", Some(&clerk), None).0, 200);
+    assert_eq!(real_services(), 1);
+    let wait = mine(&h, &r[2])[0]["wait_s"].as_u64().expect("an estimate after a real service");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Arrived and being served when the server restarts: ended, but not a service.
+    h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    let id = mine(&h, &r[2])[0]["id"].as_i64().unwrap();
+    assert_eq!(h.call("POST", &format!("/api/v1/tickets/{id}/arrived"), Some(&r[2]), None).0, 200);
+    let h = h.kill_and_restart(OPEN);
+    assert_eq!(mine(&h, &r[2])[0]["status"], "served");
+    assert_eq!(h.store.exec("UPDATE tickets SET service_ms = service_ms WHERE service_ms IS NOT NULL").unwrap(), 1);
+}
+
+#[test]
+fn the_wait_estimate_counts_only_real_services_sqlite() {
+    the_wait_estimate_counts_only_real_services(Backend::Sqlite);
+}
+
+#[test]
+fn the_wait_estimate_counts_only_real_services_postgres() {
+    the_wait_estimate_counts_only_real_services(Backend::Postgres);
+}
+
 #[test]
 fn a_clerk_who_disconnects_loses_the_desk_after_the_grace_period() {
     let h = Harness::start(&["--always-open", "--sessions-per-minute", "0", "--desk-grace-secs", "1"]);

@@ -53,6 +53,7 @@ impl utoipa::Modify for BearerScheme {
         queue::staff_queue,
         queue::take_desk,
         queue::leave_desk,
+        queue::heartbeat,
         queue::call_next,
         queue::recall,
         queue::no_show,

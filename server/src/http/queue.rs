@@ -23,6 +23,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/api/v1/staff/queue", get(staff_queue))
         .route("/api/v1/staff/desks/{counter}/take", post(take_desk))
         .route("/api/v1/staff/desk/leave", post(leave_desk))
+        .route("/api/v1/staff/desk/heartbeat", post(heartbeat))
         .route("/api/v1/staff/desk/call-next", post(call_next))
         .route("/api/v1/staff/desk/recall", post(recall))
         .route("/api/v1/staff/desk/no-show", post(no_show))
@@ -115,8 +116,6 @@ pub async fn arrived(
 #[utoipa::path(get, path = "/api/v1/staff/desks", tag = "staff", security(("session" = [])),
     responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
-    // A console showing the desks keeps its clerk's desk alive.
-    s.queues.touch(st.id);
     let mut all = s.queues.desk_views().await?;
     for d in &mut all {
         if d.department != st.department_id {
@@ -133,7 +132,6 @@ pub async fn staff_queue(
     State(s): State<HttpState>,
     StaffAuth(st): StaffAuth,
 ) -> Result<Json<Vec<StaffTicket>>, ApiError> {
-    s.queues.touch(st.id);
     Ok(Json(s.queues.waiting(&st.department_id).await?))
 }
 
@@ -163,6 +161,16 @@ pub async fn take_desk(
 pub async fn leave_desk(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<DeskBody>, ApiError> {
     let sign = s.queues.leave_desk(&clerk(&st)).await?;
     Ok(Json(DeskBody { counter: sign.counter, open: sign.open, clerk: sign.clerk }))
+}
+
+/// "I am at my desk": the staff console sends this while its clerk is at the screen (e.g. every
+/// 20 s while the page is visible). Without an avatar at the desk, only this and desk actions
+/// keep the desk attended (`--desk-presence-secs`); reading the desks or the queue does not.
+#[utoipa::path(post, path = "/api/v1/staff/desk/heartbeat", tag = "staff", security(("session" = [])),
+    responses((status = 204, description = "the desk counts as attended"), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn heartbeat(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<StatusCode, ApiError> {
+    if s.queues.touch(st.id) { Ok(StatusCode::NO_CONTENT) } else { Err(QueueError::NoDesk.into()) }
 }
 
 /// What calling the next number gave.

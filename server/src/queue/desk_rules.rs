@@ -1,7 +1,9 @@
 //! The desk rules, without any I/O: one desk per clerk, only their own department's, the grace
 //! period of a clerk who walks away, the idle limit of a console-only desk, and whether someone
-//! attends a desk (else the no-show timer does not call the next). Desks are presence, kept in
-//! memory: after a restart every desk is closed.
+//! attends a desk (else the no-show timer does not call the next). A desk is attended while its
+//! clerk's avatar is at it, or for `presence` (`--desk-presence-secs`) after the clerk's last
+//! desk action or explicit presence heartbeat from the console; reading the desks or the queue
+//! does not count. Desks are presence, kept in memory: after a restart every desk is closed.
 
 use super::model::{Clerk, QueueError};
 use madoguchi_shared::protocol::DeskSign;
@@ -22,17 +24,26 @@ struct Desk {
     away_since: Option<Instant>,
     /// Whether the clerk's avatar has been seen at the desk (else: a console-only desk).
     in_world: bool,
-    /// The clerk's last action or console refresh.
+    /// The clerk's last desk action or presence heartbeat.
     last_active: Instant,
 }
 
 impl Desk {
     /// Someone is there to serve the next resident if a called one does not come: the clerk's
-    /// avatar is at the desk, or their console acted or refreshed within the no-show period
-    /// (and a minute).
-    fn attended(&self, no_show_after: Duration, now: Instant) -> bool {
-        self.away_since.is_none()
-            && (self.in_world || now.duration_since(self.last_active) < no_show_after + Duration::from_secs(60))
+    /// avatar is at the desk, or their console acted or sent a heartbeat within `presence`.
+    fn attended(&self, presence: Duration, now: Instant) -> bool {
+        self.away_since.is_none() && (self.in_world || now.duration_since(self.last_active) < presence)
+    }
+
+    /// Why this desk should close now, if it should.
+    fn stale(&self, grace: Duration, now: Instant) -> Option<&'static str> {
+        if self.away_since.is_some_and(|t| now.duration_since(t) >= grace) {
+            Some("clerk away past the grace period")
+        } else if !self.in_world && now.duration_since(self.last_active) >= CONSOLE_DESK_IDLE {
+            Some("console desk idle")
+        } else {
+            None
+        }
     }
 }
 
@@ -90,10 +101,15 @@ impl DeskBoard {
         self.desks.iter().find(|(_, d)| d.staff_id == staff_id).map(|(k, _)| k.clone())
     }
 
-    /// Records activity of a clerk at their desk (console refreshes count).
-    pub fn touch(&mut self, staff_id: i64, now: Instant) {
-        if let Some(d) = self.desks.values_mut().find(|d| d.staff_id == staff_id) {
-            d.last_active = now;
+    /// Records a desk action or presence heartbeat of a clerk at their desk; false if the clerk
+    /// holds no desk.
+    pub fn touch(&mut self, staff_id: i64, now: Instant) -> bool {
+        match self.desks.values_mut().find(|d| d.staff_id == staff_id) {
+            Some(d) => {
+                d.last_active = now;
+                true
+            }
+            None => false,
         }
     }
 
@@ -125,25 +141,20 @@ impl DeskBoard {
     }
 
     /// Who holds `counter` and attends it now (see [`Desk::attended`]).
-    pub fn attended_by(&self, counter: &str, no_show_after: Duration, now: Instant) -> Option<i64> {
-        self.desks.get(counter).filter(|d| d.attended(no_show_after, now)).map(|d| d.staff_id)
+    pub fn attended_by(&self, counter: &str, presence: Duration, now: Instant) -> Option<i64> {
+        self.desks.get(counter).filter(|d| d.attended(presence, now)).map(|d| d.staff_id)
     }
 
     /// Desks to close now, and why: a clerk away past `grace`, or a console-only desk idle for
     /// [`CONSOLE_DESK_IDLE`].
     pub fn stale(&self, grace: Duration, now: Instant) -> Vec<(String, &'static str)> {
-        self.desks
-            .iter()
-            .filter_map(|(k, d)| {
-                if d.away_since.is_some_and(|t| now.duration_since(t) >= grace) {
-                    Some((k.clone(), "clerk away past the grace period"))
-                } else if !d.in_world && now.duration_since(d.last_active) >= CONSOLE_DESK_IDLE {
-                    Some((k.clone(), "console desk idle"))
-                } else {
-                    None
-                }
-            })
-            .collect()
+        self.desks.iter().filter_map(|(k, d)| Some((k.clone(), d.stale(grace, now)?))).collect()
+    }
+
+    /// Whether `counter` should close now (asked again under its lock, just before closing: the
+    /// clerk may have come back since [`DeskBoard::stale`] listed it).
+    pub fn is_stale(&self, counter: &str, grace: Duration, now: Instant) -> bool {
+        self.desks.get(counter).is_some_and(|d| d.stale(grace, now).is_some())
     }
 }
 
@@ -156,7 +167,7 @@ mod tests {
     }
 
     const GRACE: Duration = Duration::from_secs(60);
-    const NO_SHOW: Duration = Duration::from_secs(180);
+    const PRESENCE: Duration = Duration::from_secs(60);
 
     #[test]
     fn a_clerk_takes_only_their_departments_free_desks() {
@@ -211,8 +222,11 @@ mod tests {
         let mut b = DeskBoard::default();
         let t0 = Instant::now();
         b.take(&clerk(1, "tax"), "T1", "tax", t0).unwrap();
-        b.touch(1, t0 + Duration::from_secs(600));
-        assert!(b.stale(GRACE, t0 + CONSOLE_DESK_IDLE).is_empty(), "a refresh counts as activity");
+        assert!(b.touch(1, t0 + Duration::from_secs(600)));
+        assert!(!b.touch(2, t0), "a clerk without a desk has nothing to touch");
+        assert!(b.stale(GRACE, t0 + CONSOLE_DESK_IDLE).is_empty(), "a heartbeat counts as activity");
+        assert!(!b.is_stale("T1", GRACE, t0 + CONSOLE_DESK_IDLE));
+        assert!(b.is_stale("T1", GRACE, t0 + Duration::from_secs(600) + CONSOLE_DESK_IDLE));
         let idle = t0 + Duration::from_secs(600) + CONSOLE_DESK_IDLE;
         assert_eq!(b.stale(GRACE, idle), vec![("T1".into(), "console desk idle")]);
         // A desk whose clerk's avatar has been at it never idles out.
@@ -221,16 +235,18 @@ mod tests {
     }
 
     #[test]
-    fn a_desk_is_attended_by_an_avatar_or_a_recently_active_console() {
+    fn a_desk_is_attended_by_an_avatar_or_a_recent_heartbeat() {
         let mut b = DeskBoard::default();
         let t0 = Instant::now();
         b.take(&clerk(1, "tax"), "T1", "tax", t0).unwrap();
-        assert_eq!(b.attended_by("T1", NO_SHOW, t0 + Duration::from_secs(200)), Some(1));
-        assert_eq!(b.attended_by("T1", NO_SHOW, t0 + Duration::from_secs(240)), None, "console silent too long");
+        assert_eq!(b.attended_by("T1", PRESENCE, t0 + Duration::from_secs(59)), Some(1));
+        assert_eq!(b.attended_by("T1", PRESENCE, t0 + Duration::from_secs(60)), None, "console silent too long");
+        b.touch(1, t0 + Duration::from_secs(100));
+        assert_eq!(b.attended_by("T1", PRESENCE, t0 + Duration::from_secs(130)), Some(1), "a heartbeat");
         b.presence(1, true, t0);
-        assert_eq!(b.attended_by("T1", NO_SHOW, t0 + Duration::from_secs(3600)), Some(1), "the avatar is there");
+        assert_eq!(b.attended_by("T1", PRESENCE, t0 + Duration::from_secs(3600)), Some(1), "the avatar is there");
         b.presence(1, false, t0 + Duration::from_secs(10));
-        assert_eq!(b.attended_by("T1", NO_SHOW, t0 + Duration::from_secs(11)), None, "walked away");
-        assert_eq!(b.attended_by("T2", NO_SHOW, t0), None);
+        assert_eq!(b.attended_by("T1", PRESENCE, t0 + Duration::from_secs(11)), None, "walked away");
+        assert_eq!(b.attended_by("T2", PRESENCE, t0), None);
     }
 }

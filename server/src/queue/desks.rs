@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 impl Queues {
-    /// Records activity of a clerk at their desk (console refreshes count).
-    pub fn touch(&self, staff_id: i64) {
-        self.board().touch(staff_id, Instant::now());
+    /// Records a desk action or an explicit presence heartbeat of a clerk at their desk (reading
+    /// the desks or the queue does not count); false if the clerk holds no desk.
+    pub fn touch(&self, staff_id: i64) -> bool {
+        self.board().touch(staff_id, Instant::now())
     }
 
     /// A clerk's avatar is at their desk, or not.
@@ -112,8 +113,24 @@ impl Queues {
     /// Closes a desk: a ticket called to it goes back to the front of the queue (it keeps its
     /// original time); one being served is finished.
     pub(super) async fn close_desk(&self, counter: &str, actor: &Actor) -> Result<(), QueueError> {
+        self.close_desk_if(counter, actor, |_| true).await
+    }
+
+    /// Closes a desk the clock found stale, if it still is once its lock is held (the clerk may
+    /// have come back, or acted, while this waited).
+    pub(super) async fn close_stale_desk(&self, counter: &str) -> Result<(), QueueError> {
+        let grace = self.settings().desk_grace;
+        self.close_desk_if(counter, &Actor::System, |q| q.board().is_stale(counter, grace, Instant::now())).await
+    }
+
+    async fn close_desk_if(
+        &self,
+        counter: &str,
+        actor: &Actor,
+        still: impl Fn(&Self) -> bool,
+    ) -> Result<(), QueueError> {
         let _g = self.lock_counter(counter).await;
-        if !self.board().close(counter) {
+        if !still(self) || !self.board().close(counter) {
             return Ok(());
         }
         tracing::info!(counter, "desk closed");

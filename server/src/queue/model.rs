@@ -15,6 +15,9 @@ pub struct QueueSettings {
     pub no_show_after: Duration,
     /// A clerk who walks away from their desk or disconnects keeps it this long.
     pub desk_grace: Duration,
+    /// A desk without its clerk's avatar is attended this long after the clerk's last desk
+    /// action or console heartbeat.
+    pub desk_presence: Duration,
     /// Tickets one resident may take: a burst of this many...
     pub take_burst: u32,
     /// ...refilled at this many per minute.
@@ -25,6 +28,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         Self {
             no_show_after: Duration::from_secs(180),
+            desk_presence: Duration::from_secs(60),
             desk_grace: Duration::from_secs(60),
             take_burst: 5,
             take_per_minute: 10,

@@ -18,7 +18,7 @@ impl Queues {
         let stale = self.board().stale(self.settings().desk_grace, Instant::now());
         for (counter, why) in stale {
             tracing::info!(%counter, why, "closing the desk");
-            if let Err(e) = self.close_desk(&counter, &Actor::System).await {
+            if let Err(e) = self.close_stale_desk(&counter).await {
                 tracing::warn!(error = %e, %counter, "could not close a desk");
             }
         }
@@ -54,7 +54,7 @@ impl Queues {
         if self.finish(t, Ending::NoShow, &Actor::System, Some(deadline)).await?.is_none() {
             return Ok(());
         }
-        let holder = self.board().attended_by(counter, self.settings().no_show_after, Instant::now());
+        let holder = self.board().attended_by(counter, self.settings().desk_presence, Instant::now());
         if let (Some(staff_id), Some(dept)) = (holder, self.department_of_counter(counter)) {
             self.call_next_at(counter, staff_id, &Actor::System, &dept).await?;
         }

@@ -50,7 +50,9 @@ const INSERT_EVENT: &str =
     "INSERT INTO ticket_events (ticket_id, at, actor_kind, actor_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)";
 const OF_RESIDENT_TODAY: &str = select!("WHERE resident_id = $1 AND service_day = $2 ORDER BY id DESC LIMIT 50");
 const POSITION: &str = "SELECT COUNT(*) FROM tickets WHERE department_id = $1 AND status = 'waiting' AND (queued_at < $2 OR (queued_at = $2 AND id <= $3))";
-const SERVICE_TIMES: &str = "SELECT finished_at - called_at FROM tickets WHERE department_id = $1 AND status = 'served' AND finished_at > $2 AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT $3";
+/// Real services only (see `END_AT_DESK_AS_SERVED`): a restart or a closing desk, or a clerk's
+/// "done" for a resident who never arrived, leaves `service_ms` NULL.
+const SERVICE_TIMES: &str = "SELECT service_ms FROM tickets WHERE department_id = $1 AND service_ms IS NOT NULL AND finished_at > $2 ORDER BY finished_at DESC LIMIT $3";
 const ACTIVE_OF_DEPARTMENT: &str = select!(
     "WHERE department_id = $1 AND status IN ('waiting', 'called', 'serving') AND service_day = $2 ORDER BY queued_at, id"
 );
@@ -80,7 +82,7 @@ const AT_COUNTER: &str = select!("WHERE counter_id = $1 AND status IN ('called',
 const REQUEUE: &str = "UPDATE tickets SET status = 'waiting', counter_id = NULL, staff_id = NULL, called_at = NULL, updated_at = $1 WHERE id = $2";
 const SERVE: &str = "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE id = $2";
 const FINISH_SERVING_AT: &str = returning!(
-    "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'serving'"
+    "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1, service_ms = $1 - called_at WHERE counter_id = $2 AND status = 'serving'"
 );
 const NO_SHOW_CALLED_AT: &str = returning!(
     "UPDATE tickets SET status = 'no_show', finished_at = $1, updated_at = $1 WHERE counter_id = $2 AND status = 'called'"
@@ -97,7 +99,11 @@ const CALL_OLDEST: Dialects = skip_locked!(
 const RECALL: &str =
     "UPDATE tickets SET recalls = recalls + 1, called_at = $1, updated_at = $1 WHERE id = $2 AND status = 'called'";
 const END_CALLED_AS_NO_SHOW: &str = "UPDATE tickets SET status = 'no_show', finished_at = $1, updated_at = $1 WHERE id = $2 AND counter_id = $3 AND status = 'called' AND called_at < $4";
-const END_AT_DESK_AS_SERVED: &str = "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1 WHERE id = $2 AND counter_id = $3 AND status IN ('called', 'serving') AND called_at < $4";
+/// A clerk's "done": a real service (its time counts for the wait estimate) only if the resident
+/// arrived.
+const END_AT_DESK_AS_SERVED: &str = "UPDATE tickets SET status = 'served', finished_at = $1, updated_at = $1,
+     service_ms = CASE WHEN status = 'serving' THEN $1 - called_at END
+     WHERE id = $2 AND counter_id = $3 AND status IN ('called', 'serving') AND called_at < $4";
 const ACTIVE_OF_DEPARTMENT_LOCKED: Dialects = for_update!(
     "SELECT ",
     cols!(),
