@@ -54,8 +54,23 @@ pub enum StaffCommand {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AuditCommand {
-    /// Walk every application's hash chain; exit 1 and name the first broken link if any.
-    Verify,
+    /// Walk the office-wide chain and every application's chain, checking every event; exit 1
+    /// and name the first broken link if any.
+    Verify {
+        /// Also check a file of signed checkpoints (see --audit-key-file): every signature, and
+        /// that nothing up to the newest checkpoint changed.
+        #[arg(long)]
+        since_checkpoint: Option<PathBuf>,
+        /// The checkpoints' public key, 64 hex digits (`audit keygen` prints it). Default: the
+        /// public half of --audit-key-file.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Make a new checkpoint signing key in a new file (owner-only); prints its public key.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where records are kept.
@@ -203,6 +218,20 @@ pub struct ServeConfig {
     /// Seconds a clerk who leaves their desk or disconnects keeps it before it closes.
     #[arg(long, env = "MADOGUCHI_DESK_GRACE_SECS", default_value_t = 60)]
     pub desk_grace_secs: u16,
+
+    /// File holding the Ed25519 key (64 hex digits; `audit keygen` makes one) that signs audit
+    /// checkpoints. Keep it outside the database and its backups. Without it, no checkpoints.
+    #[arg(long, env = "MADOGUCHI_AUDIT_KEY_FILE", global = true)]
+    pub audit_key_file: Option<PathBuf>,
+
+    /// Where signed audit checkpoints are appended (one JSON line each). Default:
+    /// audit-checkpoints.jsonl in the data directory. Ship it off the machine.
+    #[arg(long, env = "MADOGUCHI_AUDIT_CHECKPOINT_FILE")]
+    pub audit_checkpoint_file: Option<PathBuf>,
+
+    /// Seconds between audit checkpoints (one is written only when the chain has grown).
+    #[arg(long, env = "MADOGUCHI_AUDIT_CHECKPOINT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_checkpoint_secs: u32,
 
     /// Netcode private key, 64 hex digits. Keep it secret; share it only between instances
     /// that accept each other's tokens. Default: a fresh random key at each start.

@@ -72,6 +72,7 @@ migrations!(
     (5, "queues", "0005_queues.sql"),
     (6, "login network", "0006_login_network.sql"),
     (7, "service time", "0007_service_time.sql"),
+    (8, "audit log", "0008_audit_log.sql"),
 );
 
 /// The migrator of one backend's files.

@@ -70,6 +70,10 @@ pub async fn open_db(cfg: &DbConfig, office: &Office) -> anyhow::Result<Db> {
         .execute(&db.pool)
         .await?;
     }
+    let linked = audit::link_earlier_events(&db).await?;
+    if linked > 0 {
+        tracing::info!(events = linked, "linked earlier audit events into the office-wide chain");
+    }
     tracing::info!(database = %redact(&url), backend = db.backend.as_str(), "records database ready");
     Ok(db)
 }
@@ -190,12 +194,45 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             println!("added {} ({}, {})", account.login, account.department_id, roles.join(", "));
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Keygen { out }) => {
+            let public = records::checkpoint::keygen(&out).map_err(anyhow::Error::msg)?;
+            println!("new audit checkpoint key in {}; its public key (give it to the auditor):", out.display());
+            println!("{public}");
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { since_checkpoint, public_key }) => {
             let office = load_office(&cli.serve.assets)?;
-            let verdict = runtime()?.block_on(async {
+            let key = match (&since_checkpoint, public_key, &cli.serve.audit_key_file) {
+                (None, ..) => None,
+                (Some(_), Some(hex_key), _) => {
+                    Some(records::checkpoint::public_key(&hex_key).map_err(anyhow::Error::msg)?)
+                }
+                (Some(_), None, Some(file)) => {
+                    Some(records::checkpoint::load_key(file).map_err(anyhow::Error::msg)?.verifying_key())
+                }
+                (Some(_), None, None) => anyhow::bail!("--since-checkpoint needs --public-key (or --audit-key-file)"),
+            };
+            let (verdict, checkpoints) = runtime()?.block_on(async {
                 let db = open_db(&cli.db, &office).await?;
-                anyhow::Ok(audit::verify(&db).await?)
+                let verdict = audit::verify(&db).await?;
+                let checkpoints = match (&since_checkpoint, &key) {
+                    (Some(file), Some(key)) => {
+                        Some(records::checkpoint::verify_file(&db, file, key).await.map_err(anyhow::Error::msg)?)
+                    }
+                    _ => None,
+                };
+                anyhow::Ok((verdict, checkpoints))
             })?;
+            if let Some(cp) = checkpoints {
+                match cp {
+                    records::checkpoint::CheckpointVerdict::Holds { checkpoints, newest_gseq } => println!(
+                        "checkpoints hold: {checkpoints} signed checkpoints; nothing up to link {newest_gseq} has changed"
+                    ),
+                    records::checkpoint::CheckpointVerdict::Broken(why) => {
+                        anyhow::bail!("audit checkpoints BROKEN: {why}")
+                    }
+                }
+            }
             match verdict {
                 audit::Verdict::Intact { applications, events } => {
                     println!("audit trail intact: {applications} applications, {events} events");
@@ -294,6 +331,13 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     );
     runtime.block_on(queues.recover())?;
     queues.spawn(runtime.handle(), request_rx);
+    if let Some(key_file) = &cfg.audit_key_file {
+        let key = records::checkpoint::load_key(key_file).map_err(anyhow::Error::msg)?;
+        let file = cfg.audit_checkpoint_file.clone().unwrap_or_else(|| db_cfg.data_dir.join("audit-checkpoints.jsonl"));
+        tracing::info!(file = %file.display(), every_s = cfg.audit_checkpoint_secs, "signing audit checkpoints");
+        let _guard = runtime.enter();
+        records::checkpoint::spawn_writer(db.clone(), key, file, Duration::from_secs(cfg.audit_checkpoint_secs.into()));
+    }
     let (ended_tx, ended_rx) = unbounded_channel();
     let session_link = spawn_session_keeper(&runtime, &db, &queues, ended_tx.clone(), ended_rx);
     let (ws_tx, ws_rx) = unbounded_channel();

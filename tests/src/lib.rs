@@ -103,6 +103,22 @@ impl Store {
         child.wait_with_output().expect("wait")
     }
 
+    /// Runs a query directly against the database; every column must be text (CAST numbers).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let url = self.url();
+        let sql = sql.to_string();
+        block_on(async move {
+            use sqlx::Row;
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.expect("query");
+            pool.close().await;
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get::<String, _>(i).expect("a text column")).collect())
+                .collect()
+        })
+    }
+
     /// Runs a statement directly against the database (to tamper with it, say).
     pub fn exec(&self, sql: &str) -> Result<u64, String> {
         let url = self.url();

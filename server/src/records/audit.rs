@@ -5,6 +5,13 @@
 //! edited, removed or reordered event breaks the chain where `verify` will find it. Each event
 //! also covers a digest of the application's state after it, so a row changed behind the
 //! chain's back (a status set by hand in the database) is caught too.
+//!
+//! Every event is also a link of one office-wide chain (`audit_log`, in the order events were
+//! written; `audit_head` holds its newest link): a deleted application, a truncated chain or a
+//! rolled-back head leaves a gap or a broken link there. `verify` checks every event row, in
+//! one consistent snapshot. What a chain inside the database cannot show — someone with write
+//! access rewriting and rehashing everything, the office-wide chain included — signed
+//! checkpoints of the office-wide head, kept outside the database, do (`super::checkpoint`).
 
 use crate::db::Db;
 use crate::db::{Dialects, for_update};
@@ -130,9 +137,9 @@ pub async fn append(
         prev_hash: &prev,
         state_hash: &state,
     });
-    sqlx::query(
+    let event_id: i64 = sqlx::query(
         "INSERT INTO application_events (application_id, seq, at, actor_kind, actor_id, action, detail, prev_hash, hash, state_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(application_id)
     .bind(seq)
@@ -144,8 +151,10 @@ pub async fn append(
     .bind(prev)
     .bind(&hash)
     .bind(&state)
-    .execute(&mut **tx)
-    .await?;
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    link(db, tx, event_id, &hash).await?;
     sqlx::query("UPDATE applications SET event_count = $1, head_hash = $2 WHERE id = $3")
         .bind(seq)
         .bind(&hash)
@@ -155,6 +164,68 @@ pub async fn append(
     Ok(hash)
 }
 
+/// The office-wide head, locked for the next link (on PostgreSQL every append waits here for
+/// the one before it: links are written one at a time, in order).
+const GLOBAL_HEAD_FOR_APPEND: Dialects = for_update!("SELECT gseq, ghash FROM audit_head WHERE id = 1");
+
+/// A link of the office-wide chain: the previous link, the link's number and the event's hash.
+pub fn link_hash(prev: &str, gseq: i64, event_hash: &str) -> String {
+    digest([prev.as_bytes(), gseq.to_string().as_bytes(), event_hash.as_bytes()])
+}
+
+/// Adds event `event_id` (whose hash is `event_hash`) to the office-wide chain, inside `tx`.
+async fn link(
+    db: &Db,
+    tx: &mut Transaction<'static, Any>,
+    event_id: i64,
+    event_hash: &str,
+) -> Result<(i64, String), sqlx::Error> {
+    let head = sqlx::query(db.pick(GLOBAL_HEAD_FOR_APPEND)).fetch_one(&mut **tx).await?;
+    let gseq = head.try_get::<i64, _>(0)? + 1;
+    let ghash = link_hash(&head.try_get::<String, _>(1)?, gseq, event_hash);
+    sqlx::query("INSERT INTO audit_log (gseq, event_id, ghash) VALUES ($1, $2, $3)")
+        .bind(gseq)
+        .bind(event_id)
+        .bind(&ghash)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE audit_head SET gseq = $1, ghash = $2 WHERE id = 1")
+        .bind(gseq)
+        .bind(&ghash)
+        .execute(&mut **tx)
+        .await?;
+    Ok((gseq, ghash))
+}
+
+/// Links the events written before the office-wide chain existed, in the order they were
+/// written. Runs at start; does nothing once the chain has begun (an event found outside the
+/// chain later is tampering, for `verify` to report, not something to adopt).
+pub async fn link_earlier_events(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let head: i64 = sqlx::query(db.pick(GLOBAL_HEAD_FOR_APPEND)).fetch_one(&mut *tx).await?.try_get(0)?;
+    if head > 0 {
+        return Ok(0);
+    }
+    let rows = sqlx::query("SELECT id, hash FROM application_events ORDER BY id").fetch_all(&mut *tx).await?;
+    for r in &rows {
+        link(db, &mut tx, r.try_get(0)?, &r.try_get::<String, _>(1)?).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
+/// The office-wide head: (number of links, newest link's hash).
+pub async fn global_head(db: &Db) -> Result<(i64, String), sqlx::Error> {
+    let r = sqlx::query("SELECT gseq, ghash FROM audit_head WHERE id = 1").fetch_one(&db.pool).await?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}
+
+/// The hash of link `gseq` of the office-wide chain, if it exists.
+pub async fn link_at(db: &Db, gseq: i64) -> Result<Option<String>, sqlx::Error> {
+    let r = sqlx::query("SELECT ghash FROM audit_log WHERE gseq = $1").bind(gseq).fetch_optional(&db.pool).await?;
+    r.map(|r| r.try_get(0)).transpose()
+}
+
 /// The outcome of walking every chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -162,71 +233,218 @@ pub enum Verdict {
     Broken { reference: String, seq: i64, reason: String },
 }
 
-/// Walks every application's chain and reports the first broken link. Safe beside a running
-/// server: each application is checked up to the event its row names (events are written in the
-/// same transaction as the row), so an event appended meanwhile is not mistaken for tampering.
+/// Walks the office-wide chain and every application's chain, checking every event row, and
+/// reports the first broken link. Runs in one read transaction (a snapshot: SQLite's WAL reader,
+/// PostgreSQL's repeatable read), so it is safe beside a running server.
 pub async fn verify(db: &Db) -> Result<Verdict, sqlx::Error> {
-    let ids = sqlx::query("SELECT id FROM applications ORDER BY id").fetch_all(&db.pool).await?;
+    use futures_util::TryStreamExt;
+    let mut tx = db.pool.begin().await?;
+    if db.backend == crate::db::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    }
+    let broken = |reference: String, seq: i64, reason: String| Ok(Verdict::Broken { reference, seq, reason });
+    let head = sqlx::query("SELECT gseq, ghash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
+    let (head_gseq, head_ghash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+
+    // 1. The office-wide chain: every link in order, each naming an event whose content matches
+    //    its hash.
+    let mut prev = GENESIS.to_string();
+    let mut expected = 1i64;
+    // A broken event found on the way: (application id, seq), named by reference below.
+    let mut bad_event = None;
+    {
+        let mut links = sqlx::query(
+            "SELECT l.gseq, l.ghash, e.id, e.application_id, e.seq, e.at, e.actor_kind, e.actor_id, e.action, e.detail,
+                    e.prev_hash, e.hash, e.state_hash
+             FROM audit_log l LEFT JOIN application_events e ON e.id = l.event_id ORDER BY l.gseq",
+        )
+        .fetch(&mut *tx);
+        while let Some(l) = links.try_next().await? {
+            let gseq: i64 = l.try_get(0)?;
+            let at_link = |what: &str| format!("office-wide link {gseq}: {what}");
+            if gseq != expected {
+                return broken("(office-wide)".into(), expected, format!("link {expected} is missing"));
+            }
+            if l.try_get::<Option<i64>, _>(2)?.is_none() {
+                return broken("(office-wide)".into(), gseq, at_link("its event has been deleted"));
+            }
+            let event = event_from(&l, 3)?;
+            let stored_hash: String = l.try_get(11)?;
+            if event_hash(&event.fields()) != stored_hash {
+                bad_event = Some((event.application_id, event.seq));
+                break;
+            }
+            let ghash: String = l.try_get(1)?;
+            if link_hash(&prev, gseq, &stored_hash) != ghash {
+                return broken("(office-wide)".into(), gseq, at_link("does not follow from the link before it"));
+            }
+            prev = ghash;
+            expected += 1;
+        }
+    }
+    if let Some((app, seq)) = bad_event {
+        let reference = reference_of(&mut tx, app).await?;
+        return broken(reference, seq, "the event's content does not match its hash".into());
+    }
+    if expected - 1 != head_gseq || prev != head_ghash {
+        return broken(
+            "(office-wide)".into(),
+            expected - 1,
+            format!(
+                "the office-wide head says {head_gseq} links ending in {head_ghash:.12}…, the chain has {}",
+                expected - 1
+            ),
+        );
+    }
+    // 2. No event outside that chain, and none of an application that is gone.
+    if let Some(r) = sqlx::query(
+        "SELECT e.application_id, e.seq FROM application_events e LEFT JOIN audit_log l ON l.event_id = e.id
+         WHERE l.gseq IS NULL ORDER BY e.id LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        let (app, seq): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        let reference = reference_of(&mut tx, app).await?;
+        return broken(reference, seq, "an event that is not in the office-wide chain".into());
+    }
+    if let Some(r) = sqlx::query(
+        "SELECT e.application_id FROM application_events e LEFT JOIN applications a ON a.id = e.application_id
+         WHERE a.id IS NULL LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        let app: i64 = r.try_get(0)?;
+        return broken(format!("#{app}"), 0, "the application has been deleted; its events remain".into());
+    }
+    // 3. Each application's own chain, every event of it, up to the head its row names.
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM applications ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     let mut total = 0u64;
     for id in &ids {
-        let id: i64 = id.try_get(0)?;
-        let Some(app) = sqlx::query(HEAD_FOR_VERIFY).bind(id).fetch_optional(&db.pool).await? else {
-            continue;
-        };
-        match verify_one(db, id, &app).await? {
-            Ok(events) => total += events,
-            Err(broken) => return Ok(broken),
+        let app = sqlx::query(HEAD_FOR_VERIFY).bind(id).fetch_one(&mut *tx).await?;
+        let events = sqlx::query(
+            "SELECT application_id, seq, at, actor_kind, actor_id, action, detail, prev_hash, state_hash, hash
+             FROM application_events WHERE application_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        match verify_one(&app, &events)? {
+            Ok(n) => total += n,
+            Err(b) => return Ok(b),
         }
+    }
+    if (total as i64) != head_gseq {
+        return broken(
+            "(office-wide)".into(),
+            head_gseq,
+            format!("the applications' chains hold {total} events, the office-wide chain {head_gseq}"),
+        );
     }
     Ok(Verdict::Intact { applications: ids.len() as u64, events: total })
 }
 
-/// One application's chain: `Ok(events)` or the first broken link.
-async fn verify_one(db: &Db, id: i64, app: &sqlx::any::AnyRow) -> Result<Result<u64, Verdict>, sqlx::Error> {
+/// An application's reference, or `#id (deleted)`.
+async fn reference_of(tx: &mut Transaction<'static, Any>, id: i64) -> Result<String, sqlx::Error> {
+    let r = sqlx::query("SELECT reference FROM applications WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    Ok(match r {
+        Some(r) => r.try_get(0)?,
+        None => format!("#{id} (deleted)"),
+    })
+}
+
+/// An event's fields as read from a row, starting at column `first` (application_id, seq, at,
+/// actor_kind, actor_id, action, detail, prev_hash, state_hash).
+struct StoredEvent {
+    application_id: i64,
+    seq: i64,
+    at: i64,
+    actor_kind: String,
+    actor_id: String,
+    action: String,
+    detail: String,
+    prev_hash: String,
+    state_hash: String,
+}
+
+impl StoredEvent {
+    fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            application_id: self.application_id,
+            seq: self.seq,
+            at: self.at,
+            actor_kind: &self.actor_kind,
+            actor_id: &self.actor_id,
+            action: &self.action,
+            detail: &self.detail,
+            prev_hash: &self.prev_hash,
+            state_hash: &self.state_hash,
+        }
+    }
+}
+
+/// Reads application_id, seq, at, actor_kind, actor_id, action, detail, prev_hash, then (after
+/// one column in the office-wide query, the hash) state_hash.
+fn event_from(r: &sqlx::any::AnyRow, first: usize) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        application_id: r.try_get(first)?,
+        seq: r.try_get(first + 1)?,
+        at: r.try_get(first + 2)?,
+        actor_kind: r.try_get(first + 3)?,
+        actor_id: r.try_get(first + 4)?,
+        action: r.try_get(first + 5)?,
+        detail: r.try_get(first + 6)?,
+        prev_hash: r.try_get(first + 7)?,
+        state_hash: r.try_get(first + 9)?,
+    })
+}
+
+/// One application's chain, every event of it: `Ok(events)` or the first broken link.
+fn verify_one(app: &sqlx::any::AnyRow, events: &[sqlx::any::AnyRow]) -> Result<Result<u64, Verdict>, sqlx::Error> {
     let reference: String = app.try_get(0)?;
     let count: i64 = app.try_get(1)?;
     let head: String = app.try_get(2)?;
-    let events = sqlx::query(
-        "SELECT seq, at, actor_kind, actor_id, action, detail, prev_hash, hash, state_hash FROM application_events
-         WHERE application_id = $1 AND seq <= $2 ORDER BY seq",
-    )
-    .bind(id)
-    .bind(count)
-    .fetch_all(&db.pool)
-    .await?;
     let mut state = String::new();
     let mut prev = GENESIS.to_string();
     let mut expected_seq = 1i64;
-    for e in &events {
-        let seq: i64 = e.try_get(0)?;
-        let stored_prev: String = e.try_get(6)?;
-        let stored_hash: String = e.try_get(7)?;
+    for e in events {
+        // application_id .. prev_hash, state_hash, hash: the state hash sits where event_from
+        // expects the office-wide query's hash column, so read it by hand.
+        let ev = StoredEvent {
+            application_id: e.try_get(0)?,
+            seq: e.try_get(1)?,
+            at: e.try_get(2)?,
+            actor_kind: e.try_get(3)?,
+            actor_id: e.try_get(4)?,
+            action: e.try_get(5)?,
+            detail: e.try_get(6)?,
+            prev_hash: e.try_get(7)?,
+            state_hash: e.try_get(8)?,
+        };
+        let stored_hash: String = e.try_get(9)?;
+        let seq = ev.seq;
         let broken = |reason: String| Ok(Err(Verdict::Broken { reference: reference.clone(), seq, reason }));
         if seq != expected_seq {
             return broken(format!("event {expected_seq} is missing"));
         }
-        if stored_prev != prev {
+        if seq > count {
+            return broken(format!(
+                "the application's head names {count} events, but event {seq} exists (a head rolled back?)"
+            ));
+        }
+        if ev.prev_hash != prev {
             return broken("prev_hash does not match the previous event".into());
         }
-        let actor_kind: String = e.try_get(2)?;
-        let actor_id: String = e.try_get(3)?;
-        let action: String = e.try_get(4)?;
-        let detail: String = e.try_get(5)?;
-        state = e.try_get(8)?;
-        let computed = event_hash(&EventFields {
-            application_id: id,
-            seq,
-            at: e.try_get(1)?,
-            actor_kind: &actor_kind,
-            actor_id: &actor_id,
-            action: &action,
-            detail: &detail,
-            prev_hash: &stored_prev,
-            state_hash: &state,
-        });
-        if computed != stored_hash {
+        if event_hash(&ev.fields()) != stored_hash {
             return broken("the event's content does not match its hash".into());
         }
+        state = ev.state_hash.clone();
         prev = stored_hash;
         expected_seq += 1;
     }
