@@ -81,11 +81,29 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
         app.insert_resource(join);
     }
     #[cfg(target_arch = "wasm32")]
-    app.add_systems(Last, mark_first_frame);
+    app.add_systems(Last, (mark_first_frame, mark_office_frame));
     app
 }
 
-/// Tells the page (and the browser test) when the first frames are out: `<body data-first-frame>`.
+/// Tells the page (and the benchmark) when the office is first on screen: the second frame in
+/// which the room's pieces exist (they are built on `Welcome`, and drawn the frame after they
+/// are spawned): `<body data-office-frame>`, ms since navigation.
+#[cfg(target_arch = "wasm32")]
+fn mark_office_frame(pieces: Query<(), With<scene::RoomPiece>>, mut frames_with_room: Local<u32>) {
+    if *frames_with_room >= 2 || pieces.is_empty() {
+        return;
+    }
+    *frames_with_room += 1;
+    if *frames_with_room == 2 {
+        let now = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default();
+        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+            let _ = body.set_attribute("data-office-frame", &format!("{now:.0}"));
+        }
+    }
+}
+
+/// Tells the page (and the browser test) when the first frames are out — the loading screen
+/// gives way then, to the join screen or the connecting office: `<body data-first-frame>`.
 #[cfg(target_arch = "wasm32")]
 fn mark_first_frame(mut frames: Local<u32>) {
     *frames += 1;
