@@ -129,3 +129,43 @@ impl IntoResponse for ApiError {
         r
     }
 }
+
+/// Under `/api/`, every error is an [`ErrorBody`]: the plain-text errors axum's own extractors
+/// and router give (a path parameter that does not parse, an unknown route, a wrong method) are
+/// rewritten as `{code, message}` with the same status.
+pub async fn json_errors_under_api(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let r = next.run(req).await;
+    let status = r.status();
+    let plain = r
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.to_str().is_ok_and(|t| t.starts_with("text/plain")));
+    if !api || !(status.is_client_error() || status.is_server_error()) || !plain {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let text =
+        axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    // axum's own 422 is a JSON body of the wrong shape: a bad request like any malformed body
+    // (this API's 422 is a form that fails the catalog's rules, and is already JSON).
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut out = (status, Json(ErrorBody { code: code.into(), message, fields: None })).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != axum::http::header::CONTENT_TYPE {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}

@@ -52,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(web::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::openapi))
         .with_state(state)
+        .layer(axum::middleware::from_fn(error::json_errors_under_api))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -19,6 +19,77 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
+/// Responses every operation of a kind can give, added to each so the document lists every
+/// status the API really returns (`tests/tests/openapi_contract.rs` checks that against a live
+/// server): `401` where a session is required, `400` where there is a body or a parameter
+/// (malformed JSON, a wrong content type, an id that is not a number, an unknown status), `404` where a path names
+/// something, and `429` (with `Retry-After`) where the operation is rate-limited. Each is an
+/// [`super::error::ErrorBody`]. The guest-session body is optional (defaults apply).
+struct CommonResponses;
+
+/// Operations that are rate-limited per address, session or resident.
+const RATE_LIMITED: &[(&str, &str)] = &[
+    ("post", "/api/v1/sessions/guest"),
+    ("post", "/api/v1/staff/login"),
+    ("post", "/api/v1/world/connect-token"),
+    ("post", "/api/v1/world/ws-ticket"),
+    ("post", "/api/v1/tickets"),
+];
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                ("get", item.get.as_mut()),
+                ("post", item.post.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("put", item.put.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses.entry(status.to_string()).or_insert_with(|| error(description));
+                };
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add("401", "no valid session");
+                }
+                if op.request_body.is_some() {
+                    add("400", "malformed body");
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add("400", "malformed parameter");
+                }
+                if path.contains('{') {
+                    add("400", "malformed path parameter");
+                    add("404", "not found (or not yours)");
+                }
+                if RATE_LIMITED.contains(&(method, path.as_str())) {
+                    add("429", "too many requests; see Retry-After");
+                }
+                if (method, path.as_str()) == ("post", "/api/v1/sessions/guest")
+                    && let Some(body) = op.request_body.as_mut()
+                {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
@@ -61,7 +132,7 @@ impl utoipa::Modify for BearerScheme {
         queue::transfer,
         queue::ticket_events,
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &CommonResponses),
     tags(
         (name = "sessions", description = "Guest and staff sessions"),
         (name = "resident", description = "A resident's own applications"),

@@ -45,6 +45,7 @@ impl From<QueueError> for ApiError {
             QueueError::WrongDepartment => ApiError::Forbidden("wrong_department", e.to_string()),
             QueueError::NoDesk => ApiError::Conflict("no_desk", e.to_string()),
             QueueError::NoTicket => ApiError::NotFoundWhat("no_ticket", e.to_string()),
+            QueueError::NotCalled => ApiError::Conflict("not_called", e.to_string()),
             QueueError::Db(d) => ApiError::Internal(d.to_string()),
         }
     }
@@ -101,9 +102,10 @@ pub async fn cancel_ticket(
     Ok(Json(TicketBody::from(&s.queues.cancel(&r.id, id).await?)))
 }
 
-/// "I am at the desk": for residents without an avatar (text mode, phone).
+/// "I am at the desk": for residents without an avatar (text mode, phone). `409 not_called`
+/// for one's own ticket that is not called to a desk.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/arrived", tag = "queue", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn arrived(
     State(s): State<HttpState>,
     ResidentAuth(r): ResidentAuth,
@@ -190,21 +192,21 @@ pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> 
 
 /// Calls the desk's ticket again; the no-show timer restarts.
 #[utoipa::path(post, path = "/api/v1/staff/desk/recall", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn recall(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.recall(&clerk(&st)).await?)))
 }
 
 /// Marks the desk's called ticket as a no-show.
 #[utoipa::path(post, path = "/api/v1/staff/desk/no-show", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn no_show(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.no_show(&clerk(&st)).await?)))
 }
 
 /// Finishes the desk's ticket as served.
 #[utoipa::path(post, path = "/api/v1/staff/desk/done", tag = "staff", security(("session" = [])),
-    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn done(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.done(&clerk(&st)).await?)))
 }

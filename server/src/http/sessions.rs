@@ -64,10 +64,16 @@ pub struct MeBody {
 pub async fn create_guest_session(
     State(s): State<HttpState>,
     ClientAddr(client): ClientAddr,
-    body: Option<Json<GuestRequest>>,
+    body: Option<Json<serde_json::Value>>,
 ) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
     s.guest_limit.check(address_key(client)).map_err(ApiError::RateLimited)?;
-    let req = body.map(|Json(b)| b).unwrap_or_default();
+    // No body: the defaults. A body must be an object (serde would take a list for a struct).
+    let req = match body {
+        None => GuestRequest::default(),
+        Some(Json(v @ serde_json::Value::Object(_))) => serde_json::from_value(v)
+            .map_err(|e| ApiError::BadRequest("bad_request", format!("a guest request: {e}")))?,
+        Some(_) => return Err(ApiError::BadRequest("bad_request", "the body must be a JSON object".into())),
+    };
     let name = clean_text(req.display_name.as_deref().unwrap_or("ゲスト"));
     if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
         return Err(ApiError::BadRequest(

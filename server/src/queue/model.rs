@@ -73,6 +73,8 @@ pub enum QueueError {
     NoDesk,
     #[error("no such ticket")]
     NoTicket,
+    #[error("this ticket has not been called to a desk")]
+    NotCalled,
     #[error("the resident already holds a ticket for that department")]
     TargetHasTicket,
     #[error("database: {0}")]
@@ -90,7 +92,7 @@ impl QueueError {
             QueueError::DeskTaken => ErrorCode::DeskTaken,
             QueueError::WrongDepartment => ErrorCode::WrongDepartment,
             QueueError::NoDesk => ErrorCode::NoDesk,
-            QueueError::NoTicket => ErrorCode::NoTicket,
+            QueueError::NoTicket | QueueError::NotCalled => ErrorCode::NoTicket,
             QueueError::Db(_) => ErrorCode::Unavailable,
         }
     }

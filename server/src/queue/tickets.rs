@@ -146,7 +146,14 @@ impl Queues {
         let now = now_ms();
         let store = self.store();
         let mut tx = store.begin().await?;
-        let Some(r) = store.arrive(&mut tx, resident, ticket, now).await? else { return Err(QueueError::NoTicket) };
+        let Some(r) = store.arrive(&mut tx, resident, ticket, now).await? else {
+            drop(tx);
+            // Theirs, but not called (yet, or any more): say so; anyone else's does not exist.
+            return Err(match store.owner(ticket).await? {
+                Some(owner) if owner == resident => QueueError::NotCalled,
+                _ => QueueError::NoTicket,
+            });
+        };
         let actor = Actor::Resident { id: resident.into() };
         store.event(&mut tx, r.id, &actor, "arrived", serde_json::json!({}), now).await?;
         tx.commit().await?;

@@ -417,6 +417,7 @@ pub async fn list_for_resident(db: &Db, resident_id: &str) -> Result<Vec<Applica
 
 /// Filters for a clerk's search.
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
     /// Only this status.
     pub status: Option<Status>,
