@@ -374,3 +374,17 @@ pub fn walk_to_counter(bot: &mut Bot, counter: &str) {
 pub fn saw(bot: &Bot, pred: impl Fn(&ServerMessage) -> bool) -> bool {
     bot.events.iter().any(pred)
 }
+
+/// Runs each named test function (taking a [`Backend`]) once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::Backend::Postgres) } )*
+        }
+    };
+}

@@ -4,21 +4,10 @@
 //! careful rewrite leaves nothing inside it to see.
 
 use madoguchi_server::records::audit::{EventFields, event_hash, link_hash};
-use madoguchi_tests::{Backend, Harness, Store};
+use madoguchi_tests::{Backend, Harness, Store, on_both_backends};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
-        }
-    };
-}
 
 on_both_backends!(
     a_full_rewrite_passes_the_database_but_not_the_signed_checkpoints,

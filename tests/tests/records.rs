@@ -1,23 +1,11 @@
 //! Records end to end, on SQLite and on PostgreSQL: sessions, the application lifecycle, the
 //! audit trail, the authorization matrix, and durability under SIGKILL.
 
-use madoguchi_tests::{Backend, Harness, Store};
+use madoguchi_tests::{Backend, Harness, Store, on_both_backends};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Runs each test once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
-        }
-    };
-}
 
 on_both_backends!(
     an_application_goes_through_its_lifecycle_with_an_audit_trail,

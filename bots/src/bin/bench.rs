@@ -608,6 +608,11 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted.get(i).map(|d| (d.as_secs_f64() * 100_000.0).round() / 100.0).unwrap_or(f64::NAN)
 }
 
+/// Sends `req` and reads its JSON answer; an error status is an error.
+async fn json_of(req: reqwest::RequestBuilder) -> anyhow::Result<serde_json::Value> {
+    Ok(req.send().await?.error_for_status()?.json().await?)
+}
+
 /// Counters of the default office and their departments.
 const DESKS: [(&str, &str); 6] = [
     ("a1", "resident_registration"),
@@ -763,14 +768,7 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
             let mut no_shows = 0u64;
             while Instant::now() < end {
                 let t = Instant::now();
-                let v: serde_json::Value = http
-                    .post(format!("{base}/api/v1/staff/desk/call-next"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
+                let v = json_of(http.post(format!("{base}/api/v1/staff/desk/call-next")).bearer_auth(&token)).await?;
                 match v["called"]["id"].as_i64() {
                     Some(id) => {
                         call_lat.push(t.elapsed());
@@ -779,14 +777,8 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                         let give_up = Instant::now() + Duration::from_secs(5);
                         let mut arrived = false;
                         while !arrived && Instant::now() < give_up && Instant::now() < end {
-                            let desks: serde_json::Value = http
-                                .get(format!("{base}/api/v1/staff/desks"))
-                                .bearer_auth(&token)
-                                .send()
-                                .await?
-                                .error_for_status()?
-                                .json()
-                                .await?;
+                            let desks =
+                                json_of(http.get(format!("{base}/api/v1/staff/desks")).bearer_auth(&token)).await?;
                             arrived = desks.as_array().into_iter().flatten().any(|d| {
                                 d["counter"] == counter && d["ticket"]["id"] == id && d["ticket"]["status"] == "serving"
                             });

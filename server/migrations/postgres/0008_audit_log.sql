@@ -13,18 +13,14 @@ CREATE TABLE audit_head (
     ghash TEXT NOT NULL
 );
 INSERT INTO audit_head (id, gseq, ghash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+-- One refusal for every append-only table, naming it.
+CREATE FUNCTION refuse_change_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_log is append-only';
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
-FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+FOR EACH ROW EXECUTE FUNCTION refuse_change_append_only();
 -- Ticket events are append-only too.
-CREATE FUNCTION ticket_events_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'ticket_events are append-only';
-END;
-$$ LANGUAGE plpgsql;
 CREATE TRIGGER ticket_events_no_change BEFORE UPDATE OR DELETE ON ticket_events
-FOR EACH ROW EXECUTE FUNCTION ticket_events_append_only();
+FOR EACH ROW EXECUTE FUNCTION refuse_change_append_only();
