@@ -299,7 +299,7 @@ fn a_console_desk_is_attended_by_heartbeats_and_actions_not_by_reading() {
         "--no-show-secs",
         "2",
         "--desk-presence-secs",
-        "3",
+        "4",
     ]);
     let residents: Vec<String> = (0..5).map(|i| h.guest(&format!("r{i}"))).collect();
     for r in &residents {
@@ -312,9 +312,10 @@ fn a_console_desk_is_attended_by_heartbeats_and_actions_not_by_reading() {
     assert_eq!(h.call("POST", "/api/v1/staff/desks/e1/take", Some(&clerk), None).0, 200);
     let (_, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
     assert_eq!(v["called"]["label"], "E-001");
-    // An open console tab only reads: E-001 is a no-show after 2 s, and the desk, acted on 2 s
-    // before, calls E-002; that one is a no-show 2 s later, when the clerk's last act is 4 s old
-    // (more than the 3 s of presence) — so E-003 is not called, however much the tab reads.
+    // An open console tab only reads: E-001 is a no-show 2–3 s after the call (the clock ticks
+    // once a second), and the desk, acted on less than 4 s before, calls E-002; that one is a
+    // no-show 2–3 s later, when the clerk's last act is over 4 s old (the presence period) — so
+    // E-003 is not called, however much the tab reads.
     let until = std::time::Instant::now() + Duration::from_secs(8);
     while std::time::Instant::now() < until {
         assert_eq!(h.call("GET", "/api/v1/staff/desks", Some(&clerk), None).0, 200);
