@@ -5,10 +5,17 @@
 use madoguchi_shared::ClientMessage;
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::protocol::TicketStatus;
-use madoguchi_tests::{Backend, Harness, SOON, Store, walk_to_counter};
+use madoguchi_tests::{Backend, Harness, SOON, Store, on_both_backends, walk_to_counter};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
+
+on_both_backends!(
+    a_double_click_on_call_next_leaves_one_ticket_at_the_desk,
+    the_wait_estimate_counts_only_real_services,
+    a_restart_keeps_the_queue,
+    two_clerks_calling_at_once_never_get_the_same_ticket,
+);
 
 const OPEN: &[&str] = &["--always-open", "--sessions-per-minute", "0"];
 
@@ -184,19 +191,9 @@ fn calling_is_fair_per_department_and_transfers_keep_their_place() {
     assert_eq!(ev.as_array().unwrap().last().unwrap()["action"], "transferred", "{ev}");
 }
 
-#[test]
-fn a_double_click_on_call_next_leaves_one_ticket_at_the_desk_sqlite() {
-    double_click(Backend::Sqlite);
-}
-
 /// On PostgreSQL, concurrent calls of one desk would each see a different "current" ticket
 /// without the desk's lock.
-#[test]
-fn a_double_click_on_call_next_leaves_one_ticket_at_the_desk_postgres() {
-    double_click(Backend::Postgres);
-}
-
-fn double_click(backend: Backend) {
+fn a_double_click_on_call_next_leaves_one_ticket_at_the_desk(backend: Backend) {
     let h = Harness::start_on(Store::new(backend), OPEN);
     let residents: Vec<String> = (0..10).map(|i| h.guest(&format!("d{i}"))).collect();
     for r in &residents {
@@ -378,16 +375,6 @@ fn the_wait_estimate_counts_only_real_services(backend: Backend) {
 }
 
 #[test]
-fn the_wait_estimate_counts_only_real_services_sqlite() {
-    the_wait_estimate_counts_only_real_services(Backend::Sqlite);
-}
-
-#[test]
-fn the_wait_estimate_counts_only_real_services_postgres() {
-    the_wait_estimate_counts_only_real_services(Backend::Postgres);
-}
-
-#[test]
 fn a_clerk_who_disconnects_loses_the_desk_after_the_grace_period() {
     let h = Harness::start(&["--always-open", "--sessions-per-minute", "0", "--desk-grace-secs", "1"]);
     let resident = h.guest("watcher");
@@ -408,7 +395,7 @@ fn a_clerk_who_disconnects_loses_the_desk_after_the_grace_period() {
     assert_eq!(welfare["open_desks"], 0, "{welfare}");
 }
 
-fn restart_keeps_the_queue(backend: Backend) {
+fn a_restart_keeps_the_queue(backend: Backend) {
     let h = Harness::start_on(Store::new(backend), OPEN);
     let tokens: Vec<String> = (0..3).map(|i| h.guest(&format!("q{i}"))).collect();
     for t in &tokens {
@@ -443,17 +430,7 @@ fn restart_keeps_the_queue(backend: Backend) {
     assert!(bot.wait_until(SOON, |b| b.ticket("A-002").is_some_and(|t| t.position == Some(1))), "{:?}", bot.tickets);
 }
 
-#[test]
-fn a_restart_keeps_the_queue_sqlite() {
-    restart_keeps_the_queue(Backend::Sqlite);
-}
-
-#[test]
-fn a_restart_keeps_the_queue_postgres() {
-    restart_keeps_the_queue(Backend::Postgres);
-}
-
-fn two_clerks_never_get_the_same_ticket(backend: Backend) {
+fn two_clerks_calling_at_once_never_get_the_same_ticket(backend: Backend) {
     let h = Harness::start_on(Store::new(backend), OPEN);
     const N: usize = 40;
     for i in 0..N {
@@ -512,16 +489,6 @@ mod clerk_http {
             })
         }
     }
-}
-
-#[test]
-fn two_clerks_calling_at_once_never_get_the_same_ticket_sqlite() {
-    two_clerks_never_get_the_same_ticket(Backend::Sqlite);
-}
-
-#[test]
-fn two_clerks_calling_at_once_never_get_the_same_ticket_postgres() {
-    two_clerks_never_get_the_same_ticket(Backend::Postgres);
 }
 
 #[test]
