@@ -454,7 +454,13 @@ fn two_clerks_calling_at_once_never_get_the_same_ticket(backend: Backend) {
                 while empty < 3 {
                     let v: Value = http(&base, &token);
                     match v["called"]["id"].as_i64() {
-                        Some(id) => got.push(id),
+                        Some(id) => {
+                            got.push(id);
+                            // A moment at the desk before the next call, as a clerk has: SQLite
+                            // serialises writers and its busy wait backs off, so a clerk calling
+                            // back to back would take every ticket before the other got the lock.
+                            std::thread::sleep(std::time::Duration::from_millis(10));
+                        }
                         None => empty += 1,
                     }
                 }
