@@ -20,7 +20,7 @@ impl utoipa::Modify for BearerScheme {
 }
 
 /// Responses every operation of a kind can give, added to each so the document lists every
-/// status the API really returns (`tests/tests/openapi_contract.rs` checks that against a live
+/// status the API really returns (`tests/tests/e2e/openapi_contract.rs` checks that against a live
 /// server): `401` where a session is required, `400` where there is a body or a parameter
 /// (malformed JSON, a wrong content type, an id that is not a number, an unknown status), `404` where a path names
 /// something, and `429` (with `Retry-After`) where the operation is rate-limited. Each is an

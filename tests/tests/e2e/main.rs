@@ -1,0 +1,19 @@
+//! The end-to-end tests, one binary: each module starts the real server (and, where it says, a
+//! browser or the desktop client) and talks to it over loopback. One binary instead of one per
+//! file, so that a change to the server links one test program, not fifteen.
+
+mod audit;
+mod chat;
+mod handshake;
+mod http;
+mod http_limits;
+mod movement;
+mod native_client;
+mod openapi_contract;
+mod queue;
+mod records;
+mod robustness;
+mod sessions;
+mod text_mode;
+mod web_client;
+mod websocket;
