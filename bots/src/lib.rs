@@ -4,6 +4,7 @@
 //! over HTTP, connects with netcode over UDP, says `Hello`, walks and chats. It renders nothing,
 //! so hundreds fit in one thread: the load benchmark and the end-to-end tests use it.
 
+pub mod consult;
 pub mod server_process;
 
 use base64::Engine;
@@ -157,6 +158,8 @@ pub struct Bot {
     pub called: HashMap<i64, Instant>,
     /// Counter signs.
     pub desks: HashMap<String, DeskSign>,
+    /// The running consultation the server told of (`ServerMessage::Consultation`).
+    pub consultation: Option<i64>,
     /// Names of the staff avatars seen.
     pub staff_seen: Vec<String>,
 }
@@ -220,6 +223,7 @@ impl Bot {
             tickets: HashMap::new(),
             called: HashMap::new(),
             desks: HashMap::new(),
+            consultation: None,
             staff_seen: Vec::new(),
         }
     }
@@ -436,6 +440,7 @@ impl Bot {
             ServerMessage::Desk(d) => {
                 self.desks.insert(d.counter.clone(), d.clone());
             }
+            ServerMessage::Consultation { id } => self.consultation = *id,
         }
         if self.record {
             self.events.push(msg);

@@ -98,8 +98,19 @@ impl ServerProcess {
                 ports.extend([flag, "127.0.0.1:0"]);
             }
         }
+        // Media on loopback, on a block of ports of its own: servers of tests running side by side
+        // then rarely meet on a port (and pass over one another's when they do).
+        let mut media: Vec<String> = Vec::new();
+        if !extra.contains(&"--media-ports") {
+            let block = 41_000 + 200 * (rand::random::<u16>() % 120);
+            media.extend(["--media-ports".to_string(), format!("{block}-{}", block + 199)]);
+        }
+        if !extra.contains(&"--media-bind") {
+            media.extend(["--media-bind".to_string(), "127.0.0.1".to_string()]);
+        }
         let mut child = Command::new(&bin)
             .args(ports)
+            .args(media)
             .args(assets)
             .arg("--data-dir")
             .arg(&data_dir)
@@ -131,6 +142,10 @@ impl ServerProcess {
     /// The operations listener's base URL (/metrics).
     pub fn ops_base(&self) -> String {
         format!("http://{}", self.ready.ops)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.

@@ -83,6 +83,10 @@ pub struct Announced(pub std::collections::HashSet<(i64, u32)>);
 #[derive(Resource, Debug, Default)]
 pub struct Desks(pub HashMap<String, DeskSign>);
 
+/// The resident's running consultation at the counter, if any (its id).
+#[derive(Resource, Debug, Default)]
+pub struct ActiveConsultation(pub Option<i64>);
+
 /// Chat lines of the room: (name, text), newest last; at most 50 kept.
 #[derive(Resource, Debug, Default)]
 pub struct ChatLog(pub Vec<(String, String)>);
@@ -123,6 +127,7 @@ pub fn apply_server_messages(
     mut tickets: ResMut<Tickets>,
     mut announced: ResMut<Announced>,
     mut desks: ResMut<Desks>,
+    mut consultation: ResMut<ActiveConsultation>,
     mut chat: ResMut<ChatLog>,
     mut last_error: ResMut<LastError>,
     mut rooms: MessageWriter<RoomChanged>,
@@ -211,6 +216,9 @@ pub fn apply_server_messages(
             ServerMessage::Desk(d) => {
                 desks.0.insert(d.counter.clone(), d.clone());
             }
+            ServerMessage::Consultation { id } => {
+                consultation.0 = *id;
+            }
             ServerMessage::Error { code, message } | ServerMessage::Refused { code, message } => {
                 last_error.0 = Some((*code, message.clone()));
             }
@@ -233,6 +241,7 @@ pub(crate) fn plugin(app: &mut App) {
         .init_resource::<Tickets>()
         .init_resource::<Announced>()
         .init_resource::<Desks>()
+        .init_resource::<ActiveConsultation>()
         .init_resource::<ChatLog>()
         .init_resource::<LastError>()
         .add_message::<RoomChanged>()

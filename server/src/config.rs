@@ -233,6 +233,58 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_AUDIT_CHECKPOINT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub audit_checkpoint_secs: u32,
 
+    /// UDP ports for consultation media, `low-high`: each participant's connection uses one
+    /// (open them in the firewall). ICE over TCP, when on, uses the same numbers over TCP.
+    #[arg(long, env = "MADOGUCHI_MEDIA_PORTS", default_value = "40000-40999", value_parser = crate::consult::media::ports::parse_range)]
+    pub media_ports: std::ops::RangeInclusive<u16>,
+
+    /// Address consultation media sockets bind to. 0.0.0.0: every interface.
+    #[arg(long, env = "MADOGUCHI_MEDIA_BIND", default_value = "0.0.0.0")]
+    pub media_bind: std::net::IpAddr,
+
+    /// Public address participants send media to, when the server is behind a 1:1 NAT (a cloud
+    /// machine's public IP): the host candidates the server sends carry it instead of the bound
+    /// address.
+    #[arg(long, env = "MADOGUCHI_MEDIA_PUBLIC_IP")]
+    pub media_public_ip: Option<std::net::IpAddr>,
+
+    /// Also accept consultation media over TCP (ICE-TCP, passive) on the media ports, for
+    /// networks that block UDP.
+    #[arg(long, env = "MADOGUCHI_MEDIA_TCP")]
+    pub media_tcp: bool,
+
+    /// STUN servers for participants' browsers (comma-separated `stun:host:port` URLs).
+    #[arg(long, env = "MADOGUCHI_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+
+    /// TURN servers for participants behind restrictive networks (comma-separated
+    /// `turn:host:port?transport=udp` URLs); needs --turn-secret.
+    #[arg(long, env = "MADOGUCHI_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The TURN server's shared secret (coturn `static-auth-secret`): participants get
+    /// credentials made from it that expire after --turn-ttl-secs; the secret itself is never sent.
+    #[arg(long, env = "MADOGUCHI_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// Seconds a participant's TURN credential is valid.
+    #[arg(long, env = "MADOGUCHI_TURN_TTL_SECS", default_value_t = 3600)]
+    pub turn_ttl_secs: u32,
+
+    /// Seconds an interpreter's one-time code is valid.
+    #[arg(long, env = "MADOGUCHI_INVITE_TTL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub invite_ttl_secs: u32,
+
+    /// Seconds a consultation that everyone has left waits for someone to come back before it
+    /// ends.
+    #[arg(long, env = "MADOGUCHI_CONSULT_EMPTY_SECS", default_value_t = 30)]
+    pub consult_empty_secs: u16,
+
+    /// Lets staff make a consultation's media fail on purpose
+    /// (`POST /api/v1/staff/consultations/{id}/fault`), for tests of isolation. Never in production.
+    #[arg(long, hide = true)]
+    pub fault_injection: bool,
+
     /// Netcode private key, 64 hex digits. Keep it secret; share it only between instances
     /// that accept each other's tokens. Default: a fresh random key at each start.
     #[arg(long, env = "MADOGUCHI_PRIVATE_KEY", hide_env_values = true)]

@@ -73,6 +73,7 @@ migrations!(
     (6, "login network", "0006_login_network.sql"),
     (7, "service time", "0007_service_time.sql"),
     (8, "audit log", "0008_audit_log.sql"),
+    (9, "consultations", "0009_consultations.sql"),
 );
 
 /// The migrator of one backend's files.

@@ -17,6 +17,7 @@
 
 pub mod assets;
 pub mod config;
+pub mod consult;
 pub mod db;
 pub mod http;
 pub mod identity;
@@ -326,10 +327,45 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             take_burst: 5,
             take_per_minute: cfg.tickets_per_minute,
         },
-        notice_tx,
+        notice_tx.clone(),
         metrics.clone(),
     );
     runtime.block_on(queues.recover())?;
+    let (failures_tx, failures_rx) = unbounded_channel();
+    let media: Arc<dyn consult::media::MediaEngine> = Arc::new(consult::media::sfu::Sfu::new(
+        consult::media::sfu::SfuConfig {
+            bind_ip: cfg.media_bind,
+            public_ip: cfg.media_public_ip,
+            ports: cfg.media_ports.clone(),
+            tcp: cfg.media_tcp,
+        },
+        failures_tx,
+        metrics.clone(),
+    ));
+    if cfg.fault_injection {
+        tracing::warn!("--fault-injection: staff can make a consultation's media fail on purpose");
+    }
+    let consults = consult::Consultations::new(
+        db.clone(),
+        queues.clone(),
+        catalog.clone(),
+        media,
+        consult::ConsultSettings {
+            invite_ttl: Duration::from_secs(cfg.invite_ttl_secs.into()),
+            empty_grace: Duration::from_secs(cfg.consult_empty_secs.into()),
+            signal_ticket_ttl: Duration::from_secs(30),
+            ice: consult::IceSettings {
+                stun_urls: cfg.stun_urls.clone(),
+                turn_urls: cfg.turn_urls.clone(),
+                turn_secret: cfg.turn_secret.clone(),
+                turn_ttl: Duration::from_secs(cfg.turn_ttl_secs.into()),
+            },
+            fault_injection: cfg.fault_injection,
+        },
+        metrics.clone(),
+        Some(notice_tx),
+    );
+    runtime.block_on(consults.start_service(failures_rx))?;
     queues.spawn(runtime.handle(), request_rx);
     if let Some(key_file) = &cfg.audit_key_file {
         let key = records::checkpoint::load_key(key_file).map_err(anyhow::Error::msg)?;
@@ -349,6 +385,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let state = http::state::HttpState {
         ws: ws_tickets,
         queues,
+        consults,
         // A public https:// URL means browsers reach the office over TLS.
         secure_cookies: cfg.secure_cookies || cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies: Arc::new(cfg.trusted_proxies.clone()),

@@ -9,6 +9,13 @@ fn main() -> anyhow::Result<()> {
     if !filter.contains("renetcode") {
         filter.push_str(",renetcode=off");
     }
+    // The media stack warns of routine steps of every connection (no candidate pair yet, no
+    // server name for DTLS): errors only, unless RUST_LOG names it.
+    for media in ["rtc_ice", "rtc_dtls"] {
+        if !filter.contains(media) {
+            filter.push_str(&format!(",{media}=error"));
+        }
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {

@@ -50,6 +50,17 @@ pub struct Metrics {
     pub tickets_taken_total: Counter,
     pub tickets_called_total: Counter,
     pub tickets_no_show_total: Counter,
+    pub consultations_started_total: Counter,
+    pub consultations_ended_total: Counter,
+    /// Consultations ended because their media failed (an error or a panic in its tasks).
+    pub consult_media_failures_total: Counter,
+    /// Consultations running, participants connected, media legs open, media ports leased.
+    pub consultations_running: Gauge,
+    pub consult_participants: Gauge,
+    pub media_legs: Gauge,
+    pub media_ports_in_use: Gauge,
+    /// RTP packets the media engine forwarded to a participant.
+    pub media_packets_forwarded_total: Counter,
     /// HTTP connections open.
     pub http_connections: Gauge,
     /// HTTP connections closed at once because their address had too many open.
@@ -153,6 +164,30 @@ impl Metrics {
                 &mut registry,
                 "madoguchi_tickets_no_show",
                 "Called tickets whose resident did not come",
+            ),
+            consultations_started_total: counter(
+                &mut registry,
+                "madoguchi_consultations_started",
+                "Consultations a clerk started",
+            ),
+            consultations_ended_total: counter(&mut registry, "madoguchi_consultations_ended", "Consultations ended"),
+            consult_media_failures_total: counter(
+                &mut registry,
+                "madoguchi_consult_media_failures",
+                "Consultations ended because their media failed",
+            ),
+            consultations_running: gauge(&mut registry, "madoguchi_consultations_running", "Consultations running"),
+            consult_participants: gauge(
+                &mut registry,
+                "madoguchi_consult_participants",
+                "Participants connected to consultations",
+            ),
+            media_legs: gauge(&mut registry, "madoguchi_media_legs", "Media peer connections open"),
+            media_ports_in_use: gauge(&mut registry, "madoguchi_media_ports_in_use", "Media UDP ports leased"),
+            media_packets_forwarded_total: counter(
+                &mut registry,
+                "madoguchi_media_packets_forwarded",
+                "RTP packets forwarded to a consultation participant",
             ),
             http_connections: gauge(
                 &mut registry,

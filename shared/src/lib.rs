@@ -5,6 +5,8 @@
 //! builds for native and `wasm32-unknown-unknown` alike. The office's words (`i18n`) live here
 //! too, so the client and the server's pages speak from one catalog.
 
+pub mod bucket;
+pub mod consult;
 pub mod hours;
 pub mod i18n;
 pub mod layout;

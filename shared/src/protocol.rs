@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Version of the world protocol. Bump on any change to a message's shape or meaning.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Netcode protocol id: fixed, so that any client reaches the handshake and is told about a
 /// version mismatch in words instead of being silently ignored by netcode.
@@ -212,6 +212,10 @@ pub enum ServerMessage {
     Ticket(TicketInfo),
     /// A counter's sign changed; every sign is sent once after `Welcome`.
     Desk(DeskSign),
+    /// The resident's consultation at the counter started (its id: join it over
+    /// `/api/v1/consultations/{id}/join`) or ended (`None`). Sent to each of their clients
+    /// connected then; a client that connects later asks `/api/v1/consultations/current`.
+    Consultation { id: Option<i64> },
 }
 
 /// Stable error codes. Clients switch on these; the message is for people.

@@ -13,7 +13,8 @@ const AXE_PATH = fileURLToPath(new URL('./node_modules/axe-core/axe.min.js', imp
 
 export const DEFAULT_AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'];
 
-export async function launch() {
+// `extraArgs`: more Chromium flags (e.g. a fake camera for the consultation tests).
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
@@ -30,6 +31,7 @@ export async function launch() {
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
+      ...extraArgs,
     ],
   });
 }

@@ -249,6 +249,11 @@ impl Harness {
         self.server.http_base()
     }
 
+    /// The server's process id (for its open file descriptors).
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
     /// A fresh guest session and connect token.
     pub fn credentials(&self) -> Credentials {
         self.rt.block_on(fetch_credentials(&self.http, &self.base())).expect("credentials")
@@ -325,6 +330,46 @@ impl Harness {
             .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name_and_labels} not in /metrics"))
     }
+}
+
+/// A consultation running at `counter` of `department`, from a fresh clerk and a fresh guest:
+/// the clerk takes the desk, the resident takes a ticket, is called and arrives, and the clerk
+/// starts the consultation. The clerk's and the resident's session tokens, and its id.
+pub fn start_consultation(h: &Harness, clerk_login: &str, department: &str, counter: &str) -> (String, String, i64) {
+    let clerk = h.clerk(clerk_login, department);
+    let (s, v) = h.call("POST", &format!("/api/v1/staff/desks/{counter}/take"), Some(&clerk), None);
+    assert_eq!(s, 200, "{v}");
+    let resident = h.guest(&format!("住民-{clerk_login}"));
+    let (s, v) =
+        h.call("POST", "/api/v1/tickets", Some(&resident), Some(&serde_json::json!({ "department": department })));
+    assert_eq!(s, 201, "{v}");
+    let ticket = v["id"].as_i64().expect("ticket id");
+    let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["called"]["id"].as_i64(), Some(ticket), "{v}");
+    let (s, v) = h.call("POST", &format!("/api/v1/tickets/{ticket}/arrived"), Some(&resident), None);
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None);
+    assert_eq!(s, 201, "{v}");
+    (clerk, resident, v["id"].as_i64().expect("consultation id"))
+}
+
+/// The signalling WebSocket URL for a session's pass to consultation `id`.
+pub fn signal_url(h: &Harness, token: &str, id: i64) -> String {
+    let (s, v) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(token), None);
+    assert_eq!(s, 200, "{v}");
+    signal_url_of(h, &v)
+}
+
+/// The signalling WebSocket URL of a pass (`SignalGrant`).
+pub fn signal_url_of(h: &Harness, grant: &Value) -> String {
+    let ticket = grant["ticket"].as_str().expect("ticket");
+    format!("{}/api/v1/consultations/signal?ticket={ticket}", h.base().replacen("http://", "ws://", 1))
+}
+
+/// A runtime for media peers: their tasks keep running between the test's calls.
+pub fn media_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 /// Says `Hello` as `name` and waits for the `Welcome`.

@@ -7,6 +7,7 @@
 //! `records`, `queue`, `net`); no feature imports this module.
 
 pub mod client_addr;
+pub mod consult;
 pub mod error;
 pub mod extract;
 pub mod listen;
@@ -17,6 +18,7 @@ pub mod records;
 pub mod sessions;
 pub mod state;
 pub mod text;
+pub mod text_consult;
 pub mod web;
 pub mod world;
 
@@ -48,7 +50,9 @@ pub fn router(state: HttpState) -> Router {
         .merge(world::router())
         .merge(records::router())
         .merge(queue::router())
+        .merge(consult::router())
         .merge(text::router())
+        .merge(text_consult::router())
         .merge(web::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::openapi))
         .with_state(state)

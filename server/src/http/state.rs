@@ -27,6 +27,7 @@ pub const STREAMS_PER_SESSION: usize = 4;
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub queues: Queues,
+    pub consults: crate::consult::Consultations,
     /// Single-use tickets for browser clients' WebSocket.
     pub ws: Arc<WsTickets>,
     /// Where the browser client's build is (`scripts/build-web`), if anywhere.

@@ -48,7 +48,7 @@ pub(super) fn router() -> Router<HttpState> {
 }
 
 /// The page's language: Japanese or English (from `?lang=`, else `Accept-Language`).
-fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
+pub(super) fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
     match q {
         Some("en") => Lang::En,
         Some("ja") => Lang::Ja,
@@ -60,7 +60,7 @@ fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
 }
 
 /// The other language of the page, for its language link: code and name.
-fn other_lang(l: Lang) -> (&'static str, &'static str) {
+pub(super) fn other_lang(l: Lang) -> (&'static str, &'static str) {
     let other = if l == Lang::En { Lang::Ja } else { Lang::En };
     (other.code(), other.endonym())
 }
@@ -76,7 +76,7 @@ fn csrf_for(token: &str) -> String {
     hex::encode(&Sha256::digest(format!("madoguchi-csrf:{token}").as_bytes())[..16])
 }
 
-async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, String)> {
+pub(super) async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, String)> {
     let token = cookie_token(headers)?;
     match sessions::resume(&s.db, &token).await.ok()?? {
         Principal::Resident(r) => Some((r, token)),
@@ -86,7 +86,7 @@ async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, Strin
 
 /// A rendered page, or a plain error if the template failed (it cannot: its inputs are all
 /// strings and numbers, but the error is handled rather than unwrapped).
-fn render(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => html(status, body),
         Err(e) => {
@@ -110,7 +110,7 @@ fn html(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn see_other(to: &str, cookie: Option<String>) -> Response {
+pub(super) fn see_other(to: &str, cookie: Option<String>) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -135,6 +135,11 @@ pub struct Tr<'a> {
 }
 
 impl Tr<'_> {
+    /// The words of `lang`.
+    pub(super) fn of(catalog: &Catalog, lang: Lang) -> Tr<'_> {
+        Tr { catalog, lang }
+    }
+
     /// Message `id`.
     pub fn t(&self, id: &str) -> String {
         self.catalog.format(self.lang, id, &[])
@@ -614,7 +619,10 @@ async fn arrived(
         return see_other(&back(&f.lang, "session", None), None);
     };
     match s.queues.arrived(&r.id, id).await {
-        Ok(_) => see_other(&back(&f.lang, "arrived", None), None),
+        Ok(_) => {
+            let lang = if f.lang == "en" { "en" } else { "ja" };
+            see_other(&format!("/text/consultation?lang={lang}"), None)
+        }
         Err(e) => see_other(&back(&f.lang, queue_notice(&e), None), None),
     }
 }

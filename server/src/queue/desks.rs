@@ -29,6 +29,25 @@ impl Queues {
         self.board().held_by(staff_id)
     }
 
+    /// The desk `clerk` holds and the ticket at it (called or being served), if any; a
+    /// consultation starts from this.
+    pub async fn desk_ticket(&self, clerk: &Clerk) -> Result<(String, Option<TicketRow>), QueueError> {
+        let counter = self.desk_of(clerk.id).ok_or(QueueError::NoDesk)?;
+        let ticket = self.store().at_counter(&counter).await?;
+        Ok((counter, ticket))
+    }
+
+    /// The status of each of these tickets that still exists.
+    pub async fn statuses(&self, ids: &[i64]) -> Result<Vec<(i64, TicketStatus)>, QueueError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(status) = self.store().status(id).await? {
+                out.push((id, status));
+            }
+        }
+        Ok(out)
+    }
+
     /// Open desks of a department.
     pub(super) fn open_desks(&self, department: &str) -> u32 {
         self.board().open_in(department)

@@ -12,6 +12,9 @@ pub enum WorldNotice {
     Ticket { resident_id: String, info: TicketInfo },
     /// A counter's sign changed; `staff_id` holds it now (their avatar goes behind the desk).
     Desk { sign: DeskSign, staff_id: Option<i64> },
+    /// The resident's consultation started (its id) or ended (`None`): their clients open or
+    /// close the consultation panel.
+    Consultation { resident_id: String, consultation: Option<i64> },
     /// A request from this client was refused.
     Error { client_id: u64, code: ErrorCode, message: String },
 }

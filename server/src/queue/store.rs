@@ -58,6 +58,7 @@ const ACTIVE_OF_DEPARTMENT: &str = select!(
 );
 const WAITING_COUNTS: &str =
     "SELECT department_id, COUNT(*) FROM tickets WHERE status = 'waiting' AND service_day = $1 GROUP BY department_id";
+const STATUS: &str = "SELECT status FROM tickets WHERE id = $1";
 const OWNER: &str = "SELECT resident_id FROM tickets WHERE id = $1";
 const CANCEL: &str = returning!(
     "UPDATE tickets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND resident_id = $3 AND status IN ('waiting', 'called', 'serving')"
@@ -339,6 +340,13 @@ impl TicketStore {
     pub async fn waiting_counts(&self, day: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
         let rows = sqlx::query(WAITING_COUNTS).bind(day).fetch_all(&self.db.pool).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    /// A ticket's status.
+    pub async fn status(&self, ticket: i64) -> Result<Option<TicketStatus>, sqlx::Error> {
+        let s: Option<String> =
+            sqlx::query(STATUS).bind(ticket).fetch_optional(&self.db.pool).await?.map(|r| r.try_get(0)).transpose()?;
+        Ok(s.and_then(|s| TicketStatus::parse(&s)))
     }
 
     /// The resident who holds a ticket.

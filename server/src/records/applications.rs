@@ -294,6 +294,22 @@ pub async fn create(
     form: &Value,
     utc_offset_min: i32,
 ) -> Result<ApplicationView, RecordError> {
+    create_in_consultation(db, catalog, actor, procedure_id, resident_id, form, utc_offset_min, None).await
+}
+
+/// [`create`], by a clerk during consultation `consultation` (its id is kept with the
+/// application and named in the `created` event).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_in_consultation(
+    db: &Db,
+    catalog: &Catalog,
+    actor: &Actor,
+    procedure_id: &str,
+    resident_id: Option<&str>,
+    form: &Value,
+    utc_offset_min: i32,
+    consultation: Option<i64>,
+) -> Result<ApplicationView, RecordError> {
     let proc = catalog.get(procedure_id).ok_or_else(|| {
         RecordError::Invalid(vec![FieldError {
             field: "procedure_id".into(),
@@ -347,8 +363,8 @@ pub async fn create(
     for _ in 0..5 {
         reference = new_reference(&prefix, year);
         let r = sqlx::query(
-            "INSERT INTO applications (reference, procedure_id, department_id, resident_id, status, form_data, created_at, updated_at, event_count, head_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, $8)
+            "INSERT INTO applications (reference, procedure_id, department_id, resident_id, status, form_data, created_at, updated_at, event_count, head_hash, consultation_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, $8, $9)
              ON CONFLICT (reference) DO NOTHING RETURNING id",
         )
         .bind(&reference)
@@ -359,6 +375,7 @@ pub async fn create(
         .bind(&form_text)
         .bind(now)
         .bind(GENESIS)
+        .bind(consultation)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = r {
@@ -373,7 +390,10 @@ pub async fn create(
         id,
         actor,
         "created",
-        &json!({"procedure_id": procedure_id, "after": {"status": "draft", "form_data": clean}}),
+        &match consultation {
+            Some(c) => json!({"procedure_id": procedure_id, "consultation": c, "after": {"status": "draft", "form_data": clean}}),
+            None => json!({"procedure_id": procedure_id, "after": {"status": "draft", "form_data": clean}}),
+        },
         now,
     )
     .await?;
@@ -407,6 +427,48 @@ pub async fn read(db: &Db, actor: &Actor, reference: &str) -> Result<Application
             Ok(find_scoped(db, &mut conn, actor, reference, false).await?.view)
         }
     }
+}
+
+/// The row id of an application.
+pub async fn id_of(db: &Db, reference: &str) -> Result<i64, RecordError> {
+    sqlx::query("SELECT id FROM applications WHERE reference = $1")
+        .bind(reference)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.try_get::<i64, _>(0))
+        .transpose()?
+        .ok_or(RecordError::NotFound)
+}
+
+/// A clerk brings one of `resident_id`'s applications of the clerk's department into
+/// consultation `consultation`: an audit event names it. Anyone else's is not found.
+pub async fn link_to_consultation(
+    db: &Db,
+    actor: &Actor,
+    reference: &str,
+    resident_id: &str,
+    consultation: i64,
+) -> Result<(i64, ApplicationView), RecordError> {
+    if !matches!(actor, Actor::Staff { .. }) {
+        return Err(RecordError::NotFound);
+    }
+    let mut tx = db.begin_write().await?;
+    let app = find_scoped(db, &mut tx, actor, reference, true).await?;
+    if app.view.resident_id.as_deref() != Some(resident_id) {
+        return Err(RecordError::NotFound);
+    }
+    audit::append(
+        db,
+        &mut tx,
+        app.id,
+        actor,
+        "linked_to_consultation",
+        &json!({"consultation": consultation}),
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((app.id, app.view))
 }
 
 /// A resident's own applications, newest first.

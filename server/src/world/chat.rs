@@ -9,21 +9,8 @@ use crate::net::outbox::{send_error, send_to};
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
 use madoguchi_shared::ErrorCode;
-use madoguchi_shared::limits::CHAT_MAX_CHARS;
 use madoguchi_shared::protocol::ServerMessage;
-use madoguchi_shared::text::clean_text;
-
-/// Why a chat line is refused, if it is.
-pub fn check_chat(text: &str) -> Result<(), (ErrorCode, String)> {
-    let n = text.chars().count();
-    if n == 0 {
-        return Err((ErrorCode::ChatEmpty, "empty message".into()));
-    }
-    if n > CHAT_MAX_CHARS {
-        return Err((ErrorCode::ChatTooLong, format!("message has {n} characters; the limit is {CHAT_MAX_CHARS}")));
-    }
-    Ok(())
-}
+use madoguchi_shared::text::{check_chat, clean_text};
 
 /// Checks each chat line and delivers accepted ones to every avatar in the sender's room
 /// (the sender included, as the confirmation that it was sent).
@@ -68,16 +55,4 @@ fn handle_chat(
 
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(Update, handle_chat.in_set(TickSet::Receive).after(receive_messages));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_is_counted_in_characters_not_bytes() {
-        assert!(check_chat(&"あ".repeat(CHAT_MAX_CHARS)).is_ok());
-        assert_eq!(check_chat(&"あ".repeat(CHAT_MAX_CHARS + 1)).unwrap_err().0, ErrorCode::ChatTooLong);
-        assert_eq!(check_chat("").unwrap_err().0, ErrorCode::ChatEmpty);
-    }
 }

@@ -348,6 +348,12 @@ fn drain_notices(
                     }
                 }
             }
+            WorldNotice::Consultation { resident_id, consultation } => {
+                let bytes = encode(&ServerMessage::Consultation { id: consultation });
+                for client in by_resident.get(&resident_id).into_iter().flatten() {
+                    send_to(&mut server, *client, bytes.clone());
+                }
+            }
             WorldNotice::Error { client_id, code, message } => {
                 send_error(&mut server, &metrics, client_id, code, message)
             }

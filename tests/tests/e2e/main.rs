@@ -4,6 +4,7 @@
 
 mod audit;
 mod chat;
+mod consult;
 mod handshake;
 mod http;
 mod http_limits;

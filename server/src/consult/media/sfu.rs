@@ -1,0 +1,792 @@
+//! The SFU on webrtc 0.21: one peer connection per participant ("leg"), RTP forwarded between
+//! the legs of one room without decoding.
+//!
+//! - **Slots.** A participant's offer carries an audio and a video section for what they send
+//!   (or receive-only ones, without a camera) and receive-only sections for the others, up to
+//!   [`RECEIVE_SLOTS`] of each kind. Answering, the server puts one output track on each
+//!   section, in order; the `i`-th section of a kind carries the media of whoever is in slot `i`
+//!   for this participant ([`Role::slot_at`]). No renegotiation is needed when someone joins.
+//! - **Forwarding.** A publisher's track is read by a task that hands each packet to every other
+//!   connected leg's writer queue (dropping, not waiting, when a queue is full: one slow
+//!   receiver never holds up the others). A leg's writer rewrites each packet for its track
+//!   (`rewrite`) and writes it.
+//! - **Keyframes.** A receiver that connects asks every video publisher of the room for a
+//!   keyframe (PLI), and the room asks again every few seconds, so a receiver that lost packets
+//!   recovers (webrtc 0.21 does not hand the receivers' own PLIs to the application).
+//! - **Isolation.** Each room's tasks run in a `JoinSet` owned by the room's supervisor: a task
+//!   that panics or fails ends that room (reported as a [`RoomFailure`]) and nothing else.
+
+use super::candidates::{rewrite_candidate, rewrite_sdp};
+use super::ports::{PortLease, PortPool};
+use super::rewrite::Renumber;
+use super::{BoxFuture, LegEvent, MediaEngine, MediaError, MediaStats, RoomFailure, RoomId};
+use crate::metrics::Metrics;
+use madoguchi_shared::consult::{Candidate, RECEIVE_SLOTS, Role};
+use rand::Rng;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine as CodecTable, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// Packets waiting for one leg's writer; beyond this, packets for that leg are dropped.
+const WRITE_QUEUE: usize = 512;
+/// How often a room asks its video publishers for a keyframe.
+const KEYFRAME_EVERY: Duration = Duration::from_secs(3);
+/// Sections (m-lines) an offer may carry.
+const MAX_SECTIONS: usize = 2 * RECEIVE_SLOTS + 4;
+/// Longest ICE candidate line accepted.
+const MAX_CANDIDATE_BYTES: usize = 512;
+/// Rooms remembered as closed, so a late offer cannot reopen one.
+const CLOSED_REMEMBERED: usize = 65_536;
+
+/// Where the SFU binds and what it advertises.
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// The address media sockets bind to (`0.0.0.0`: every interface).
+    pub bind_ip: IpAddr,
+    /// The address participants are told to send to, if not the bound one (1:1 NAT).
+    pub public_ip: Option<IpAddr>,
+    pub ports: RangeInclusive<u16>,
+    /// Also listen for ICE over TCP on each leg's port.
+    pub tcp: bool,
+}
+
+/// The engine.
+pub struct Sfu {
+    cfg: SfuConfig,
+    ports: Arc<PortPool>,
+    rooms: Mutex<HashMap<RoomId, Arc<Room>>>,
+    closed: Mutex<(HashSet<RoomId>, VecDeque<RoomId>)>,
+    failures: mpsc::UnboundedSender<RoomFailure>,
+    metrics: Arc<Metrics>,
+}
+
+type Task = BoxFuture<'static, Result<(), String>>;
+
+struct Room {
+    legs: Mutex<HashMap<Role, Arc<Leg>>>,
+    spawn: mpsc::UnboundedSender<Task>,
+}
+
+/// What the connection's handler and the leg share.
+#[derive(Default)]
+struct LegShared {
+    connected: AtomicBool,
+    /// The participant's video tracks (with their SSRC), for keyframe requests.
+    videos: Mutex<Vec<(Arc<dyn TrackRemote>, u32)>>,
+}
+
+struct Leg {
+    pc: Arc<dyn PeerConnection>,
+    shared: Arc<LegShared>,
+    queue: mpsc::Sender<Write>,
+    /// Output tracks so far, audio then video, by slot.
+    outs: tokio::sync::Mutex<Outs>,
+    _port: PortLease,
+}
+
+#[derive(Default)]
+struct Outs {
+    audio: Vec<Out>,
+    video: Vec<Out>,
+    /// The participant's ICE username fragment, from their offer.
+    remote_ufrag: Option<String>,
+}
+
+struct Out {
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+}
+
+/// What a leg's writer is told.
+enum Write {
+    /// The output tracks (kind, slot, track, SSRC, payload type), after a negotiation.
+    Outs(Vec<(Kind, usize, Arc<TrackLocalStaticRTP>, u32, u8)>),
+    Packet {
+        kind: Kind,
+        slot: usize,
+        packet: rtc::rtp::Packet,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Audio,
+    Video,
+}
+
+impl Kind {
+    fn mime(self) -> &'static str {
+        match self {
+            Kind::Audio => MIME_TYPE_OPUS,
+            Kind::Video => MIME_TYPE_VP8,
+        }
+    }
+
+    fn codec_kind(self) -> RtpCodecKind {
+        match self {
+            Kind::Audio => RtpCodecKind::Audio,
+            Kind::Video => RtpCodecKind::Video,
+        }
+    }
+
+    fn codec(self) -> RTCRtpCodec {
+        match self {
+            Kind::Audio => RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.into(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+                rtcp_feedback: vec![],
+            },
+            Kind::Video => RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![RTCPFeedback { typ: "ccm".into(), parameter: "fir".into() }],
+            },
+        }
+    }
+
+    /// RTP timestamp units between two senders in one slot: about a frame.
+    fn switch_gap(self) -> u32 {
+        match self {
+            Kind::Audio => 960,
+            Kind::Video => 3000,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Audio and video sections of an SDP offer; refuses what is not an offer we can answer.
+fn sections(sdp: &str) -> Result<(usize, usize), MediaError> {
+    if !sdp.starts_with("v=0") {
+        return Err(MediaError::Invalid("not an SDP offer (it must start with v=0)".into()));
+    }
+    let (mut audio, mut video, mut all) = (0, 0, 0);
+    for line in sdp.lines() {
+        if let Some(m) = line.strip_prefix("m=") {
+            all += 1;
+            if m.starts_with("audio ") {
+                audio += 1;
+            } else if m.starts_with("video ") {
+                video += 1;
+            }
+        }
+    }
+    if all == 0 {
+        return Err(MediaError::Invalid("the offer has no media sections".into()));
+    }
+    if all > MAX_SECTIONS {
+        return Err(MediaError::Invalid(format!("the offer has {all} media sections; at most {MAX_SECTIONS}")));
+    }
+    Ok((audio, video))
+}
+
+fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines().find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:").map(str::to_string))
+}
+
+fn codecs() -> Result<(CodecTable, Registry), MediaError> {
+    let mut table = CodecTable::default();
+    for kind in [Kind::Audio, Kind::Video] {
+        let payload_type = if kind == Kind::Audio { 111 } else { 96 };
+        table
+            .register_codec(RTCRtpCodecParameters { rtp_codec: kind.codec(), payload_type }, kind.codec_kind())
+            .map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
+    }
+    let registry = register_default_interceptors(Registry::new(), &mut table)
+        .map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
+    Ok((table, registry))
+}
+
+impl Sfu {
+    pub fn new(cfg: SfuConfig, failures: mpsc::UnboundedSender<RoomFailure>, metrics: Arc<Metrics>) -> Sfu {
+        let ports = PortPool::new(cfg.ports.clone());
+        Sfu { cfg, ports, rooms: Mutex::default(), closed: Mutex::default(), failures, metrics }
+    }
+
+    fn room(&self, id: RoomId) -> Result<Arc<Room>, MediaError> {
+        if lock(&self.closed).0.contains(&id) {
+            return Err(MediaError::Closed("this consultation has ended".into()));
+        }
+        let mut rooms = lock(&self.rooms);
+        if let Some(r) = rooms.get(&id) {
+            return Ok(r.clone());
+        }
+        let (spawn, tasks) = mpsc::unbounded_channel();
+        let room = Arc::new(Room { legs: Mutex::default(), spawn });
+        tokio::spawn(supervise(id, tasks, self.failures.clone()));
+        room.run(keyframes(Arc::downgrade(&room)));
+        rooms.insert(id, room.clone());
+        Ok(room)
+    }
+
+    fn update_gauges(&self) {
+        let s = self.stats();
+        self.metrics.media_legs.set(s.legs as i64);
+        self.metrics.media_ports_in_use.set(s.ports_in_use as i64);
+    }
+
+    /// A new leg on a free port of the pool.
+    async fn open_leg(
+        &self,
+        room: &Arc<Room>,
+        role: Role,
+        events: mpsc::Sender<LegEvent>,
+    ) -> Result<Arc<Leg>, MediaError> {
+        let family_v4 = self.cfg.bind_ip.is_ipv4();
+        let mut types = vec![if family_v4 { NetworkType::Udp4 } else { NetworkType::Udp6 }];
+        if self.cfg.tcp {
+            types.push(if family_v4 { NetworkType::Tcp4 } else { NetworkType::Tcp6 });
+        }
+        let mut last_error = String::new();
+        // A port some other program holds is passed over (webrtc would skip it silently).
+        for _ in 0..16 {
+            let lease = self
+                .ports
+                .lease()
+                .ok_or_else(|| MediaError::Busy("every media port is in use; try again in a moment".into()))?;
+            let addr = SocketAddr::new(self.cfg.bind_ip, lease.port());
+            if let Err(e) = std::net::UdpSocket::bind(addr) {
+                last_error = format!("{addr}: {e}");
+                continue;
+            }
+            let (table, registry) = codecs()?;
+            let settings = SettingEngineBuilder::new()
+                .with_network_types(types.clone())
+                .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+                .build();
+            let shared = Arc::new(LegShared::default());
+            let handler = LegHandler {
+                room: Arc::downgrade(room),
+                role,
+                shared: shared.clone(),
+                events: events.clone(),
+                bound: self.cfg.bind_ip,
+                public: self.cfg.public_ip,
+            };
+            let mut builder = PeerConnectionBuilder::<SocketAddr>::new()
+                .with_configuration(RTCConfigurationBuilder::new().build())
+                .with_media_engine(table)
+                .with_interceptor_registry(registry)
+                .with_setting_engine(settings)
+                .with_handler(Arc::new(handler))
+                .with_udp_addrs(vec![addr]);
+            if self.cfg.tcp {
+                builder = builder.with_tcp_addrs(vec![addr]);
+            }
+            match builder.build().await {
+                Ok(pc) => {
+                    let (queue, writes) = mpsc::channel(WRITE_QUEUE);
+                    room.run(write_loop(writes, self.metrics.clone()));
+                    return Ok(Arc::new(Leg {
+                        pc: Arc::new(pc),
+                        shared,
+                        queue,
+                        outs: tokio::sync::Mutex::default(),
+                        _port: lease,
+                    }));
+                }
+                Err(e) => last_error = format!("{addr}: {e}"),
+            }
+        }
+        tracing::warn!(error = %last_error, "no media port could be bound");
+        Err(MediaError::Busy("no media port could be opened; try again in a moment".into()))
+    }
+
+    async fn negotiate(&self, leg: &Leg, sdp: String) -> Result<String, MediaError> {
+        let (audio, video) = sections(&sdp)?;
+        let ufrag = ice_ufrag(&sdp);
+        let offer = RTCSessionDescription::offer(sdp)
+            .map_err(|e| MediaError::Invalid(format!("the SDP offer could not be read: {e}")))?;
+        let mut outs = leg.outs.lock().await;
+        leg.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| MediaError::Invalid(format!("the SDP offer was refused: {e}")))?;
+        outs.remote_ufrag = ufrag;
+        for (kind, wanted) in [(Kind::Audio, audio.min(RECEIVE_SLOTS)), (Kind::Video, video.min(RECEIVE_SLOTS))] {
+            let have = if kind == Kind::Audio { outs.audio.len() } else { outs.video.len() };
+            for slot in have..wanted {
+                let ssrc: u32 = rand::rng().random();
+                let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                    format!("slot-{slot}"),
+                    format!("{}-{slot}", if kind == Kind::Audio { "audio" } else { "video" }),
+                    format!("slot {slot}"),
+                    kind.codec_kind(),
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                        codec: kind.codec(),
+                        ..Default::default()
+                    }],
+                )));
+                let sender = leg
+                    .pc
+                    .add_track(track.clone() as Arc<dyn TrackLocal>)
+                    .await
+                    .map_err(|e| MediaError::Invalid(format!("cannot send on this offer: {e}")))?;
+                let out = Out { track, sender, ssrc };
+                if kind == Kind::Audio {
+                    outs.audio.push(out);
+                } else {
+                    outs.video.push(out);
+                }
+            }
+        }
+        let answer = leg
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(|e| MediaError::Invalid(format!("cannot answer this offer: {e}")))?;
+        leg.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|e| MediaError::Invalid(format!("cannot answer this offer: {e}")))?;
+        // Each output's payload type as this leg negotiated it (the offerer's numbers).
+        let mut specs = Vec::new();
+        for (kind, list) in [(Kind::Audio, &outs.audio), (Kind::Video, &outs.video)] {
+            for (slot, out) in list.iter().enumerate() {
+                let pt = match out.sender.get_parameters().await {
+                    Ok(p) => p
+                        .rtp_parameters
+                        .codecs
+                        .iter()
+                        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(kind.mime()))
+                        .map(|c| c.payload_type),
+                    Err(_) => None,
+                };
+                if let Some(pt) = pt {
+                    specs.push((kind, slot, out.track.clone(), out.ssrc, pt));
+                }
+            }
+        }
+        drop(outs);
+        leg.queue.send(Write::Outs(specs)).await.map_err(|_| MediaError::Closed("the media leg has closed".into()))?;
+        let local = leg
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| MediaError::Closed("no local description after answering".into()))?;
+        Ok(match self.cfg.public_ip {
+            Some(public) => rewrite_sdp(&local.sdp, self.cfg.bind_ip, public),
+            None => local.sdp,
+        })
+    }
+
+    async fn close_leg(&self, leg: Arc<Leg>) {
+        if let Err(e) = leg.pc.close().await {
+            tracing::debug!(error = %e, "closing a media leg");
+        }
+        drop(leg);
+        self.update_gauges();
+    }
+}
+
+impl Room {
+    /// Runs `task` under this room's supervisor.
+    fn run<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let _ = self.spawn.send(Box::pin(task));
+    }
+
+    /// Connected legs other than `from`, with their writer queues.
+    fn receivers(&self, from: Role) -> Vec<(Role, mpsc::Sender<Write>)> {
+        lock(&self.legs)
+            .iter()
+            .filter(|(r, l)| **r != from && l.shared.connected.load(Ordering::Relaxed))
+            .map(|(r, l)| (*r, l.queue.clone()))
+            .collect()
+    }
+
+    fn videos(&self) -> Vec<(Arc<dyn TrackRemote>, u32)> {
+        lock(&self.legs).values().flat_map(|l| lock(&l.shared.videos).clone()).collect()
+    }
+
+    /// Asks every video publisher for a keyframe.
+    fn request_keyframes(&self) {
+        let videos = self.videos();
+        if videos.is_empty() {
+            return;
+        }
+        self.run(async move {
+            for (track, ssrc) in videos {
+                let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+                let packets: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(pli)];
+                let _ = track.write_rtcp(packets).await;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Owns a room's tasks: the first one to panic or fail ends the room. Ends (aborting the rest)
+/// when the room is gone.
+async fn supervise(
+    room: RoomId,
+    mut tasks: mpsc::UnboundedReceiver<Task>,
+    failures: mpsc::UnboundedSender<RoomFailure>,
+) {
+    let mut set: JoinSet<Result<(), String>> = JoinSet::new();
+    loop {
+        tokio::select! {
+            t = tasks.recv() => match t {
+                Some(t) => { set.spawn(t); }
+                None => break,
+            },
+            Some(done) = set.join_next(), if !set.is_empty() => {
+                let reason = match done {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(e) if e.is_panic() => {
+                        let p = e.into_panic();
+                        let what = p.downcast_ref::<&str>().map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a panic".into());
+                        format!("a media task panicked: {what}")
+                    }
+                    Err(_) => continue,
+                };
+                let _ = failures.send(RoomFailure { room, reason });
+                break;
+            }
+        }
+    }
+    set.abort_all();
+}
+
+/// Every few seconds, a keyframe request to each video publisher (see the module comment).
+async fn keyframes(room: Weak<Room>) -> Result<(), String> {
+    loop {
+        tokio::time::sleep(KEYFRAME_EVERY).await;
+        let Some(room) = room.upgrade() else { return Ok(()) };
+        if lock(&room.legs).len() >= 2 {
+            room.request_keyframes();
+        }
+    }
+}
+
+/// Reads one publisher track and hands each packet to the room's other connected legs.
+async fn read_loop(room: Weak<Room>, from: Role, kind: Kind, track: Arc<dyn TrackRemote>) -> Result<(), String> {
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+        let Some(r) = room.upgrade() else { break };
+        let receivers = r.receivers(from);
+        drop(r);
+        for (to, queue) in receivers {
+            if let Some(slot) = from.slot_at(to) {
+                // A full queue drops the packet for that receiver only.
+                let _ = queue.try_send(Write::Packet { kind, slot, packet: packet.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes forwarded packets to one leg's output tracks, rewritten for them.
+async fn write_loop(mut writes: mpsc::Receiver<Write>, metrics: Arc<Metrics>) -> Result<(), String> {
+    struct Target {
+        track: Arc<TrackLocalStaticRTP>,
+        ssrc: u32,
+        pt: u8,
+        numbers: Renumber,
+    }
+    let mut targets: HashMap<(Kind, usize), Target> = HashMap::new();
+    while let Some(w) = writes.recv().await {
+        match w {
+            Write::Outs(list) => {
+                for (kind, slot, track, ssrc, pt) in list {
+                    let t = targets.entry((kind, slot)).or_insert_with(|| {
+                        let mut rng = rand::rng();
+                        Target {
+                            track,
+                            ssrc,
+                            pt,
+                            numbers: Renumber::new(kind.switch_gap(), rng.random(), rng.random()),
+                        }
+                    });
+                    t.pt = pt;
+                }
+            }
+            Write::Packet { kind, slot, mut packet } => {
+                let Some(t) = targets.get_mut(&(kind, slot)) else { continue };
+                let h = &mut packet.header;
+                let (seq, ts) = t.numbers.map(h.ssrc, h.sequence_number, h.timestamp);
+                h.ssrc = t.ssrc;
+                h.payload_type = t.pt;
+                h.sequence_number = seq;
+                h.timestamp = ts;
+                h.padding = false;
+                h.csrc.clear();
+                h.extension = false;
+                h.extensions.clear();
+                h.extensions_padding = 0;
+                h.extension_profile = 0;
+                if t.track.write_rtp(packet).await.is_err() {
+                    // The leg is closing.
+                    return Ok(());
+                }
+                metrics.media_packets_forwarded_total.inc();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A leg's connection events: trickled candidates (with the public address), its state, and
+/// the participant's tracks as they start.
+struct LegHandler {
+    room: Weak<Room>,
+    role: Role,
+    shared: Arc<LegShared>,
+    events: mpsc::Sender<LegEvent>,
+    bound: IpAddr,
+    public: Option<IpAddr>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for LegHandler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Ok(init) = event.candidate.to_json() else { return };
+        let candidate = match self.public {
+            Some(public) => rewrite_candidate(&init.candidate, self.bound, public),
+            None => init.candidate,
+        };
+        let c = Candidate {
+            candidate,
+            sdp_mid: init.sdp_mid,
+            sdp_m_line_index: init.sdp_mline_index,
+            username_fragment: init.username_fragment,
+        };
+        let _ = self.events.try_send(LegEvent::Candidate(Some(c)));
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.events.try_send(LegEvent::Candidate(None));
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let word = match state {
+            RTCPeerConnectionState::Connected => {
+                self.shared.connected.store(true, Ordering::Relaxed);
+                if let Some(room) = self.room.upgrade() {
+                    room.request_keyframes();
+                }
+                "connected"
+            }
+            RTCPeerConnectionState::Disconnected => "disconnected",
+            RTCPeerConnectionState::Failed => {
+                self.shared.connected.store(false, Ordering::Relaxed);
+                "failed"
+            }
+            _ => return,
+        };
+        let _ = self.events.try_send(LegEvent::State(word));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let kind = match track.kind().await {
+            RtpCodecKind::Audio => Kind::Audio,
+            RtpCodecKind::Video => Kind::Video,
+            _ => return,
+        };
+        let Some(room) = self.room.upgrade() else { return };
+        if kind == Kind::Video
+            && let Some(ssrc) = track.ssrcs().await.first().copied()
+        {
+            lock(&self.shared.videos).push((track.clone(), ssrc));
+            room.request_keyframes();
+        }
+        room.run(read_loop(self.room.clone(), self.role, kind, track));
+    }
+}
+
+/// What `--fault-injection` makes a media task do.
+fn injected_fault() -> Result<(), String> {
+    panic!("fault injected into this consultation's media")
+}
+
+impl MediaEngine for Sfu {
+    fn offer(
+        &self,
+        room: RoomId,
+        role: Role,
+        sdp: String,
+        events: mpsc::Sender<LegEvent>,
+    ) -> BoxFuture<'_, Result<String, MediaError>> {
+        Box::pin(async move {
+            sections(&sdp)?;
+            let r = self.room(room)?;
+            let existing = lock(&r.legs).get(&role).cloned();
+            let (leg, new) = match existing {
+                Some(leg) => (leg, false),
+                None => (self.open_leg(&r, role, events).await?, true),
+            };
+            if new {
+                let replaced = lock(&r.legs).insert(role, leg.clone());
+                if let Some(old) = replaced {
+                    self.close_leg(old).await;
+                }
+                self.update_gauges();
+            }
+            match self.negotiate(&leg, sdp).await {
+                Ok(answer) => Ok(answer),
+                Err(e) => {
+                    if new {
+                        // A first offer that fails leaves nothing behind.
+                        let removed = {
+                            let mut legs = lock(&r.legs);
+                            match legs.get(&role) {
+                                Some(l) if Arc::ptr_eq(l, &leg) => legs.remove(&role),
+                                _ => None,
+                            }
+                        };
+                        drop(removed);
+                        self.close_leg(leg).await;
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn candidate(
+        &self,
+        room: RoomId,
+        role: Role,
+        candidate: Option<Candidate>,
+    ) -> BoxFuture<'_, Result<(), MediaError>> {
+        Box::pin(async move {
+            let leg = lock(&self.rooms)
+                .get(&room)
+                .and_then(|r| lock(&r.legs).get(&role).cloned())
+                .ok_or(MediaError::NoLeg)?;
+            let init = match candidate {
+                Some(c) => {
+                    if c.candidate.len() > MAX_CANDIDATE_BYTES {
+                        return Err(MediaError::Invalid(format!("candidate longer than {MAX_CANDIDATE_BYTES} bytes")));
+                    }
+                    let theirs = leg.outs.lock().await.remote_ufrag.clone();
+                    if let (Some(given), Some(theirs)) = (&c.username_fragment, theirs)
+                        && *given != theirs
+                    {
+                        return Err(MediaError::Invalid(
+                            "this candidate belongs to another session (its username fragment differs)".into(),
+                        ));
+                    }
+                    RTCIceCandidateInit {
+                        candidate: c.candidate,
+                        sdp_mid: c.sdp_mid,
+                        sdp_mline_index: c.sdp_m_line_index,
+                        username_fragment: c.username_fragment,
+                        url: None,
+                    }
+                }
+                None => RTCIceCandidateInit { candidate: String::new(), ..Default::default() },
+            };
+            leg.pc
+                .add_ice_candidate(init)
+                .await
+                .map_err(|e| MediaError::Invalid(format!("the candidate was refused: {e}")))
+        })
+    }
+
+    fn leave(&self, room: RoomId, role: Role) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let leg = lock(&self.rooms).get(&room).and_then(|r| lock(&r.legs).remove(&role));
+            if let Some(leg) = leg {
+                self.close_leg(leg).await;
+            }
+        })
+    }
+
+    fn close(&self, room: RoomId) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            {
+                let mut closed = lock(&self.closed);
+                if closed.0.insert(room) {
+                    closed.1.push_back(room);
+                    if closed.1.len() > CLOSED_REMEMBERED
+                        && let Some(old) = closed.1.pop_front()
+                    {
+                        closed.0.remove(&old);
+                    }
+                }
+            }
+            let removed = lock(&self.rooms).remove(&room);
+            if let Some(r) = removed {
+                let legs: Vec<Arc<Leg>> = lock(&r.legs).drain().map(|(_, l)| l).collect();
+                for leg in legs {
+                    self.close_leg(leg).await;
+                }
+            }
+            self.update_gauges();
+        })
+    }
+
+    fn inject_fault(&self, room: RoomId) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let Some(r) = lock(&self.rooms).get(&room).cloned() else { return false };
+            tracing::warn!(consultation = room, "injecting a fault into this consultation's media (--fault-injection)");
+            r.run(async { injected_fault() });
+            true
+        })
+    }
+
+    fn stats(&self) -> MediaStats {
+        let rooms = lock(&self.rooms);
+        MediaStats {
+            rooms: rooms.len(),
+            legs: rooms.values().map(|r| lock(&r.legs).len()).sum(),
+            ports_in_use: self.ports.in_use(),
+            ports_total: self.ports.total(),
+            forwarded_packets: self.metrics.media_packets_forwarded_total.get(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_are_counted_and_garbage_refused() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:abcd\r\n";
+        assert_eq!(sections(sdp).unwrap(), (2, 1));
+        assert_eq!(ice_ufrag(sdp).as_deref(), Some("abcd"));
+        assert!(matches!(sections("hello"), Err(MediaError::Invalid(_))));
+        assert!(matches!(sections("v=0\r\n"), Err(MediaError::Invalid(_))));
+        let many = format!("v=0\r\n{}", "m=audio 9 RTP/AVP 0\r\n".repeat(MAX_SECTIONS + 1));
+        assert!(matches!(sections(&many), Err(MediaError::Invalid(_))));
+    }
+}

@@ -1,0 +1,22 @@
+//! Consultations at the counter: a called resident and the clerk of the desk talk face to face
+//! over video, with a chat beside it, an interpreter or a supervisor when needed, and the
+//! applications that come out of it linked to it.
+//!
+//! Files: `service` (starting, joining, leaving, ending; chat; applications; invitations),
+//! `signal` (one participant's signalling connection), `store` (the SQL), `model` (settings,
+//! errors, API views), `turn` (STUN/TURN servers with short-lived credentials), and `media/`
+//! (the media engine behind one interface, an SFU on the webrtc crate).
+//!
+//! Uses `queue` (the ticket at a desk; a finished ticket ends its consultation), `records`
+//! (applications and their audit trail), `db` and `metrics`. The HTTP layer hands it requests and
+//! WebSocket frames; it imports no HTTP.
+
+pub mod media;
+pub mod model;
+pub mod service;
+pub mod signal;
+pub mod store;
+pub mod turn;
+
+pub use model::{ConsultError, ConsultSettings, ConsultationBody, IceSettings, InviteBody, Joiner, SignalGrant};
+pub use service::Consultations;

@@ -1,0 +1,678 @@
+//! The consultation service: one value, cheap to clone, shared by the HTTP handlers and the
+//! signalling connections. It starts and ends consultations, decides who may join and as whom,
+//! keeps who is connected now (and tells everyone), and carries chat, linked applications and
+//! interpreter invitations. Media goes to the engine behind [`MediaEngine`].
+//!
+//! A consultation ends by a hang-up of the resident or the clerk, when its ticket is finished
+//! (done, no-show, transfer, the next call: whatever ends the ticket), when everyone has left
+//! for [`ConsultSettings::empty_grace`], when its media fails, or at a restart.
+
+use super::media::{LegEvent, MediaEngine, MediaError, RoomFailure};
+use super::model::{ConsultError, ConsultSettings, ConsultationBody, InviteBody, Joiner, SignalGrant};
+use super::store::{ConsultStore, ConsultationRow};
+use super::turn;
+use crate::db::{Db, now_ms};
+use crate::metrics::Metrics;
+use crate::queue::{Clerk, Queues, WorldNotice};
+use crate::records::applications::{self, RecordError};
+use crate::records::catalog::Catalog;
+use madoguchi_shared::consult::{
+    Candidate, ChatLine, ConsultView, IceServer, LinkedApplication, MAX_PARTICIPANTS, Participant, Role, ServerSignal,
+};
+use madoguchi_shared::protocol::TicketStatus;
+use madoguchi_shared::text::{check_chat, clean_text};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc};
+
+/// Chat lines a participant gets when they join.
+const CHAT_HISTORY: i64 = 50;
+/// Open invitations one consultation may have at once.
+const MAX_OPEN_INVITES: i64 = 3;
+/// Signalling tickets waiting to be used, office-wide.
+const MAX_PENDING_GRANTS: usize = 4096;
+
+/// The service.
+#[derive(Clone)]
+pub struct Consultations(Arc<Inner>);
+
+struct Inner {
+    store: ConsultStore,
+    queues: Queues,
+    catalog: Arc<Catalog>,
+    media: Arc<dyn MediaEngine>,
+    settings: ConsultSettings,
+    metrics: Arc<Metrics>,
+    world: Option<mpsc::UnboundedSender<WorldNotice>>,
+    live: Mutex<HashMap<i64, Live>>,
+    grants: Mutex<HashMap<String, Pending>>,
+    next_conn: AtomicU64,
+}
+
+/// A running consultation in memory: its row and who is connected.
+struct Live {
+    row: ConsultationRow,
+    members: HashMap<Role, Member>,
+    /// Bumped whenever the room empties, so a grace timer knows whether it is still current.
+    empty_epoch: u64,
+}
+
+struct Member {
+    conn: u64,
+    name: String,
+    participation: i64,
+    out: mpsc::Sender<ServerSignal>,
+}
+
+struct Pending {
+    consultation: i64,
+    role: Role,
+    principal: String,
+    name: String,
+    expires: Instant,
+}
+
+/// A participant's connection, once attached.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    pub consultation: i64,
+    pub role: Role,
+    pub name: String,
+    conn: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill(&mut b[..]);
+    hex::encode(b)
+}
+
+fn code_hash(code: &str) -> String {
+    let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+    hex::encode(Sha256::digest(digits.as_bytes()))
+}
+
+impl Consultations {
+    pub fn new(
+        db: Db,
+        queues: Queues,
+        catalog: Arc<Catalog>,
+        media: Arc<dyn MediaEngine>,
+        settings: ConsultSettings,
+        metrics: Arc<Metrics>,
+        world: Option<mpsc::UnboundedSender<WorldNotice>>,
+    ) -> Consultations {
+        Consultations(Arc::new(Inner {
+            store: ConsultStore::new(db),
+            queues,
+            catalog,
+            media,
+            settings,
+            metrics,
+            world,
+            live: Mutex::default(),
+            grants: Mutex::default(),
+            next_conn: AtomicU64::new(1),
+        }))
+    }
+
+    pub fn settings(&self) -> &ConsultSettings {
+        &self.0.settings
+    }
+
+    pub fn media(&self) -> &Arc<dyn MediaEngine> {
+        &self.0.media
+    }
+
+    /// Ends the consultations a previous run left running (their media is gone), then watches
+    /// the queue (a finished ticket ends its consultation) and the media engine (a failed room
+    /// ends its consultation).
+    pub async fn start_service(&self, failures: mpsc::UnboundedReceiver<RoomFailure>) -> Result<(), ConsultError> {
+        for row in self.0.store.running().await? {
+            self.0.store.end(row.id, "restart", None).await?;
+            tracing::info!(consultation = row.id, "ended a consultation left running by the previous run");
+        }
+        let me = self.clone();
+        let mut changes = self.0.queues.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        for (_, t) in &change.tickets {
+                            if !t.status.is_active() {
+                                me.ticket_ended(t.id, t.status).await;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => me.recheck_tickets().await,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let me = self.clone();
+        let mut failures = failures;
+        tokio::spawn(async move {
+            while let Some(f) = failures.recv().await {
+                tracing::warn!(consultation = f.room, reason = %f.reason, "consultation media failed");
+                me.0.metrics.consult_media_failures_total.inc();
+                let _ = me.end(f.room, "media_failed", None).await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn ticket_ended(&self, ticket: i64, status: TicketStatus) {
+        let id = lock(&self.0.live).values().find(|l| l.row.ticket_id == ticket).map(|l| l.row.id);
+        if let Some(id) = id {
+            let reason = format!("ticket_{}", status.as_str());
+            if let Err(e) = self.end(id, &reason, None).await {
+                tracing::warn!(consultation = id, error = %e, "could not end the consultation of a finished ticket");
+            }
+        }
+    }
+
+    /// After missing queue changes: every live consultation whose ticket is no longer active ends.
+    async fn recheck_tickets(&self) {
+        let tickets: Vec<i64> = lock(&self.0.live).values().map(|l| l.row.ticket_id).collect();
+        match self.0.queues.statuses(&tickets).await {
+            Ok(statuses) => {
+                for (ticket, status) in statuses {
+                    if !status.is_active() {
+                        self.ticket_ended(ticket, status).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not recheck the tickets of running consultations"),
+        }
+    }
+
+    /// The clerk accepts the resident at their desk: the consultation starts (or the running one
+    /// for that ticket is returned).
+    pub async fn start(&self, clerk: &Clerk) -> Result<ConsultationBody, ConsultError> {
+        let (counter, ticket) = self.0.queues.desk_ticket(clerk).await.map_err(|e| match e {
+            crate::queue::QueueError::NoDesk => ConsultError::NoDesk,
+            crate::queue::QueueError::Db(d) => ConsultError::Db(d),
+            other => ConsultError::Invalid(other.to_string()),
+        })?;
+        let ticket = ticket.filter(|t| t.status == TicketStatus::Serving).ok_or(ConsultError::NotArrived)?;
+        let (row, created) =
+            self.0.store.start(ticket.id, clerk.id, &ticket.resident, &ticket.department, &counter).await?;
+        if created {
+            tracing::info!(consultation = row.id, ticket = %row.ticket_label, counter = %counter, "consultation started");
+            self.0.metrics.consultations_started_total.inc();
+            lock(&self.0.live).insert(row.id, Live { row: row.clone(), members: HashMap::new(), empty_epoch: 0 });
+            self.tell_world(&row.resident_id, Some(row.id));
+            self.update_gauges();
+        }
+        self.body(&row).await
+    }
+
+    fn tell_world(&self, resident: &str, consultation: Option<i64>) {
+        if let Some(w) = &self.0.world {
+            let _ = w.send(WorldNotice::Consultation { resident_id: resident.to_string(), consultation });
+        }
+    }
+
+    /// The consultation as staff see it: the clerk's own, or any of a supervisor's department.
+    pub async fn for_staff(&self, clerk: &Clerk, supervisor: bool, id: i64) -> Result<ConsultationBody, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, supervisor)?;
+        self.body(&row).await
+    }
+
+    /// The resident's running consultation, if any.
+    pub async fn current_for_resident(&self, resident: &str) -> Result<Option<ConsultView>, ConsultError> {
+        match self.0.store.running_of_resident(resident).await? {
+            Some(row) => Ok(Some(self.view(&row, Role::Resident).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn body(&self, row: &ConsultationRow) -> Result<ConsultationBody, ConsultError> {
+        let present = lock(&self.0.live).get(&row.id).map(|l| l.members.keys().copied().collect()).unwrap_or_default();
+        Ok(ConsultationBody {
+            id: row.id,
+            ticket_id: row.ticket_id,
+            ticket: row.ticket_label.clone(),
+            department: row.department.clone(),
+            counter: row.counter.clone(),
+            resident_id: row.resident_id.clone(),
+            staff_id: row.staff_id,
+            status: if row.running { "running" } else { "ended" }.into(),
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+            end_reason: row.end_reason.clone(),
+            note: row.note.clone(),
+            present,
+            participations: self.0.store.participations(row.id).await?,
+            applications: self.0.store.linked(row.id).await?,
+            chat: self.0.store.recent_chat(row.id, CHAT_HISTORY).await?,
+        })
+    }
+
+    async fn view(&self, row: &ConsultationRow, you: Role) -> Result<ConsultView, ConsultError> {
+        Ok(ConsultView {
+            id: row.id,
+            ticket: row.ticket_label.clone(),
+            department: row.department.clone(),
+            counter: row.counter.clone(),
+            you,
+            participants: self.participants(row.id, you),
+            applications: self.0.store.linked(row.id).await?,
+            chat: self.0.store.recent_chat(row.id, CHAT_HISTORY).await?,
+        })
+    }
+
+    fn participants(&self, id: i64, viewer: Role) -> Vec<Participant> {
+        let live = lock(&self.0.live);
+        let Some(l) = live.get(&id) else { return vec![] };
+        let mut list: Vec<Participant> = l
+            .members
+            .iter()
+            .map(|(role, m)| Participant {
+                role: *role,
+                name: m.name.clone(),
+                present: true,
+                slot: role.slot_at(viewer),
+            })
+            .collect();
+        list.sort_by_key(|p| p.role.index());
+        list
+    }
+
+    /// Ends a running consultation: everyone connected is told and disconnected, its media
+    /// closes. False if it was not running.
+    pub async fn end(&self, id: i64, reason: &str, note: Option<&str>) -> Result<bool, ConsultError> {
+        let ended = self.0.store.end(id, reason, note).await?;
+        let live = lock(&self.0.live).remove(&id);
+        if let Some(live) = &live {
+            for m in live.members.values() {
+                let _ = m.out.try_send(ServerSignal::Ended { reason: reason.to_string() });
+            }
+            self.tell_world(&live.row.resident_id, None);
+        }
+        self.0.media.close(id).await;
+        self.update_gauges();
+        if ended {
+            tracing::info!(consultation = id, reason, "consultation ended");
+            self.0.metrics.consultations_ended_total.inc();
+        }
+        Ok(ended)
+    }
+
+    /// The clerk (or a supervisor of the department) ends it, with an optional note.
+    pub async fn end_by_staff(
+        &self,
+        clerk: &Clerk,
+        supervisor: bool,
+        id: i64,
+        note: Option<&str>,
+    ) -> Result<ConsultationBody, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, supervisor)?;
+        let note = note.map(clean_note).filter(|n| !n.is_empty());
+        if row.running {
+            self.end(id, "ended_by_clerk", note.as_deref()).await?;
+        } else if let Some(n) = &note {
+            self.0.store.set_note(id, n).await?;
+        }
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        self.body(&row).await
+    }
+
+    /// A one-time pass to the signalling WebSocket for `joiner`, as the role they have in this
+    /// consultation: its resident, its clerk, or a supervisor of its department.
+    pub async fn grant(&self, id: i64, joiner: &Joiner) -> Result<SignalGrant, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        let (role, principal, name) = match joiner {
+            Joiner::Resident { id: rid, name } if *rid == row.resident_id => {
+                (Role::Resident, format!("resident:{rid}"), name.clone())
+            }
+            // Another resident's consultation does not exist, as far as they can tell.
+            Joiner::Resident { .. } => return Err(ConsultError::NotFound),
+            Joiner::Staff { id: sid, name, .. } if *sid == row.staff_id => {
+                (Role::Clerk, format!("staff:{sid}"), name.clone())
+            }
+            Joiner::Staff { id: sid, name, department, supervisor: true } if *department == row.department => {
+                (Role::Supervisor, format!("staff:{sid}"), name.clone())
+            }
+            Joiner::Staff { department, .. } if *department != row.department => {
+                return Err(ConsultError::WrongDepartment);
+            }
+            Joiner::Staff { .. } => return Err(ConsultError::NotTheClerk),
+            Joiner::Interpreter { .. } => return Err(ConsultError::BadCode),
+        };
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        Ok(self.pending(id, role, principal, name))
+    }
+
+    fn pending(&self, consultation: i64, role: Role, principal: String, name: String) -> SignalGrant {
+        let ticket = random_hex(24);
+        let now = Instant::now();
+        let mut grants = lock(&self.0.grants);
+        grants.retain(|_, p| p.expires > now);
+        if grants.len() >= MAX_PENDING_GRANTS {
+            // The oldest goes: a flood of grants cannot grow the table.
+            if let Some(k) = grants.iter().min_by_key(|(_, p)| p.expires).map(|(k, _)| k.clone()) {
+                grants.remove(&k);
+            }
+        }
+        let expires = now + self.0.settings.signal_ticket_ttl;
+        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, expires });
+        SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers() }
+    }
+
+    /// The ICE servers for a participant: STUN as configured, TURN with credentials that
+    /// expire.
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        turn::ice_servers(&self.0.settings.ice, now_ms() / 1000)
+    }
+
+    /// The clerk invites an interpreter: a one-time code for this consultation, valid for
+    /// [`ConsultSettings::invite_ttl`].
+    pub async fn invite(&self, clerk: &Clerk, id: i64, kind: &str) -> Result<InviteBody, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, false)?;
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        if !matches!(kind, "sign_language" | "language") {
+            return Err(ConsultError::Invalid("kind is sign_language or language".into()));
+        }
+        if self.0.store.open_invites(id).await? >= MAX_OPEN_INVITES {
+            return Err(ConsultError::TooManyInvites);
+        }
+        let n: u64 = rand::rng().random_range(0..1_000_000_000_000);
+        let digits = format!("{n:012}");
+        let code = format!("{}-{}-{}", &digits[0..4], &digits[4..8], &digits[8..12]);
+        let expires_at = now_ms() + self.0.settings.invite_ttl.as_millis() as i64;
+        self.0.store.invite(id, &code_hash(&code), kind, clerk.id, expires_at).await?;
+        tracing::info!(consultation = id, kind, "interpreter invited");
+        Ok(InviteBody { consultation: id, code, join_path: "/consult/join".into(), kind: kind.into(), expires_at })
+    }
+
+    /// An interpreter uses their code (once): a pass to the consultation it was made for.
+    pub async fn redeem(&self, code: &str, name: &str) -> Result<SignalGrant, ConsultError> {
+        let name = clean_text(name);
+        let n = name.chars().count();
+        if n == 0 || n > madoguchi_shared::limits::NAME_MAX_CHARS {
+            return Err(ConsultError::Invalid(format!(
+                "give your name, 1 to {} characters",
+                madoguchi_shared::limits::NAME_MAX_CHARS
+            )));
+        }
+        let hash = code_hash(code);
+        let (id, _kind) = self.0.store.redeem(&hash).await?.ok_or(ConsultError::BadCode)?;
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::BadCode)?;
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        Ok(self.pending(id, Role::Interpreter, format!("invite:{}", &hash[..16]), name))
+    }
+
+    /// A signalling connection presents its ticket: it becomes the participant the ticket was
+    /// for (replacing an earlier connection of theirs), everyone is told, and the first message
+    /// on `out` is [`ServerSignal::Joined`].
+    pub async fn attach(&self, ticket: &str, out: mpsc::Sender<ServerSignal>) -> Result<Attached, ConsultError> {
+        let p = lock(&self.0.grants)
+            .remove(ticket)
+            .filter(|p| p.expires > Instant::now())
+            .ok_or(ConsultError::BadTicket)?;
+        let row = self.0.store.get(p.consultation).await?.ok_or(ConsultError::NotFound)?;
+        if !row.running || !lock(&self.0.live).contains_key(&row.id) {
+            return Err(ConsultError::Ended);
+        }
+        let participation = self.0.store.join(row.id, p.role, &p.principal, &p.name).await?;
+        let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
+        let replaced = {
+            let mut live = lock(&self.0.live);
+            let Some(l) = live.get_mut(&row.id) else { return Err(ConsultError::Ended) };
+            if l.members.len() >= MAX_PARTICIPANTS && !l.members.contains_key(&p.role) {
+                return Err(ConsultError::Invalid("this consultation is full".into()));
+            }
+            l.members.insert(p.role, Member { conn, name: p.name.clone(), participation, out: out.clone() })
+        };
+        if let Some(old) = replaced {
+            let _ = old.out.try_send(ServerSignal::Ended { reason: "replaced".into() });
+            self.0.store.leave(old.participation).await?;
+            self.0.media.leave(row.id, p.role).await;
+        }
+        tracing::info!(consultation = row.id, role = p.role.as_str(), "joined");
+        self.update_gauges();
+        let view = self.view(&row, p.role).await?;
+        let _ = out.try_send(ServerSignal::Joined { consultation: view, ice_servers: self.ice_servers() });
+        self.broadcast_participants(row.id);
+        Ok(Attached { consultation: row.id, role: p.role, name: p.name, conn })
+    }
+
+    /// The connection has closed: the participant has left (unless a newer connection of
+    /// theirs replaced this one). A room left empty ends after the grace period.
+    pub async fn detach(&self, a: &Attached) {
+        let (member, epoch) = {
+            let mut live = lock(&self.0.live);
+            let Some(l) = live.get_mut(&a.consultation) else { return };
+            if l.members.get(&a.role).is_none_or(|m| m.conn != a.conn) {
+                return;
+            }
+            let m = l.members.remove(&a.role);
+            let epoch = l.members.is_empty().then(|| {
+                l.empty_epoch += 1;
+                l.empty_epoch
+            });
+            (m, epoch)
+        };
+        if let Some(m) = member
+            && let Err(e) = self.0.store.leave(m.participation).await
+        {
+            tracing::warn!(error = %e, "could not record that a participant left");
+        }
+        self.0.media.leave(a.consultation, a.role).await;
+        tracing::info!(consultation = a.consultation, role = a.role.as_str(), "left");
+        self.update_gauges();
+        self.broadcast_participants(a.consultation);
+        if let Some(epoch) = epoch {
+            let me = self.clone();
+            let id = a.consultation;
+            let grace = self.0.settings.empty_grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let still_empty =
+                    lock(&me.0.live).get(&id).is_some_and(|l| l.members.is_empty() && l.empty_epoch == epoch);
+                if still_empty {
+                    let _ = me.end(id, "everyone_left", None).await;
+                }
+            });
+        }
+    }
+
+    fn broadcast_participants(&self, id: i64) {
+        let targets: Vec<(Role, mpsc::Sender<ServerSignal>)> = match lock(&self.0.live).get(&id) {
+            Some(l) => l.members.iter().map(|(r, m)| (*r, m.out.clone())).collect(),
+            None => return,
+        };
+        for (role, out) in targets {
+            let _ = out.try_send(ServerSignal::Participants { participants: self.participants(id, role) });
+        }
+    }
+
+    fn broadcast(&self, id: i64, msg: ServerSignal) {
+        let targets: Vec<mpsc::Sender<ServerSignal>> = match lock(&self.0.live).get(&id) {
+            Some(l) => l.members.values().map(|m| m.out.clone()).collect(),
+            None => return,
+        };
+        for out in targets {
+            let _ = out.try_send(msg.clone());
+        }
+    }
+
+    /// Whether this connection is still the participant's current one.
+    pub fn is_current(&self, a: &Attached) -> bool {
+        lock(&self.0.live).get(&a.consultation).and_then(|l| l.members.get(&a.role)).is_some_and(|m| m.conn == a.conn)
+    }
+
+    /// A chat line from a participant, kept with the consultation and shown to everyone in it.
+    pub async fn chat(&self, a: &Attached, raw: &str) -> Result<(), (String, String)> {
+        let text = clean_text(raw);
+        check_chat(&text).map_err(|(code, message)| (code.as_str().to_string(), message))?;
+        let line = ChatLine { role: a.role, name: a.name.clone(), text, at: now_ms() };
+        self.0.store.chat(a.consultation, &line).await.map_err(|e| ("unavailable".into(), e.to_string()))?;
+        self.broadcast(a.consultation, ServerSignal::Chat { line });
+        Ok(())
+    }
+
+    /// A hang-up: the resident's or the clerk's ends the consultation; an interpreter or a
+    /// supervisor only leaves.
+    pub async fn hangup(&self, a: &Attached) {
+        match a.role {
+            Role::Resident | Role::Clerk => {
+                let reason = format!("hangup_{}", a.role.as_str());
+                if let Err(e) = self.end(a.consultation, &reason, None).await {
+                    tracing::warn!(error = %e, "could not end a consultation on hang-up");
+                }
+            }
+            Role::Interpreter | Role::Supervisor => self.detach(a).await,
+        }
+    }
+
+    /// The participant's SDP offer; the engine's answer.
+    pub async fn offer(&self, a: &Attached, sdp: String, events: mpsc::Sender<LegEvent>) -> Result<String, MediaError> {
+        if !self.is_current(a) {
+            return Err(MediaError::Closed("this connection was replaced".into()));
+        }
+        self.0.media.offer(a.consultation, a.role, sdp, events).await
+    }
+
+    pub async fn candidate(&self, a: &Attached, c: Option<Candidate>) -> Result<(), MediaError> {
+        if !self.is_current(a) {
+            return Err(MediaError::Closed("this connection was replaced".into()));
+        }
+        self.0.media.candidate(a.consultation, a.role, c).await
+    }
+
+    /// Makes the consultation's media fail on purpose (tests; `--fault-injection` only).
+    pub async fn inject_fault(&self, clerk: &Clerk, id: i64) -> Result<bool, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, false)?;
+        if !self.0.settings.fault_injection {
+            return Err(ConsultError::NotFound);
+        }
+        Ok(self.0.media.inject_fault(id).await)
+    }
+
+    /// The clerk creates an application from the catalog for the consultation's resident; its
+    /// audit events name the consultation.
+    pub async fn create_application(
+        &self,
+        clerk: &Clerk,
+        id: i64,
+        procedure_id: &str,
+        form: &serde_json::Value,
+    ) -> Result<LinkedApplication, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, false)?;
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        let app = applications::create_in_consultation(
+            self.0.store.db(),
+            &self.0.catalog,
+            &clerk.actor(),
+            procedure_id,
+            Some(&row.resident_id),
+            form,
+            self.0.queues.office().utc_offset_min,
+            Some(id),
+        )
+        .await
+        .map_err(record_error)?;
+        let app_id = applications::id_of(self.0.store.db(), &app.reference).await.map_err(record_error)?;
+        self.0.store.link(id, app_id, "created").await?;
+        self.announce_applications(id).await?;
+        Ok(LinkedApplication {
+            reference: app.reference,
+            procedure_id: app.procedure_id,
+            status: app.status.as_str().into(),
+            how: "created".into(),
+        })
+    }
+
+    /// The clerk links one of the resident's applications of the clerk's department.
+    pub async fn link_application(
+        &self,
+        clerk: &Clerk,
+        id: i64,
+        reference: &str,
+    ) -> Result<LinkedApplication, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, false)?;
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        let (app_id, app) =
+            applications::link_to_consultation(self.0.store.db(), &clerk.actor(), reference, &row.resident_id, id)
+                .await
+                .map_err(record_error)?;
+        self.0.store.link(id, app_id, "linked").await?;
+        self.announce_applications(id).await?;
+        Ok(LinkedApplication {
+            reference: app.reference,
+            procedure_id: app.procedure_id,
+            status: app.status.as_str().into(),
+            how: "linked".into(),
+        })
+    }
+
+    async fn announce_applications(&self, id: i64) -> Result<(), ConsultError> {
+        let applications = self.0.store.linked(id).await?;
+        self.broadcast(id, ServerSignal::Applications { applications });
+        Ok(())
+    }
+
+    /// Running consultations and connected participants.
+    pub fn live_counts(&self) -> (usize, usize) {
+        let live = lock(&self.0.live);
+        (live.len(), live.values().map(|l| l.members.len()).sum())
+    }
+
+    fn update_gauges(&self) {
+        let (running, participants) = self.live_counts();
+        self.0.metrics.consultations_running.set(running as i64);
+        self.0.metrics.consult_participants.set(participants as i64);
+    }
+}
+
+fn record_error(e: RecordError) -> ConsultError {
+    match e {
+        RecordError::Db(d) => ConsultError::Db(d),
+        other => ConsultError::Record(other.to_string()),
+    }
+}
+
+/// Staff may act on a consultation they are the clerk of, or (supervisors) one of their
+/// department.
+fn check_staff(row: &ConsultationRow, clerk: &Clerk, supervisor: bool) -> Result<(), ConsultError> {
+    if row.staff_id == clerk.id {
+        Ok(())
+    } else if row.department != clerk.department {
+        Err(ConsultError::WrongDepartment)
+    } else if supervisor {
+        Ok(())
+    } else {
+        Err(ConsultError::NotTheClerk)
+    }
+}
+
+/// A clerk's note: cleaned like chat (newlines kept as spaces), at most 2 000 characters.
+fn clean_note(raw: &str) -> String {
+    clean_text(&raw.replace(['\n', '\r'], " ")).chars().take(2000).collect()
+}

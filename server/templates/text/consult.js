@@ -1,0 +1,152 @@
+"use strict";
+// The text mode's consultation page: one peer connection to the office (never to another
+// participant), signalled over the consultation's WebSocket. The page carries the one-time
+// signalling pass, the ICE servers and its words; see server/src/http/text_consult.rs.
+(() => {
+  const waiting = document.getElementById("waiting");
+  if (waiting) {
+    // At the counter, waiting for the clerk to start: look again every 3 s.
+    if (waiting.dataset.waiting === "true") setTimeout(() => location.reload(), 3000);
+    return;
+  }
+  const root = document.getElementById("consult");
+  if (!root) return;
+  const W = JSON.parse(root.dataset.words);
+  const SLOTS = 3;
+  const status = document.getElementById("media-status");
+  const say = (text) => { status.textContent = text; };
+  const url = new URL(root.dataset.signal, location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url.href);
+  const send = (m) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+  let pc = null, local = null, ended = false, noMedia = false;
+  const tx = { audio: [], video: [] };
+  const streams = [0, 1, 2].map(() => new MediaStream());
+  const figures = [0, 1, 2].map((i) => document.getElementById("slot-" + i));
+  figures.forEach((f, i) => { f.querySelector("video").srcObject = streams[i]; });
+  window.madoguchiConsult = { pc: () => pc, ended: () => ended };
+
+  async function startMedia(iceServers) {
+    try {
+      local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+      document.getElementById("self-video").srcObject = local;
+    } catch (e) {
+      local = null;
+      noMedia = true;
+      say(W.noMedia);
+      document.getElementById("mute").disabled = true;
+      document.getElementById("camera").disabled = true;
+    }
+    pc = new RTCPeerConnection({ iceServers });
+    // One section per kind for what we send (or receive-only without a device), then one
+    // receive-only section per other participant: the office fills slot i in that order.
+    for (const kind of ["audio", "video"]) {
+      const track = local && (kind === "audio" ? local.getAudioTracks()[0] : local.getVideoTracks()[0]);
+      tx[kind].push(track ? pc.addTransceiver(track, { direction: "sendrecv", streams: [local] })
+                          : pc.addTransceiver(kind, { direction: "recvonly" }));
+    }
+    for (const kind of ["audio", "video"]) {
+      for (let i = 1; i < SLOTS; i++) tx[kind].push(pc.addTransceiver(kind, { direction: "recvonly" }));
+    }
+    pc.ontrack = (ev) => {
+      const slot = tx[ev.track.kind].indexOf(ev.transceiver);
+      if (slot >= 0) streams[slot].addTrack(ev.track);
+    };
+    pc.onicecandidate = (ev) => send({ type: "candidate", candidate: ev.candidate ? ev.candidate.toJSON() : null });
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected") say(noMedia ? W.noMedia : W.connected);
+      else if (pc.connectionState === "failed") say(W.mediaFailed);
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: "offer", sdp: pc.localDescription.sdp });
+  }
+
+  function showPeople(list) {
+    const ul = document.getElementById("people");
+    ul.replaceChildren(...list.map((p) => {
+      const li = document.createElement("li");
+      li.textContent = p.name + "（" + (W.roles[p.role] || p.role) + "）";
+      return li;
+    }));
+    figures.forEach((f, i) => {
+      const who = list.find((p) => p.slot === i);
+      f.hidden = i > 0 && !who;
+      if (who) f.querySelector("figcaption").textContent = who.name + "（" + (W.roles[who.role] || who.role) + "）";
+    });
+  }
+
+  function showApps(list) {
+    const ul = document.getElementById("apps");
+    if (!list.length) return;
+    ul.replaceChildren(...list.map((a) => {
+      const li = document.createElement("li");
+      li.textContent = a.reference + " — " + a.procedure_id + " — " + a.status;
+      return li;
+    }));
+  }
+
+  function addChat(line) {
+    const li = document.createElement("li");
+    const who = document.createElement("b");
+    who.textContent = line.name + "（" + (W.roles[line.role] || line.role) + "）";
+    li.append(who, document.createTextNode(": " + line.text));
+    document.getElementById("chat").append(li);
+  }
+
+  function end(reason) {
+    if (ended) return;
+    ended = true;
+    say(W.ended);
+    if (pc) pc.close();
+    if (local) local.getTracks().forEach((t) => t.stop());
+    for (const id of ["mute", "camera", "hangup"]) document.getElementById(id).disabled = true;
+    document.querySelector("#chat-form button").disabled = true;
+    root.dataset.ended = reason;
+  }
+
+  ws.onmessage = async (ev) => {
+    const m = JSON.parse(ev.data);
+    switch (m.type) {
+      case "joined":
+        showPeople(m.consultation.participants);
+        showApps(m.consultation.applications);
+        m.consultation.chat.forEach(addChat);
+        await startMedia(m.ice_servers);
+        break;
+      case "answer":
+        await pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
+        break;
+      case "candidate":
+        if (pc) await pc.addIceCandidate(m.candidate || null).catch(() => {});
+        break;
+      case "participants": showPeople(m.participants); break;
+      case "applications": showApps(m.applications); break;
+      case "chat": addChat(m.line); break;
+      case "error": say(m.message); break;
+      case "ended": end(m.reason); break;
+    }
+  };
+  ws.onclose = () => end("closed");
+  setInterval(() => send({ type: "ping" }), 20000);
+
+  const toggle = (id, kind, on, off) => {
+    const b = document.getElementById(id);
+    b.addEventListener("click", () => {
+      const track = local && (kind === "audio" ? local.getAudioTracks()[0] : local.getVideoTracks()[0]);
+      if (!track) return;
+      track.enabled = !track.enabled;
+      b.setAttribute("aria-pressed", String(!track.enabled));
+      b.textContent = track.enabled ? on : off;
+    });
+  };
+  toggle("mute", "audio", W.mute, W.unmute);
+  toggle("camera", "video", W.cameraOff, W.cameraOn);
+  document.getElementById("hangup").addEventListener("click", () => { send({ type: "hangup" }); end("hangup"); });
+  document.getElementById("chat-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = document.getElementById("chat-text");
+    if (input.value.trim()) send({ type: "chat", text: input.value });
+    input.value = "";
+    input.focus();
+  });
+})();

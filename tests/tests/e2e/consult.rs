@@ -1,0 +1,559 @@
+//! Consultations end to end: webrtc-crate peers (the test's own) as residents, clerks and
+//! interpreters, through the real server's SFU on loopback; the signalling WebSocket and its
+//! refusals; interpreters' one-time codes; a media fault that ends one consultation and no
+//! other; and what a consultation leaves in the records.
+
+use futures_util::{SinkExt, StreamExt};
+use madoguchi_bots::consult::MediaPeer;
+use madoguchi_shared::consult::{Candidate, ClientSignal, Role, ServerSignal};
+use madoguchi_tests::{Harness, media_runtime, signal_url, signal_url_of, start_consultation};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const FLAGS: &[&str] = &["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1"];
+const CONNECT: Duration = Duration::from_secs(10);
+
+fn only(tag: u64) -> std::collections::HashSet<u64> {
+    std::collections::HashSet::from([tag])
+}
+
+/// Waits (on the test's clock) until `f` holds.
+fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[test]
+fn two_participants_exchange_media_through_the_server_and_an_outsider_gets_none() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, a) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let (_, outsider_token, b) = start_consultation(&h, "clerk.b", "insurance_pension", "b1");
+    assert_ne!(a, b);
+    let (clerk_url, resident_url, outsider_url) =
+        (signal_url(&h, &clerk, a), signal_url(&h, &resident, a), signal_url(&h, &outsider_token, b));
+    let mut c = rt.block_on(MediaPeer::join(&clerk_url, 0xC1)).expect("clerk joins");
+    let mut r = rt.block_on(MediaPeer::join(&resident_url, 0x21)).expect("resident joins");
+    // The third peer is in another consultation, alone, sending media no one should get.
+    let mut o = rt.block_on(MediaPeer::join(&outsider_url, 0x0E)).expect("outsider joins its own");
+    for p in [&mut c, &mut r, &mut o] {
+        assert!(rt.block_on(p.connected(CONNECT)), "media did not connect: {:?}", p.heard.lock().unwrap());
+    }
+    // Each sees who is there: the other, in slot 0.
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().participants.len() == 2));
+    let who = r.heard.lock().unwrap().participants.clone();
+    assert!(who.iter().any(|p| p.role == Role::Clerk && p.present && p.slot == Some(0)), "{who:?}");
+    rt.block_on(async {
+        tokio::join!(
+            c.send_media(Duration::from_secs(3), 300),
+            r.send_media(Duration::from_secs(3), 300),
+            o.send_media(Duration::from_secs(3), 300)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    for (me, other, name) in [(&c, &r, "clerk"), (&r, &c, "resident")] {
+        for kind in ["audio", "video"] {
+            let got = me.slot(kind, 0);
+            assert!(got.packets > 50, "{name} got {} {kind} packets", got.packets);
+            assert_eq!(got.tags, only(other.tag), "{name}'s {kind} slot carries the other participant's media only");
+        }
+        assert!(!me.tags_seen().contains(&o.tag), "{name} got the outsider's media");
+        // Nobody sits in the other slots.
+        assert_eq!(me.slot("video", 1).packets + me.slot("video", 2).packets, 0);
+    }
+    // Almost everything sent arrived (loopback).
+    let sent_by_r = r.sent();
+    let got_by_c = c.slot("audio", 0).packets + c.slot("video", 0).packets;
+    assert!(got_by_c * 100 >= sent_by_r * 95, "the clerk got {got_by_c} of {sent_by_r}");
+    assert_eq!(o.total_received(), 0, "alone in its consultation, the outsider receives nothing");
+    // The server never tells a participant another participant's address: every candidate it
+    // sends is its own (loopback here), and its SDP names no other port than the leg's.
+    for p in [&c, &r] {
+        let heard = p.heard.lock().unwrap();
+        assert!(!heard.candidates.is_empty());
+        assert!(heard.candidates.iter().all(|c| c.contains(" 127.0.0.1 ")), "{:?}", heard.candidates);
+    }
+    assert!(h.metric("madoguchi_media_packets_forwarded_total") as u64 >= got_by_c);
+    assert_eq!(h.metric("madoguchi_consultations_running"), 2.0);
+}
+
+#[test]
+fn who_may_join_and_what_signalling_refuses() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    // Another resident, another department's clerk, a supervisor-less colleague: no pass.
+    let stranger = h.guest("他人");
+    assert_eq!(h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&stranger), None).0, 404);
+    let other_dept = h.clerk("clerk.x", "taxation");
+    let (s, v) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&other_dept), None);
+    assert_eq!((s, v["code"].as_str()), (403, Some("wrong_department")));
+    let colleague = h.clerk("clerk.a2", "resident_registration");
+    let (s, v) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&colleague), None);
+    assert_eq!((s, v["code"].as_str()), (403, Some("not_the_clerk")));
+    assert_eq!(h.call("POST", "/api/v1/consultations/999/join", Some(&resident), None).0, 404);
+    assert_eq!(h.call("POST", &format!("/api/v1/consultations/{id}/join"), None, None).0, 401);
+
+    // A pass works once.
+    let (_, grant) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&resident), None);
+    let url = signal_url_of(&h, &grant);
+    let mut r = rt.block_on(MediaPeer::join(&url, 1)).expect("joins");
+    let again = rt.block_on(MediaPeer::join(&url, 2));
+    assert!(again.is_err_and(|e| e.to_string().contains("bad_ticket")), "a pass is single-use");
+    assert!(rt.block_on(r.connected(CONNECT)));
+
+    // Bad input on a raw socket of the clerk: each gets its error, nothing breaks.
+    let clerk_url = signal_url(&h, &clerk, id);
+    let replies = rt.block_on(async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&clerk_url).await.expect("socket");
+        let mut replies = Vec::new();
+        let first = ws.next().await.expect("joined").expect("frame");
+        replies.push(first.into_text().unwrap().to_string());
+        let sends: Vec<Message> = vec![
+            Message::Text("not json".into()),
+            Message::Text(r#"{"type":"offer","sdp":"garbage"}"#.into()),
+            Message::Text(r#"{"type":"offer","sdp":"v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nbroken"}"#.into()),
+            Message::Text(
+                serde_json::to_string(&ClientSignal::Candidate {
+                    candidate: Some(Candidate {
+                        candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                        sdp_mid: Some("0".into()),
+                        sdp_m_line_index: Some(0),
+                        username_fragment: Some("someone-else".into()),
+                    }),
+                })
+                .unwrap()
+                .into(),
+            ),
+            Message::Binary(vec![1, 2, 3].into()),
+            Message::Text(r#"{"type":"chat","text":""}"#.into()),
+            Message::Text(format!(r#"{{"type":"chat","text":"{}"}}"#, "あ".repeat(201)).into()),
+        ];
+        for m in sends {
+            ws.send(m).await.expect("send");
+            // The reply to it (news of who is present may come in between).
+            loop {
+                let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                    .await
+                    .expect("a reply")
+                    .expect("frame")
+                    .expect("ok");
+                let text = reply.into_text().unwrap().to_string();
+                if text.contains(r#""type":"error""#) {
+                    replies.push(text);
+                    break;
+                }
+            }
+        }
+        replies
+    });
+    let codes: Vec<String> = replies[1..]
+        .iter()
+        .map(|t| match serde_json::from_str::<ServerSignal>(t).expect("a server signal") {
+            ServerSignal::Error { code, .. } => code,
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "malformed",
+            "media_invalid",
+            "media_invalid",
+            "media_not_started",
+            "malformed",
+            "chat_empty",
+            "chat_too_long"
+        ],
+        "{replies:?}"
+    );
+
+    // A flood is cut down to its rate; the resident's media and signalling carry on.
+    let clerk_url = signal_url(&h, &clerk, id);
+    let (limited, closed) = rt.block_on(async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&clerk_url).await.expect("socket");
+        let _ = ws.next().await;
+        for _ in 0..200 {
+            if ws.send(Message::Text(r#"{"type":"ping"}"#.into())).await.is_err() {
+                break;
+            }
+        }
+        let (mut limited, mut closed) = (0, false);
+        while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+            match frame {
+                Ok(Message::Text(t)) if t.contains("rate_limited") => limited += 1,
+                Ok(Message::Close(_)) | Err(_) => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        (limited, closed)
+    });
+    assert!(limited > 0, "a flood of 200 messages is rate-limited");
+    assert!(closed, "and a connection that keeps at it is closed");
+    r.send(ClientSignal::Chat { text: "まだいます".into() });
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().chat.iter().any(|l| l.text == "まだいます")));
+    assert!(!r.is_closed());
+    assert_eq!(h.get("/healthz").0, 200);
+}
+
+#[test]
+fn an_interpreter_joins_with_a_one_time_code_and_gets_both_sides() {
+    let h = Harness::start(&[FLAGS, &["--invite-ttl-secs", "2"]].concat());
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    // Only the consultation's clerk invites.
+    let colleague = h.clerk("clerk.a2", "resident_registration");
+    let path = format!("/api/v1/staff/consultations/{id}/invites");
+    assert_eq!(h.call("POST", &path, Some(&colleague), Some(&json!({"kind": "language"}))).0, 403);
+    assert_eq!(h.call("POST", &path, Some(&resident), Some(&json!({"kind": "language"}))).0, 403);
+    let (s, invite) = h.call("POST", &path, Some(&clerk), Some(&json!({"kind": "sign_language"})));
+    assert_eq!(s, 201, "{invite}");
+    let code = invite["code"].as_str().unwrap().to_string();
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    let (s, grant) =
+        h.call("POST", "/api/v1/consultations/join-by-code", None, Some(&json!({"code": code, "name": "通訳 鈴木"})));
+    assert_eq!(s, 200, "{grant}");
+    assert_eq!(grant["role"], "interpreter");
+    let mut i = rt.block_on(MediaPeer::join(&signal_url_of(&h, &grant), 0x1A)).unwrap();
+    for p in [&mut c, &mut r, &mut i] {
+        assert!(rt.block_on(p.connected(CONNECT)));
+    }
+    // The code worked once.
+    let (s, v) = h.call("POST", "/api/v1/consultations/join-by-code", None, Some(&json!({"code": code, "name": "x"})));
+    assert_eq!((s, v["code"].as_str()), (403, Some("code_invalid")));
+    // The resident sees who is present, the interpreter included.
+    assert!(eventually(Duration::from_secs(5), || {
+        let who = r.heard.lock().unwrap().participants.clone();
+        who.iter().any(|p| p.role == Role::Interpreter && p.name == "通訳 鈴木")
+    }));
+    rt.block_on(async {
+        tokio::join!(
+            c.send_media(Duration::from_secs(2), 200),
+            r.send_media(Duration::from_secs(2), 200),
+            i.send_media(Duration::from_secs(2), 200)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The interpreter gets the clerk (slot 0) and the resident (slot 1); each of them gets the
+    // interpreter in the slot after the other.
+    assert_eq!(i.slot("audio", 0).tags, only(c.tag));
+    assert_eq!(i.slot("audio", 1).tags, only(r.tag));
+    assert_eq!(c.slot("video", 1).tags, only(i.tag));
+    assert_eq!(r.slot("video", 1).tags, only(i.tag));
+    // An expired code, and a code for another consultation is no code for this one.
+    let (_, late) = h.call("POST", &path, Some(&clerk), Some(&json!({"kind": "language"})));
+    std::thread::sleep(Duration::from_millis(2500));
+    let (s, _) = h.call(
+        "POST",
+        "/api/v1/consultations/join-by-code",
+        None,
+        Some(&json!({"code": late["code"], "name": "遅刻"})),
+    );
+    assert_eq!(s, 403, "an expired code is refused");
+    // The interpreter's hang-up is theirs alone.
+    rt.block_on(i.hang_up());
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().participants.len() == 2));
+    assert!(r.heard.lock().unwrap().ended.is_none());
+}
+
+#[test]
+fn a_media_fault_ends_its_consultation_and_no_other() {
+    let h = Harness::start(&[FLAGS, &["--fault-injection"]].concat());
+    let rt = media_runtime();
+    let (clerk_a, resident_a, a) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let (clerk_b, resident_b, b) = start_consultation(&h, "clerk.b", "insurance_pension", "b1");
+    let mut peers = Vec::new();
+    for (token, id, tag) in [(&clerk_a, a, 1), (&resident_a, a, 2), (&clerk_b, b, 3), (&resident_b, b, 4)] {
+        let mut p = rt.block_on(MediaPeer::join(&signal_url(&h, token, id), tag)).unwrap();
+        assert!(rt.block_on(p.connected(CONNECT)));
+        peers.push(p);
+    }
+    // Injecting a fault is for the clerk of that consultation only.
+    assert_eq!(h.call("POST", &format!("/api/v1/staff/consultations/{a}/fault"), Some(&clerk_b), None).0, 403);
+    let (s, v) = h.call("POST", &format!("/api/v1/staff/consultations/{a}/fault"), Some(&clerk_a), None);
+    assert_eq!(s, 204, "{v}");
+    for p in &peers[..2] {
+        assert!(
+            eventually(Duration::from_secs(5), || p.heard.lock().unwrap().ended.as_deref() == Some("media_failed")),
+            "{:?}",
+            p.heard.lock().unwrap()
+        );
+    }
+    let (_, v) = h.call("GET", &format!("/api/v1/staff/consultations/{a}"), Some(&clerk_a), None);
+    assert_eq!((v["status"].as_str(), v["end_reason"].as_str()), (Some("ended"), Some("media_failed")), "{v}");
+    // The other consultation, and the world, carry on.
+    rt.block_on(async {
+        tokio::join!(peers[2].send_media(Duration::from_secs(2), 200), peers[3].send_media(Duration::from_secs(2), 200))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(peers[2].slot("audio", 0).packets > 30 && peers[3].slot("video", 0).packets > 10);
+    assert!(peers[2].heard.lock().unwrap().ended.is_none());
+    assert_eq!(h.metric("madoguchi_consult_media_failures_total"), 1.0);
+    let mut bot = h.join("after");
+    bot.send(&madoguchi_shared::ClientMessage::Chat { text: "動いています".into() });
+    assert!(bot.wait_until(madoguchi_tests::SOON, |b| !b.chats.is_empty()));
+}
+
+#[test]
+fn hang_up_and_the_finished_ticket_end_a_consultation_and_the_records_keep_it() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 2)).unwrap();
+    assert!(rt.block_on(c.connected(CONNECT)) && rt.block_on(r.connected(CONNECT)));
+    // The resident sees it as theirs.
+    let (s, v) = h.call("GET", "/api/v1/consultations/current", Some(&resident), None);
+    assert_eq!((s, v["id"].as_i64()), (200, Some(id)), "{v}");
+    // Chat, kept with the consultation and shown to both.
+    c.send(ClientSignal::Chat { text: "本人確認書類をお持ちですか".into() });
+    r.send(ClientSignal::Chat { text: "はい、マイナンバーカードです".into() });
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().chat.len() == 2
+        && c.heard.lock().unwrap().chat.len() == 2));
+    // The clerk creates an application for the resident; both see it; its audit event names
+    // the consultation.
+    let (s, app) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{id}/applications"),
+        Some(&clerk),
+        Some(&json!({"procedure_id": "residence_certificate"})),
+    );
+    assert_eq!(s, 201, "{app}");
+    let reference = app["reference"].as_str().unwrap().to_string();
+    assert!(eventually(Duration::from_secs(5), || r
+        .heard
+        .lock()
+        .unwrap()
+        .applications
+        .iter()
+        .any(|a| a.reference == reference)));
+    let (_, events) = h.call("GET", &format!("/api/v1/staff/applications/{reference}/events"), Some(&clerk), None);
+    assert_eq!(events[0]["detail"]["consultation"].as_i64(), Some(id), "{events}");
+    // An application of another resident cannot be linked.
+    let other = h.guest("他人");
+    let (_, theirs) = h.call(
+        "POST",
+        "/api/v1/applications",
+        Some(&other),
+        Some(&json!({"procedure_id": "residence_certificate", "form_data": {}})),
+    );
+    let (s, _) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{id}/applications"),
+        Some(&clerk),
+        Some(&json!({"reference": theirs["reference"]})),
+    );
+    assert_eq!(s, 400);
+    // The resident hangs up: it ends for both.
+    rt.block_on(r.hang_up());
+    assert!(eventually(Duration::from_secs(5), || c.heard.lock().unwrap().ended.as_deref() == Some("hangup_resident")));
+    let (_, v) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{id}/end"),
+        Some(&clerk),
+        Some(&json!({"note": "住民票の写し 1 通を交付"})),
+    );
+    assert_eq!((v["status"].as_str(), v["note"].as_str()), (Some("ended"), Some("住民票の写し 1 通を交付")), "{v}");
+    let roles: Vec<&str> =
+        v["participations"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
+    assert_eq!(roles.len(), 2, "{v}");
+    assert!(
+        v["participations"].as_array().unwrap().iter().all(|p| p["left_at"].is_i64()),
+        "everyone's leaving is recorded: {v}"
+    );
+    assert_eq!(v["chat"].as_array().unwrap().len(), 2);
+    assert_eq!(h.call("GET", "/api/v1/consultations/current", Some(&resident), None).0, 204);
+
+    // A second consultation on the same ticket ends when the clerk finishes the ticket.
+    let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None);
+    assert_eq!(s, 201, "{v}");
+    let second = v["id"].as_i64().unwrap();
+    let r2 = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, second), 3)).unwrap();
+    assert_eq!(h.call("POST", "/api/v1/staff/desk/done", Some(&clerk), None).0, 200);
+    assert!(eventually(Duration::from_secs(5), || r2.heard.lock().unwrap().ended.as_deref() == Some("ticket_served")));
+    assert_eq!(h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None).0, 409, "no resident at the desk now");
+}
+
+/// Open file descriptors of a process.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Resident memory of a process, in kB.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn api(
+    http: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> serde_json::Value {
+    let r = http.request(method, format!("{base}{path}")).bearer_auth(token).send().await.expect("request");
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// One desk's loop: a ticket taken, called, arrived; a consultation started, joined by both
+/// sides with media connected, and ended by finishing the ticket.
+async fn cycles(base: String, clerk: String, resident: String, department: &'static str, n: usize) {
+    let http = reqwest::Client::new();
+    let ws = base.replacen("http://", "ws://", 1);
+    for i in 0..n {
+        let take = http
+            .post(format!("{base}/api/v1/tickets"))
+            .bearer_auth(&resident)
+            .json(&json!({ "department": department }))
+            .send()
+            .await
+            .expect("take");
+        assert_eq!(take.status(), 201, "cycle {i}: {}", take.text().await.unwrap_or_default());
+        let called = api(&http, &base, reqwest::Method::POST, "/api/v1/staff/desk/call-next", &clerk).await;
+        let ticket = called["called"]["id"].as_i64().expect("called");
+        api(&http, &base, reqwest::Method::POST, &format!("/api/v1/tickets/{ticket}/arrived"), &resident).await;
+        let c = api(&http, &base, reqwest::Method::POST, "/api/v1/staff/consultations", &clerk).await;
+        let id = c["id"].as_i64().unwrap();
+        let mut peers = Vec::new();
+        for token in [&clerk, &resident] {
+            let grant =
+                api(&http, &base, reqwest::Method::POST, &format!("/api/v1/consultations/{id}/join"), token).await;
+            let url = format!("{ws}/api/v1/consultations/signal?ticket={}", grant["ticket"].as_str().unwrap());
+            peers.push(MediaPeer::join(&url, i as u64).await.expect("join"));
+        }
+        for p in &mut peers {
+            assert!(p.connected(CONNECT).await, "cycle {i}: no media");
+        }
+        api(&http, &base, reqwest::Method::POST, "/api/v1/staff/desk/done", &clerk).await;
+        for p in peers {
+            let end = Instant::now() + Duration::from_secs(5);
+            while p.heard.lock().unwrap().ended.is_none() && Instant::now() < end {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(p.heard.lock().unwrap().ended.as_deref(), Some("ticket_served"), "cycle {i}");
+            p.drop_out().await;
+        }
+    }
+}
+
+#[test]
+fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
+    let h = Harness::start(&[FLAGS, &["--tickets-per-minute", "100000"]].concat());
+    let rt = media_runtime();
+    const DESKS: [(&str, &str); 6] = [
+        ("a1", "resident_registration"),
+        ("a2", "resident_registration"),
+        ("b1", "insurance_pension"),
+        ("c1", "children_families"),
+        ("d1", "welfare"),
+        ("e1", "taxation"),
+    ];
+    let mut pairs = Vec::new();
+    for (i, (counter, dept)) in DESKS.iter().enumerate() {
+        let clerk = h.clerk(&format!("clerk.{i}"), dept);
+        assert_eq!(h.call("POST", &format!("/api/v1/staff/desks/{counter}/take"), Some(&clerk), None).0, 200);
+        pairs.push((clerk, h.guest(&format!("住民{i}")), *dept));
+    }
+    let run = |per_desk: usize| {
+        rt.block_on(async {
+            let loops = pairs.iter().map(|(c, r, d)| cycles(h.base(), c.clone(), r.clone(), d, per_desk));
+            futures_util::future::join_all(loops).await;
+        })
+    };
+    // Warm up (pools, caches, the first ports), then measure.
+    run(2);
+    std::thread::sleep(Duration::from_millis(500));
+    let (fds_before, rss_before) = (fds(h.pid()), rss_kb(h.pid()));
+    let started = Instant::now();
+    run(167); // 6 desks x 167 = 1 002 consultations
+    std::thread::sleep(Duration::from_secs(1));
+    let (fds_after, rss_after) = (fds(h.pid()), rss_kb(h.pid()));
+    eprintln!(
+        "{{\"test\":\"consult_cycles\",\"cycles\":1002,\"seconds\":{:.1},\"fds_before\":{fds_before},\"fds_after\":{fds_after},\"rss_before_kb\":{rss_before},\"rss_after_kb\":{rss_after}}}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(fds_after <= fds_before + 4, "file descriptors grew from {fds_before} to {fds_after}");
+    assert_eq!(h.metric("madoguchi_media_ports_in_use"), 0.0, "every media port is back in the pool");
+    assert_eq!(h.metric("madoguchi_media_legs"), 0.0);
+    assert_eq!(h.metric("madoguchi_consultations_running"), 0.0);
+    assert_eq!(h.metric("madoguchi_consult_participants"), 0.0);
+    assert!(h.metric("madoguchi_consultations_ended_total") >= 1014.0);
+}
+
+#[test]
+fn the_text_mode_consultation_page_carries_video_both_ways_on_a_phone() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let clerk = h.clerk("clerk.page", "resident_registration");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/a1/take", Some(&clerk), None).0, 200);
+    let mut child = Command::new("node")
+        .arg("consult_page.mjs")
+        .current_dir(&dir)
+        .env("MADOGUCHI_BASE", h.base())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node (Node.js 20+ is needed for the browser tests)");
+    let mut to_page = child.stdin.take().unwrap();
+    let mut from_page = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || from_page.next().and_then(Result::ok).unwrap_or_default();
+    let mut last = next();
+    let mut clerk_peer = None;
+    if last == "ticket" {
+        let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+        assert_eq!(s, 200, "{v}");
+        writeln!(to_page, "called").unwrap();
+        last = next();
+    }
+    if last == "arrived" {
+        let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None);
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        let mut peer = rt.block_on(MediaPeer::join_with(&signal_url(&h, &clerk, id), 0xC1, true)).expect("clerk joins");
+        assert!(rt.block_on(peer.connected(CONNECT)));
+        clerk_peer = Some(peer);
+        writeln!(to_page, "started").unwrap();
+        last = next();
+    }
+    // The rest is the report.
+    loop {
+        let line = next();
+        if line.is_empty() {
+            break;
+        }
+        last = line;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "browser test failed: {last}");
+    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
+    assert_eq!(report["ok"], true, "{report}");
+    let peer = clerk_peer.expect("the clerk joined");
+    // The clerk got the resident's real camera and microphone.
+    assert!(peer.slot("video", 0).bytes > 10_000, "{:?}", peer.slot("video", 0).packets);
+    assert!(peer.slot("audio", 0).packets > 20);
+    eprintln!("{last}");
+}
