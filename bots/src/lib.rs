@@ -5,6 +5,7 @@
 //! so hundreds fit in one thread: the load benchmark and the end-to-end tests use it.
 
 pub mod consult;
+pub mod consult_bench;
 pub mod server_process;
 
 use base64::Engine;

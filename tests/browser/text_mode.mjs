@@ -130,8 +130,13 @@ try {
   // Arrive, then finish with the keyboard.
   await b.getByRole('button', { name: 'I am at the counter' }).focus();
   await b.keyboard.press('Enter');
-  await b.waitForURL(/notice=arrived/);
+  // At the counter, the consultation page says the clerk will start it (and looks again).
+  await b.waitForURL(/\/text\/consultation\?lang=en$/);
+  check(/clerk will start/.test(await b.locator('#waiting').textContent()), 'arrived: waiting for the clerk to start');
+  await audit(b, 'consult_waiting_en');
+  await b.goto(base + '/text?lang=en');
   check(/being served/.test(await b.locator('#my-tickets').textContent()), 'arrived: being served');
+  check(await b.getByRole('link', { name: 'Go to the consultation' }).isVisible(), 'the ticket links to the consultation page');
   await b.getByRole('button', { name: /Cancel.*A-002/ }).focus();
   await b.keyboard.press('Enter');
   await b.waitForURL(/notice=cancelled/);

@@ -75,6 +75,21 @@ enum Bench {
         #[arg(long, default_value = "sqlite")]
         backend: String,
     },
+    /// Resident/clerk pairs of webrtc-crate peers in consultations through the server, sending
+    /// RTP both ways: connection time (accept to first media), loss, server CPU and memory, and
+    /// memory growth over consultations opened and closed.
+    Consult {
+        #[arg(long, default_value_t = 25)]
+        pairs: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Each participant sends this many kbit/s (audio and video together).
+        #[arg(long, default_value_t = 500)]
+        kbps: u32,
+        /// Consultations opened and closed after the media window (0: none).
+        #[arg(long, default_value_t = 200)]
+        cycles: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,6 +101,16 @@ fn main() -> anyhow::Result<()> {
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
         Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
         Bench::Web => web(),
+        Bench::Consult { pairs, seconds, kbps, cycles } => {
+            let figures = madoguchi_bots::consult_bench::run(&madoguchi_bots::consult_bench::Options {
+                pairs,
+                seconds,
+                kbps,
+                cycles,
+            })?;
+            println!("{figures}");
+            Ok(())
+        }
     }
 }
 

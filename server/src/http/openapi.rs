@@ -1,6 +1,6 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
 
-use super::{ops, queue, records, sessions, world};
+use super::{consult, ops, queue, records, sessions, world};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -34,6 +34,8 @@ const RATE_LIMITED: &[(&str, &str)] = &[
     ("post", "/api/v1/world/connect-token"),
     ("post", "/api/v1/world/ws-ticket"),
     ("post", "/api/v1/tickets"),
+    ("post", "/api/v1/consultations/{id}/join"),
+    ("post", "/api/v1/consultations/join-by-code"),
 ];
 
 impl utoipa::Modify for CommonResponses {
@@ -131,6 +133,14 @@ impl utoipa::Modify for CommonResponses {
         queue::done,
         queue::transfer,
         queue::ticket_events,
+        consult::start,
+        consult::staff_view,
+        consult::end,
+        consult::add_application,
+        consult::invite,
+        consult::current,
+        consult::join,
+        consult::join_by_code,
     ),
     modifiers(&BearerScheme, &CommonResponses),
     tags(
@@ -139,6 +149,7 @@ impl utoipa::Modify for CommonResponses {
         (name = "staff", description = "A clerk's department's applications"),
         (name = "world", description = "Entering the 3D office"),
         (name = "queue", description = "Queues and a resident's tickets (番号札)"),
+        (name = "consultations", description = "Video consultations at the counter"),
     )
 )]
 pub struct ApiDoc;

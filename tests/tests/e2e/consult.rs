@@ -459,9 +459,9 @@ async fn cycles(base: String, clerk: String, resident: String, department: &'sta
 fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
     let h = Harness::start(&[FLAGS, &["--tickets-per-minute", "100000"]].concat());
     let rt = media_runtime();
-    const DESKS: [(&str, &str); 6] = [
+    // One desk per department: two desks of one department would call each other's tickets.
+    const DESKS: [(&str, &str); 5] = [
         ("a1", "resident_registration"),
-        ("a2", "resident_registration"),
         ("b1", "insurance_pension"),
         ("c1", "children_families"),
         ("d1", "welfare"),
@@ -484,11 +484,11 @@ fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
     std::thread::sleep(Duration::from_millis(500));
     let (fds_before, rss_before) = (fds(h.pid()), rss_kb(h.pid()));
     let started = Instant::now();
-    run(167); // 6 desks x 167 = 1 002 consultations
+    run(200); // 5 desks x 200 = 1 000 consultations
     std::thread::sleep(Duration::from_secs(1));
     let (fds_after, rss_after) = (fds(h.pid()), rss_kb(h.pid()));
     eprintln!(
-        "{{\"test\":\"consult_cycles\",\"cycles\":1002,\"seconds\":{:.1},\"fds_before\":{fds_before},\"fds_after\":{fds_after},\"rss_before_kb\":{rss_before},\"rss_after_kb\":{rss_after}}}",
+        "{{\"test\":\"consult_cycles\",\"cycles\":1000,\"seconds\":{:.1},\"fds_before\":{fds_before},\"fds_after\":{fds_after},\"rss_before_kb\":{rss_before},\"rss_after_kb\":{rss_after}}}",
         started.elapsed().as_secs_f64()
     );
     assert!(fds_after <= fds_before + 4, "file descriptors grew from {fds_before} to {fds_after}");
@@ -496,7 +496,7 @@ fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
     assert_eq!(h.metric("madoguchi_media_legs"), 0.0);
     assert_eq!(h.metric("madoguchi_consultations_running"), 0.0);
     assert_eq!(h.metric("madoguchi_consult_participants"), 0.0);
-    assert!(h.metric("madoguchi_consultations_ended_total") >= 1014.0);
+    assert!(h.metric("madoguchi_consultations_ended_total") >= 1010.0);
 }
 
 #[test]

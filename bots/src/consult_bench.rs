@@ -1,0 +1,310 @@
+//! `madoguchi-bench consult`: resident/clerk pairs of webrtc-crate peers in consultations
+//! through a real server, sending synthetic RTP both ways; connection time, loss, the server's
+//! CPU and memory, and how its memory moves over consultations opened and closed in a loop.
+//!
+//! The default office has six counters; the bench adds a hall with one counter per pair (a
+//! copy of the assets in a temporary directory), so that every pair has a desk.
+
+use crate::consult::MediaPeer;
+use crate::server_process::{ServerProcess, assets_dir, fresh_data_dir, server_binary};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The figures, as printed.
+pub struct Options {
+    pub pairs: usize,
+    pub seconds: u64,
+    pub kbps: u32,
+    /// Consultations opened and closed after the media window, for the memory figure.
+    pub cycles: usize,
+}
+
+/// A copy of the office's assets with a hall of `n` counters of resident_registration.
+fn assets_with_hall(n: usize) -> anyhow::Result<PathBuf> {
+    let from = assets_dir();
+    let to = fresh_data_dir().join("assets");
+    for dir in ["layouts", "procedures"] {
+        std::fs::create_dir_all(to.join(dir))?;
+        for e in std::fs::read_dir(from.join(dir))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                std::fs::copy(&p, to.join(dir).join(p.file_name().unwrap_or_default()))?;
+            }
+        }
+    }
+    std::fs::copy(from.join("office.toml"), to.join("office.toml"))?;
+    let width = 5.0 * n as f64 + 4.0;
+    let mut hall = format!(
+        "id = \"bench_hall\"\nname = {{ ja = \"ベンチ用ホール\", en = \"Bench hall\", easy = \"ベンチ の へや\" }}\nsize = [{width:.1}, 20.0]\n\n[[spawn]]\nid = \"start\"\nat = [2.0, 2.0]\n"
+    );
+    for i in 0..n {
+        let x = 2.0 + 5.0 * i as f64;
+        hall.push_str(&format!(
+            "\n[[counter]]\nid = \"z{i}\"\ndepartment = \"resident_registration\"\ndesk = [{x:.1}, 16.0, {:.1}, 16.8]\nresident_spot = [{:.1}, 15.0]\nstaff_spot = [{:.1}, 18.0]\n",
+            x + 4.0,
+            x + 2.0,
+            x + 2.0
+        ));
+    }
+    std::fs::write(to.join("layouts").join("bench_hall.toml"), hall)?;
+    Ok(to)
+}
+
+fn add_clerk(data_dir: &Path, assets: &Path, login: &str, password: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(server_binary().map_err(anyhow::Error::msg)?)
+        .args(["staff", "add", "--login", login, "--department", "resident_registration", "--data-dir"])
+        .arg(data_dir)
+        .arg("--assets")
+        .arg(assets)
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{password}")?;
+    }
+    if !child.wait()?.success() {
+        bail!("staff add {login} failed");
+    }
+    Ok(())
+}
+
+/// CPU seconds (user + system) and resident MB of a process.
+fn cpu_and_rss(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')' and state.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0.0f64);
+    (cpu, rss / 1024.0)
+}
+
+struct Desk {
+    clerk: String,
+    resident: String,
+}
+
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let mut req = http.post(format!("{base}{path}")).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{path}: {status} {v}");
+    }
+    Ok(v)
+}
+
+/// Takes a ticket, calls it and arrives: the resident is at the desk.
+async fn seat(http: &reqwest::Client, base: &str, d: &Desk) -> anyhow::Result<()> {
+    post(http, base, "/api/v1/tickets", &d.resident, Some(json!({"department": "resident_registration"}))).await?;
+    let called = post(http, base, "/api/v1/staff/desk/call-next", &d.clerk, None).await?;
+    let ticket = called["called"]["id"].as_i64().context("nobody was called")?;
+    post(http, base, &format!("/api/v1/tickets/{ticket}/arrived"), &d.resident, None).await?;
+    Ok(())
+}
+
+/// Accepts, and both sides join: the two peers, and when the clerk accepted.
+async fn consult(
+    http: &reqwest::Client,
+    base: &str,
+    d: &Desk,
+    tag: u64,
+) -> anyhow::Result<(Instant, MediaPeer, MediaPeer)> {
+    let ws = base.replacen("http://", "ws://", 1);
+    let accepted = Instant::now();
+    let c = post(http, base, "/api/v1/staff/consultations", &d.clerk, None).await?;
+    let id = c["id"].as_i64().context("no consultation id")?;
+    let mut peers = Vec::new();
+    for (token, t) in [(&d.clerk, tag), (&d.resident, tag + 1)] {
+        let grant = post(http, base, &format!("/api/v1/consultations/{id}/join"), token, None).await?;
+        let url = format!("{ws}/api/v1/consultations/signal?ticket={}", grant["ticket"].as_str().unwrap_or_default());
+        peers.push(MediaPeer::join(&url, t).await?);
+    }
+    let r = peers.pop().context("resident")?;
+    let c = peers.pop().context("clerk")?;
+    Ok((accepted, c, r))
+}
+
+/// Runs the bench; the JSON figures.
+pub fn run(o: &Options) -> anyhow::Result<Value> {
+    if o.pairs == 0 {
+        bail!("--pairs must be at least 1");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let assets = assets_with_hall(o.pairs)?;
+    let ports = format!("40000-{}", 40000 + 4 * o.pairs + 100);
+    let args = [
+        "--always-open",
+        "--sessions-per-minute",
+        "0",
+        "--tickets-per-minute",
+        "0",
+        "--assets",
+        assets.to_str().unwrap_or_default(),
+        "--media-ports",
+        &ports,
+    ];
+    let server = ServerProcess::start_with(&args, &[], fresh_data_dir(), false).map_err(anyhow::Error::msg)?;
+    let base = server.http_base();
+    let pid = server.pid();
+    eprintln!("bench consult: {} pairs at {} kbit/s each way against {base}", o.pairs, o.kbps);
+    let http = reqwest::Client::new();
+    let password = "bench-password-long-enough";
+    let mut desks = Vec::new();
+    for i in 0..o.pairs {
+        let login = format!("bench.clerk{i}");
+        add_clerk(&server.data_dir, &assets, &login, password)?;
+        let d = rt.block_on(async {
+            let v = http
+                .post(format!("{base}/api/v1/staff/login"))
+                .json(&json!({"login": login, "password": password}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<Value>()
+                .await?;
+            let clerk = v["session_token"].as_str().unwrap_or_default().to_string();
+            post(&http, &base, &format!("/api/v1/staff/desks/z{i}/take"), &clerk, None).await?;
+            let g = http
+                .post(format!("{base}/api/v1/sessions/guest"))
+                .json(&json!({"display_name": format!("住民{i}"), "locale": "ja"}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<Value>()
+                .await?;
+            anyhow::Ok(Desk { clerk, resident: g["session_token"].as_str().unwrap_or_default().to_string() })
+        })?;
+        desks.push(d);
+    }
+    // Every pair at its desk, then all accepted at once.
+    let (connects, peers) = rt.block_on(async {
+        for d in &desks {
+            seat(&http, &base, d).await?;
+        }
+        let joins = desks.iter().enumerate().map(|(i, d)| consult(&http, &base, d, 2 * i as u64 + 1));
+        let mut pairs = Vec::new();
+        for r in futures_util::future::join_all(joins).await {
+            pairs.push(r?);
+        }
+        // Each side sends a trickle until both sides hear each other.
+        let start = Instant::now();
+        let trickle = pairs
+            .iter()
+            .flat_map(|(_, c, r)| [c.send_media(Duration::from_secs(3), 64), r.send_media(Duration::from_secs(3), 64)]);
+        futures_util::future::join_all(trickle).await;
+        let mut connects = Vec::new();
+        for (accepted, c, r) in &pairs {
+            for p in [c, r] {
+                let first = ["audio", "video"].iter().filter_map(|k| p.slot(k, 0).first_at).min();
+                match first {
+                    Some(t) => connects.push(t.saturating_duration_since(*accepted)),
+                    None => bail!("a participant got no media within {:?}", start.elapsed()),
+                }
+            }
+        }
+        anyhow::Ok((connects, pairs))
+    })?;
+    let mut connects = connects;
+    connects.sort();
+    let pct = |q: f64| {
+        let i = ((connects.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        connects.get(i).map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0).unwrap_or(f64::NAN)
+    };
+    // The measured window: everyone sends at the rate asked.
+    let before: Vec<(u64, u64)> = peers
+        .iter()
+        .flat_map(|(_, c, r)| [c, r])
+        .map(|p| (p.sent(), ["audio", "video"].iter().map(|k| p.slot(k, 0).packets).sum()))
+        .collect();
+    let (cpu0, _) = cpu_and_rss(pid);
+    let t0 = Instant::now();
+    rt.block_on(async {
+        let sends = peers.iter().flat_map(|(_, c, r)| {
+            [c.send_media(Duration::from_secs(o.seconds), o.kbps), r.send_media(Duration::from_secs(o.seconds), o.kbps)]
+        });
+        futures_util::future::join_all(sends).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    let (cpu1, rss) = cpu_and_rss(pid);
+    let wall = t0.elapsed().as_secs_f64();
+    let after: Vec<(u64, u64)> = peers
+        .iter()
+        .flat_map(|(_, c, r)| [c, r])
+        .map(|p| (p.sent(), ["audio", "video"].iter().map(|k| p.slot(k, 0).packets).sum()))
+        .collect();
+    // What each participant sent in the window, against what its partner received.
+    let (mut sent, mut got) = (0u64, 0u64);
+    for pair in 0..o.pairs {
+        let (c, r) = (2 * pair, 2 * pair + 1);
+        sent += (after[c].0 - before[c].0) + (after[r].0 - before[r].0);
+        got += (after[r].1 - before[r].1) + (after[c].1 - before[c].1);
+    }
+    let loss_pct = if sent == 0 { 100.0 } else { (1.0 - got as f64 / sent as f64).max(0.0) * 100.0 };
+    rt.block_on(async {
+        for (_, c, r) in peers {
+            c.drop_out().await;
+            r.drop_out().await;
+        }
+    });
+    // Open and close consultations at the first desk; memory before and after.
+    let mut growth = f64::NAN;
+    if o.cycles > 0 {
+        let d = &desks[0];
+        rt.block_on(post(&http, &base, "/api/v1/staff/desk/done", &d.clerk, None))?;
+        std::thread::sleep(Duration::from_millis(500));
+        let (_, rss_before) = cpu_and_rss(pid);
+        rt.block_on(async {
+            for i in 0..o.cycles {
+                seat(&http, &base, d).await?;
+                let (_, mut c, mut r) = consult(&http, &base, d, 10_000 + 2 * i as u64).await?;
+                if !(c.connected(Duration::from_secs(10)).await && r.connected(Duration::from_secs(10)).await) {
+                    bail!("cycle {i}: no media");
+                }
+                post(&http, &base, "/api/v1/staff/desk/done", &d.clerk, None).await?;
+                c.drop_out().await;
+                r.drop_out().await;
+            }
+            anyhow::Ok(())
+        })?;
+        std::thread::sleep(Duration::from_secs(1));
+        let (_, rss_after) = cpu_and_rss(pid);
+        growth = (rss_after - rss_before) * 1000.0 / o.cycles as f64;
+    }
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Ok(json!({
+        "bench": "consult",
+        "pairs": o.pairs,
+        "kbps": o.kbps,
+        "seconds": o.seconds,
+        "connect_p50_ms": pct(0.5),
+        "connect_p95_ms": pct(0.95),
+        "loss_pct": round(loss_pct),
+        "packets_sent": sent,
+        "server_cpu_pct": round((cpu1 - cpu0) / wall * 100.0),
+        "server_rss_mb": round(rss),
+        "cycles": o.cycles,
+        "rss_growth_mb_per_1000_cycles": round(growth),
+    }))
+}
