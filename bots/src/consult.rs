@@ -75,6 +75,8 @@ pub struct MediaPeer {
     pub heard: Arc<Mutex<Heard>>,
     connected: watch::Receiver<bool>,
     sent: Arc<AtomicU64>,
+    /// Sequence numbers (audio, video) and packet count so far.
+    numbering: Mutex<((u16, u16), u64)>,
     closed: Arc<AtomicBool>,
 }
 
@@ -334,6 +336,7 @@ impl MediaPeer {
             heard,
             connected,
             sent: Arc::new(AtomicU64::new(0)),
+            numbering: Mutex::new(((rand::random(), rand::random()), 0)),
             closed,
         })
     }
@@ -366,8 +369,9 @@ impl MediaPeer {
         let video_kbps = kbps.saturating_sub(32).max(16);
         // Video: 1 000-byte packets, as many per second as the rate needs.
         let video_pps = (video_kbps as usize * 1000 / 8).div_ceil(1000).max(1);
-        let mut seq = (0u16, 0u16);
-        let mut n = 0u64;
+        // Numbering goes on from the last call: a stream that started again at 0 would be dropped
+        // as replayed packets (SRTP) until it passed its old numbers.
+        let (mut seq, mut n) = *self.numbering.lock().unwrap();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut video_due = 0.0f64;
         while start.elapsed() < duration {
@@ -386,6 +390,7 @@ impl MediaPeer {
                 self.sent.fetch_add(1, Ordering::Relaxed);
             }
         }
+        *self.numbering.lock().unwrap() = (seq, n);
     }
 
     fn audio_ssrc(&self) -> u32 {
