@@ -151,3 +151,4 @@ text-consult-role-resident = resident
 text-consult-role-clerk = clerk
 text-consult-role-interpreter = interpreter
 text-consult-role-supervisor = supervisor
+text-consult-link-used = This link has been used or has expired. Open the consultation again from the office.

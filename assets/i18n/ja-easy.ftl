@@ -147,3 +147,4 @@ text-consult-role-resident = じゅうみん
 text-consult-role-clerk = かかりの ひと
 text-consult-role-interpreter = つうやく
 text-consult-role-supervisor = せきにんしゃ
+text-consult-link-used = この リンク は もう つかえません。 もう いちど そうだん を ひらいて ください。

@@ -147,3 +147,4 @@ text-consult-role-resident = 住民
 text-consult-role-clerk = 担当者
 text-consult-role-interpreter = 通訳
 text-consult-role-supervisor = 責任者
+text-consult-link-used = このリンクは使用済みか期限切れです。オフィスからもう一度ご相談を開いてください。

@@ -19,6 +19,8 @@ pub struct Options {
     pub kbps: u32,
     /// Consultations opened and closed after the media window, for the memory figure.
     pub cycles: usize,
+    /// `MALLOC_ARENA_MAX` for the server (as `scripts/run` sets it); 0 leaves glibc's default.
+    pub malloc_arena_max: u32,
 }
 
 /// A copy of the office's assets with a hall of `n` counters of resident_registration.
@@ -165,7 +167,10 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
         "--media-ports",
         &ports,
     ];
-    let server = ServerProcess::start_with(&args, &[], fresh_data_dir(), false).map_err(anyhow::Error::msg)?;
+    let arenas = o.malloc_arena_max.to_string();
+    let env: Vec<(&str, &str)> =
+        if o.malloc_arena_max > 0 { vec![("MALLOC_ARENA_MAX", arenas.as_str())] } else { vec![] };
+    let server = ServerProcess::start_with(&args, &env, fresh_data_dir(), false).map_err(anyhow::Error::msg)?;
     let base = server.http_base();
     let pid = server.pid();
     eprintln!("bench consult: {} pairs at {} kbit/s each way against {base}", o.pairs, o.kbps);
@@ -305,6 +310,7 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
         "server_cpu_pct": round((cpu1 - cpu0) / wall * 100.0),
         "server_rss_mb": round(rss),
         "cycles": o.cycles,
+        "malloc_arena_max": o.malloc_arena_max,
         "rss_growth_mb_per_1000_cycles": round(growth),
     }))
 }

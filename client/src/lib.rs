@@ -2,6 +2,7 @@
 //! (wasm32, WebGL2, renet over a WebSocket). Everything but drawing also runs headless, which is
 //! how the tests drive it.
 
+pub mod consult;
 pub mod hud;
 pub mod i18n;
 pub mod input;
@@ -69,7 +70,15 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
     .insert_resource(server)
     .insert_resource(i18n::I18n::new(lang))
     .insert_resource(net::SessionToken(platform::stored_session()))
-    .add_plugins((net::plugin, world::plugin, input::plugin, scene::plugin, hud::plugin, ui::plugin));
+    .add_plugins((
+        net::plugin,
+        world::plugin,
+        input::plugin,
+        scene::plugin,
+        hud::plugin,
+        ui::plugin,
+        consult::plugin,
+    ));
     // The default font handle draws every text: make it ours.
     let font = bevy::text::Font::from_bytes(FONT.to_vec());
     if let Err(e) = app.world_mut().resource_mut::<Assets<bevy::text::Font>>().insert(AssetId::default(), font) {

@@ -58,6 +58,18 @@ mod native {
         None
     }
 
+    /// Opens the consultation page in the system browser.
+    pub fn open_consultation(url: &str) {
+        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        match std::process::Command::new(opener).arg(url).spawn() {
+            Ok(_) => eprintln!("the consultation opened in your web browser"),
+            Err(e) => eprintln!("open {url} in a web browser to join the consultation ({opener}: {e})"),
+        }
+    }
+
+    /// The system browser's page ends by itself when the consultation does.
+    pub fn close_consultation() {}
+
     /// Netcode over UDP.
     pub struct UdpNetcode {
         socket: UdpSocket,
@@ -185,6 +197,34 @@ mod web {
         let lines = list.iter().filter_map(|v| v.as_string()).collect();
         let _ = js_sys::Reflect::set(&w, &key, &js_sys::Array::new());
         lines
+    }
+
+    const OVERLAY: &str = "consultation";
+
+    /// Shows the consultation page over the canvas (full screen: on a phone it is all there is
+    /// to see while it runs). The page asks for the camera and microphone itself.
+    pub fn open_consultation(url: &str) {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        close_consultation();
+        let Ok(frame) = doc.create_element("iframe") else { return };
+        let _ = frame.set_attribute("id", OVERLAY);
+        let _ = frame.set_attribute("src", url);
+        let _ = frame.set_attribute("title", "窓口でのご相談 / Consultation");
+        let _ = frame.set_attribute("allow", "camera; microphone; autoplay");
+        let _ = frame.set_attribute(
+            "style",
+            "position:fixed;inset:0;width:100%;height:100%;border:0;background:#fff;z-index:20",
+        );
+        if let Some(body) = doc.body() {
+            let _ = body.append_child(&frame);
+        }
+    }
+
+    /// Takes the consultation page away (it has ended).
+    pub fn close_consultation() {
+        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(OVERLAY)) {
+            el.remove();
+        }
     }
 
     /// The call chime, played by the page (`window.__madoguchiChime`, Web Audio).

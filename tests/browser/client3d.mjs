@@ -20,7 +20,7 @@ const walk = process.argv.includes('--walk');
 const out = { bench: 'web', checks: [] };
 const { check, finish } = checker(out, 230);
 
-const browser = await launch();
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required']);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });
@@ -158,6 +158,20 @@ try {
         throw new Error('the chat line did not come back: ' + JSON.stringify(state));
       });
     out.chat = 'こんにちは、窓口です';
+    // The test has the clerk start the consultation: the client shows the consultation page
+    // over the canvas, which connects its media to the office.
+    console.log(JSON.stringify({ step: 'chatted' }));
+    await page.waitForSelector('iframe#consultation', { timeout: 30_000 })
+      .catch(() => { throw new Error('no consultation overlay'); });
+    const consult = page.frameLocator('iframe#consultation');
+    await consult.locator('#media-status').filter({ hasText: 'Connected' }).waitFor({ timeout: 30_000 })
+      .catch(async () => { throw new Error('the consultation page did not connect: ' + await consult.locator('main').textContent().catch(() => '?')); });
+    check(true, 'the consultation opened over the game and connected its media');
+    if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-consultation.png'), await page.screenshot());
+    await consult.getByRole('button', { name: 'Hang up' }).click();
+    await page.waitForSelector('iframe#consultation', { state: 'detached', timeout: 15_000 })
+      .catch(() => { throw new Error('the overlay stayed after the hang-up'); });
+    check(true, 'hanging up closes the overlay');
     check(errors.length === 0, 'no page errors or CSP violations in the whole visit', errors);
   }
 } catch (e) {

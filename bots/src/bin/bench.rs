@@ -89,6 +89,10 @@ enum Bench {
         /// Consultations opened and closed after the media window (0: none).
         #[arg(long, default_value_t = 200)]
         cycles: usize,
+        /// MALLOC_ARENA_MAX for the server, as scripts/run sets it (0: glibc's default, one
+        /// arena per thread up to 8 per core, which holds on to more memory).
+        #[arg(long, default_value_t = 2)]
+        malloc_arena_max: u32,
     },
 }
 
@@ -101,12 +105,13 @@ fn main() -> anyhow::Result<()> {
         Bench::Records { backend, seconds, concurrency } => records(&backend, seconds, concurrency),
         Bench::Queue { residents, clerks, seconds, backend } => queue(residents, clerks, seconds, &backend),
         Bench::Web => web(),
-        Bench::Consult { pairs, seconds, kbps, cycles } => {
+        Bench::Consult { pairs, seconds, kbps, cycles, malloc_arena_max } => {
             let figures = madoguchi_bots::consult_bench::run(&madoguchi_bots::consult_bench::Options {
                 pairs,
                 seconds,
                 kbps,
                 cycles,
+                malloc_arena_max,
             })?;
             println!("{figures}");
             Ok(())

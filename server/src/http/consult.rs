@@ -38,6 +38,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/api/v1/consultations/current", get(current))
         .route("/api/v1/consultations/{id}/join", post(join))
         .route("/api/v1/consultations/join-by-code", post(join_by_code))
+        .route("/api/v1/consultations/page-link", post(page_link))
         .route("/api/v1/consultations/signal", get(signal_socket))
 }
 
@@ -207,6 +208,34 @@ pub async fn join(
     };
     s.token_limit.check(format!("consult:{id}:{joiner:?}")).map_err(ApiError::RateLimited)?;
     Ok(Json(s.consults.grant(id, &joiner).await?))
+}
+
+/// A one-time link to the consultation page.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PageLink {
+    /// Open it (relative to the office) within `expires_in_s`; it works once.
+    pub url: String,
+    pub expires_in_s: u64,
+}
+
+/// A one-time link that opens the resident's running consultation in a browser with this session
+/// (the 3D client shows it over its canvas; the desktop client opens the system browser). `404`
+/// without a running consultation.
+#[utoipa::path(post, path = "/api/v1/consultations/page-link", tag = "consultations", security(("session" = [])),
+    responses((status = 200, body = PageLink), (status = 404, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn page_link(State(s): State<HttpState>, Auth(principal, token): Auth) -> Result<Json<PageLink>, ApiError> {
+    let Principal::Resident(r) = principal else {
+        return Err(ApiError::Forbidden("resident_only", "this is for residents".into()));
+    };
+    s.token_limit.check(format!("page-link:{}", r.id)).map_err(ApiError::RateLimited)?;
+    if s.consults.current_for_resident(&r.id).await?.is_none() {
+        return Err(ApiError::NotFoundWhat("no_consultation", "you have no consultation running".into()));
+    }
+    let lang = if r.locale.starts_with("en") { "en" } else { "ja" };
+    Ok(Json(PageLink {
+        url: format!("/text/consultation/open?code={}&lang={lang}", s.page_links.issue(&token)),
+        expires_in_s: super::links::LINK_TTL.as_secs(),
+    }))
 }
 
 /// An interpreter's code.

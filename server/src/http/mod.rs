@@ -10,6 +10,7 @@ pub mod client_addr;
 pub mod consult;
 pub mod error;
 pub mod extract;
+pub mod links;
 pub mod listen;
 pub mod openapi;
 pub mod ops;

@@ -36,6 +36,7 @@ const RATE_LIMITED: &[(&str, &str)] = &[
     ("post", "/api/v1/tickets"),
     ("post", "/api/v1/consultations/{id}/join"),
     ("post", "/api/v1/consultations/join-by-code"),
+    ("post", "/api/v1/consultations/page-link"),
 ];
 
 impl utoipa::Modify for CommonResponses {
@@ -141,6 +142,7 @@ impl utoipa::Modify for CommonResponses {
         consult::current,
         consult::join,
         consult::join_by_code,
+        consult::page_link,
     ),
     modifiers(&BearerScheme, &CommonResponses),
     tags(

@@ -28,6 +28,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub queues: Queues,
     pub consults: crate::consult::Consultations,
+    /// One-time links to the consultation page for the 3D and desktop clients.
+    pub page_links: Arc<super::links::PageLinks>,
     /// Single-use tickets for browser clients' WebSocket.
     pub ws: Arc<WsTickets>,
     /// Where the browser client's build is (`scripts/build-web`), if anywhere.

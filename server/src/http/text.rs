@@ -121,7 +121,7 @@ pub(super) fn see_other(to: &str, cookie: Option<String>) -> Response {
     r
 }
 
-fn session_cookie(token: &str, secure: bool) -> String {
+pub(super) fn session_cookie(token: &str, secure: bool) -> String {
     let max_age = sessions::ABSOLUTE_EXPIRY_MS / 1000;
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")

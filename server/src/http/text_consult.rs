@@ -6,7 +6,7 @@
 //! the page says so and looks again every few seconds.
 
 use super::state::HttpState;
-use super::text::{Tr, other_lang, pick_lang, render, resident, see_other};
+use super::text::{Tr, other_lang, pick_lang, render, resident, see_other, session_cookie};
 use crate::consult::Joiner;
 use askama::Template;
 use axum::Router;
@@ -21,7 +21,28 @@ use serde::Deserialize;
 const CONSULT_JS: &str = include_str!("../../templates/text/consult.js");
 
 pub(super) fn router() -> Router<HttpState> {
-    Router::new().route("/text/consultation", get(page)).route("/text/consult.js", get(script))
+    Router::new()
+        .route("/text/consultation", get(page))
+        .route("/text/consultation/open", get(open))
+        .route("/text/consult.js", get(script))
+}
+
+#[derive(Deserialize)]
+struct OpenQuery {
+    #[serde(default)]
+    code: String,
+    lang: Option<String>,
+}
+
+/// A one-time link from the 3D or desktop client (`POST /api/v1/consultations/page-link`):
+/// this browser gets the client's session, and goes on to the consultation page.
+async fn open(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> Response {
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    let to = format!("/text/consultation?lang={}", l.code());
+    match (q.code.len() <= 64).then(|| s.page_links.redeem(&q.code)).flatten() {
+        Some(token) => see_other(&to, Some(session_cookie(&token, s.secure_cookies))),
+        None => (StatusCode::FORBIDDEN, Tr::of(&s.words, l).t("text-consult-link-used")).into_response(),
+    }
 }
 
 struct Running {
@@ -112,7 +133,12 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
             }
         }
     }
-    render(StatusCode::OK, &page)
+    let mut r = render(StatusCode::OK, &page);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self'; frame-ancestors 'self'"),
+    );
+    r
 }
 
 async fn script() -> Response {

@@ -73,11 +73,13 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
     let mut saw_alex = false;
     let mut clerk: Option<madoguchi_bots::Bot> = None;
     let mut clerk_heard = None;
+    let mut clerk_token: Option<String> = None;
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while std::time::Instant::now() < deadline {
         watcher.pump();
         saw_alex |= watcher.others.values().any(|(n, _)| n == "Alex");
-        if let Ok(line) = lines.try_recv()
+        let line = lines.try_recv().ok();
+        if let Some(line) = &line
             && line.contains("\"step\":\"ticket\"")
         {
             // A clerk opens c1 in the world and calls the next ticket: the browser's C-001.
@@ -88,6 +90,20 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
             c.send(&ClientMessage::CallNext);
             c.pump();
             clerk = Some(c);
+            clerk_token = Some(token);
+        }
+        if let (Some(line), Some(token)) = (&line, &clerk_token)
+            && line.contains("\"step\":\"chatted\"")
+        {
+            // The resident stands at c1 (arrived): the clerk starts the consultation.
+            let started = (0..50).any(|_| {
+                let ok = h.call("POST", "/api/v1/staff/consultations", Some(token), None).0 == 201;
+                if !ok {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                ok
+            });
+            assert!(started, "the consultation did not start");
         }
         if let Some(c) = clerk.as_mut() {
             c.pump();

@@ -1,0 +1,86 @@
+//! The consultation at the counter, from the 3D client: when the server says the resident's
+//! consultation has started, the client asks for a one-time link to the office's consultation
+//! page (`POST /api/v1/consultations/page-link`) and shows it — over the canvas in the browser
+//! (the page uses the browser's own camera, microphone and WebRTC), or in the system browser on
+//! the desktop (the desktop build links no camera, microphone or WebRTC stack; one page tested in
+//! real browsers serves all three ways in). When the consultation ends, the browser overlay
+//! closes.
+
+use crate::net::{ServerConfig, SessionToken};
+use crate::world::ActiveConsultation;
+use bevy::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// A link request on its way: for which consultation, and its answer when it comes.
+#[derive(Default)]
+struct Asked {
+    id: Option<i64>,
+    answer: Arc<Mutex<Option<Result<String, String>>>>,
+    shown: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct PageLink {
+    url: String,
+}
+
+async fn ask(http_base: String, token: String) -> Result<String, String> {
+    let r = reqwest::Client::new()
+        .post(format!("{http_base}/api/v1/consultations/page-link"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("consultation link: {e}"))?;
+    let link: PageLink = r.json().await.map_err(|e| format!("consultation link: {e}"))?;
+    Ok(format!("{http_base}{}", link.url))
+}
+
+fn follow(
+    consultation: Res<ActiveConsultation>,
+    session: Res<SessionToken>,
+    config: Res<ServerConfig>,
+    mut asked: Local<Asked>,
+) {
+    match (consultation.0, asked.id) {
+        (Some(id), current) if current != Some(id) => {
+            let Some(token) = session.0.clone() else { return };
+            asked.id = Some(id);
+            asked.shown = false;
+            let slot = Arc::new(Mutex::new(None));
+            asked.answer = slot.clone();
+            let base = config.http_base.clone();
+            crate::platform::spawn(async move {
+                let r = ask(base, token).await;
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+        (None, Some(_)) => {
+            asked.id = None;
+            if asked.shown {
+                crate::platform::close_consultation();
+            }
+            asked.shown = false;
+        }
+        _ => {}
+    }
+    if asked.id.is_some() && !asked.shown {
+        let answer = asked.answer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match answer {
+            Some(Ok(url)) => {
+                crate::platform::open_consultation(&url);
+                asked.shown = true;
+            }
+            Some(Err(e)) => {
+                warn!("{e}");
+                // Try again when the server next says so.
+                asked.id = None;
+            }
+            None => {}
+        }
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(Update, follow);
+}
