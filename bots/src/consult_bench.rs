@@ -6,10 +6,10 @@
 //! copy of the assets in a temporary directory), so that every pair has a desk.
 
 use crate::consult::MediaPeer;
-use crate::server_process::{ServerProcess, assets_dir, fresh_data_dir, server_binary};
+use crate::server_process::{ServerProcess, assets_dir, fresh_data_dir};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The figures, as printed.
@@ -52,26 +52,6 @@ fn assets_with_hall(n: usize) -> anyhow::Result<PathBuf> {
     }
     std::fs::write(to.join("layouts").join("bench_hall.toml"), hall)?;
     Ok(to)
-}
-
-fn add_clerk(data_dir: &Path, assets: &Path, login: &str, password: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut child = std::process::Command::new(server_binary().map_err(anyhow::Error::msg)?)
-        .args(["staff", "add", "--login", login, "--department", "resident_registration", "--data-dir"])
-        .arg(data_dir)
-        .arg("--assets")
-        .arg(assets)
-        .env_remove("DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        writeln!(stdin, "{password}")?;
-    }
-    if !child.wait()?.success() {
-        bail!("staff add {login} failed");
-    }
-    Ok(())
 }
 
 /// CPU seconds (user + system) and resident MB of a process.
@@ -179,7 +159,8 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
     let mut desks = Vec::new();
     for i in 0..o.pairs {
         let login = format!("bench.clerk{i}");
-        add_clerk(&server.data_dir, &assets, &login, password)?;
+        crate::server_process::add_staff(&server.data_dir, &assets, None, &login, "resident_registration", password)
+            .map_err(anyhow::Error::msg)?;
         let d = rt.block_on(async {
             let v = http
                 .post(format!("{base}/api/v1/staff/login"))

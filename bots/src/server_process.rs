@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -178,4 +178,36 @@ fn read_ready(stdout: ChildStdout, timeout: Duration) -> Result<Ready, String> {
         }
     });
     rx.recv_timeout(timeout).map_err(|_| format!("the server printed no ready line within {timeout:?}"))
+}
+
+/// Adds a staff member of `department` through the server's CLI (`staff add`), on the records of
+/// `data_dir` (or `database_url`), with the office of `assets`.
+pub fn add_staff(
+    data_dir: &Path,
+    assets: &Path,
+    database_url: Option<&str>,
+    login: &str,
+    department: &str,
+    password: &str,
+) -> Result<(), String> {
+    use std::io::Write;
+    let mut cmd = Command::new(server_binary()?);
+    cmd.args(["staff", "add", "--login", login, "--department", department, "--data-dir"])
+        .arg(data_dir)
+        .arg("--assets")
+        .arg(assets)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("staff add: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{password}").map_err(|e| format!("staff add: {e}"))?;
+    }
+    match child.wait() {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(format!("staff add {login} failed")),
+    }
 }

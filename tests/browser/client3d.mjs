@@ -116,8 +116,10 @@ try {
     let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 20_000);
     check(w.room === 'counters', 'walked through the door to the counters', w);
     w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 13.8, 15_000);
-    w = await holdUntil(['KeyD'], (w) => w.pos[0] >= 20.2, 5_000);
+    w = await holdUntil(['KeyD'], (w) => w.pos[0] >= 20.2, 15_000);
     out.at_counter = w.pos;
+    // Near enough to count as arrived when called (2 m), not only to take a ticket (3 m).
+    check(Math.hypot(w.pos[0] - 20.5, w.pos[1] - 15) <= 1.5, 'standing at counter C1', w.pos);
     await page.waitForTimeout(300);
     await page.keyboard.press('KeyE');
     const token = await page.evaluate(() => localStorage.getItem('madoguchi.session'));

@@ -688,27 +688,19 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
     for (i, (counter, dept)) in DESKS.iter().take(clerks).enumerate() {
         let login = format!("bench.clerk{i}");
         let password = "bench-password-long-enough";
-        let mut cmd =
-            std::process::Command::new(madoguchi_bots::server_process::server_binary().map_err(anyhow::Error::msg)?);
-        cmd.args(["staff", "add", "--login", &login, "--department", dept, "--data-dir"])
-            .arg(&data_dir)
-            .arg("--assets")
-            .arg(madoguchi_bots::server_process::assets_dir())
-            .env_remove("DATABASE_URL")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null());
-        if let Some((admin, name)) = &pg {
+        let url = pg.as_ref().map(|(admin, name)| {
             let b = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
-            cmd.env("DATABASE_URL", format!("{b}/{name}"));
-        }
-        let mut child = cmd.spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            writeln!(stdin, "{password}")?;
-        }
-        if !child.wait()?.success() {
-            bail!("staff add {login} failed");
-        }
+            format!("{b}/{name}")
+        });
+        madoguchi_bots::server_process::add_staff(
+            &data_dir,
+            &madoguchi_bots::server_process::assets_dir(),
+            url.as_deref(),
+            &login,
+            dept,
+            password,
+        )
+        .map_err(anyhow::Error::msg)?;
         let token = rt.block_on(async {
             let v: serde_json::Value = http
                 .post(format!("{base}/api/v1/staff/login"))

@@ -381,11 +381,7 @@ impl Consultations {
     /// The clerk invites an interpreter: a one-time code for this consultation, valid for
     /// [`ConsultSettings::invite_ttl`].
     pub async fn invite(&self, clerk: &Clerk, id: i64, kind: &str) -> Result<InviteBody, ConsultError> {
-        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
-        check_staff(&row, clerk, false)?;
-        if !row.running {
-            return Err(ConsultError::Ended);
-        }
+        self.running_of_clerk(clerk, id).await?;
         if !matches!(kind, "sign_language" | "language") {
             return Err(ConsultError::Invalid("kind is sign_language or language".into()));
         }
@@ -559,6 +555,16 @@ impl Consultations {
         self.0.media.candidate(a.consultation, a.role, c).await
     }
 
+    /// Consultation `id`, if `clerk` is its clerk and it is running.
+    async fn running_of_clerk(&self, clerk: &Clerk, id: i64) -> Result<ConsultationRow, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        check_staff(&row, clerk, false)?;
+        if !row.running {
+            return Err(ConsultError::Ended);
+        }
+        Ok(row)
+    }
+
     /// Makes the consultation's media fail on purpose (tests; `--fault-injection` only).
     pub async fn inject_fault(&self, clerk: &Clerk, id: i64) -> Result<bool, ConsultError> {
         let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
@@ -578,11 +584,7 @@ impl Consultations {
         procedure_id: &str,
         form: &serde_json::Value,
     ) -> Result<LinkedApplication, ConsultError> {
-        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
-        check_staff(&row, clerk, false)?;
-        if !row.running {
-            return Err(ConsultError::Ended);
-        }
+        let row = self.running_of_clerk(clerk, id).await?;
         let app = applications::create_in_consultation(
             self.0.store.db(),
             &self.0.catalog,
@@ -598,12 +600,7 @@ impl Consultations {
         let app_id = applications::id_of(self.0.store.db(), &app.reference).await.map_err(record_error)?;
         self.0.store.link(id, app_id, "created").await?;
         self.announce_applications(id).await?;
-        Ok(LinkedApplication {
-            reference: app.reference,
-            procedure_id: app.procedure_id,
-            status: app.status.as_str().into(),
-            how: "created".into(),
-        })
+        Ok(linked(app, "created"))
     }
 
     /// The clerk links one of the resident's applications of the clerk's department.
@@ -613,23 +610,14 @@ impl Consultations {
         id: i64,
         reference: &str,
     ) -> Result<LinkedApplication, ConsultError> {
-        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
-        check_staff(&row, clerk, false)?;
-        if !row.running {
-            return Err(ConsultError::Ended);
-        }
+        let row = self.running_of_clerk(clerk, id).await?;
         let (app_id, app) =
             applications::link_to_consultation(self.0.store.db(), &clerk.actor(), reference, &row.resident_id, id)
                 .await
                 .map_err(record_error)?;
         self.0.store.link(id, app_id, "linked").await?;
         self.announce_applications(id).await?;
-        Ok(LinkedApplication {
-            reference: app.reference,
-            procedure_id: app.procedure_id,
-            status: app.status.as_str().into(),
-            how: "linked".into(),
-        })
+        Ok(linked(app, "linked"))
     }
 
     async fn announce_applications(&self, id: i64) -> Result<(), ConsultError> {
@@ -648,6 +636,15 @@ impl Consultations {
         let (running, participants) = self.live_counts();
         self.0.metrics.consultations_running.set(running as i64);
         self.0.metrics.consult_participants.set(participants as i64);
+    }
+}
+
+fn linked(app: applications::ApplicationView, how: &str) -> LinkedApplication {
+    LinkedApplication {
+        reference: app.reference,
+        procedure_id: app.procedure_id,
+        status: app.status.as_str().into(),
+        how: how.into(),
     }
 }
 

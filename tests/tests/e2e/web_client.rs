@@ -96,14 +96,15 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
             && line.contains("\"step\":\"chatted\"")
         {
             // The resident stands at c1 (arrived): the clerk starts the consultation.
-            let started = (0..50).any(|_| {
-                let ok = h.call("POST", "/api/v1/staff/consultations", Some(token), None).0 == 201;
-                if !ok {
-                    std::thread::sleep(Duration::from_millis(100));
+            let mut last = (0, serde_json::Value::Null);
+            for _ in 0..150 {
+                last = h.call("POST", "/api/v1/staff/consultations", Some(token), None);
+                if last.0 == 201 {
+                    break;
                 }
-                ok
-            });
-            assert!(started, "the consultation did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(last.0, 201, "the consultation did not start: {}", last.1);
         }
         if let Some(c) = clerk.as_mut() {
             c.pump();
