@@ -124,14 +124,6 @@ impl Consultations {
         }))
     }
 
-    pub fn settings(&self) -> &ConsultSettings {
-        &self.0.settings
-    }
-
-    pub fn media(&self) -> &Arc<dyn MediaEngine> {
-        &self.0.media
-    }
-
     /// Ends the consultations a previous run left running (their media is gone), then watches
     /// the queue (a finished ticket ends its consultation) and the media engine (a failed room
     /// ends its consultation).
@@ -432,11 +424,23 @@ impl Consultations {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
         let replaced = {
             let mut live = lock(&self.0.live);
-            let Some(l) = live.get_mut(&row.id) else { return Err(ConsultError::Ended) };
-            if l.members.len() >= MAX_PARTICIPANTS && !l.members.contains_key(&p.role) {
-                return Err(ConsultError::Invalid("this consultation is full".into()));
+            match live.get_mut(&row.id) {
+                None => Err(ConsultError::Ended),
+                Some(l) if l.members.len() >= MAX_PARTICIPANTS && !l.members.contains_key(&p.role) => {
+                    Err(ConsultError::Invalid("this consultation is full".into()))
+                }
+                Some(l) => {
+                    Ok(l.members.insert(p.role, Member { conn, name: p.name.clone(), participation, out: out.clone() }))
+                }
             }
-            l.members.insert(p.role, Member { conn, name: p.name.clone(), participation, out: out.clone() })
+        };
+        let replaced = match replaced {
+            Ok(r) => r,
+            Err(e) => {
+                // Not in after all: the participation ends as it began.
+                self.0.store.leave(participation).await?;
+                return Err(e);
+            }
         };
         if let Some(old) = replaced {
             let _ = old.out.try_send(ServerSignal::Ended { reason: "replaced".into() });

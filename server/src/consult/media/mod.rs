@@ -66,8 +66,6 @@ pub struct MediaStats {
     pub legs: usize,
     pub ports_in_use: usize,
     pub ports_total: usize,
-    /// RTP packets forwarded to a subscriber since the start.
-    pub forwarded_packets: u64,
 }
 
 /// The engine's interface.

@@ -770,7 +770,6 @@ impl MediaEngine for Sfu {
             legs: rooms.values().map(|r| lock(&r.legs).len()).sum(),
             ports_in_use: self.ports.in_use(),
             ports_total: self.ports.total(),
-            forwarded_packets: self.metrics.media_packets_forwarded_total.get(),
         }
     }
 }
