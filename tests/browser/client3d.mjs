@@ -161,7 +161,15 @@ try {
       });
     out.chat = 'こんにちは、窓口です';
     // The test has the clerk start the consultation: the client shows the consultation page
-    // over the canvas, which connects its media to the office.
+    // over the canvas, which connects its media to the office. Standing at the counter, the
+    // resident has arrived; the page says so too (as the text mode's "I am at the counter"), in
+    // case a slow machine made the client reconnect and put the avatar back in the lobby.
+    const mine = await (await fetch(`${base}/api/v1/tickets`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const called = mine.find((t) => t.label === 'C-001');
+    out.status_before_consultation = called && called.status;
+    if (called && called.status === 'called') {
+      await fetch(`${base}/api/v1/tickets/${called.id}/arrived`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    }
     console.log(JSON.stringify({ step: 'chatted' }));
     await page.waitForSelector('iframe#consultation', { timeout: 30_000 })
       .catch(() => { throw new Error('no consultation overlay'); });
