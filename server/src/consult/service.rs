@@ -521,11 +521,11 @@ impl Consultations {
     }
 
     /// A chat line from a participant, kept with the consultation and shown to everyone in it.
-    pub async fn chat(&self, a: &Attached, raw: &str) -> Result<(), (String, String)> {
+    pub async fn chat(&self, a: &Attached, raw: &str) -> Result<(), (&'static str, String)> {
         let text = clean_text(raw);
-        check_chat(&text).map_err(|(code, message)| (code.as_str().to_string(), message))?;
+        check_chat(&text).map_err(|(code, message)| (code.as_str(), message))?;
         let line = ChatLine { role: a.role, name: a.name.clone(), text, at: now_ms() };
-        self.0.store.chat(a.consultation, &line).await.map_err(|e| ("unavailable".into(), e.to_string()))?;
+        self.0.store.chat(a.consultation, &line).await.map_err(|e| ("unavailable", e.to_string()))?;
         self.broadcast(a.consultation, ServerSignal::Chat { line });
         Ok(())
     }

@@ -144,7 +144,7 @@ async fn handle(
             }
             match service.chat(me, &text).await {
                 Ok(()) => Step::Ok,
-                Err((code, message)) => Step::Refused(leak(code), message),
+                Err((code, message)) => Step::Refused(code, message),
             }
         }
         ClientSignal::Hangup => {
@@ -167,13 +167,4 @@ fn media_refusal(e: MediaError) -> Step {
         MediaError::Closed(_) => "media_closed",
     };
     Step::Refused(code, e.to_string())
-}
-
-/// The chat refusal codes are the world's (`chat_empty`, `chat_too_long`, `unavailable`).
-fn leak(code: String) -> &'static str {
-    match code.as_str() {
-        "chat_empty" => "chat_empty",
-        "chat_too_long" => "chat_too_long",
-        _ => "unavailable",
-    }
 }
