@@ -60,6 +60,8 @@ pub struct Heard {
     /// Local candidates the server trickled (as sent).
     pub candidates: Vec<String>,
     pub answer_sdp: Option<String>,
+    /// Answers received (one per offer the server accepted).
+    pub answers: u32,
 }
 
 /// A participant.
@@ -114,6 +116,9 @@ struct Handler {
     /// side then decodes real frames: its own camera's).
     reflect: Option<(Arc<TrackLocalStaticRTP>, u32, Arc<TrackLocalStaticRTP>, u32)>,
     signal: mpsc::UnboundedSender<ClientSignal>,
+    /// Candidates gathered before the first offer went out wait here (a browser, too, trickles
+    /// only after its offer): `None` once the offer is sent.
+    early: Arc<Mutex<Option<Vec<ClientSignal>>>>,
     connected: watch::Sender<bool>,
     received: Arc<Mutex<HashMap<String, SlotStats>>>,
     heard: Arc<Mutex<Heard>>,
@@ -123,14 +128,21 @@ struct Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         if let Ok(init) = event.candidate.to_json() {
-            let _ = self.signal.send(ClientSignal::Candidate {
+            let msg = ClientSignal::Candidate {
                 candidate: Some(Candidate {
                     candidate: init.candidate,
                     sdp_mid: init.sdp_mid,
                     sdp_m_line_index: init.sdp_mline_index,
                     username_fragment: init.username_fragment,
                 }),
-            });
+            };
+            let mut early = self.early.lock().unwrap();
+            match early.as_mut() {
+                Some(waiting) => waiting.push(msg),
+                None => {
+                    let _ = self.signal.send(msg);
+                }
+            }
         }
     }
 
@@ -239,9 +251,11 @@ impl MediaPeer {
         let (audio_ssrc, video_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
         let audio = local_track(RtpCodecKind::Audio, audio_ssrc);
         let video = local_track(RtpCodecKind::Video, video_ssrc);
+        let early = Arc::new(Mutex::new(Some(Vec::new())));
         let handler = Handler {
             reflect: reflect.then(|| (audio.clone(), audio_ssrc, video.clone(), video_ssrc)),
             signal: signal.clone(),
+            early: early.clone(),
             connected: connected_tx,
             received: received.clone(),
             heard: heard.clone(),
@@ -275,6 +289,9 @@ impl MediaPeer {
         pc.set_local_description(offer).await?;
         let sdp = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local offer"))?.sdp;
         signal.send(ClientSignal::Offer { sdp })?;
+        for m in early.lock().unwrap().take().unwrap_or_default() {
+            signal.send(m)?;
+        }
 
         let closed = Arc::new(AtomicBool::new(false));
         let (pc2, heard2, closed2) = (pc.clone(), heard.clone(), closed.clone());
@@ -284,7 +301,11 @@ impl MediaPeer {
                 let Ok(msg) = serde_json::from_str::<ServerSignal>(&text) else { continue };
                 match msg {
                     ServerSignal::Answer { sdp } => {
-                        heard2.lock().unwrap().answer_sdp = Some(sdp.clone());
+                        {
+                            let mut h = heard2.lock().unwrap();
+                            h.answer_sdp = Some(sdp.clone());
+                            h.answers += 1;
+                        }
                         match RTCSessionDescription::answer(sdp) {
                             Ok(a) => {
                                 if let Err(e) = pc2.set_remote_description(a).await {
@@ -339,6 +360,16 @@ impl MediaPeer {
             numbering: Mutex::new(((rand::random(), rand::random()), 0)),
             closed,
         })
+    }
+
+    /// Offers again on the same connection (renegotiation, as a browser does when a track
+    /// changes): the server's answer arrives like the first one.
+    pub async fn renegotiate(&self) -> anyhow::Result<()> {
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer).await?;
+        let sdp = self.pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local offer"))?.sdp;
+        self.signal.send(ClientSignal::Offer { sdp })?;
+        Ok(())
     }
 
     /// Waits until the media connection is up.

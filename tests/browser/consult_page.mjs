@@ -43,6 +43,15 @@ const inbound = (page) =>
     return totals;
   });
 
+// What does not fit a phone: elements past the right edge, controls under 44 px.
+const layoutOf = (page) =>
+  page.evaluate(() => {
+    const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > 0; };
+    const wide = [...document.querySelectorAll('body *')].filter((e) => shown(e) && e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.tagName + '#' + e.id);
+    const small = [...document.querySelectorAll('button, a, input')].filter((e) => { const r = e.getBoundingClientRect(); return shown(e) && (r.height < 44 || r.width < 44); }).map((e) => e.outerHTML.slice(0, 60));
+    return { wide, small };
+  });
+
 const browser = await launch([
   '--use-fake-ui-for-media-stream',
   '--use-fake-device-for-media-stream',
@@ -90,12 +99,7 @@ try {
   check(true, 'the resident\'s chat line comes back from the office');
   // On a 360 px phone: nothing overflows, every control is at least 44 px each way, and axe
   // finds nothing.
-  const layout = await page.evaluate(() => {
-    const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > 0; };
-    const wide = [...document.querySelectorAll('body *')].filter((e) => shown(e) && e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.tagName + '#' + e.id);
-    const small = [...document.querySelectorAll('button, a, input')].filter((e) => { const r = e.getBoundingClientRect(); return shown(e) && (r.height < 44 || r.width < 44); }).map((e) => e.outerHTML.slice(0, 60));
-    return { wide, small };
-  });
+  const layout = await layoutOf(page);
   out.layout = layout;
   check(layout.wide.length === 0, 'nothing overflows a 360 px screen', layout.wide);
   check(layout.small.length === 0, 'tap targets are at least 44 px', layout.small);
@@ -108,6 +112,22 @@ try {
   await page.getByRole('button', { name: '終了する' }).click();
   await page.waitForFunction(() => document.getElementById('media-status').textContent.includes('終了しました'));
   check(true, 'hang-up ends it');
+  // The interpreter's page (no account: a one-time code and a name) fits a phone, passes axe,
+  // and says what was wrong with a code.
+  const join = await context.newPage();
+  await join.goto(base + '/consult/join?lang=ja');
+  await join.getByLabel('ワンタイムコード（12桁）').fill('0000-0000-0000');
+  await join.getByLabel('お名前', { exact: true }).fill('通訳 李');
+  await join.getByRole('button', { name: '参加する' }).click();
+  await join.waitForSelector('#join-error');
+  const said = await join.locator('#join-error').textContent();
+  check(said.includes('このコードは使えません'), 'a wrong code is explained on the page', said);
+  check((await join.getByLabel('お名前', { exact: true }).inputValue()) === '通訳 李', 'the name typed is kept');
+  const joinLayout = await layoutOf(join);
+  out.joinLayout = joinLayout;
+  check(joinLayout.wide.length === 0 && joinLayout.small.length === 0, 'the interpreter page fits a 360 px phone', joinLayout);
+  const joinAxe = await axe(join);
+  check(joinAxe.violations.length === 0, 'axe: the interpreter page has no violations', joinAxe.violations);
   check(csp.length === 0, 'no Content-Security-Policy violation', csp);
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);

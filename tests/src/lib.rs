@@ -229,11 +229,19 @@ impl Harness {
         v["session_token"].as_str().expect("token").to_string()
     }
 
-    /// Adds a staff member through the CLI and logs them in; returns the session token.
+    /// Adds a clerk through the CLI and logs them in; returns the session token.
     pub fn clerk(&self, login: &str, department: &str) -> String {
+        self.staff(login, department, "clerk")
+    }
+
+    /// Adds a staff member with `role` (clerk, supervisor, admin) through the CLI and logs them
+    /// in; returns the session token.
+    pub fn staff(&self, login: &str, department: &str, role: &str) -> String {
         let password = format!("{login}-correct-horse-battery");
-        let out =
-            self.store.cli(&["staff", "add", "--login", login, "--department", department], &format!("{password}\n"));
+        let out = self.store.cli(
+            &["staff", "add", "--login", login, "--department", department, "--role", role],
+            &format!("{password}\n"),
+        );
         assert!(out.status.success(), "staff add failed: {}", String::from_utf8_lossy(&out.stderr));
         let (s, v) = self.call(
             "POST",
@@ -309,6 +317,33 @@ impl Harness {
             let mut req = self.http.post(format!("{}{path}", self.base()));
             if let Some(t) = bearer {
                 req = req.bearer_auth(t);
+            }
+            let r = req.send().await.expect("POST");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        })
+    }
+
+    /// POST an HTML form (`application/x-www-form-urlencoded`) with extra headers; returns
+    /// status and body.
+    pub fn post_form(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> (u16, String) {
+        fn enc(s: &str) -> String {
+            s.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        }
+        let body = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+        self.rt.block_on(async {
+            let mut req = self
+                .http
+                .post(format!("{}{path}", self.base()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
             }
             let r = req.send().await.expect("POST");
             (r.status().as_u16(), r.text().await.expect("body"))

@@ -228,6 +228,13 @@ impl Consultations {
         }
     }
 
+    /// A consultation as `role` sees it, for a caller that has already checked who is asking
+    /// (the interpreter's page, right after their code was redeemed).
+    pub async fn view_of(&self, id: i64, role: Role) -> Result<ConsultView, ConsultError> {
+        let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        self.view(&row, role).await
+    }
+
     async fn body(&self, row: &ConsultationRow) -> Result<ConsultationBody, ConsultError> {
         let present = lock(&self.0.live).get(&row.id).map(|l| l.members.keys().copied().collect()).unwrap_or_default();
         Ok(ConsultationBody {

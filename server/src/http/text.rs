@@ -503,7 +503,7 @@ struct StartForm {
 /// (`Sec-Fetch-Site`, `Origin`); a post from another site is refused. `Origin` is compared with
 /// the office's public origin (`--public-url`) when one is set — behind a proxy that rewrites
 /// `Host` — and otherwise with the request's `Host`.
-fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site")
         && !matches!(site, "same-origin" | "none")

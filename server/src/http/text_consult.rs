@@ -4,16 +4,23 @@
 //! for the cookie's resident; its script (`server/templates/text/consult.js`) opens one peer
 //! connection to the office. While the resident waits at the counter for the clerk to start,
 //! the page says so and looks again every few seconds.
+//!
+//! An interpreter has no account: `/consult/join` asks for the one-time code the clerk gave
+//! them and their name, and answers with the same page, joined as the interpreter.
 
+use super::extract::ClientAddr;
 use super::state::HttpState;
 use super::text::{Tr, other_lang, pick_lang, render, resident, see_other, session_cookie};
+use crate::consult::ConsultError;
 use crate::consult::Joiner;
+use crate::ratelimit::address_key;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use madoguchi_shared::consult::ConsultView;
 use madoguchi_shared::consult::Role;
 use madoguchi_shared::protocol::TicketStatus;
 use serde::Deserialize;
@@ -25,6 +32,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/text/consultation", get(page))
         .route("/text/consultation/open", get(open))
         .route("/text/consult.js", get(script))
+        .route("/consult/join", get(join_form).post(join))
 }
 
 #[derive(Deserialize)]
@@ -60,7 +68,12 @@ struct ConsultPage<'a> {
     lang: &'static str,
     other: (&'static str, &'static str),
     office_name: String,
+    /// Where the header's title link leads, and the same page in the other language.
+    home: String,
+    switch: String,
     consult: Option<Running>,
+    /// The interpreter's form (code and name), with what was wrong with the last try.
+    join: Option<JoinForm>,
     /// Waiting at the counter for the clerk (the page looks again).
     waiting: bool,
     message: String,
@@ -78,11 +91,15 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     };
     let tr = Tr::of(&s.words, l);
     let office = s.queues.office();
+    let other = other_lang(l);
     let mut page = ConsultPage {
         lang: l.code(),
-        other: other_lang(l),
+        other,
         office_name: l.name(&office.name).to_string(),
+        home: format!("/text?lang={}", l.code()),
+        switch: format!("/text/consultation?lang={}", other.0),
         consult: None,
+        join: None,
         waiting: false,
         message: tr.t("text-consult-none"),
         tr,
@@ -98,29 +115,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         Some(view) => {
             let joiner = Joiner::Resident { id: r.id.clone(), name: r.display_name.clone() };
             match s.consults.grant(view.id, &joiner).await {
-                Ok(grant) => {
-                    let t = &page.tr;
-                    let words = serde_json::json!({
-                        "connected": t.t("text-consult-connected"),
-                        "mediaFailed": t.t("text-consult-media-failed"),
-                        "noMedia": t.t("text-consult-no-media"),
-                        "ended": t.t("text-consult-ended"),
-                        "mute": t.t("text-consult-mute"),
-                        "unmute": t.t("text-consult-unmute"),
-                        "cameraOff": t.t("text-consult-camera-off"),
-                        "cameraOn": t.t("text-consult-camera-on"),
-                        "roles": Role::ALL.iter().map(|r| (r.as_str().to_string(), serde_json::Value::String(t.t(&format!("text-consult-role-{}", r.as_str()))))).collect::<serde_json::Map<_, _>>(),
-                    });
-                    let dept =
-                        office.department(&view.department).map(|d| l.name(&d.name).to_string()).unwrap_or_default();
-                    page.consult = Some(Running {
-                        signal: format!("/api/v1/consultations/signal?ticket={}", grant.ticket),
-                        ice: serde_json::to_string(&grant.ice_servers).unwrap_or_else(|_| "[]".into()),
-                        words: words.to_string(),
-                        ticket: view.ticket.clone(),
-                        place: format!("{dept} {}", view.counter.to_uppercase()),
-                    });
-                }
+                Ok(grant) => page.consult = Some(running(&s, l, &page.tr, &view, &grant.ticket, &grant.ice_servers)),
                 Err(e) => tracing::warn!(error = %e, "text mode: consultation pass"),
             }
         }
@@ -133,12 +128,128 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
             }
         }
     }
-    let mut r = render(StatusCode::OK, &page);
+    with_policy(render(StatusCode::OK, &page))
+}
+
+fn with_policy(mut r: Response) -> Response {
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self'; frame-ancestors 'self'"),
     );
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// What the page's script needs for a running consultation: the pass, the ICE servers, its words.
+fn running(
+    s: &HttpState,
+    l: madoguchi_shared::i18n::Lang,
+    t: &Tr<'_>,
+    view: &ConsultView,
+    ticket: &str,
+    ice: &[madoguchi_shared::consult::IceServer],
+) -> Running {
+    let words = serde_json::json!({
+        "connected": t.t("text-consult-connected"),
+        "mediaFailed": t.t("text-consult-media-failed"),
+        "noMedia": t.t("text-consult-no-media"),
+        "ended": t.t("text-consult-ended"),
+        "mute": t.t("text-consult-mute"),
+        "unmute": t.t("text-consult-unmute"),
+        "cameraOff": t.t("text-consult-camera-off"),
+        "cameraOn": t.t("text-consult-camera-on"),
+        "roles": Role::ALL.iter().map(|r| (r.as_str().to_string(), serde_json::Value::String(t.t(&format!("text-consult-role-{}", r.as_str()))))).collect::<serde_json::Map<_, _>>(),
+    });
+    let office = s.queues.office();
+    let dept = office.department(&view.department).map(|d| l.name(&d.name).to_string()).unwrap_or_default();
+    Running {
+        signal: format!("/api/v1/consultations/signal?ticket={ticket}"),
+        ice: serde_json::to_string(ice).unwrap_or_else(|_| "[]".into()),
+        words: words.to_string(),
+        ticket: view.ticket.clone(),
+        place: format!("{dept} {}", view.counter.to_uppercase()),
+    }
+}
+
+struct JoinForm {
+    error: String,
+    name: String,
+}
+
+fn join_page<'a>(s: &'a HttpState, l: madoguchi_shared::i18n::Lang, form: JoinForm) -> ConsultPage<'a> {
+    let other = other_lang(l);
+    let tr = Tr::of(&s.words, l);
+    ConsultPage {
+        lang: l.code(),
+        other,
+        office_name: l.name(&s.queues.office().name).to_string(),
+        home: format!("/consult/join?lang={}", l.code()),
+        switch: format!("/consult/join?lang={}", other.0),
+        consult: None,
+        join: Some(form),
+        waiting: false,
+        message: tr.t("consult-join-intro"),
+        tr,
+    }
+}
+
+/// The interpreter's form.
+async fn join_form(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    with_policy(render(StatusCode::OK, &join_page(&s, l, JoinForm { error: String::new(), name: String::new() })))
+}
+
+#[derive(Deserialize)]
+struct JoinRequest {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    lang: Option<String>,
+}
+
+/// The interpreter's code and name: the consultation page, joined as the interpreter, or the
+/// form again with what was wrong. Guessing codes is slowed by the login limiter, per address.
+async fn join(
+    State(s): State<HttpState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<JoinRequest>,
+) -> Response {
+    let l = pick_lang(f.lang.as_deref(), &headers);
+    let again = |status: StatusCode, key: &str| {
+        let tr = Tr::of(&s.words, l);
+        let form = JoinForm { error: tr.t(key), name: f.name.chars().take(64).collect() };
+        with_policy(render(status, &join_page(&s, l, form)))
+    };
+    if !super::text::same_origin(&headers, s.public_origin.as_deref()) {
+        return (StatusCode::FORBIDDEN, "cross-site form").into_response();
+    }
+    if s.login_limit.check(address_key(client)).is_err() {
+        return again(StatusCode::TOO_MANY_REQUESTS, "consult-join-slow-down");
+    }
+    let code: String = f.code.chars().filter(|c| !c.is_whitespace()).take(64).collect();
+    let grant = match s.consults.redeem(&code, &f.name).await {
+        Ok(g) => g,
+        Err(ConsultError::Invalid(_)) => return again(StatusCode::BAD_REQUEST, "consult-join-name"),
+        Err(ConsultError::BadCode) => return again(StatusCode::FORBIDDEN, "consult-join-bad-code"),
+        Err(ConsultError::Ended) => return again(StatusCode::CONFLICT, "consult-join-ended"),
+        Err(e) => {
+            tracing::error!(error = %e, "interpreter page");
+            return again(StatusCode::SERVICE_UNAVAILABLE, "text-unavailable");
+        }
+    };
+    let view = match s.consults.view_of(grant.consultation, Role::Interpreter).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "interpreter page");
+            return again(StatusCode::SERVICE_UNAVAILABLE, "text-unavailable");
+        }
+    };
+    let mut page = join_page(&s, l, JoinForm { error: String::new(), name: String::new() });
+    page.join = None;
+    page.consult = Some(running(&s, l, &page.tr, &view, &grant.ticket, &grant.ice_servers));
+    with_policy(render(StatusCode::OK, &page))
 }
 
 async fn script() -> Response {

@@ -385,6 +385,114 @@ fn hang_up_and_the_finished_ticket_end_a_consultation_and_the_records_keep_it() 
     assert_eq!(h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None).0, 409, "no resident at the desk now");
 }
 
+#[test]
+fn renegotiation_a_supervisor_with_media_and_at_most_three_open_invites() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(rt.block_on(c.connected(CONNECT)) && rt.block_on(r.connected(CONNECT)));
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(1), 200), r.send_media(Duration::from_secs(1), 200))
+    });
+    let ports = h.metric("madoguchi_media_ports_in_use");
+    assert_eq!(ports, 2.0);
+
+    // The resident offers again on the same connection: a second answer, the same leg (no new
+    // port), and media keeps flowing both ways.
+    rt.block_on(r.renegotiate()).expect("offers again");
+    assert!(
+        eventually(Duration::from_secs(5), || r.heard.lock().unwrap().answers == 2),
+        "{:?}",
+        r.heard.lock().unwrap()
+    );
+    assert!(r.heard.lock().unwrap().errors.is_empty(), "{:?}", r.heard.lock().unwrap().errors);
+    assert_eq!(h.metric("madoguchi_media_ports_in_use"), ports);
+    let before = (c.slot("video", 0).packets, r.slot("video", 0).packets);
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(1), 200), r.send_media(Duration::from_secs(1), 200))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.slot("video", 0).packets > before.0 + 10, "the clerk still gets video after renegotiation");
+    assert!(r.slot("video", 0).packets > before.1 + 10, "the resident still gets video after renegotiation");
+
+    // A supervisor of the department joins with media: they get both, the others see them.
+    let sup = h.staff("super.a", "resident_registration", "supervisor");
+    let other_sup = h.staff("super.x", "taxation", "supervisor");
+    let (s, v) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&other_sup), None);
+    assert_eq!((s, v["code"].as_str()), (403, Some("wrong_department")));
+    let (s, grant) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&sup), None);
+    assert_eq!((s, grant["role"].as_str()), (200, Some("supervisor")), "{grant}");
+    let mut sv = rt.block_on(MediaPeer::join(&signal_url_of(&h, &grant), 0x5A)).unwrap();
+    assert!(rt.block_on(sv.connected(CONNECT)));
+    assert!(eventually(Duration::from_secs(5), || {
+        r.heard.lock().unwrap().participants.iter().any(|p| p.role == Role::Supervisor && p.present)
+    }));
+    rt.block_on(async {
+        tokio::join!(
+            c.send_media(Duration::from_secs(2), 200),
+            r.send_media(Duration::from_secs(2), 200),
+            sv.send_media(Duration::from_secs(2), 200)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got: Vec<u64> = (0..3).flat_map(|i| sv.slot("video", i).tags).collect();
+    got.sort();
+    assert_eq!(got, vec![0x21, 0xC1], "the supervisor gets the clerk's and the resident's video");
+    assert!(r.tags_seen().contains(&0x5A) && c.tags_seen().contains(&0x5A));
+
+    // Three open interpreter codes at most; a used one frees its place.
+    let path = format!("/api/v1/staff/consultations/{id}/invites");
+    let codes: Vec<String> = (0..3)
+        .map(|_| {
+            let (s, v) = h.call("POST", &path, Some(&clerk), Some(&json!({"kind": "language"})));
+            assert_eq!(s, 201, "{v}");
+            v["code"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let (s, v) = h.call("POST", &path, Some(&clerk), Some(&json!({"kind": "language"})));
+    assert_eq!((s, v["code"].as_str()), (409, Some("too_many_invites")), "{v}");
+
+    // The interpreter's page: a form; a wrong code, a cross-site post and a missing name get
+    // the form again (or a refusal) with what was wrong; the right code gives the consultation
+    // page with a pass that joins as the interpreter.
+    let (s, form) = h.get("/consult/join?lang=en");
+    assert_eq!(s, 200);
+    assert!(form.contains(r#"action="/consult/join""#) && form.contains(r#"name="code""#), "{form}");
+    let (s, page) = h.post_form("/consult/join", &[("code", "0000-0000-0000"), ("name", "Lee"), ("lang", "en")], &[]);
+    assert_eq!(s, 403);
+    assert!(page.contains("This code is not valid"), "{page}");
+    let (s, _) = h.post_form(
+        "/consult/join",
+        &[("code", &codes[0]), ("name", "Lee")],
+        &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")],
+    );
+    assert_eq!(s, 403, "a cross-site post is refused");
+    let (s, page) = h.post_form("/consult/join", &[("code", &codes[0]), ("name", " "), ("lang", "en")], &[]);
+    assert_eq!(s, 400);
+    assert!(page.contains("Enter your name"), "{page}");
+    let (s, page) = h.post_form("/consult/join", &[("code", &codes[0]), ("name", "Lee 通訳"), ("lang", "en")], &[]);
+    assert_eq!(s, 200, "{page}");
+    let signal = page
+        .split(r#"data-signal=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries a signalling pass")
+        .replace("&amp;", "&");
+    let ws = format!("{}{signal}", h.base().replacen("http", "ws", 1));
+    let mut i = rt.block_on(MediaPeer::join(&ws, 0x1A)).expect("the interpreter joins from the page's pass");
+    assert!(rt.block_on(i.connected(CONNECT)));
+    assert_eq!(i.heard.lock().unwrap().joined.as_ref().map(|j| j.you), Some(Role::Interpreter));
+    assert!(eventually(Duration::from_secs(5), || {
+        c.heard.lock().unwrap().participants.iter().any(|p| p.role == Role::Interpreter && p.name == "Lee 通訳")
+    }));
+    // The code was used: a fourth may be made now, and the used one is refused on the page too.
+    assert_eq!(h.call("POST", &path, Some(&clerk), Some(&json!({"kind": "language"}))).0, 201);
+    let (s, _) = h.post_form("/consult/join", &[("code", &codes[0]), ("name", "Lee"), ("lang", "en")], &[]);
+    assert_eq!(s, 403);
+}
+
 /// Open file descriptors of a process.
 fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
