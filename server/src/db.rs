@@ -74,6 +74,7 @@ migrations!(
     (7, "service time", "0007_service_time.sql"),
     (8, "audit log", "0008_audit_log.sql"),
     (9, "consultations", "0009_consultations.sql"),
+    (10, "staff admin", "0010_staff_admin.sql"),
 );
 
 /// The migrator of one backend's files.

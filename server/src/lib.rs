@@ -189,7 +189,7 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let account = runtime()?.block_on(async {
                 let db = open_db(&cli.db, &office).await?;
-                anyhow::Ok(staff::add(&db, &login, &display_name, &department, &roles, password).await?)
+                anyhow::Ok(staff::add(&db, None, &login, &display_name, &department, &roles, password).await?)
             })?;
             let roles: Vec<_> = account.roles.iter().map(|r| r.as_str()).collect();
             println!("added {} ({}, {})", account.login, account.department_id, roles.join(", "));

@@ -18,5 +18,7 @@ pub mod signal;
 pub mod store;
 pub mod turn;
 
-pub use model::{ConsultError, ConsultSettings, ConsultationBody, IceSettings, InviteBody, Joiner, SignalGrant};
+pub use model::{
+    ConsultError, ConsultSettings, ConsultationBody, IceSettings, InviteBody, Joiner, RunningConsultation, SignalGrant,
+};
 pub use service::Consultations;

@@ -120,6 +120,19 @@ pub struct ConsultationBody {
     pub chat: Vec<ChatLine>,
 }
 
+/// A running consultation, as a supervisor's overview lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunningConsultation {
+    pub id: i64,
+    pub ticket: String,
+    pub counter: String,
+    pub staff_id: i64,
+    pub started_at: i64,
+    /// Who is connected now.
+    #[schema(value_type = Vec<String>)]
+    pub present: Vec<Role>,
+}
+
 /// A one-time pass for the signalling WebSocket.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignalGrant {

@@ -8,7 +8,9 @@
 //! for [`ConsultSettings::empty_grace`], when its media fails, or at a restart.
 
 use super::media::{LegEvent, MediaEngine, MediaError, RoomFailure};
-use super::model::{ConsultError, ConsultSettings, ConsultationBody, InviteBody, Joiner, SignalGrant};
+use super::model::{
+    ConsultError, ConsultSettings, ConsultationBody, InviteBody, Joiner, RunningConsultation, SignalGrant,
+};
 use super::store::{ConsultStore, ConsultationRow};
 use super::turn;
 use crate::db::{Db, now_ms};
@@ -226,6 +228,26 @@ impl Consultations {
             Some(row) => Ok(Some(self.view(&row, Role::Resident).await?)),
             None => Ok(None),
         }
+    }
+
+    /// The running consultations of a department, oldest first, with who is connected.
+    pub async fn running_in(&self, department: &str) -> Result<Vec<RunningConsultation>, ConsultError> {
+        let rows = self.0.store.running().await?;
+        let live = lock(&self.0.live);
+        let mut out: Vec<RunningConsultation> = rows
+            .into_iter()
+            .filter(|r| r.department == department)
+            .map(|r| RunningConsultation {
+                id: r.id,
+                ticket: r.ticket_label,
+                counter: r.counter,
+                staff_id: r.staff_id,
+                started_at: r.started_at,
+                present: live.get(&r.id).map(|l| l.members.keys().copied().collect()).unwrap_or_default(),
+            })
+            .collect();
+        out.sort_by_key(|c| c.started_at);
+        Ok(out)
     }
 
     /// A consultation as `role` sees it, for a caller that has already checked who is asking

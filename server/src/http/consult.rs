@@ -2,13 +2,12 @@
 //! interpreters; participants get a one-time pass for the signalling WebSocket and use it.
 
 use super::error::{ApiError, body};
-use super::extract::{Auth, ClientAddr, ResidentAuth, StaffAuth};
+use super::extract::{Auth, ClerkAuth, ClientAddr, ResidentAuth};
 use super::queue::clerk;
 use super::state::HttpState;
 use crate::consult::signal::{self, INBOX, Inbound, OUTBOX};
 use crate::consult::{ConsultError, ConsultationBody, InviteBody, Joiner, SignalGrant};
 use crate::identity::sessions::Principal;
-use crate::identity::staff::{Role as StaffRole, StaffAccount};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -61,17 +60,13 @@ impl From<ConsultError> for ApiError {
     }
 }
 
-fn is_supervisor(s: &StaffAccount) -> bool {
-    s.roles.contains(&StaffRole::Supervisor)
-}
-
 /// Starts the consultation with the resident at the clerk's desk (the ticket must have been
 /// called and the resident arrived). Starting again returns the running one.
 #[utoipa::path(post, path = "/api/v1/staff/consultations", tag = "consultations", security(("session" = [])),
     responses((status = 201, body = ConsultationBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn start(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
 ) -> Result<(StatusCode, Json<ConsultationBody>), ApiError> {
     Ok((StatusCode::CREATED, Json(s.consults.start(&clerk(&st)).await?)))
 }
@@ -81,10 +76,10 @@ pub async fn start(
     params(("id" = i64, Path)), responses((status = 200, body = ConsultationBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn staff_view(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
 ) -> Result<Json<ConsultationBody>, ApiError> {
-    Ok(Json(s.consults.for_staff(&clerk(&st), is_supervisor(&st), id).await?))
+    Ok(Json(s.consults.for_staff(&clerk(&st), st.is_supervisor(), id).await?))
 }
 
 /// How a consultation ends.
@@ -99,12 +94,12 @@ pub struct EndRequest {
     params(("id" = i64, Path)), request_body = EndRequest, responses((status = 200, body = ConsultationBody)))]
 pub async fn end(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
     req: Result<Json<EndRequest>, JsonRejection>,
 ) -> Result<Json<ConsultationBody>, ApiError> {
     let req = req.map(|Json(r)| r).unwrap_or_default();
-    Ok(Json(s.consults.end_by_staff(&clerk(&st), is_supervisor(&st), id, req.note.as_deref()).await?))
+    Ok(Json(s.consults.end_by_staff(&clerk(&st), st.is_supervisor(), id, req.note.as_deref()).await?))
 }
 
 /// An application for the consultation: a new one from the catalog (`procedure_id`, and
@@ -122,7 +117,7 @@ pub struct AddApplication {
     params(("id" = i64, Path)), request_body = AddApplication, responses((status = 201, body = Object)))]
 pub async fn add_application(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
     req: Result<Json<AddApplication>, JsonRejection>,
 ) -> Result<(StatusCode, Json<LinkedApplication>), ApiError> {
@@ -156,7 +151,7 @@ pub struct InviteRequest {
     params(("id" = i64, Path)), request_body = InviteRequest, responses((status = 201, body = InviteBody)))]
 pub async fn invite(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
     req: Result<Json<InviteRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<InviteBody>), ApiError> {
@@ -168,7 +163,7 @@ pub async fn invite(
 /// tests of isolation; 404 otherwise).
 async fn fault(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     if s.consults.inject_fault(&clerk(&st), id).await? {
@@ -201,7 +196,7 @@ pub async fn join(
         Principal::Resident(r) => Joiner::Resident { id: r.id, name: r.display_name },
         Principal::Staff(st) => Joiner::Staff {
             id: st.id,
-            supervisor: is_supervisor(&st),
+            supervisor: st.is_supervisor(),
             name: st.display_name,
             department: st.department_id,
         },

@@ -81,6 +81,15 @@ impl From<StaffError> for ApiError {
             StaffError::Locked(_) => ApiError::Locked(e.to_string()),
             StaffError::Throttled(secs) => ApiError::RateLimited(secs),
             StaffError::Busy => ApiError::Busy,
+            StaffError::Disabled => ApiError::Forbidden("account_disabled", e.to_string()),
+            StaffError::NoAccount(_) => ApiError::NotFoundWhat("no_account", e.to_string()),
+            StaffError::Lockout(_) => ApiError::Conflict("lockout", e.to_string()),
+            StaffError::Taken(_) => ApiError::Conflict("login_taken", e.to_string()),
+            StaffError::BadLogin
+            | StaffError::WeakPassword
+            | StaffError::BadName
+            | StaffError::UnknownDepartment(_)
+            | StaffError::UnknownRole(_) => ApiError::BadRequest("invalid", e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

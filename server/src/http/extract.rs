@@ -57,6 +57,52 @@ impl FromRequestParts<HttpState> for StaffAuth {
     }
 }
 
+/// A member of staff who works a counter (a clerk or a supervisor): desks, the queue,
+/// consultations and their department's records. Anyone else on staff gets `403 role_required`.
+pub struct ClerkAuth(pub StaffAccount);
+
+impl FromRequestParts<HttpState> for ClerkAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let StaffAuth(s) = StaffAuth::from_request_parts(parts, state).await?;
+        if !s.works_counter() {
+            return Err(ApiError::Forbidden("role_required", "this needs the clerk or supervisor role".into()));
+        }
+        Ok(ClerkAuth(s))
+    }
+}
+
+/// A supervisor (of their own department).
+pub struct SupervisorAuth(pub StaffAccount);
+
+impl FromRequestParts<HttpState> for SupervisorAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let StaffAuth(s) = StaffAuth::from_request_parts(parts, state).await?;
+        if !s.is_supervisor() {
+            return Err(ApiError::Forbidden("role_required", "this needs the supervisor role".into()));
+        }
+        Ok(SupervisorAuth(s))
+    }
+}
+
+/// An admin (office-wide: staff accounts).
+pub struct AdminAuth(pub StaffAccount);
+
+impl FromRequestParts<HttpState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let StaffAuth(s) = StaffAuth::from_request_parts(parts, state).await?;
+        if !s.is_admin() {
+            return Err(ApiError::Forbidden("role_required", "this needs the admin role".into()));
+        }
+        Ok(AdminAuth(s))
+    }
+}
+
 /// The address of the client behind a request: the TCP peer, or whom a trusted proxy says it
 /// forwarded for (see `super::client_addr`).
 pub struct ClientAddr(pub std::net::IpAddr);

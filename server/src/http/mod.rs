@@ -6,6 +6,7 @@
 //! ([`extract`]) and the one error type ([`error`]). Handlers call into the features (`identity`,
 //! `records`, `queue`, `net`); no feature imports this module.
 
+pub mod accounts;
 pub mod client_addr;
 pub mod consult;
 pub mod error;
@@ -52,6 +53,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(records::router())
         .merge(queue::router())
         .merge(consult::router())
+        .merge(accounts::router())
         .merge(text::router())
         .merge(text_consult::router())
         .merge(web::router())

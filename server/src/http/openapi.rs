@@ -1,6 +1,6 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
 
-use super::{consult, ops, queue, records, sessions, world};
+use super::{accounts, consult, ops, queue, records, sessions, world};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -69,6 +69,7 @@ impl utoipa::Modify for CommonResponses {
                 };
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     add("401", "no valid session");
+                    add("403", "not for this kind of session, role or department (see `code`)");
                 }
                 if op.request_body.is_some() {
                     add("400", "malformed body");
@@ -143,6 +144,13 @@ impl utoipa::Modify for CommonResponses {
         consult::join,
         consult::join_by_code,
         consult::page_link,
+        queue::overview,
+        accounts::list,
+        accounts::add,
+        accounts::read,
+        accounts::change,
+        accounts::reset_password,
+        accounts::events,
     ),
     modifiers(&BearerScheme, &CommonResponses),
     tags(
@@ -152,6 +160,8 @@ impl utoipa::Modify for CommonResponses {
         (name = "world", description = "Entering the 3D office"),
         (name = "queue", description = "Queues and a resident's tickets (番号札)"),
         (name = "consultations", description = "Video consultations at the counter"),
+        (name = "supervisor", description = "A department's live overview"),
+        (name = "admin", description = "Staff accounts"),
     )
 )]
 pub struct ApiDoc;

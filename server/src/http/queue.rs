@@ -2,8 +2,9 @@
 //! for desks and calling (used by the staff console). Staff act only on their department.
 
 use super::error::{ApiError, body};
-use super::extract::{ResidentAuth, StaffAuth};
+use super::extract::{ClerkAuth, ResidentAuth, SupervisorAuth};
 use super::state::HttpState;
+use crate::consult::RunningConsultation;
 use crate::identity::staff::StaffAccount;
 use crate::queue::{Clerk, DepartmentQueue, DeskView, QueueError, StaffTicket, TicketBody};
 use axum::extract::rejection::JsonRejection;
@@ -21,6 +22,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/api/v1/tickets/{id}/arrived", post(arrived))
         .route("/api/v1/staff/desks", get(desks))
         .route("/api/v1/staff/queue", get(staff_queue))
+        .route("/api/v1/staff/overview", get(overview))
         .route("/api/v1/staff/desks/{counter}/take", post(take_desk))
         .route("/api/v1/staff/desk/leave", post(leave_desk))
         .route("/api/v1/staff/desk/heartbeat", post(heartbeat))
@@ -117,7 +119,7 @@ pub async fn arrived(
 /// Every desk of the office, open or not, with the ticket at it (of the clerk's department only).
 #[utoipa::path(get, path = "/api/v1/staff/desks", tag = "staff", security(("session" = [])),
     responses((status = 200, body = Vec<DeskView>), (status = 403, body = super::error::ErrorBody)))]
-pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
+pub async fn desks(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<Vec<DeskView>>, ApiError> {
     let mut all = s.queues.desk_views().await?;
     for d in &mut all {
         if d.department != st.department_id {
@@ -132,7 +134,7 @@ pub async fn desks(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Resu
     responses((status = 200, body = Vec<StaffTicket>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn staff_queue(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
 ) -> Result<Json<Vec<StaffTicket>>, ApiError> {
     Ok(Json(s.queues.waiting(&st.department_id).await?))
 }
@@ -150,7 +152,7 @@ pub struct DeskBody {
     responses((status = 200, body = DeskBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn take_desk(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(counter): Path<String>,
 ) -> Result<Json<DeskBody>, ApiError> {
     let sign = s.queues.take_desk(&clerk(&st), &counter).await?;
@@ -160,7 +162,7 @@ pub async fn take_desk(
 /// Closes the clerk's desk now; a ticket called to it goes back to the front of the queue.
 #[utoipa::path(post, path = "/api/v1/staff/desk/leave", tag = "staff", security(("session" = [])),
     responses((status = 200, body = DeskBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn leave_desk(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<DeskBody>, ApiError> {
+pub async fn leave_desk(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<DeskBody>, ApiError> {
     let sign = s.queues.leave_desk(&clerk(&st)).await?;
     Ok(Json(DeskBody { counter: sign.counter, open: sign.open, clerk: sign.clerk }))
 }
@@ -171,7 +173,7 @@ pub async fn leave_desk(State(s): State<HttpState>, StaffAuth(st): StaffAuth) ->
 #[utoipa::path(post, path = "/api/v1/staff/desk/heartbeat", tag = "staff", security(("session" = [])),
     responses((status = 204, description = "the desk counts as attended"), (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn heartbeat(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<StatusCode, ApiError> {
+pub async fn heartbeat(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<StatusCode, ApiError> {
     if s.queues.touch(st.id) { Ok(StatusCode::NO_CONTENT) } else { Err(QueueError::NoDesk.into()) }
 }
 
@@ -185,7 +187,7 @@ pub struct CallBody {
 /// Finishes the desk's ticket and calls the department's longest-waiting ticket to the desk.
 #[utoipa::path(post, path = "/api/v1/staff/desk/call-next", tag = "staff", security(("session" = [])),
     responses((status = 200, body = CallBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<CallBody>, ApiError> {
+pub async fn call_next(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<CallBody>, ApiError> {
     let called = s.queues.call_next(&clerk(&st)).await?;
     Ok(Json(CallBody { called: called.as_ref().map(TicketBody::from) }))
 }
@@ -193,21 +195,21 @@ pub async fn call_next(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> 
 /// Calls the desk's ticket again; the no-show timer restarts.
 #[utoipa::path(post, path = "/api/v1/staff/desk/recall", tag = "staff", security(("session" = [])),
     responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn recall(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+pub async fn recall(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.recall(&clerk(&st)).await?)))
 }
 
 /// Marks the desk's called ticket as a no-show.
 #[utoipa::path(post, path = "/api/v1/staff/desk/no-show", tag = "staff", security(("session" = [])),
     responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn no_show(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+pub async fn no_show(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.no_show(&clerk(&st)).await?)))
 }
 
 /// Finishes the desk's ticket as served.
 #[utoipa::path(post, path = "/api/v1/staff/desk/done", tag = "staff", security(("session" = [])),
     responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
-pub async fn done(State(s): State<HttpState>, StaffAuth(st): StaffAuth) -> Result<Json<TicketBody>, ApiError> {
+pub async fn done(State(s): State<HttpState>, ClerkAuth(st): ClerkAuth) -> Result<Json<TicketBody>, ApiError> {
     Ok(Json(TicketBody::from(&s.queues.done(&clerk(&st)).await?)))
 }
 
@@ -226,7 +228,7 @@ pub struct TransferRequest {
     responses((status = 200, body = TicketBody), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn transfer(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
     req: Result<Json<TransferRequest>, JsonRejection>,
 ) -> Result<Json<TicketBody>, ApiError> {
@@ -240,8 +242,42 @@ pub async fn transfer(
     responses((status = 200, body = Vec<Object>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn ticket_events(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     Ok(Json(s.queues.events(&clerk(&st), id).await?))
+}
+
+/// A department at a glance, for its supervisor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    pub department: String,
+    /// Tickets waiting.
+    pub waiting: usize,
+    /// How long the longest-waiting ticket has waited, in seconds (0: nobody waits).
+    pub longest_wait_secs: i64,
+    /// The department's desks: open or not, the clerk, the ticket at it.
+    pub desks: Vec<DeskView>,
+    pub consultations: Vec<RunningConsultation>,
+}
+
+/// The supervisor's department now: queue length, longest wait, desks and their clerks, running
+/// consultations (each of which the supervisor may join).
+#[utoipa::path(get, path = "/api/v1/staff/overview", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = Overview), (status = 403, body = super::error::ErrorBody)))]
+pub async fn overview(
+    State(s): State<HttpState>,
+    SupervisorAuth(st): SupervisorAuth,
+) -> Result<Json<Overview>, ApiError> {
+    let dept = st.department_id.clone();
+    let waiting = s.queues.waiting(&dept).await?;
+    let desks = s.queues.desk_views().await?.into_iter().filter(|d| d.department == dept).collect();
+    let consultations = s.consults.running_in(&dept).await?;
+    Ok(Json(Overview {
+        longest_wait_secs: waiting.iter().map(|t| t.waiting_secs).max().unwrap_or(0),
+        waiting: waiting.len(),
+        department: dept,
+        desks,
+        consultations,
+    }))
 }

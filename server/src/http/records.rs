@@ -3,7 +3,7 @@
 //! that scope answers 404 exactly like one that does not exist.
 
 use super::error::{ApiError, body};
-use super::extract::{ResidentAuth, StaffAuth};
+use super::extract::{ClerkAuth, ResidentAuth};
 use super::state::HttpState;
 use crate::identity::sessions::Resident;
 use crate::identity::staff::StaffAccount;
@@ -194,7 +194,7 @@ pub async fn resident_withdraw(
     responses((status = 200, body = Vec<ApplicationSummary>), (status = 403, body = super::error::ErrorBody)))]
 pub async fn staff_search(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     q: Result<Query<Search>, QueryRejection>,
 ) -> Result<Json<Vec<ApplicationSummary>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest("bad_query", e.body_text()))?;
@@ -206,7 +206,7 @@ pub async fn staff_search(
     responses((status = 201, body = ApplicationView), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn staff_create(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     req: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let req = body(req)?;
@@ -228,7 +228,7 @@ pub async fn staff_create(
     params(("reference" = String, Path)), responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn staff_read(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     Ok(Json(applications::read(&s.db, &staff_actor(&st), reference(&reference_)?).await?))
@@ -240,7 +240,7 @@ pub async fn staff_read(
     responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn staff_edit(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(reference_): Path<String>,
     req: Result<Json<EditRequest>, JsonRejection>,
 ) -> Result<Json<ApplicationView>, ApiError> {
@@ -255,7 +255,7 @@ pub async fn staff_edit(
     responses((status = 200, body = ApplicationView), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn staff_status(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(reference_): Path<String>,
     req: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<ApplicationView>, ApiError> {
@@ -279,7 +279,7 @@ pub async fn staff_status(
     params(("reference" = String, Path)), responses((status = 200, body = Vec<EventView>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn staff_events(
     State(s): State<HttpState>,
-    StaffAuth(st): StaffAuth,
+    ClerkAuth(st): ClerkAuth,
     Path(reference_): Path<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     Ok(Json(applications::events(&s.db, &staff_actor(&st), reference(&reference_)?).await?))

@@ -107,6 +107,24 @@ pub struct StaffAccount {
     pub display_name: String,
     pub department_id: String,
     pub roles: Vec<Role>,
+    /// Disabled accounts cannot log in and have no sessions; they stay, since records name them.
+    pub disabled: bool,
+}
+
+impl StaffAccount {
+    /// Works a desk and its department's records: a clerk, or a supervisor (a clerk who also
+    /// oversees). An admin who is neither does not.
+    pub fn works_counter(&self) -> bool {
+        self.roles.iter().any(|r| matches!(r, Role::Clerk | Role::Supervisor))
+    }
+
+    pub fn is_supervisor(&self) -> bool {
+        self.roles.contains(&Role::Supervisor)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
 }
 
 /// Why a staff operation failed.
@@ -134,6 +152,16 @@ pub enum StaffError {
     Throttled(u64),
     #[error("too many logins at once; try again in a moment")]
     Busy,
+    /// The password was right, but an admin has disabled the account.
+    #[error("this account is disabled; ask an administrator")]
+    Disabled,
+    #[error("a display name is 1 to 64 characters")]
+    BadName,
+    #[error("no staff account \"{0}\"")]
+    NoAccount(String),
+    /// A change that would leave the office without an active admin, or lock the admin out.
+    #[error("{0}")]
+    Lockout(&'static str),
     #[error("password hashing failed")]
     Hash,
     #[error("database error")]
@@ -156,9 +184,48 @@ async fn verify_password(password: String, hash: String) -> Result<bool, StaffEr
     .await
 }
 
-/// Adds a staff member.
+/// The roles named, checked (none: clerk), without repeats.
+pub fn parse_roles(roles: &[String]) -> Result<Vec<Role>, StaffError> {
+    let mut parsed = Vec::new();
+    for r in roles {
+        let role = Role::parse(r.trim()).ok_or_else(|| StaffError::UnknownRole(r.clone()))?;
+        if !parsed.contains(&role) {
+            parsed.push(role);
+        }
+    }
+    if parsed.is_empty() {
+        parsed.push(Role::Clerk);
+    }
+    Ok(parsed)
+}
+
+pub fn roles_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// A department id the office has, or the error saying it does not.
+pub async fn check_department(db: &Db, department: &str) -> Result<(), StaffError> {
+    let exists =
+        sqlx::query("SELECT 1 FROM departments WHERE id = $1").bind(department).fetch_optional(&db.pool).await?;
+    if exists.is_none() {
+        return Err(StaffError::UnknownDepartment(department.into()));
+    }
+    Ok(())
+}
+
+/// A password an account may have.
+pub fn check_password(password: &str) -> Result<(), StaffError> {
+    if password.chars().count() < 12 || password.len() > 1024 {
+        return Err(StaffError::WeakPassword);
+    }
+    Ok(())
+}
+
+/// Adds a staff member; `by` is the admin who did it (`None`: the command line). The account's
+/// creation is its first event (`staff_events`).
 pub async fn add(
     db: &Db,
+    by: Option<&StaffAccount>,
     login: &str,
     display_name: &str,
     department: &str,
@@ -170,44 +237,59 @@ pub async fn add(
     if !login_ok {
         return Err(StaffError::BadLogin);
     }
-    if password.chars().count() < 12 {
-        return Err(StaffError::WeakPassword);
-    }
-    let mut parsed = Vec::new();
-    for r in roles {
-        parsed.push(Role::parse(r).ok_or_else(|| StaffError::UnknownRole(r.clone()))?);
-    }
-    if parsed.is_empty() {
-        parsed.push(Role::Clerk);
-    }
-    let exists =
-        sqlx::query("SELECT 1 FROM departments WHERE id = $1").bind(department).fetch_optional(&db.pool).await?;
-    if exists.is_none() {
-        return Err(StaffError::UnknownDepartment(department.into()));
-    }
+    check_password(password)?;
+    let parsed = parse_roles(roles)?;
+    check_department(db, department).await?;
     let hash = hash_password(password.to_string()).await?;
-    let roles_text = parsed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-    let name = if display_name.trim().is_empty() { login } else { display_name.trim() };
+    let name: String =
+        if display_name.trim().is_empty() { login } else { display_name.trim() }.chars().take(64).collect();
+    let mut tx = db.pool.begin().await?;
     let row = sqlx::query(
         "INSERT INTO staff (login, display_name, department_id, roles, password_hash, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (login) DO NOTHING RETURNING id",
     )
     .bind(login)
-    .bind(name)
+    .bind(&name)
     .bind(department)
-    .bind(&roles_text)
+    .bind(roles_text(&parsed))
     .bind(hash)
     .bind(now_ms())
-    .fetch_optional(&db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let id: i64 = row.ok_or_else(|| StaffError::Taken(login.into()))?.try_get(0)?;
+    let detail = serde_json::json!({"department": department, "roles": roles_text(&parsed), "display_name": name});
+    record_event(&mut tx, by, id, "created", &detail).await?;
+    tx.commit().await?;
     Ok(StaffAccount {
         id,
         login: login.into(),
-        display_name: name.into(),
+        display_name: name,
         department_id: department.into(),
         roles: parsed,
+        disabled: false,
     })
+}
+
+/// Appends an event about account `staff_id`, done by `by` (`None`: the command line).
+pub async fn record_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    by: Option<&StaffAccount>,
+    staff_id: i64,
+    action: &str,
+    detail: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO staff_events (at, actor_id, actor_login, staff_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now_ms())
+    .bind(by.map(|b| b.id))
+    .bind(by.map(|b| b.login.as_str()).unwrap_or("command-line"))
+    .bind(staff_id)
+    .bind(action)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn account(row: &sqlx::any::AnyRow) -> Result<StaffAccount, sqlx::Error> {
@@ -218,12 +300,15 @@ fn account(row: &sqlx::any::AnyRow) -> Result<StaffAccount, sqlx::Error> {
         display_name: row.try_get("display_name")?,
         department_id: row.try_get("department_id")?,
         roles: roles.split(',').filter_map(Role::parse).collect(),
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
     })
 }
 
-/// A staff member by id.
+/// An active (not disabled) staff member by id.
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<StaffAccount>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, login, display_name, department_id, roles FROM staff WHERE id = $1")
+    let row = sqlx::query(
+        "SELECT id, login, display_name, department_id, roles, disabled_at FROM staff WHERE id = $1 AND disabled_at IS NULL",
+    )
         .bind(id)
         .fetch_optional(&db.pool)
         .await?;
@@ -272,6 +357,7 @@ pub async fn login(db: &Db, login: &str, password: &str, network: &str) -> Resul
         Err(StaffError::Busy) => "busy",
         Err(StaffError::BadCredentials) => "wrong_password",
         Err(StaffError::UnknownLogin) => "unknown_login",
+        Err(StaffError::Disabled) => "disabled",
         Err(_) => "error",
     };
     tracing::info!(login = %name, network, outcome, "staff login attempt");
@@ -329,11 +415,12 @@ async fn check(
             return Err(StaffError::Throttled(((last + gap - now + 999) / 1000) as u64));
         }
     }
-    let row =
-        sqlx::query("SELECT id, login, display_name, department_id, roles, password_hash FROM staff WHERE login = $1")
-            .bind(name)
-            .fetch_optional(&db.pool)
-            .await?;
+    let row = sqlx::query(
+        "SELECT id, login, display_name, department_id, roles, password_hash, disabled_at FROM staff WHERE login = $1",
+    )
+    .bind(name)
+    .fetch_optional(&db.pool)
+    .await?;
     let Some(row) = row else {
         // Spend the time a real verification would take.
         hash_password(password.to_string()).await?;
@@ -341,7 +428,11 @@ async fn check(
     };
     let hash: String = row.try_get("password_hash")?;
     if verify_password(password.to_string(), hash).await? {
-        Ok(account(&row)?)
+        let account = account(&row)?;
+        if account.disabled {
+            return Err(StaffError::Disabled);
+        }
+        Ok(account)
     } else {
         Err(StaffError::BadCredentials)
     }

@@ -57,8 +57,10 @@ impl Queues {
         self.board().sign(counter)
     }
 
-    fn staff_ticket(&self, t: TicketRow, resident_name: String) -> StaffTicket {
+    fn staff_ticket(&self, t: TicketRow, resident_name: String, language: String) -> StaffTicket {
         StaffTicket {
+            waiting_secs: ((now_ms() - t.queued_at) / 1000).max(0),
+            language,
             id: t.id,
             label: t.label,
             department: t.department,
@@ -75,8 +77,8 @@ impl Queues {
     pub async fn desk_views(&self) -> Result<Vec<DeskView>, QueueError> {
         let today = self.today(now_ms());
         let mut at_desk: HashMap<String, StaffTicket> = HashMap::new();
-        for (t, name) in self.store().at_desks_with_names(&today).await? {
-            let t = self.staff_ticket(t, name);
+        for (t, name, lang) in self.store().at_desks_with_names(&today).await? {
+            let t = self.staff_ticket(t, name, lang);
             if let Some(c) = t.counter.clone() {
                 at_desk.insert(c, t);
             }
@@ -102,7 +104,7 @@ impl Queues {
     pub async fn waiting(&self, department: &str) -> Result<Vec<StaffTicket>, QueueError> {
         let today = self.today(now_ms());
         let rows = self.store().waiting_with_names(department, &today).await?;
-        Ok(rows.into_iter().map(|(t, name)| self.staff_ticket(t, name)).collect())
+        Ok(rows.into_iter().map(|(t, name, lang)| self.staff_ticket(t, name, lang)).collect())
     }
 
     /// Opens `counter` for `clerk` (who leaves any other desk they held).

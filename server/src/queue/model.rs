@@ -137,6 +137,10 @@ pub struct StaffTicket {
     pub resident_name: String,
     /// When it was first taken (kept through transfers), RFC 3339.
     pub queued_at: String,
+    /// Seconds since then.
+    pub waiting_secs: i64,
+    /// The resident's language (`ja`, `en`, …), so the clerk can invite an interpreter.
+    pub language: String,
     pub counter: Option<String>,
     pub recalls: u32,
     pub transferred_from: Option<String>,

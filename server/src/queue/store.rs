@@ -69,12 +69,12 @@ const ARRIVE: &str = returning!(
 const AT_DESKS_WITH_NAMES: &str = concat!(
     "SELECT ",
     t_cols!(),
-    ", r.display_name FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.status IN ('called', 'serving') AND t.service_day = $1"
+    ", r.display_name, r.locale FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.status IN ('called', 'serving') AND t.service_day = $1"
 );
 const WAITING_WITH_NAMES: &str = concat!(
     "SELECT ",
     t_cols!(),
-    ", r.display_name FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.department_id = $1 AND t.status = 'waiting' AND t.service_day = $2 ORDER BY t.queued_at, t.id LIMIT 500"
+    ", r.display_name, r.locale FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.department_id = $1 AND t.status = 'waiting' AND t.service_day = $2 ORDER BY t.queued_at, t.id LIMIT 500"
 );
 const COUNTERS_IN_USE: &str =
     "SELECT DISTINCT counter_id FROM tickets WHERE status IN ('called', 'serving') AND counter_id IS NOT NULL";
@@ -387,20 +387,22 @@ impl TicketStore {
         TicketRow::read_opt(sqlx::query(sql).bind(now).bind(ticket).bind(resident).fetch_optional(&mut **tx).await?)
     }
 
-    /// Tickets called or being served at a desk on `day`, with their residents' display names.
-    pub async fn at_desks_with_names(&self, day: &str) -> Result<Vec<(TicketRow, String)>, sqlx::Error> {
+    /// Tickets called or being served at a desk on `day`, with their residents' display names
+    /// and languages.
+    pub async fn at_desks_with_names(&self, day: &str) -> Result<Vec<(TicketRow, String, String)>, sqlx::Error> {
         let rows = sqlx::query(AT_DESKS_WITH_NAMES).bind(day).fetch_all(&self.db.pool).await?;
-        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?))).collect()
+        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?, r.try_get(11)?))).collect()
     }
 
-    /// The department's waiting tickets of `day` in calling order (at most 500), with names.
+    /// The department's waiting tickets of `day` in calling order (at most 500), with names
+    /// and languages.
     pub async fn waiting_with_names(
         &self,
         department: &str,
         day: &str,
-    ) -> Result<Vec<(TicketRow, String)>, sqlx::Error> {
+    ) -> Result<Vec<(TicketRow, String, String)>, sqlx::Error> {
         let rows = sqlx::query(WAITING_WITH_NAMES).bind(department).bind(day).fetch_all(&self.db.pool).await?;
-        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?))).collect()
+        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?, r.try_get(11)?))).collect()
     }
 
     /// Counters with a ticket called or being served at them.

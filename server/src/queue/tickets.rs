@@ -170,16 +170,17 @@ impl Queues {
         to: &str,
         note: Option<&str>,
     ) -> Result<TicketInfo, QueueError> {
-        if self.office().department(to).is_none() {
-            return Err(QueueError::UnknownDepartment);
-        }
         let now = now_ms();
         let today = self.today(now);
         let store = self.store();
         let mut tx = store.begin().await?;
+        // Whose ticket first: another department's ticket is no ticket, whatever is asked of it.
         let Some(t) = store.lock_active_of_department(&mut tx, ticket, &clerk.department).await? else {
             return Err(QueueError::NoTicket);
         };
+        if self.office().department(to).is_none() {
+            return Err(QueueError::UnknownDepartment);
+        }
         if t.department == to {
             return Err(QueueError::TargetHasTicket);
         }

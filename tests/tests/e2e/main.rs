@@ -3,6 +3,7 @@
 //! file, so that a change to the server links one test program, not fifteen.
 
 mod audit;
+mod authz;
 mod chat;
 mod consult;
 mod handshake;
