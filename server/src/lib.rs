@@ -396,7 +396,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         db,
         catalog,
-        words: Arc::new(madoguchi_shared::i18n::Catalog::new()),
+        words: Arc::new(madoguchi_shared::i18n::Catalog::with_staff()),
         tokens: Arc::new(net::tokens::TokenIssuer::new(
             private_key,
             public_addr,

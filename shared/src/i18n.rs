@@ -66,6 +66,15 @@ impl Lang {
             Lang::En => include_str!("../../assets/i18n/en.ftl"),
         }
     }
+
+    /// The staff console's messages (`assets/i18n/staff/`): Japanese and English; やさしい日本語
+    /// is for residents, so the console in it is Japanese.
+    pub fn staff_source(self) -> &'static str {
+        match self {
+            Lang::Ja | Lang::JaEasy => include_str!("../../assets/i18n/staff/ja.ftl"),
+            Lang::En => include_str!("../../assets/i18n/staff/en.ftl"),
+        }
+    }
 }
 
 /// An argument of a message.
@@ -86,10 +95,19 @@ impl Catalog {
     /// Parses every built-in file. A file with a syntax error keeps its other messages (the
     /// tests make sure none has one).
     pub fn new() -> Catalog {
+        Catalog::from_sources(|l| l.source().to_string())
+    }
+
+    /// The office's messages and the staff console's, for the server's pages.
+    pub fn with_staff() -> Catalog {
+        Catalog::from_sources(|l| format!("{}\n{}", l.source(), l.staff_source()))
+    }
+
+    fn from_sources(source: impl Fn(Lang) -> String) -> Catalog {
         let bundles = Lang::ALL
             .iter()
             .map(|&l| {
-                let res = FluentResource::try_new(l.source().to_string()).unwrap_or_else(|(res, _)| res);
+                let res = FluentResource::try_new(source(l)).unwrap_or_else(|(res, _)| res);
                 let tag = if l == Lang::En { "en" } else { "ja" };
                 let mut bundle = FluentBundle::new_concurrent(vec![tag.parse().expect("a valid language tag")]);
                 // No Unicode isolation marks around arguments: fonts (the client's subset among
@@ -139,7 +157,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn ids(lang: Lang) -> BTreeSet<String> {
-        let res = FluentResource::try_new(lang.source().to_string())
+        ids_of(lang, lang.source())
+    }
+
+    fn ids_of(lang: Lang, source: &str) -> BTreeSet<String> {
+        let res = FluentResource::try_new(source.to_string())
             .unwrap_or_else(|(_, e)| panic!("{}.ftl does not parse: {e:?}", lang.code()));
         let mut seen = BTreeSet::new();
         for e in res.entries() {
@@ -148,6 +170,21 @@ mod tests {
             }
         }
         seen
+    }
+
+    #[test]
+    fn the_console_has_every_message_in_japanese_and_english_and_none_twice() {
+        let ja = ids_of(Lang::Ja, Lang::Ja.staff_source());
+        let en = ids_of(Lang::En, Lang::En.staff_source());
+        assert!(ja.len() > 20, "{ja:?}");
+        assert_eq!(ja, en, "staff/ja.ftl and staff/en.ftl define the same messages");
+        let office = ids(Lang::Ja);
+        assert!(
+            ja.is_disjoint(&office),
+            "a console message shadows an office one: {:?}",
+            ja.intersection(&office).collect::<Vec<_>>()
+        );
+        assert!(ja.iter().all(|id| id.starts_with("staff-")), "console messages start with staff-");
     }
 
     #[test]

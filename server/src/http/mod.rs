@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod client_addr;
+pub mod console;
 pub mod consult;
 pub mod error;
 pub mod extract;
@@ -54,6 +55,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(queue::router())
         .merge(consult::router())
         .merge(accounts::router())
+        .merge(console::router())
         .merge(text::router())
         .merge(text_consult::router())
         .merge(web::router())

@@ -72,7 +72,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-fn csrf_for(token: &str) -> String {
+pub(super) fn csrf_for(token: &str) -> String {
     hex::encode(&Sha256::digest(format!("madoguchi-csrf:{token}").as_bytes())[..16])
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod authz;
 mod chat;
+mod console;
 mod consult;
 mod handshake;
 mod http;

@@ -1,0 +1,508 @@
+//! The staff console (`/staff`): server-rendered pages in Japanese or English, for clerks at
+//! work all day. Every action is a plain form post (it works without scripts, with the keyboard
+//! alone); a small script (`server/templates/staff/console.js`) adds live updates over
+//! server-sent events, keyboard shortcuts, a presence heartbeat and announcements of new
+//! arrivals.
+//!
+//! - **Session**: `/staff` logs in with the staff login (the same lockout and limits as the API)
+//!   and keeps the session in its own cookie (`HttpOnly`, `SameSite=Strict`, path `/staff`).
+//!   Every form carries a token derived from the session (CSRF) and must come from this site.
+//! - **Desk**: a clerk or supervisor opens a desk of their department and works it: call the
+//!   next number, recall, no-show, done, transfer to another department, start the consultation
+//!   with the resident who has arrived; the department's queue beside it (number, name,
+//!   language, waiting time). An admin who is neither sees only the admin pages.
+
+use super::extract::ClientAddr;
+use super::queue::clerk;
+use super::state::HttpState;
+use super::text::{Tr, csrf_for, pick_lang, render, same_origin, see_other};
+use crate::identity::sessions::{self, Principal, SessionKey};
+use crate::identity::staff::{self, StaffAccount, StaffError};
+use crate::queue::{DeskView, QueueError, StaffTicket};
+use crate::ratelimit::address_key;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use madoguchi_shared::i18n::{Arg, Lang};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+
+const COOKIE: &str = "madoguchi_staff";
+const CONSOLE_JS: &str = include_str!("../../templates/staff/console.js");
+/// How often the live section is redrawn when nothing happened (waiting times move on).
+const REFRESH: Duration = Duration::from_secs(30);
+
+pub(super) fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/staff", get(home))
+        .route("/staff/login", post(login))
+        .route("/staff/logout", post(logout))
+        .route("/staff/desk/{action}", post(desk_action))
+        .route("/staff/events", get(events))
+        .route("/staff/heartbeat", post(heartbeat))
+        .route("/staff/console.js", get(script))
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == COOKIE && !v.is_empty() && v.len() <= 128).then(|| v.to_string())
+    })
+}
+
+fn session_cookie(token: &str, secure: bool) -> String {
+    let max_age = sessions::STAFF_ABSOLUTE_EXPIRY_MS / 1000;
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// The staff member behind the console's cookie, and the session token.
+pub(super) async fn staff_member(s: &HttpState, headers: &HeaderMap) -> Option<(StaffAccount, String)> {
+    let token = cookie_token(headers)?;
+    match sessions::resume(&s.db, &token).await.ok()?? {
+        Principal::Staff(st) => Some((st, token)),
+        Principal::Resident(_) => None,
+    }
+}
+
+/// A form's token matches the session's, in constant time.
+fn csrf_ok(token: &str, given: &str) -> bool {
+    let expected = csrf_for(token);
+    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+}
+
+fn lang_code(l: Lang) -> &'static str {
+    if l == Lang::En { "en" } else { "ja" }
+}
+
+fn other(l: Lang) -> (&'static str, &'static str) {
+    if l == Lang::En { ("ja", "日本語") } else { ("en", "English") }
+}
+
+/// A page's frame: who is logged in, the navigation their roles allow, the language switch.
+struct Frame {
+    lang: &'static str,
+    other: (&'static str, &'static str),
+    office: String,
+    /// `None` on the login page.
+    me: Option<Me>,
+}
+
+struct Me {
+    name: String,
+    department: String,
+    roles: String,
+    csrf: String,
+}
+
+impl Frame {
+    fn new(s: &HttpState, l: Lang, me: Option<(&StaffAccount, &str)>) -> Frame {
+        let office = s.queues.office();
+        let tr = Tr::of(&s.words, l);
+        Frame {
+            lang: lang_code(l),
+            other: other(l),
+            office: l.name(&office.name).to_string(),
+            me: me.map(|(st, token)| Me {
+                name: st.display_name.clone(),
+                department: office
+                    .department(&st.department_id)
+                    .map(|d| l.name(&d.name).to_string())
+                    .unwrap_or_else(|| st.department_id.clone()),
+                roles: st
+                    .roles
+                    .iter()
+                    .map(|r| tr.t(&format!("staff-role-{}", r.as_str())))
+                    .collect::<Vec<_>>()
+                    .join("・"),
+                csrf: csrf_for(token),
+            }),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/login.html")]
+struct LoginPage<'a> {
+    tr: Tr<'a>,
+    f: Frame,
+    error: String,
+    login: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/desk.html")]
+struct DeskPage<'a> {
+    tr: Tr<'a>,
+    f: Frame,
+    notice: String,
+    live: String,
+    works_counter: bool,
+}
+
+/// The live part of the desk page: the clerk's desk (or the desks to choose from) and the queue.
+#[derive(Template)]
+#[template(path = "staff/desk_live.html")]
+struct DeskLive<'a> {
+    tr: Tr<'a>,
+    lang: &'static str,
+    csrf: String,
+    /// The desk the clerk holds, with the ticket at it.
+    desk: Option<DeskView>,
+    /// The department's desks, when the clerk holds none.
+    desks: Vec<DeskView>,
+    queue: Vec<StaffTicket>,
+    /// Other departments, for a transfer: (id, name).
+    departments: Vec<(String, String)>,
+    /// The running consultation at the desk, if any.
+    consultation: Option<i64>,
+}
+
+impl DeskLive<'_> {
+    fn waited(&self, secs: &i64) -> String {
+        let m = secs / 60;
+        if m < 1 {
+            self.tr.t("staff-wait-under-minute")
+        } else {
+            self.tr.a("staff-wait-minutes", &[("m", Arg::from(m))])
+        }
+    }
+
+    fn language(&self, code: &str) -> String {
+        match code {
+            "ja" => "日本語".into(),
+            "ja-easy" => "やさしい日本語".into(),
+            "en" => "English".into(),
+            other => other.into(),
+        }
+    }
+
+    /// A message with one argument.
+    fn with1(&self, id: &str, name: &str, value: String) -> String {
+        self.tr.a(id, &[(name, Arg::from(value))])
+    }
+
+    fn status(&self, status: &str) -> String {
+        self.tr.t(&format!("staff-ticket-{status}"))
+    }
+}
+
+async fn live_html(s: &HttpState, l: Lang, st: &StaffAccount, token: &str) -> Result<String, QueueError> {
+    let tr = Tr::of(&s.words, l);
+    let views = s.queues.desk_views().await?;
+    let mine = s.queues.desk_of(st.id);
+    let desk = mine.as_ref().and_then(|c| views.iter().find(|d| &d.counter == c).cloned());
+    let desks =
+        if desk.is_none() { views.into_iter().filter(|d| d.department == st.department_id).collect() } else { vec![] };
+    let queue = s.queues.waiting(&st.department_id).await?;
+    let office = s.queues.office();
+    let departments = office
+        .departments
+        .iter()
+        .filter(|d| d.id != st.department_id)
+        .map(|d| (d.id.clone(), l.name(&d.name).to_string()))
+        .collect();
+    let consultation = match &desk {
+        Some(d) => s
+            .consults
+            .running_in(&st.department_id)
+            .await
+            .ok()
+            .and_then(|c| c.into_iter().find(|c| c.counter == d.counter).map(|c| c.id)),
+        None => None,
+    };
+    let live =
+        DeskLive { tr, lang: lang_code(l), csrf: csrf_for(token), desk, desks, queue, departments, consultation };
+    live.render().map_err(|e| {
+        tracing::error!(error = %e, "console: template");
+        QueueError::NoDesk
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+/// The console's front page: the login form, or the desk.
+async fn home(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    let tr = Tr::of(&s.words, l);
+    let notice = q
+        .notice
+        .as_deref()
+        .filter(|n| n.len() <= 40 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        .map(|n| tr.t(&format!("staff-notice-{n}")))
+        .unwrap_or_default();
+    let Some((st, token)) = staff_member(&s, &headers).await else {
+        let page = LoginPage { tr, f: Frame::new(&s, l, None), error: notice, login: String::new() };
+        return render(StatusCode::OK, &page);
+    };
+    let live = if st.works_counter() {
+        match live_html(&s, l, &st, &token).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "console: desk");
+                return (StatusCode::SERVICE_UNAVAILABLE, tr.t("staff-unavailable")).into_response();
+            }
+        }
+    } else {
+        String::new()
+    };
+    let page =
+        DeskPage { f: Frame::new(&s, l, Some((&st, &token))), notice, live, works_counter: st.works_counter(), tr };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    lang: String,
+}
+
+async fn login(
+    State(s): State<HttpState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let l = pick_lang(Some(&f.lang), &headers);
+    if !same_origin(&headers, s.public_origin.as_deref()) {
+        return (StatusCode::FORBIDDEN, "cross-site form").into_response();
+    }
+    let again = |status: StatusCode, key: &str, args: &[(&str, Arg<'_>)]| {
+        let tr = Tr::of(&s.words, l);
+        let error = tr.a(key, args);
+        let page = LoginPage { tr, f: Frame::new(&s, l, None), error, login: f.login.chars().take(64).collect() };
+        render(status, &page)
+    };
+    if let Err(wait) = s.login_limit.check(address_key(client)) {
+        return again(StatusCode::TOO_MANY_REQUESTS, "staff-login-slow-down", &[("s", Arg::from(wait))]);
+    }
+    if f.login.len() > 64 || f.password.len() > 1024 || f.login.is_empty() || f.password.is_empty() {
+        return again(StatusCode::UNAUTHORIZED, "staff-login-wrong", &[]);
+    }
+    let network = address_key(client).to_string();
+    match staff::login(&s.db, f.login.trim(), &f.password, &network).await {
+        Ok(account) => match sessions::create_staff(&s.db, account.id).await {
+            Ok(token) => {
+                see_other(&format!("/staff?lang={}", lang_code(l)), Some(session_cookie(&token, s.secure_cookies)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "console: session");
+                again(StatusCode::SERVICE_UNAVAILABLE, "staff-unavailable", &[])
+            }
+        },
+        Err(StaffError::BadCredentials | StaffError::UnknownLogin) => {
+            again(StatusCode::UNAUTHORIZED, "staff-login-wrong", &[])
+        }
+        Err(StaffError::Locked(m)) => again(StatusCode::LOCKED, "staff-login-locked", &[("m", Arg::from(m))]),
+        Err(StaffError::Throttled(secs)) => {
+            again(StatusCode::TOO_MANY_REQUESTS, "staff-login-slow-down", &[("s", Arg::from(secs))])
+        }
+        Err(StaffError::Disabled) => again(StatusCode::FORBIDDEN, "staff-login-disabled", &[]),
+        Err(StaffError::Busy) => again(StatusCode::SERVICE_UNAVAILABLE, "staff-unavailable", &[]),
+        Err(e) => {
+            tracing::error!(error = %e, "console: login");
+            again(StatusCode::SERVICE_UNAVAILABLE, "staff-unavailable", &[])
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    counter: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    ticket: i64,
+}
+
+/// A form post of this console's session: the staff member and the token, or a response that
+/// sends the browser back to the login page.
+async fn authorised(
+    s: &HttpState,
+    headers: &HeaderMap,
+    csrf: &str,
+    l: Lang,
+) -> Result<(StaffAccount, String), Response> {
+    if !same_origin(headers, s.public_origin.as_deref()) {
+        return Err((StatusCode::FORBIDDEN, "cross-site form").into_response());
+    }
+    match staff_member(s, headers).await {
+        Some((st, token)) if csrf_ok(&token, csrf) => Ok((st, token)),
+        _ => Err(see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None)),
+    }
+}
+
+async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<ActionForm>) -> Response {
+    let l = pick_lang(Some(&f.lang), &headers);
+    let (_, token) = match authorised(&s, &headers, &f.csrf, l).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let _ = super::sessions::end_session(&s, &token).await;
+    see_other(
+        &format!("/staff?lang={}", lang_code(l)),
+        Some(format!("{COOKIE}=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0")),
+    )
+}
+
+fn queue_notice(e: &QueueError) -> &'static str {
+    match e {
+        QueueError::DeskTaken => "desk-taken",
+        QueueError::WrongDepartment | QueueError::UnknownCounter => "wrong-desk",
+        QueueError::NoDesk => "no-desk",
+        QueueError::NoTicket | QueueError::NotCalled => "no-ticket",
+        QueueError::UnknownDepartment => "unknown-department",
+        QueueError::TargetHasTicket => "target-has-ticket",
+        _ => "unavailable",
+    }
+}
+
+/// A desk action from the console's forms; back to the desk page with what happened.
+async fn desk_action(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let l = pick_lang(Some(&f.lang), &headers);
+    let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = |notice: &str| see_other(&format!("/staff?lang={}&notice={notice}", lang_code(l)), None);
+    if !st.works_counter() {
+        return back("role-required");
+    }
+    let c = clerk(&st);
+    let q = &s.queues;
+    let outcome: Result<&str, QueueError> = match action.as_str() {
+        "take" => q.take_desk(&c, f.counter.trim()).await.map(|_| "desk-open"),
+        "leave" => q.leave_desk(&c).await.map(|_| "desk-closed"),
+        "call-next" => q.call_next(&c).await.map(|t| if t.is_some() { "called" } else { "nobody-waiting" }),
+        "recall" => q.recall(&c).await.map(|_| "recalled"),
+        "no-show" => q.no_show(&c).await.map(|_| "no-show"),
+        "done" => q.done(&c).await.map(|_| "done"),
+        "transfer" => q
+            .transfer(&c, f.ticket, f.department.trim(), Some(f.note.trim()).filter(|n| !n.is_empty()))
+            .await
+            .map(|_| "transferred"),
+        "consult" => {
+            return match s.consults.start(&c).await {
+                Ok(_) => back("consultation-started"),
+                Err(crate::consult::ConsultError::NotArrived) => back("not-arrived"),
+                Err(crate::consult::ConsultError::NoDesk) => back("no-desk"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: consultation");
+                    back("unavailable")
+                }
+            };
+        }
+        _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
+    };
+    match outcome {
+        Ok(n) => back(n),
+        Err(e) => {
+            if matches!(e, QueueError::Db(_)) {
+                tracing::error!(error = %e, "console: desk action");
+            }
+            back(queue_notice(&e))
+        }
+    }
+}
+
+/// "I am at my desk", from the console's script while the page is visible. The token comes in
+/// the `x-csrf-token` header.
+async fn heartbeat(State(s): State<HttpState>, headers: HeaderMap) -> Response {
+    let Some((st, token)) = staff_member(&s, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !csrf_ok(&token, given) || !same_origin(&headers, s.public_origin.as_deref()) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    if s.queues.touch(st.id) { StatusCode::NO_CONTENT.into_response() } else { StatusCode::CONFLICT.into_response() }
+}
+
+/// Live updates of the desk section, as server-sent events: an event `desk` whose data is the
+/// section's HTML, on connecting and whenever the department's queue changes (and every
+/// [`REFRESH`], for the waiting times). Ends when the session does.
+async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    let Some((st, token)) = staff_member(&s, &headers).await else {
+        return (StatusCode::UNAUTHORIZED, "no session").into_response();
+    };
+    if !st.works_counter() {
+        return (StatusCode::FORBIDDEN, "no desk work for this account").into_response();
+    }
+    let Some(slot) = s.event_streams.take(SessionKey::of(&token)) else {
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "too many open live updates")
+            .into_response();
+    };
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    struct Live {
+        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::queue::QueueChange>>,
+        s: HttpState,
+        st: StaffAccount,
+        token: String,
+        last: Option<String>,
+        refresh: tokio::time::Interval,
+        _slot: crate::ratelimit::Slot<SessionKey>,
+    }
+    let mut refresh = tokio::time::interval(REFRESH);
+    refresh.reset();
+    let live = Live { rx: s.queues.subscribe(), s: s.clone(), st, token, last: None, refresh, _slot: slot };
+    let stream = futures_util::stream::unfold(live, move |mut lv| async move {
+        loop {
+            if lv.last.is_some() {
+                tokio::select! {
+                    msg = lv.rx.recv() => match msg {
+                        Ok(change) if !change.tickets.iter().any(|(_, t)| t.department == lv.st.department_id) => continue,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = lv.refresh.tick() => {
+                        // The session must still be live (an admin may have disabled the account).
+                        match sessions::resume(&lv.s.db, &lv.token).await {
+                            Ok(Some(_)) => {}
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            let Ok(body) = live_html(&lv.s, l, &lv.st, &lv.token).await else { return None };
+            if lv.last.as_deref() == Some(body.as_str()) {
+                continue;
+            }
+            lv.last = Some(body.clone());
+            return Some((Ok::<_, Infallible>(Event::default().event("desk").data(body)), lv));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+async fn script() -> Response {
+    let mut r = CONSOLE_JS.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}

@@ -1,0 +1,106 @@
+//! The staff console (`/staff`): its forms without a browser (CSRF, cross-site posts, roles,
+//! the login refusals) and, in headless Chromium, a clerk's morning with the keyboard
+//! (`tests/browser/console.mjs`).
+
+use madoguchi_tests::Harness;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+const FLAGS: &[&str] = &["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1"];
+
+#[test]
+fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+    let h = Harness::start(FLAGS);
+    h.clerk("clerk.console", "resident_registration");
+    let resident = h.guest("鈴木 一郎");
+    let shots = std::env::var("MADOGUCHI_SCREENSHOTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
+    let mut child = Command::new("node")
+        .arg("console.mjs")
+        .current_dir(&dir)
+        .env("MADOGUCHI_BASE", h.base())
+        .env("STAFF_LOGIN", "clerk.console")
+        .env("STAFF_PASSWORD", "clerk.console-correct-horse-battery")
+        .env("SCREENSHOTS", format!("{shots}/console"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node (Node.js 20+ is needed for the browser tests)");
+    let mut to_page = child.stdin.take().unwrap();
+    let mut from_page = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || from_page.next().and_then(Result::ok).unwrap_or_default();
+    let mut last = next();
+    let mut ticket = 0;
+    if last == "desk-open" {
+        let (s, t) =
+            h.call("POST", "/api/v1/tickets", Some(&resident), Some(&json!({"department": "resident_registration"})));
+        assert_eq!(s, 201, "{t}");
+        ticket = t["id"].as_i64().unwrap();
+        writeln!(to_page, "ticket {}", t["label"].as_str().unwrap()).unwrap();
+        last = next();
+    }
+    if last == "called" {
+        let (s, v) = h.call("POST", &format!("/api/v1/tickets/{ticket}/arrived"), Some(&resident), None);
+        assert_eq!(s, 200, "{v}");
+        writeln!(to_page, "arrived").unwrap();
+        last = next();
+    }
+    loop {
+        let line = next();
+        if line.is_empty() {
+            break;
+        }
+        last = line;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "browser test failed: {last}");
+    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
+    assert_eq!(report["ok"], true, "{report}");
+    // What the clerk did is in the ticket's events, as the clerk's.
+    let clerk = h.clerk("clerk.reader", "resident_registration");
+    let (_, events) = h.call("GET", &format!("/api/v1/staff/tickets/{ticket}/events"), Some(&clerk), None);
+    let by_clerk: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "clerk.console")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(by_clerk.contains(&"called") && by_clerk.contains(&"served"), "{events}");
+    eprintln!("{last}");
+}
+
+#[test]
+fn console_forms_need_the_session_token_this_site_and_the_right_role() {
+    let h = Harness::start(FLAGS);
+    h.staff("only.admin", "resident_registration", "admin");
+    h.clerk("plain.clerk", "resident_registration");
+    let login = |name: &str, headers: &[(&str, &str)]| {
+        let password = format!("{name}-correct-horse-battery");
+        h.post_form("/staff/login", &[("login", name), ("password", &password), ("lang", "en")], headers)
+    };
+    // A cross-site login post is refused; a wrong password gets the form again.
+    let (s, _) = login("plain.clerk", &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")]);
+    assert_eq!(s, 403);
+    let (s, page) =
+        h.post_form("/staff/login", &[("login", "plain.clerk"), ("password", "wrong-password"), ("lang", "en")], &[]);
+    assert_eq!(s, 401);
+    assert!(page.contains("The login name or password is wrong."), "{page}");
+    // Without a session, a desk action goes back to the login page (the client follows the
+    // redirect).
+    let (s, page) = h.post_form("/staff/desk/call-next", &[("csrf", "x"), ("lang", "en")], &[]);
+    assert_eq!(s, 200);
+    assert!(page.contains(r#"action="/staff/login""#) && page.contains("Please log in again."), "{page}");
+    let (s, _) = h.post_form("/staff/heartbeat", &[], &[]);
+    assert_eq!(s, 401);
+    let (s, _) = h.get("/staff/events");
+    assert_eq!(s, 401);
+    // The login page itself.
+    let (s, page) = h.get("/staff?lang=en");
+    assert_eq!(s, 200);
+    assert!(page.contains(r#"action="/staff/login""#));
+}
