@@ -5,6 +5,7 @@
 //! server answers; either side trickles ICE candidates. Media never flows between participants
 //! directly: each has one peer connection to the server, which forwards the others' RTP to it.
 
+use crate::layout::Names;
 use serde::{Deserialize, Serialize};
 
 /// Most participants of one consultation at once: the resident, the clerk, an interpreter and a
@@ -90,6 +91,31 @@ pub struct LinkedApplication {
     pub status: String,
     /// `created` in this consultation, or `linked` (an earlier one of the resident's).
     pub how: String,
+    /// The procedure's name.
+    #[serde(default)]
+    pub name: Option<Names>,
+    /// The form as filled so far (書かない窓口: the clerk fills it, everyone present sees it).
+    #[serde(default)]
+    pub fields: Vec<FormField>,
+    /// Every required field is filled and valid: the resident may confirm it, which submits it.
+    #[serde(default)]
+    pub ready: bool,
+    /// What the clerk said with the last status change.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Documents to bring or have at hand.
+    #[serde(default)]
+    pub documents: Vec<Names>,
+}
+
+/// One field of a linked application's form, in the catalog's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    pub id: String,
+    pub label: Names,
+    /// The value as text (empty: not filled); booleans are `true` or `false`.
+    pub value: String,
+    pub required: bool,
 }
 
 /// A chat message inside the consultation.
@@ -157,6 +183,11 @@ pub enum ClientSignal {
     },
     /// Leave: the resident's or the clerk's hang-up ends the consultation for everyone.
     Hangup,
+    /// The resident confirms an application the clerk filled: that is its submission, the
+    /// resident's own act. Only the consultation's resident, only a linked application.
+    Confirm {
+        reference: String,
+    },
     /// Keeps the connection alive through proxies that cut silent WebSockets.
     Ping,
 }

@@ -11,7 +11,7 @@ use super::media::{LegEvent, MediaEngine, MediaError, RoomFailure};
 use super::model::{
     ConsultError, ConsultSettings, ConsultationBody, InviteBody, Joiner, RunningConsultation, SignalGrant,
 };
-use super::store::{ConsultStore, ConsultationRow};
+use super::store::{ConsultStore, ConsultationRow, LinkedRow};
 use super::turn;
 use crate::db::{Db, now_ms};
 use crate::metrics::Metrics;
@@ -19,7 +19,8 @@ use crate::queue::{Clerk, Queues, WorldNotice};
 use crate::records::applications::{self, RecordError};
 use crate::records::catalog::Catalog;
 use madoguchi_shared::consult::{
-    Candidate, ChatLine, ConsultView, IceServer, LinkedApplication, MAX_PARTICIPANTS, Participant, Role, ServerSignal,
+    Candidate, ChatLine, ConsultView, FormField, IceServer, LinkedApplication, MAX_PARTICIPANTS, Participant, Role,
+    ServerSignal,
 };
 use madoguchi_shared::protocol::TicketStatus;
 use madoguchi_shared::text::{check_chat, clean_text};
@@ -274,7 +275,7 @@ impl Consultations {
             note: row.note.clone(),
             present,
             participations: self.0.store.participations(row.id).await?,
-            applications: self.0.store.linked(row.id).await?,
+            applications: self.linked_of(row.id).await?,
             chat: self.0.store.recent_chat(row.id, CHAT_HISTORY).await?,
         })
     }
@@ -287,7 +288,7 @@ impl Consultations {
             counter: row.counter.clone(),
             you,
             participants: self.participants(row.id, you),
-            applications: self.0.store.linked(row.id).await?,
+            applications: self.linked_of(row.id).await?,
             chat: self.0.store.recent_chat(row.id, CHAT_HISTORY).await?,
         })
     }
@@ -633,7 +634,7 @@ impl Consultations {
         let app_id = applications::id_of(self.0.store.db(), &app.reference).await.map_err(record_error)?;
         self.0.store.link(id, app_id, "created").await?;
         self.announce_applications(id).await?;
-        Ok(linked(app, "created"))
+        Ok(self.present(linked_row(app, "created")))
     }
 
     /// The clerk links one of the resident's applications of the clerk's department.
@@ -650,12 +651,107 @@ impl Consultations {
                 .map_err(record_error)?;
         self.0.store.link(id, app_id, "linked").await?;
         self.announce_applications(id).await?;
-        Ok(linked(app, "linked"))
+        Ok(self.present(linked_row(app, "linked")))
     }
 
     async fn announce_applications(&self, id: i64) -> Result<(), ConsultError> {
-        let applications = self.0.store.linked(id).await?;
+        let applications = self.linked_of(id).await?;
         self.broadcast(id, ServerSignal::Applications { applications });
+        Ok(())
+    }
+
+    /// The applications linked to a consultation, with their forms as filled so far.
+    async fn linked_of(&self, id: i64) -> Result<Vec<LinkedApplication>, ConsultError> {
+        Ok(self.0.store.linked(id).await?.into_iter().map(|r| self.present(r)).collect())
+    }
+
+    /// A linked application as participants see it: the procedure's name, each field's label and
+    /// value in the catalog's order, whether it is ready to confirm.
+    fn present(&self, r: LinkedRow) -> LinkedApplication {
+        let procedure = self.0.catalog.get(&r.procedure_id);
+        let fields = procedure
+            .map(|p| {
+                p.fields
+                    .iter()
+                    .map(|f| FormField {
+                        id: f.id.clone(),
+                        label: f.label.clone(),
+                        value: match r.form_data.get(&f.id) {
+                            None | Some(serde_json::Value::Null) => String::new(),
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(other) => other.to_string(),
+                        },
+                        required: f.required,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ready = r.status == "draft" && self.0.catalog.validate(&r.procedure_id, &r.form_data, true).is_ok();
+        LinkedApplication {
+            name: procedure.map(|p| p.name.clone()),
+            documents: procedure.map(|p| p.documents.clone()).unwrap_or_default(),
+            reference: r.reference,
+            procedure_id: r.procedure_id,
+            status: r.status,
+            how: r.how,
+            fields,
+            ready,
+            note: r.note,
+        }
+    }
+
+    /// An application changed outside the consultation's signalling (the clerk edited its form
+    /// or its status): every running consultation it is linked to is told.
+    pub async fn application_changed(&self, reference: &str) {
+        match self.0.store.running_with_application(reference).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = self.announce_applications(id).await {
+                        tracing::warn!(error = %e, consultation = id, "announcing an application");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "finding an application's consultations"),
+        }
+    }
+
+    /// The resident confirms a linked application: it is submitted, as the resident's own act
+    /// (the audit trail says so). Anyone else, or an application not linked here, is refused.
+    pub async fn confirm(&self, a: &Attached, reference: &str) -> Result<(), (&'static str, String)> {
+        if a.role != Role::Resident {
+            return Err(("not_allowed", "only the resident confirms their application".into()));
+        }
+        let resident = lock(&self.0.live).get(&a.consultation).map(|l| l.row.resident_id.clone());
+        let Some(resident) = resident else { return Err(("ended", "the consultation has ended".into())) };
+        let reference: String = reference.chars().take(64).collect();
+        let unavailable = |e: sqlx::Error| {
+            tracing::error!(error = %e, "confirming an application");
+            ("unavailable", "the records are unavailable; try again".to_string())
+        };
+        if !self.0.store.is_linked(a.consultation, &reference).await.map_err(unavailable)? {
+            return Err(("not_linked", "no such application in this consultation".into()));
+        }
+        let verified =
+            self.0.store.identity_level(&resident).await.map_err(unavailable)?.as_deref() == Some("verified");
+        let actor = crate::records::audit::Actor::Resident { id: resident };
+        match applications::change_status(
+            self.0.store.db(),
+            &self.0.catalog,
+            &actor,
+            &reference,
+            applications::Status::Submitted,
+            None,
+            verified,
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(RecordError::Db(e)) => return Err(unavailable(e)),
+            Err(e @ RecordError::Invalid(_)) => return Err(("incomplete", e.to_string())),
+            Err(e) => return Err(("refused", e.to_string())),
+        }
+        tracing::info!(consultation = a.consultation, reference, "application confirmed by the resident");
+        let _ = self.announce_applications(a.consultation).await;
         Ok(())
     }
 
@@ -672,12 +768,14 @@ impl Consultations {
     }
 }
 
-fn linked(app: applications::ApplicationView, how: &str) -> LinkedApplication {
-    LinkedApplication {
+fn linked_row(app: applications::ApplicationView, how: &str) -> LinkedRow {
+    LinkedRow {
         reference: app.reference,
         procedure_id: app.procedure_id,
         status: app.status.as_str().into(),
         how: how.into(),
+        form_data: app.form_data,
+        note: app.status_note,
     }
 }
 

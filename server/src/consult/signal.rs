@@ -152,6 +152,10 @@ async fn handle(
             Step::Leave
         }
         ClientSignal::Ping => send(out, ServerSignal::Pong),
+        ClientSignal::Confirm { reference } => match service.confirm(me, &reference).await {
+            Ok(()) => Step::Ok,
+            Err((code, message)) => Step::Refused(code, message),
+        },
     }
 }
 

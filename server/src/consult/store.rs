@@ -3,11 +3,22 @@
 //! statement per operation; the service decides when to call them.
 
 use crate::db::{Db, now_ms};
-use madoguchi_shared::consult::{ChatLine, LinkedApplication, Role};
+use madoguchi_shared::consult::{ChatLine, Role};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// A consultation's row.
+/// An application linked to a consultation, as stored.
+#[derive(Debug, Clone)]
+pub struct LinkedRow {
+    pub reference: String,
+    pub procedure_id: String,
+    pub status: String,
+    pub how: String,
+    pub form_data: serde_json::Value,
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsultationRow {
     pub id: i64,
@@ -57,8 +68,15 @@ const RECENT_CHAT: &str = "SELECT role, display_name, body, at FROM consultation
      WHERE consultation_id = $1 ORDER BY id DESC LIMIT $2";
 const LINK: &str = "INSERT INTO consultation_applications (consultation_id, application_id, how, linked_at)
      VALUES ($1, $2, $3, $4) ON CONFLICT (consultation_id, application_id) DO NOTHING RETURNING application_id";
-const LINKED: &str = "SELECT a.reference, a.procedure_id, a.status, l.how FROM consultation_applications l
+const LINKED: &str =
+    "SELECT a.reference, a.procedure_id, a.status, l.how, a.form_data, a.status_note FROM consultation_applications l
      JOIN applications a ON a.id = l.application_id WHERE l.consultation_id = $1 ORDER BY l.linked_at, a.id";
+const RUNNING_WITH_APPLICATION: &str = "SELECT c.id FROM consultations c
+     JOIN consultation_applications l ON l.consultation_id = c.id
+     JOIN applications a ON a.id = l.application_id
+     WHERE a.reference = $1 AND c.status = 'running'";
+const IS_LINKED: &str = "SELECT 1 FROM consultation_applications l JOIN applications a ON a.id = l.application_id
+     WHERE l.consultation_id = $1 AND a.reference = $2";
 const INVITE: &str =
     "INSERT INTO consultation_invites (consultation_id, code_hash, kind, created_by, created_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -260,21 +278,44 @@ impl ConsultStore {
             .is_some())
     }
 
-    pub async fn linked(&self, id: i64) -> Result<Vec<LinkedApplication>, sqlx::Error> {
+    pub async fn linked(&self, id: i64) -> Result<Vec<LinkedRow>, sqlx::Error> {
         sqlx::query(LINKED)
             .bind(id)
             .fetch_all(&self.db.pool)
             .await?
             .iter()
             .map(|r| {
-                Ok(LinkedApplication {
+                let form: String = r.try_get(4)?;
+                Ok(LinkedRow {
                     reference: r.try_get(0)?,
                     procedure_id: r.try_get(1)?,
                     status: r.try_get(2)?,
                     how: r.try_get(3)?,
+                    form_data: serde_json::from_str(&form).unwrap_or_default(),
+                    note: r.try_get(5)?,
                 })
             })
             .collect()
+    }
+
+    /// Running consultations an application is linked to.
+    pub async fn running_with_application(&self, reference: &str) -> Result<Vec<i64>, sqlx::Error> {
+        let rows = sqlx::query(RUNNING_WITH_APPLICATION).bind(reference).fetch_all(&self.db.pool).await?;
+        rows.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    /// A resident's identity level (`guest`, `verified`).
+    pub async fn identity_level(&self, resident: &str) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("SELECT identity_level FROM residents WHERE id = $1")
+            .bind(resident)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|r| r.try_get(0)).transpose()
+    }
+
+    /// Whether an application is linked to a consultation.
+    pub async fn is_linked(&self, id: i64, reference: &str) -> Result<bool, sqlx::Error> {
+        Ok(sqlx::query(IS_LINKED).bind(id).bind(reference).fetch_optional(&self.db.pool).await?.is_some())
     }
 
     pub async fn invite(

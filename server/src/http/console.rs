@@ -5,8 +5,9 @@
 //! arrivals.
 //!
 //! - **Session**: `/staff` logs in with the staff login (the same lockout and limits as the API)
-//!   and keeps the session in its own cookie (`HttpOnly`, `SameSite=Strict`, path `/staff`).
-//!   Every form carries a token derived from the session (CSRF) and must come from this site.
+//!   and keeps the session in its own cookie (`HttpOnly`, `SameSite=Strict`). Every form
+//!   carries a token derived from the session (CSRF) and must come from this site; the pages'
+//!   scripts call the staff API with the cookie and that token in `x-csrf-token`.
 //! - **Desk**: a clerk or supervisor opens a desk of their department and works it: call the
 //!   next number, recall, no-show, done, transfer to another department, start the consultation
 //!   with the resident who has arrived; the department's queue beside it (number, name,
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 const COOKIE: &str = "madoguchi_staff";
 const CONSOLE_JS: &str = include_str!("../../templates/staff/console.js");
+const CONSULT_JS: &str = include_str!("../../templates/staff/consult.js");
 /// How often the live section is redrawn when nothing happened (waiting times move on).
 const REFRESH: Duration = Duration::from_secs(30);
 
@@ -46,6 +48,8 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/staff/events", get(events))
         .route("/staff/heartbeat", post(heartbeat))
         .route("/staff/console.js", get(script))
+        .route("/staff/consult.js", get(consult_script))
+        .route("/staff/consultation/{id}", get(consultation_page))
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -58,7 +62,15 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 fn session_cookie(token: &str, secure: bool) -> String {
     let max_age = sessions::STAFF_ABSOLUTE_EXPIRY_MS / 1000;
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// The console's session token for an API call from its scripts: the cookie, vouched for by the
+/// page's CSRF token in `x-csrf-token`.
+pub(super) fn api_token(headers: &HeaderMap) -> Option<String> {
+    let token = cookie_token(headers)?;
+    let given = headers.get("x-csrf-token")?.to_str().ok()?;
+    csrf_ok(&token, given).then_some(token)
 }
 
 /// The staff member behind the console's cookie, and the session token.
@@ -361,7 +373,7 @@ async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Ac
     let _ = super::sessions::end_session(&s, &token).await;
     see_other(
         &format!("/staff?lang={}", lang_code(l)),
-        Some(format!("{COOKIE}=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0")),
+        Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")),
     )
 }
 
@@ -500,9 +512,156 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
 }
 
 async fn script() -> Response {
-    let mut r = CONSOLE_JS.into_response();
+    js(CONSOLE_JS)
+}
+
+async fn consult_script() -> Response {
+    js(CONSULT_JS)
+}
+
+fn js(body: &'static str) -> Response {
+    let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+#[derive(Template)]
+#[template(path = "staff/consult.html")]
+struct ConsultPage<'a> {
+    tr: Tr<'a>,
+    f: Frame,
+    id: i64,
+    /// Only the consultation's clerk invites, fills forms and ends it; a supervisor watches.
+    clerk: bool,
+    place: String,
+    signal: String,
+    ice: String,
+    words: String,
+    /// The department's procedures, for the form editor (JSON).
+    procedures: String,
+    /// Field problems by code, in the page's language (JSON).
+    problems: String,
+    /// The console script's own words (JSON).
+    console_words: String,
+    /// The statuses a clerk moves a submitted application to: (id, words).
+    review_statuses: Vec<(&'static str, String)>,
+    error: String,
+}
+
+/// The consultation as the clerk (or a supervisor of the department) works it: the resident's
+/// video and one's own, mute, camera, hang-up, the people present, the chat; for the clerk also
+/// an interpreter's invitation, the application filled in for the resident (書かない窓口), and
+/// ending it with a note.
+async fn consultation_page(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let l = pick_lang(q.lang.as_deref(), &headers);
+    let Some((st, token)) = staff_member(&s, &headers).await else {
+        return see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None);
+    };
+    let tr = Tr::of(&s.words, l);
+    let mut page = ConsultPage {
+        f: Frame::new(&s, l, Some((&st, &token))),
+        id,
+        clerk: false,
+        place: String::new(),
+        signal: String::new(),
+        ice: "[]".into(),
+        words: "{}".into(),
+        procedures: "[]".into(),
+        problems: "{}".into(),
+        console_words: "{}".into(),
+        review_statuses: Vec::new(),
+        error: String::new(),
+        tr,
+    };
+    let joiner = crate::consult::Joiner::Staff {
+        id: st.id,
+        name: st.display_name.clone(),
+        department: st.department_id.clone(),
+        supervisor: st.is_supervisor(),
+    };
+    let grant = match s.consults.grant(id, &joiner).await {
+        Ok(g) if st.works_counter() => g,
+        Ok(_) => {
+            page.error = page.tr.t("staff-notice-role-required");
+            return render(StatusCode::FORBIDDEN, &page);
+        }
+        Err(e) => {
+            let (status, key) = match e {
+                crate::consult::ConsultError::Ended => (StatusCode::CONFLICT, "staff-consult-ended"),
+                crate::consult::ConsultError::Db(_) => (StatusCode::SERVICE_UNAVAILABLE, "staff-unavailable"),
+                _ => (StatusCode::NOT_FOUND, "staff-consult-not-yours"),
+            };
+            page.error = page.tr.t(key);
+            return render(status, &page);
+        }
+    };
+    page.clerk = grant.role == madoguchi_shared::consult::Role::Clerk;
+    let mut words = super::text_consult::words(&page.tr);
+    for (k, id) in [
+        ("connected", "staff-consult-connected"),
+        ("mediaFailed", "staff-consult-media-failed"),
+        ("noMedia", "staff-consult-no-media"),
+        ("ended", "staff-consult-ended"),
+    ] {
+        words[k] = serde_json::Value::String(page.tr.t(id));
+    }
+    page.words = words.to_string();
+    page.signal = format!("/api/v1/consultations/signal?ticket={}", grant.ticket);
+    page.ice = serde_json::to_string(&grant.ice_servers).unwrap_or_else(|_| "[]".into());
+    if let Ok(view) = s.consults.view_of(id, grant.role).await {
+        let office = s.queues.office();
+        let dept = office.department(&view.department).map(|d| l.name(&d.name).to_string()).unwrap_or_default();
+        page.place = format!("{} — {dept} {}", view.ticket, view.counter.to_uppercase());
+    }
+    let procedures: Vec<_> = s.catalog.all().filter(|p| p.department == st.department_id).collect();
+    page.procedures = serde_json::to_string(&procedures).unwrap_or_else(|_| "[]".into());
+    let problems: serde_json::Map<String, serde_json::Value> = [
+        "required",
+        "wrong_type",
+        "invalid_characters",
+        "too_long",
+        "pattern",
+        "invalid_date",
+        "too_small",
+        "too_large",
+        "invalid_choice",
+    ]
+    .iter()
+    .map(|c| (c.to_string(), serde_json::Value::String(page.tr.t(&format!("staff-field-{c}")))))
+    .collect();
+    page.problems = serde_json::Value::Object(problems).to_string();
+    let console_words: serde_json::Map<String, serde_json::Value> = [
+        ("saved", "staff-consult-saved"),
+        ("saveFailed", "staff-consult-save-failed"),
+        ("submitted", "staff-consult-submitted"),
+        ("editing", "staff-consult-editing"),
+        ("inviteCode", "staff-consult-invite-code"),
+        ("inviteLink", "staff-consult-invite-link"),
+        ("inviteFailed", "staff-consult-invite-failed"),
+        ("choose", "staff-consult-choose"),
+        ("reviewed", "staff-consult-reviewed"),
+        ("failed", "staff-unavailable"),
+    ]
+    .iter()
+    .map(|(k, id)| (k.to_string(), serde_json::Value::String(page.tr.t(id))))
+    .collect();
+    page.console_words = serde_json::Value::Object(console_words).to_string();
+    page.review_statuses = ["in_review", "needs_info", "approved", "rejected"]
+        .into_iter()
+        .map(|k| (k, page.tr.t(&format!("app-status-{k}"))))
+        .collect();
+    let mut r = render(StatusCode::OK, &page);
+    // The page uses the camera and microphone.
+    r.headers_mut().insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(self), microphone=(self)"),
+    );
     r
 }

@@ -14,16 +14,22 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// Any authenticated principal.
+/// Any authenticated principal: by the `Authorization: Bearer` token, or — for the staff
+/// console's scripts — by the console's session cookie together with its CSRF token in an
+/// `x-csrf-token` header (a cookie alone never authenticates an API call: another site could
+/// make a browser send it).
 pub struct Auth(pub Principal, pub String);
 
 impl FromRequestParts<HttpState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let principal = sessions::resume(&state.db, token).await?.ok_or(ApiError::Unauthorized)?;
-        Ok(Auth(principal, token.to_string()))
+        let token = match bearer(&parts.headers) {
+            Some(t) => t.to_string(),
+            None => super::console::api_token(&parts.headers).ok_or(ApiError::Unauthorized)?,
+        };
+        let principal = sessions::resume(&state.db, &token).await?.ok_or(ApiError::Unauthorized)?;
+        Ok(Auth(principal, token))
     }
 }
 

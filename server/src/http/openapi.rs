@@ -107,6 +107,7 @@ impl utoipa::Modify for CommonResponses {
         world::connect_token,
         world::ws_ticket,
         records::list_procedures,
+        records::check_form,
         records::resident_list,
         records::resident_create,
         records::resident_read,

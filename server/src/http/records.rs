@@ -3,13 +3,13 @@
 //! that scope answers 404 exactly like one that does not exist.
 
 use super::error::{ApiError, body};
-use super::extract::{ClerkAuth, ResidentAuth};
+use super::extract::{Auth, ClerkAuth, ResidentAuth};
 use super::state::HttpState;
 use crate::identity::sessions::Resident;
 use crate::identity::staff::StaffAccount;
 use crate::records::applications::{self, ApplicationSummary, ApplicationView, EventView, Search, Status};
 use crate::records::audit::Actor;
-use crate::records::catalog::Procedure;
+use crate::records::catalog::{FieldError, Procedure};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -21,6 +21,7 @@ use serde_json::Value;
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
         .route("/api/v1/procedures", get(list_procedures))
+        .route("/api/v1/procedures/{id}/check", post(check_form))
         .route("/api/v1/applications", get(resident_list).post(resident_create))
         .route("/api/v1/applications/{reference}", get(resident_read).patch(resident_edit))
         .route("/api/v1/applications/{reference}/submit", post(resident_submit))
@@ -48,6 +49,41 @@ fn staff_actor(s: &StaffAccount) -> Actor {
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "resident", responses((status = 200, body = Vec<Procedure>)))]
 pub async fn list_procedures(State(s): State<HttpState>) -> Json<Vec<Procedure>> {
     Json(s.catalog.all().cloned().collect())
+}
+
+/// A form to check.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CheckRequest {
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+    /// Check it as for submission (required fields must be there); otherwise as a draft.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+/// What is wrong with a form, field by field (empty: nothing).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckResult {
+    pub errors: Vec<FieldError>,
+}
+
+/// Checks a form against its procedure without saving anything: the console shows each
+/// field's problem as the clerk types.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/check", tag = "staff", security(("session" = [])),
+    params(("id" = String, Path)), request_body = CheckRequest, responses((status = 200, body = CheckResult), (status = 404, body = super::error::ErrorBody)))]
+pub async fn check_form(
+    State(s): State<HttpState>,
+    Auth(_principal, _): Auth,
+    Path(id): Path<String>,
+    req: Result<Json<CheckRequest>, JsonRejection>,
+) -> Result<Json<CheckResult>, ApiError> {
+    let req = body(req)?;
+    if s.catalog.get(&id).is_none() {
+        return Err(ApiError::NotFoundWhat("no_procedure", "no such procedure".into()));
+    }
+    let errors = s.catalog.validate(&id, &req.form_data, req.complete).err().unwrap_or_default();
+    Ok(Json(CheckResult { errors }))
 }
 
 /// A new application.
@@ -246,7 +282,10 @@ pub async fn staff_edit(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    Ok(Json(applications::edit(&s.db, &s.catalog, &staff_actor(&st), &reference_, &req.form_data).await?))
+    let view = applications::edit(&s.db, &s.catalog, &staff_actor(&st), &reference_, &req.form_data).await?;
+    // Everyone in a consultation it belongs to sees the form as the clerk fills it.
+    s.consults.application_changed(&view.reference).await;
+    Ok(Json(view))
 }
 
 /// Moves an application through review: in_review, needs_info, approved, rejected.
@@ -271,6 +310,7 @@ pub async fn staff_status(
         false,
     )
     .await?;
+    s.consults.application_changed(&view.reference).await;
     Ok(Json(view))
 }
 

@@ -149,17 +149,7 @@ fn running(
     ticket: &str,
     ice: &[madoguchi_shared::consult::IceServer],
 ) -> Running {
-    let words = serde_json::json!({
-        "connected": t.t("text-consult-connected"),
-        "mediaFailed": t.t("text-consult-media-failed"),
-        "noMedia": t.t("text-consult-no-media"),
-        "ended": t.t("text-consult-ended"),
-        "mute": t.t("text-consult-mute"),
-        "unmute": t.t("text-consult-unmute"),
-        "cameraOff": t.t("text-consult-camera-off"),
-        "cameraOn": t.t("text-consult-camera-on"),
-        "roles": Role::ALL.iter().map(|r| (r.as_str().to_string(), serde_json::Value::String(t.t(&format!("text-consult-role-{}", r.as_str()))))).collect::<serde_json::Map<_, _>>(),
-    });
+    let words = words(t);
     let office = s.queues.office();
     let dept = office.department(&view.department).map(|d| l.name(&d.name).to_string()).unwrap_or_default();
     Running {
@@ -169,6 +159,42 @@ fn running(
         ticket: view.ticket.clone(),
         place: format!("{dept} {}", view.counter.to_uppercase()),
     }
+}
+
+/// The words the consultation page's script shows (`data-words`), in the page's language.
+pub(super) fn words(t: &Tr<'_>) -> serde_json::Value {
+    let statuses: serde_json::Map<_, _> =
+        ["draft", "submitted", "in_review", "needs_info", "approved", "rejected", "withdrawn"]
+            .iter()
+            .map(|k| (k.to_string(), serde_json::Value::String(t.t(&format!("app-status-{k}")))))
+            .collect();
+    let roles: serde_json::Map<_, _> = Role::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), serde_json::Value::String(t.t(&format!("text-consult-role-{}", r.as_str())))))
+        .collect();
+    serde_json::json!({
+        "connected": t.t("text-consult-connected"),
+        "mediaFailed": t.t("text-consult-media-failed"),
+        "noMedia": t.t("text-consult-no-media"),
+        "ended": t.t("text-consult-ended"),
+        "mute": t.t("text-consult-mute"),
+        "unmute": t.t("text-consult-unmute"),
+        "cameraOff": t.t("text-consult-camera-off"),
+        "cameraOn": t.t("text-consult-camera-on"),
+        "form": {
+            "empty": t.t("text-consult-form-empty"),
+            "confirm": t.t("text-consult-form-confirm"),
+            "confirmHint": t.t("text-consult-form-confirm-hint"),
+            "waiting": t.t("text-consult-form-waiting"),
+            "documents": t.t("text-consult-form-documents"),
+            "note": t.t("text-consult-form-note"),
+            "status": t.t("text-consult-form-status"),
+            "yes": t.t("text-consult-form-yes"),
+            "no": t.t("text-consult-form-no"),
+        },
+        "statuses": statuses,
+        "roles": roles,
+    })
 }
 
 struct JoinForm {

@@ -75,14 +75,59 @@
     });
   }
 
+  // The applications of this consultation: each with its form as the clerk fills it (書かない窓口),
+  // and, for the resident, the button that submits it once it is complete.
+  let you = null;
+  const lang = document.documentElement.lang || "ja";
+  const named = (n) => !n ? "" : lang === "en" ? n.en : lang === "ja-easy" ? (n.easy || n.ja) : n.ja;
+  const el = (tag, text, cls) => {
+    const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  };
   function showApps(list) {
     const ul = document.getElementById("apps");
     if (!list.length) return;
+    const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.confirm : null;
     ul.replaceChildren(...list.map((a) => {
-      const li = document.createElement("li");
-      li.textContent = a.reference + " — " + a.procedure_id + " — " + a.status;
+      const li = el("li");
+      li.dataset.reference = a.reference;
+      li.dataset.status = a.status;
+      li.append(el("h3", (named(a.name) || a.procedure_id) + " — " + a.reference));
+      li.append(el("p", W.form.status + ": " + (W.statuses[a.status] || a.status), "app-status"));
+      if (a.note) li.append(el("p", W.form.note + ": " + a.note, "app-note"));
+      if (a.fields && a.fields.length) {
+        const dl = el("dl", undefined, "form");
+        for (const f of a.fields) {
+          const v = f.value === "true" ? W.form.yes : f.value === "false" ? W.form.no : f.value;
+          dl.append(el("dt", named(f.label) + (f.required ? " *" : "")), el("dd", v || W.form.empty));
+        }
+        li.append(dl);
+      }
+      if (a.documents && a.documents.length) {
+        li.append(el("p", W.form.documents + ": " + a.documents.map(named).join("、")));
+      }
+      if (you === "resident" && a.status === "draft") {
+        if (a.ready) {
+          li.append(el("p", W.form.confirmHint));
+          const b = el("button", W.form.confirm);
+          b.type = "button";
+          b.dataset.confirm = a.reference;
+          b.addEventListener("click", () => { b.disabled = true; send({ type: "confirm", reference: a.reference }); });
+          li.append(b);
+        } else {
+          li.append(el("p", W.form.waiting));
+        }
+      }
       return li;
     }));
+    if (active) {
+      const again = ul.querySelector('[data-confirm="' + active + '"]');
+      if (again) again.focus();
+    }
+    // The staff console's form editor follows the same list.
+    document.dispatchEvent(new CustomEvent("madoguchi:applications", { detail: list }));
   }
 
   function addChat(line) {
@@ -108,6 +153,7 @@
     const m = JSON.parse(ev.data);
     switch (m.type) {
       case "joined":
+        you = m.consultation.you;
         showPeople(m.consultation.participants);
         showApps(m.consultation.applications);
         m.consultation.chat.forEach(addChat);
@@ -122,7 +168,10 @@
       case "participants": showPeople(m.participants); break;
       case "applications": showApps(m.applications); break;
       case "chat": addChat(m.line); break;
-      case "error": say(m.message); break;
+      case "error":
+        say(m.message);
+        document.querySelectorAll("[data-confirm]").forEach((b) => { b.disabled = false; });
+        break;
       case "ended": end(m.reason); break;
     }
   };

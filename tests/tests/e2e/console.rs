@@ -104,3 +104,51 @@ fn console_forms_need_the_session_token_this_site_and_the_right_role() {
     assert_eq!(s, 200);
     assert!(page.contains(r#"action="/staff/login""#));
 }
+
+/// The whole journey in two browsers: `tests/browser/journey.mjs`. Then the records: the audit
+/// chain verifies, and the application's events say who did what.
+#[test]
+fn the_whole_journey_from_ticket_to_reviewed_application() {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+    let h = Harness::start(FLAGS);
+    h.clerk("clerk.journey", "resident_registration");
+    let shots = std::env::var("MADOGUCHI_SCREENSHOTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
+    let out = Command::new("node")
+        .arg("journey.mjs")
+        .current_dir(&dir)
+        .env("MADOGUCHI_BASE", h.base())
+        .env("STAFF_LOGIN", "clerk.journey")
+        .env("STAFF_PASSWORD", "clerk.journey-correct-horse-battery")
+        .env("SCREENSHOTS", format!("{shots}/journey-text-mode"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node (Node.js 20+ is needed for the browser tests)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(out.status.success(), "browser test failed: {last}");
+    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
+    assert_eq!(report["ok"], true, "{report}");
+    let reference = report["reference"].as_str().expect("the reference").to_string();
+    let verify = h.store.cli(&["audit", "verify"], "");
+    assert!(verify.status.success(), "audit verify: {}", String::from_utf8_lossy(&verify.stderr));
+    let reader = h.clerk("clerk.auditor", "resident_registration");
+    let (_, events) = h.call("GET", &format!("/api/v1/staff/applications/{reference}/events"), Some(&reader), None);
+    let who: Vec<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !matches!(e["action"].as_str(), Some("read" | "viewed_events")))
+        .map(|e| {
+            let what = if e["action"] == "status" { e["detail"]["after"].as_str() } else { e["action"].as_str() };
+            format!("{} by {}", what.unwrap_or("?"), e["actor_kind"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    assert_eq!(who.first().map(String::as_str), Some("created by staff"), "{events}");
+    assert!(who.iter().any(|w| w == "edited by staff"), "the clerk's edits are the clerk's: {who:?}");
+    let submitted = who.iter().position(|w| w == "submitted by resident").expect("submitted by the resident");
+    assert_eq!(who.last().map(String::as_str), Some("in_review by staff"), "{who:?}");
+    assert!(who[..submitted].iter().all(|w| w.ends_with("by staff")), "{who:?}");
+    eprintln!("{last}");
+}

@@ -493,6 +493,111 @@ fn renegotiation_a_supervisor_with_media_and_at_most_three_open_invites() {
     assert_eq!(s, 403);
 }
 
+/// 書かない窓口: the clerk fills the resident's form during the consultation, everyone present
+/// sees it as it is filled, and only the resident's confirmation submits it.
+#[test]
+fn the_clerk_fills_the_form_and_only_the_residents_confirmation_submits_it() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 1)).unwrap();
+    let r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 2)).unwrap();
+    let (s, app) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{id}/applications"),
+        Some(&clerk),
+        Some(&json!({"procedure_id": "moving_in"})),
+    );
+    assert_eq!(s, 201, "{app}");
+    let reference = app["reference"].as_str().unwrap().to_string();
+    let seen = |p: &MediaPeer| p.heard.lock().unwrap().applications.iter().find(|a| a.reference == reference).cloned();
+    assert!(eventually(Duration::from_secs(5), || seen(&r).is_some()));
+    let empty = seen(&r).unwrap();
+    assert_eq!(empty.name.as_ref().map(|n| n.ja.as_str()), Some("転入届"), "{empty:?}");
+    assert!(empty.fields.iter().any(|f| f.id == "postal_code" && f.required && f.value.is_empty()), "{empty:?}");
+    assert!(!empty.ready);
+    // Not yet complete: confirming is refused, and nothing is submitted.
+    r.send(ClientSignal::Confirm { reference: reference.clone() });
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().errors.iter().any(|e| e.0 == "incomplete")));
+
+    // The clerk's field checks, as the console makes them while the clerk types.
+    let (s, v) = h.call(
+        "POST",
+        "/api/v1/procedures/moving_in/check",
+        Some(&clerk),
+        Some(&json!({"form_data": {"postal_code": "1500001x"}})),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(v["errors"].as_array().unwrap().iter().any(|e| e["field"] == "postal_code"), "{v}");
+    assert_eq!(h.call("POST", "/api/v1/procedures/nothing/check", Some(&clerk), Some(&json!({}))).0, 404);
+    // The clerk fills it in: the resident sees every value, and that it can be confirmed.
+    let form = json!({
+        "full_name": "山田 花子",
+        "full_name_kana": "ヤマダ ハナコ",
+        "birth_date": "1990-04-01",
+        "move_date": "2026-11-20",
+        "previous_address": "大阪府大阪市北区1-1-1",
+        "postal_code": "150-0001",
+        "new_address": "東京都まどぐち区1-2-3",
+        "household_role": "head"
+    });
+    let (s, v) = h.call(
+        "PATCH",
+        &format!("/api/v1/staff/applications/{reference}"),
+        Some(&clerk),
+        Some(&json!({"form_data": form})),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(eventually(Duration::from_secs(5), || seen(&r).is_some_and(|a| a.ready)));
+    let filled = seen(&r).unwrap();
+    assert!(filled.fields.iter().any(|f| f.id == "postal_code" && f.value == "150-0001"), "{filled:?}");
+    assert!(seen(&c).is_some_and(|a| a.ready), "the clerk sees the same");
+
+    // Only the resident confirms, and only what is linked here.
+    c.send(ClientSignal::Confirm { reference: reference.clone() });
+    assert!(eventually(Duration::from_secs(5), || c.heard.lock().unwrap().errors.iter().any(|e| e.0 == "not_allowed")));
+    r.send(ClientSignal::Confirm { reference: "MDG-0000-0000".into() });
+    assert!(eventually(Duration::from_secs(5), || r.heard.lock().unwrap().errors.iter().any(|e| e.0 == "not_linked")));
+    r.send(ClientSignal::Confirm { reference: reference.clone() });
+    assert!(eventually(Duration::from_secs(5), || seen(&r).is_some_and(|a| a.status == "submitted" && !a.ready)));
+    assert!(eventually(Duration::from_secs(5), || seen(&c).is_some_and(|a| a.status == "submitted")));
+
+    // The clerk takes it into review with a note: the resident sees the note.
+    let (s, v) = h.call(
+        "POST",
+        &format!("/api/v1/staff/applications/{reference}/status"),
+        Some(&clerk),
+        Some(&json!({"status": "in_review", "note": "転出証明書の原本を確認します"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(eventually(Duration::from_secs(5), || seen(&r)
+        .is_some_and(|a| a.status == "in_review" && a.note.as_deref() == Some("転出証明書の原本を確認します"))));
+
+    // The audit trail says who did what: the clerk created and edited it, the resident submitted.
+    let (_, events) = h.call("GET", &format!("/api/v1/staff/applications/{reference}/events"), Some(&clerk), None);
+    let who: Vec<(String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] != "read" && e["action"] != "viewed_events")
+        .map(|e| {
+            let what = if e["action"] == "status" { &e["detail"]["after"] } else { &e["action"] };
+            (what.as_str().unwrap().to_string(), e["actor_kind"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("created".to_string(), "staff".to_string()),
+            ("edited".into(), "staff".into()),
+            ("submitted".into(), "resident".into()),
+            ("in_review".into(), "staff".into()),
+        ],
+        "{events}"
+    );
+    assert!(h.store.cli(&["audit", "verify"], "").status.success());
+}
+
 /// Open file descriptors of a process.
 fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)

@@ -1,0 +1,170 @@
+// The whole journey in two headless Chromium contexts with fake cameras and microphones: a
+// clerk in the staff console and a resident in the text mode.
+//
+//  1. The clerk logs in and opens desk A1 of 戸籍住民課 (resident_registration).
+//  2. The resident takes a ticket there.
+//  3. The clerk calls it (N); the resident is told, says they are at the counter; the clerk
+//     starts the consultation; both see and hear each other (getStats, both ways).
+//  4. The clerk creates a 転入届 (moving_in) and fills it in, a wrong postal code caught as
+//     typed; the resident sees it filled and confirms it with one button: that submits it.
+//  5. The resident sees its reference and "申請済み"; the clerk moves it to in_review with a note;
+//     the resident sees the note.
+// Screenshots of each step go to $SCREENSHOTS. The Rust test then checks the audit trail.
+// The last line is the JSON report (with the application's reference).
+//
+//   MADOGUCHI_BASE=… STAFF_LOGIN=… STAFF_PASSWORD=… SCREENSHOTS=… node journey.mjs
+import { launch, axe, checker } from './lib.mjs';
+import { mkdir } from 'node:fs/promises';
+
+const base = process.env.MADOGUCHI_BASE;
+const shots = process.env.SCREENSHOTS;
+const out = { test: 'journey' };
+const { check, finish } = checker(out, 240);
+let n = 0;
+const shot = async (page, name) => { if (shots) await page.screenshot({ path: `${shots}/${String(++n).padStart(2, '0')}-${name}.png`, fullPage: true }); };
+
+// Inbound RTP of the consultation page's connection: video bytes and decoded frames, audio packets.
+const inbound = (page) => page.evaluate(async () => {
+  const pc = window.madoguchiConsult && window.madoguchiConsult.pc();
+  const t = { videoBytes: 0, frames: 0, audioPackets: 0 };
+  if (!pc) return t;
+  for (const s of (await pc.getStats()).values()) {
+    if (s.type !== 'inbound-rtp') continue;
+    if (s.kind === 'video') { t.videoBytes += s.bytesReceived || 0; t.frames += s.framesDecoded || 0; }
+    if (s.kind === 'audio') t.audioPackets += s.packetsReceived || 0;
+  }
+  return t;
+});
+
+async function mediaFlows(page, who) {
+  await page.waitForFunction(() => /接続しました/.test(document.getElementById('media-status').textContent), null, { timeout: 30_000 });
+  const a = await inbound(page);
+  await page.waitForTimeout(3000);
+  const b = await inbound(page);
+  out[who] = { a, b };
+  check(b.videoBytes > a.videoBytes && b.frames > a.frames, `${who} receives and decodes video`, { a, b });
+  check(b.audioPackets > a.audioPackets, `${who} receives audio`, { a, b });
+}
+
+const browser = await launch([
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+]);
+let failed = null;
+try {
+  if (shots) await mkdir(shots, { recursive: true });
+  const staffCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
+  const residentCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 360, height: 640 }, hasTouch: true, isMobile: true });
+  for (const c of [staffCtx, residentCtx]) c.setDefaultTimeout(20_000);
+  const clerk = await staffCtx.newPage();
+  const resident = await residentCtx.newPage();
+  const csp = [];
+  for (const p of [clerk, resident]) p.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+
+  // 1. The clerk opens desk A1.
+  await clerk.goto(base + '/staff');
+  await clerk.getByLabel('ログイン名').fill(process.env.STAFF_LOGIN);
+  await clerk.getByLabel('パスワード').fill(process.env.STAFF_PASSWORD);
+  await clerk.keyboard.press('Enter');
+  await clerk.getByRole('button', { name: '窓口 A1 を開く' }).click();
+  await clerk.waitForSelector('#call-next');
+  await shot(clerk, 'clerk-desk-open');
+
+  // 2. The resident takes a ticket from the text mode.
+  await resident.goto(base + '/text?lang=ja');
+  await resident.getByLabel('お名前').fill('山田 花子');
+  await resident.getByLabel('お名前').press('Enter');
+  await resident.waitForURL(/\/text\?lang=ja$/);
+  await resident.getByRole('button', { name: /番号札を取る.*戸籍住民課/ }).click();
+  await resident.waitForURL(/notice=taken/);
+  await shot(resident, 'resident-ticket');
+
+  // 3. The clerk calls it; the resident comes; the consultation starts.
+  await clerk.waitForSelector('tr[data-ticket]', { timeout: 10_000 });
+  await clerk.evaluate(() => document.activeElement && document.activeElement.blur());
+  await clerk.keyboard.press('n');
+  await clerk.waitForFunction(() => /呼び出し中/.test((document.getElementById('at-desk-status') || {}).textContent || ''));
+  await resident.waitForSelector('[data-called]', { timeout: 15_000 });
+  check(true, 'the resident is told their number is called');
+  await shot(resident, 'resident-called');
+  await resident.getByRole('button', { name: '窓口に来ました' }).click();
+  await resident.waitForURL(/\/text\/consultation/);
+  await clerk.waitForFunction(() => (document.getElementById('at-desk-status') || {}).textContent === '窓口にいます');
+  await clerk.getByRole('button', { name: '相談を始める' }).click();
+  await clerk.getByRole('link', { name: '相談を開く' }).click();
+  await clerk.waitForSelector('#consult');
+  await resident.waitForSelector('#consult', { timeout: 20_000 });
+  await mediaFlows(clerk, 'clerk');
+  await mediaFlows(resident, 'resident');
+  await shot(clerk, 'clerk-consultation');
+  await shot(resident, 'resident-consultation');
+  const a1 = await axe(clerk);
+  check(a1.violations.length === 0, 'axe: the console\'s consultation page', a1.violations);
+
+  // 4. 書かない窓口: the clerk fills in a 転入届; a wrong postal code is caught as typed.
+  await clerk.getByLabel('手続き').selectOption('moving_in');
+  await clerk.getByRole('button', { name: '住民の申請を作成' }).click();
+  await clerk.waitForSelector('#form-editor');
+  await clerk.getByLabel('新住所の郵便番号 *').fill('1500-01');
+  await clerk.waitForFunction(() => document.getElementById('problem-postal_code').textContent.length > 0);
+  check((await clerk.locator('#problem-postal_code').textContent()).includes('形式'), 'a wrong postal code is caught while typing');
+  check((await clerk.getByLabel('新住所の郵便番号 *').getAttribute('aria-invalid')) === 'true', 'the field is marked invalid for assistive technology');
+  await shot(clerk, 'clerk-field-problem');
+  const fill = async (label, value) => { const f = clerk.getByLabel(label); await f.fill(value); await f.blur(); };
+  await fill('新住所の郵便番号 *', '150-0001');
+  await fill('氏名 *', '山田 花子');
+  await fill('フリガナ *', 'ヤマダ ハナコ');
+  await fill('生年月日 *', '1990-04-01');
+  await fill('転入日 *', '2026-11-20');
+  await fill('前住所 *', '大阪府大阪市北区1-1-1');
+  await fill('新住所 *', '東京都まどぐち区1-2-3');
+  await clerk.getByLabel('世帯主との続柄 *').selectOption('head');
+  await clerk.waitForFunction(() => /保存しました/.test(document.getElementById('editor-status').textContent));
+  check((await clerk.locator('#problem-postal_code').textContent()) === '', 'the corrected field has no problem');
+  const a2 = await axe(clerk);
+  check(a2.violations.length === 0, 'axe: the console with the form editor', a2.violations);
+  await shot(clerk, 'clerk-form-filled');
+
+  // The resident sees the form filled in, and confirms it.
+  const confirm = resident.getByRole('button', { name: 'この内容で申請する' });
+  await confirm.waitFor({ timeout: 15_000 });
+  const shown = await resident.locator('#apps').textContent();
+  check(shown.includes('東京都まどぐち区1-2-3') && shown.includes('転入届'), 'the resident sees the form as filled', shown);
+  await shot(resident, 'resident-form-to-confirm');
+  const a3 = await axe(resident);
+  check(a3.violations.length === 0, 'axe: the resident\'s page with the form', a3.violations);
+  await confirm.click();
+  await resident.waitForFunction(() => /申請済み/.test(document.getElementById('apps').textContent));
+  const reference = await resident.locator('#apps li[data-reference]').first().getAttribute('data-reference');
+  out.reference = reference;
+  check(/^[A-Z]/.test(reference || ''), 'the resident sees the reference number', reference);
+  await clerk.waitForFunction(() => /申請しました/.test(document.getElementById('editor-status').textContent));
+  check(true, 'the clerk sees that the resident confirmed it');
+  await shot(resident, 'resident-submitted');
+
+  // 5. The clerk moves it to in_review with a note; the resident sees the note.
+  await clerk.waitForSelector('#review:not([hidden])');
+  await clerk.getByLabel('新しい状態').selectOption('in_review');
+  await clerk.getByLabel('住民への連絡（任意）').fill('転出証明書の原本をお持ちください');
+  await clerk.getByRole('button', { name: '状態を変更' }).click();
+  await resident.waitForFunction(() => /転出証明書の原本をお持ちください/.test(document.getElementById('apps').textContent));
+  check(/審査中/.test(await resident.locator('#apps').textContent()), 'the resident sees the new status and the note');
+  await shot(resident, 'resident-note');
+  await shot(clerk, 'clerk-reviewed');
+
+  // The clerk ends the consultation with a note; back at the desk.
+  await clerk.getByLabel('メモ（行ったこと、住民が次にすること）').fill('転入届を受付');
+  await clerk.getByRole('button', { name: '相談を終了する' }).click();
+  await clerk.waitForURL(/notice=consultation-ended/);
+  await resident.waitForFunction(() => /終了しました/.test(document.getElementById('media-status').textContent));
+  check(true, 'ending it ends it for the resident');
+  check(csp.length === 0, 'no Content-Security-Policy violation', csp);
+} catch (e) {
+  failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+} finally {
+  await browser.close();
+}
+finish(failed);
