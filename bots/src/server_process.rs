@@ -15,6 +15,9 @@ pub struct Ready {
     /// The operations listener (/metrics, /healthz).
     pub ops: SocketAddr,
     pub udp: SocketAddr,
+    /// The first admin's one-time setup path, when the office has no admin.
+    #[serde(default)]
+    pub setup: Option<String>,
 }
 
 /// A running server process; killed when dropped, its private data directory removed.

@@ -189,7 +189,10 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let account = runtime()?.block_on(async {
                 let db = open_db(&cli.db, &office).await?;
-                anyhow::Ok(staff::add(&db, None, &login, &display_name, &department, &roles, password).await?)
+                anyhow::Ok(
+                    staff::add(&db, staff::By::CommandLine, &login, &display_name, &department, &roles, password)
+                        .await?,
+                )
             })?;
             let roles: Vec<_> = account.roles.iter().map(|r| r.as_str()).collect();
             println!("added {} ({}, {})", account.login, account.department_id, roles.join(", "));
@@ -382,7 +385,17 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         Duration::from_secs(cfg.client_timeout_secs.into()),
         ws_tx,
     ));
+    // An office without an admin prints a one-time link to make the first one.
+    let setup_code = if runtime.block_on(identity::accounts::has_admin(&db))? {
+        None
+    } else {
+        let mut b = [0u8; 16];
+        rand::Rng::fill(&mut rand::rng(), &mut b[..]);
+        Some(hex::encode(b))
+    };
+    let setup_path = setup_code.as_ref().map(|c| format!("/staff/setup?code={c}"));
     let state = http::state::HttpState {
+        setup_code: Arc::new(std::sync::Mutex::new(setup_code)),
         ws: ws_tickets,
         queues,
         consults,
@@ -489,7 +502,15 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     tracing::info!(%http_addr, %ops_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start
     // the server on ephemeral ports.
-    let ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "ops": ops_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
+    let mut ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "ops": ops_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
+    if let Some(path) = &setup_path {
+        let base = cfg.public_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+        tracing::warn!(
+            "this office has no admin yet: create the first one at {}{path} (the link works once)",
+            base.trim_end_matches('/')
+        );
+        ready["setup"] = serde_json::Value::String(path.clone());
+    }
     app.insert_resource(world::tick::ReadyLine(Some(ready.to_string())));
     let exit = app.run();
     runtime.shutdown_timeout(Duration::from_secs(2));

@@ -56,7 +56,8 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<StaffAccount>), ApiError> {
     let r = body(req)?;
     let account =
-        staff::add(&s.db, Some(&admin), &r.login, &r.display_name, &r.department, &r.roles, &r.password).await?;
+        staff::add(&s.db, staff::By::Admin(&admin), &r.login, &r.display_name, &r.department, &r.roles, &r.password)
+            .await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 

@@ -71,7 +71,7 @@ pub struct CheckResult {
 /// Checks a form against its procedure without saving anything: the console shows each
 /// field's problem as the clerk types.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/check", tag = "staff", security(("session" = [])),
-    params(("id" = String, Path)), request_body = CheckRequest, responses((status = 200, body = CheckResult), (status = 404, body = super::error::ErrorBody)))]
+    params(("id" = String, Path)), request_body = CheckRequest, responses((status = 200, body = CheckResult), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn check_form(
     State(s): State<HttpState>,
     Auth(_principal, _): Auth,
@@ -79,6 +79,9 @@ pub async fn check_form(
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<CheckResult>, ApiError> {
     let req = body(req)?;
+    if !req.form_data.is_object() {
+        return Err(ApiError::BadRequest("invalid", "form_data must be a JSON object".into()));
+    }
     if s.catalog.get(&id).is_none() {
         return Err(ApiError::NotFoundWhat("no_procedure", "no such procedure".into()));
     }

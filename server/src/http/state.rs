@@ -58,4 +58,7 @@ pub struct HttpState {
     /// The office's public origin (`--public-url`), which form posts must come from; `None`:
     /// the request's Host.
     pub public_origin: Option<Arc<str>>,
+    /// The first start's one-time setup code for the first admin (`/staff/setup`), while the
+    /// office has no admin.
+    pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
 }

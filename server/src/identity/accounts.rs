@@ -7,7 +7,7 @@
 //! admin role, and the last active admin can be neither disabled nor demoted.
 
 use super::staff::{
-    Role, StaffAccount, StaffError, check_department, check_password, hash_password, parse_roles, record_event,
+    By, Role, StaffAccount, StaffError, check_department, check_password, hash_password, parse_roles, record_event,
     roles_text,
 };
 use crate::db::{Db, now_ms};
@@ -148,7 +148,7 @@ pub async fn change(db: &Db, by: &StaffAccount, login: &str, change: Change) -> 
     if after.disabled {
         end_sessions(&mut tx, before.id).await?;
     }
-    record_event(&mut tx, Some(by), before.id, "changed", &serde_json::Value::Object(what)).await?;
+    record_event(&mut tx, &By::Admin(by), before.id, "changed", &serde_json::Value::Object(what)).await?;
     tx.commit().await?;
     tracing::info!(login = %before.login, by = %by.login, "staff account changed");
     Ok(after)
@@ -174,7 +174,7 @@ pub async fn reset_password(db: &Db, by: &StaffAccount, login: &str, password: &
         .execute(&mut *tx)
         .await?;
     end_sessions(&mut tx, target.id).await?;
-    record_event(&mut tx, Some(by), target.id, "password_reset", &serde_json::json!({})).await?;
+    record_event(&mut tx, &By::Admin(by), target.id, "password_reset", &serde_json::json!({})).await?;
     tx.commit().await?;
     tracing::info!(login = %target.login, by = %by.login, "staff password reset");
     Ok(())

@@ -221,11 +221,36 @@ pub fn check_password(password: &str) -> Result<(), StaffError> {
     Ok(())
 }
 
-/// Adds a staff member; `by` is the admin who did it (`None`: the command line). The account's
-/// creation is its first event (`staff_events`).
+/// Who made a change to an account: an admin, or (`None`) the command line or the first start's
+/// setup link.
+pub enum By<'a> {
+    Admin(&'a StaffAccount),
+    CommandLine,
+    SetupLink,
+}
+
+impl By<'_> {
+    fn admin(&self) -> Option<&StaffAccount> {
+        match self {
+            By::Admin(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            By::Admin(a) => &a.login,
+            By::CommandLine => "command-line",
+            By::SetupLink => "setup-link",
+        }
+    }
+}
+
+/// Adds a staff member; `by` says who did it. The account's creation is its first event
+/// (`staff_events`).
 pub async fn add(
     db: &Db,
-    by: Option<&StaffAccount>,
+    by: By<'_>,
     login: &str,
     display_name: &str,
     department: &str,
@@ -258,7 +283,7 @@ pub async fn add(
     .await?;
     let id: i64 = row.ok_or_else(|| StaffError::Taken(login.into()))?.try_get(0)?;
     let detail = serde_json::json!({"department": department, "roles": roles_text(&parsed), "display_name": name});
-    record_event(&mut tx, by, id, "created", &detail).await?;
+    record_event(&mut tx, &by, id, "created", &detail).await?;
     tx.commit().await?;
     Ok(StaffAccount {
         id,
@@ -270,10 +295,10 @@ pub async fn add(
     })
 }
 
-/// Appends an event about account `staff_id`, done by `by` (`None`: the command line).
+/// Appends an event about account `staff_id`, done by `by`.
 pub async fn record_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    by: Option<&StaffAccount>,
+    by: &By<'_>,
     staff_id: i64,
     action: &str,
     detail: &serde_json::Value,
@@ -282,8 +307,8 @@ pub async fn record_event(
         "INSERT INTO staff_events (at, actor_id, actor_login, staff_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(now_ms())
-    .bind(by.map(|b| b.id))
-    .bind(by.map(|b| b.login.as_str()).unwrap_or("command-line"))
+    .bind(by.admin().map(|b| b.id))
+    .bind(by.name())
     .bind(staff_id)
     .bind(action)
     .bind(detail.to_string())

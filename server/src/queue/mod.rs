@@ -31,6 +31,6 @@ pub mod store;
 pub mod tickets;
 
 pub use messages::{Lane, QueueChange, QueueRequest, StaffCommand, WorldNotice};
-pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody};
+pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
 pub use requests::REQUEST_QUEUE;
 pub use service::Queues;

@@ -152,3 +152,37 @@ fn the_whole_journey_from_ticket_to_reviewed_application() {
     assert!(who[..submitted].iter().all(|w| w.ends_with("by staff")), "{who:?}");
     eprintln!("{last}");
 }
+
+/// `tests/browser/admin.mjs`: the first admin from the setup link, then staff accounts.
+#[test]
+fn the_first_admin_comes_from_a_one_time_link_and_manages_staff_in_the_console() {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+    let h = Harness::start(FLAGS);
+    let setup = h.server.ready.setup.clone().expect("an office without an admin prints a setup link");
+    // A wrong code is no link.
+    assert_eq!(h.get("/staff/setup?code=0123456789abcdef0123456789abcdef").0, 404);
+    let out = Command::new("node")
+        .arg("admin.mjs")
+        .current_dir(&dir)
+        .env("MADOGUCHI_BASE", h.base())
+        .env("SETUP_PATH", &setup)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(out.status.success(), "browser test failed: {last}");
+    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
+    assert_eq!(report["ok"], true, "{report}");
+    // The records agree: the first admin was made by the setup link, the clerk by the admin.
+    let rows = h.store.rows(
+        "SELECT s.login, e.action, e.actor_login FROM staff_events e JOIN staff s ON s.id = e.staff_id ORDER BY e.id",
+    );
+    assert_eq!(rows[0], vec!["chief", "created", "setup-link"], "{rows:?}");
+    assert_eq!(rows[1], vec!["tanaka", "created", "chief"], "{rows:?}");
+    assert_eq!(h.get(&setup).0, 404);
+    // A restarted office with an admin prints no link.
+    let h = h.kill_and_restart(FLAGS);
+    assert!(h.server.ready.setup.is_none());
+}

@@ -33,9 +33,11 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 
+mod admin;
+
 const COOKIE: &str = "madoguchi_staff";
-const CONSOLE_JS: &str = include_str!("../../templates/staff/console.js");
-const CONSULT_JS: &str = include_str!("../../templates/staff/consult.js");
+const CONSOLE_JS: &str = include_str!("../../../templates/staff/console.js");
+const CONSULT_JS: &str = include_str!("../../../templates/staff/consult.js");
 /// How often the live section is redrawn when nothing happened (waiting times move on).
 const REFRESH: Duration = Duration::from_secs(30);
 
@@ -50,6 +52,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/staff/console.js", get(script))
         .route("/staff/consult.js", get(consult_script))
         .route("/staff/consultation/{id}", get(consultation_page))
+        .merge(admin::router())
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -106,6 +109,9 @@ struct Frame {
 }
 
 struct Me {
+    /// Works a desk (clerk or supervisor), administers accounts.
+    desk: bool,
+    admin: bool,
     name: String,
     department: String,
     roles: String,
@@ -121,6 +127,8 @@ impl Frame {
             other: other(l),
             office: l.name(&office.name).to_string(),
             me: me.map(|(st, token)| Me {
+                desk: st.works_counter(),
+                admin: st.is_admin(),
                 name: st.display_name.clone(),
                 department: office
                     .department(&st.department_id)
