@@ -1,7 +1,8 @@
 // The first admin and staff accounts in the console, in headless Chromium: the first start's
 // one-time setup link makes the first administrator and logs them in; they add a clerk, disable
 // and enable the account, reset its password; the account's history names them; the clerk logs
-// in with the new password and sees the desk. axe-core on every page.
+// in with the new password and sees the desk. The first admin also supervises their department:
+// its overview page. axe-core on every page.
 //
 //   MADOGUCHI_BASE=… SETUP_PATH=/staff/setup?code=… node admin.mjs
 import { launch, axe, checker } from './lib.mjs';
@@ -57,6 +58,13 @@ try {
   await page.getByRole('button', { name: /アカウントを無効にする/ }).click();
   await page.waitForSelector('text=できません');
   check(true, 'an admin cannot disable themselves');
+
+  // The first admin also supervises their department: its overview.
+  await page.getByRole('link', { name: '課の状況' }).click();
+  await page.waitForSelector('#waiting-count');
+  check((await page.locator('#waiting-count').textContent()) === '0', 'the overview counts the waiting tickets');
+  check(await page.locator('tr[data-counter="a1"]').count() === 1, 'the overview lists the department\'s desks');
+  await clean(page, 'supervisor page');
 
   // The setup link is spent.
   const again = await page.goto(base + process.env.SETUP_PATH);

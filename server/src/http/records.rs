@@ -54,7 +54,6 @@ pub async fn list_procedures(State(s): State<HttpState>) -> Json<Vec<Procedure>>
 /// A form to check.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CheckRequest {
-    #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub form_data: Value,
     /// Check it as for submission (required fields must be there); otherwise as a draft.

@@ -7,6 +7,20 @@
   const live = document.getElementById("live");
   const notice = document.getElementById("notice");
   if (notice) notice.focus();
+  // The supervisor's overview: redrawn every 10 s while the page is visible.
+  const overview = document.getElementById("overview");
+  if (overview && overview.dataset.refresh) {
+    setInterval(async () => {
+      if (document.visibilityState !== "visible") return;
+      try {
+        const r = await fetch(overview.dataset.refresh, { credentials: "same-origin" });
+        if (r.ok) {
+          const html = await r.text();
+          if (overview.innerHTML !== html) overview.innerHTML = html;
+        }
+      } catch (e) { /* the next round tries again */ }
+    }, 10000);
+  }
   if (!live) return;
   const lang = live.dataset.lang || "ja";
   const csrf = live.dataset.csrf || "";

@@ -529,7 +529,12 @@ fn the_clerk_fills_the_form_and_only_the_residents_confirmation_submits_it() {
     );
     assert_eq!(s, 200, "{v}");
     assert!(v["errors"].as_array().unwrap().iter().any(|e| e["field"] == "postal_code"), "{v}");
-    assert_eq!(h.call("POST", "/api/v1/procedures/nothing/check", Some(&clerk), Some(&json!({}))).0, 404);
+    assert_eq!(
+        h.call("POST", "/api/v1/procedures/nothing/check", Some(&clerk), Some(&json!({"form_data": {}}))).0,
+        404
+    );
+    let (s, v) = h.call("POST", "/api/v1/procedures/moving_in/check", Some(&clerk), Some(&json!({"form_data": []})));
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid")), "a form is an object: {v}");
     // The clerk fills it in: the resident sees every value, and that it can be confirmed.
     let form = json!({
         "full_name": "山田 花子",

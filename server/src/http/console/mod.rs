@@ -34,6 +34,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 mod admin;
+mod supervisor;
 
 const COOKIE: &str = "madoguchi_staff";
 const CONSOLE_JS: &str = include_str!("../../../templates/staff/console.js");
@@ -53,6 +54,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/staff/consult.js", get(consult_script))
         .route("/staff/consultation/{id}", get(consultation_page))
         .merge(admin::router())
+        .merge(supervisor::router())
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -109,8 +111,9 @@ struct Frame {
 }
 
 struct Me {
-    /// Works a desk (clerk or supervisor), administers accounts.
+    /// Works a desk (clerk or supervisor), oversees the department, administers accounts.
     desk: bool,
+    supervisor: bool,
     admin: bool,
     name: String,
     department: String,
@@ -128,6 +131,7 @@ impl Frame {
             office: l.name(&office.name).to_string(),
             me: me.map(|(st, token)| Me {
                 desk: st.works_counter(),
+                supervisor: st.is_supervisor(),
                 admin: st.is_admin(),
                 name: st.display_name.clone(),
                 department: office
