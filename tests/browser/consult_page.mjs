@@ -10,7 +10,7 @@
 //   hangs up, and prints its JSON report as the last line.
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 node consult_page.mjs
-import { launch, axe, report, checker } from './lib.mjs';
+import { launch, axe, report, checker, inbound } from './lib.mjs';
 import { createInterface } from 'node:readline';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -26,22 +26,6 @@ async function expect(word) {
   if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
 }
 const say = (word) => process.stdout.write(word + '\n');
-
-// Inbound RTP of the page's connection, by kind: bytes, packets, decoded frames.
-const inbound = (page) =>
-  page.evaluate(async () => {
-    const pc = window.madoguchiConsult && window.madoguchiConsult.pc();
-    const totals = { audio: { bytes: 0, packets: 0 }, video: { bytes: 0, packets: 0, frames: 0 } };
-    if (!pc) return totals;
-    for (const s of (await pc.getStats()).values()) {
-      if (s.type !== 'inbound-rtp') continue;
-      const t = totals[s.kind];
-      t.bytes += s.bytesReceived || 0;
-      t.packets += s.packetsReceived || 0;
-      if (s.kind === 'video') t.frames += s.framesDecoded || 0;
-    }
-    return totals;
-  });
 
 // What does not fit a phone: elements past the right edge, controls under 44 px.
 const layoutOf = (page) =>

@@ -13,7 +13,7 @@
 // The last line is the JSON report (with the application's reference).
 //
 //   MADOGUCHI_BASE=… STAFF_LOGIN=… STAFF_PASSWORD=… SCREENSHOTS=… node journey.mjs
-import { launch, axe, checker } from './lib.mjs';
+import { launch, axe, checker, inbound } from './lib.mjs';
 import { mkdir } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -23,27 +23,14 @@ const { check, finish } = checker(out, 240);
 let n = 0;
 const shot = async (page, name) => { if (shots) await page.screenshot({ path: `${shots}/${String(++n).padStart(2, '0')}-${name}.png`, fullPage: true }); };
 
-// Inbound RTP of the consultation page's connection: video bytes and decoded frames, audio packets.
-const inbound = (page) => page.evaluate(async () => {
-  const pc = window.madoguchiConsult && window.madoguchiConsult.pc();
-  const t = { videoBytes: 0, frames: 0, audioPackets: 0 };
-  if (!pc) return t;
-  for (const s of (await pc.getStats()).values()) {
-    if (s.type !== 'inbound-rtp') continue;
-    if (s.kind === 'video') { t.videoBytes += s.bytesReceived || 0; t.frames += s.framesDecoded || 0; }
-    if (s.kind === 'audio') t.audioPackets += s.packetsReceived || 0;
-  }
-  return t;
-});
-
 async function mediaFlows(page, who) {
   await page.waitForFunction(() => /接続しました/.test(document.getElementById('media-status').textContent), null, { timeout: 30_000 });
   const a = await inbound(page);
   await page.waitForTimeout(3000);
   const b = await inbound(page);
   out[who] = { a, b };
-  check(b.videoBytes > a.videoBytes && b.frames > a.frames, `${who} receives and decodes video`, { a, b });
-  check(b.audioPackets > a.audioPackets, `${who} receives audio`, { a, b });
+  check(b.video.bytes > a.video.bytes && b.video.frames > a.video.frames, `${who} receives and decodes video`, { a, b });
+  check(b.audio.packets > a.audio.packets, `${who} receives audio`, { a, b });
 }
 
 const browser = await launch([

@@ -93,3 +93,20 @@ export function checker(out, seconds) {
   };
   return { check, finish };
 }
+
+// Inbound RTP of a consultation page's connection (window.madoguchiConsult), by kind: bytes,
+// packets and, for video, decoded frames.
+export const inbound = (page) =>
+  page.evaluate(async () => {
+    const pc = window.madoguchiConsult && window.madoguchiConsult.pc();
+    const totals = { audio: { bytes: 0, packets: 0 }, video: { bytes: 0, packets: 0, frames: 0 } };
+    if (!pc) return totals;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type !== 'inbound-rtp') continue;
+      const t = totals[s.kind];
+      t.bytes += s.bytesReceived || 0;
+      t.packets += s.packetsReceived || 0;
+      if (s.kind === 'video') t.frames += s.framesDecoded || 0;
+    }
+    return totals;
+  });

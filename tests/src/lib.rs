@@ -468,3 +468,30 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs a browser script of `tests/browser/` with `env`, and returns its JSON report (the last
+/// line of its output) after checking that it passed. For scripts that need no coordination.
+pub fn browser_report(script: &str, env: &[(&str, &str)]) -> Value {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(script).current_dir(&dir).stderr(std::process::Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run node (Node.js 20+ is needed for the browser tests)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(out.status.success(), "{script} failed: {last}");
+    let report: Value = serde_json::from_str(&last).expect("a JSON report line");
+    assert_eq!(report["ok"], true, "{report}");
+    eprintln!("{last}");
+    report
+}
+
+/// Where browser tests save screenshots: `$MADOGUCHI_SCREENSHOTS`, else `target/screenshots/`.
+pub fn screenshots(name: &str) -> String {
+    let root = std::env::var("MADOGUCHI_SCREENSHOTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
+    format!("{root}/{name}")
+}

@@ -26,7 +26,7 @@ impl FromRequestParts<HttpState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
         let token = match bearer(&parts.headers) {
             Some(t) => t.to_string(),
-            None => super::console::api_token(&parts.headers).ok_or(ApiError::Unauthorized)?,
+            None => super::cookies::staff_api_token(&parts.headers).ok_or(ApiError::Unauthorized)?,
         };
         let principal = sessions::resume(&state.db, &token).await?.ok_or(ApiError::Unauthorized)?;
         Ok(Auth(principal, token))

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod client_addr;
 pub mod console;
 pub mod consult;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod links;

@@ -28,7 +28,6 @@ use madoguchi_shared::i18n::{Arg, Catalog, Lang};
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
 use madoguchi_shared::text::clean_text;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -72,9 +71,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-pub(super) fn csrf_for(token: &str) -> String {
-    hex::encode(&Sha256::digest(format!("madoguchi-csrf:{token}").as_bytes())[..16])
-}
+use super::cookies::csrf_for;
 
 pub(super) async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, String)> {
     let token = cookie_token(headers)?;

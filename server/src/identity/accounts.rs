@@ -7,24 +7,12 @@
 //! admin role, and the last active admin can be neither disabled nor demoted.
 
 use super::staff::{
-    By, Role, StaffAccount, StaffError, check_department, check_password, hash_password, parse_roles, record_event,
+    By, StaffAccount, StaffError, account, check_department, check_password, hash_password, parse_roles, record_event,
     roles_text,
 };
 use crate::db::{Db, now_ms};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-
-fn account(row: &sqlx::any::AnyRow) -> Result<StaffAccount, sqlx::Error> {
-    let roles: String = row.try_get("roles")?;
-    Ok(StaffAccount {
-        id: row.try_get("id")?,
-        login: row.try_get("login")?,
-        display_name: row.try_get("display_name")?,
-        department_id: row.try_get("department_id")?,
-        roles: roles.split(',').filter_map(Role::parse).collect(),
-        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
-    })
-}
 
 /// Every account, disabled ones too, by department and login.
 pub async fn list(db: &Db) -> Result<Vec<StaffAccount>, StaffError> {

@@ -317,7 +317,9 @@ pub async fn record_event(
     Ok(())
 }
 
-fn account(row: &sqlx::any::AnyRow) -> Result<StaffAccount, sqlx::Error> {
+/// An account from a row with its columns by name (`id, login, display_name, department_id,
+/// roles, disabled_at`).
+pub(crate) fn account(row: &sqlx::any::AnyRow) -> Result<StaffAccount, sqlx::Error> {
     let roles: String = row.try_get("roles")?;
     Ok(StaffAccount {
         id: row.try_get("id")?,

@@ -2,7 +2,7 @@
 //! the login refusals) and, in headless Chromium, a clerk's morning with the keyboard
 //! (`tests/browser/console.mjs`).
 
-use madoguchi_tests::Harness;
+use madoguchi_tests::{Harness, browser_report, screenshots};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -16,15 +16,13 @@ fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
     let h = Harness::start(FLAGS);
     h.clerk("clerk.console", "resident_registration");
     let resident = h.guest("鈴木 一郎");
-    let shots = std::env::var("MADOGUCHI_SCREENSHOTS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
     let mut child = Command::new("node")
         .arg("console.mjs")
         .current_dir(&dir)
         .env("MADOGUCHI_BASE", h.base())
         .env("STAFF_LOGIN", "clerk.console")
         .env("STAFF_PASSWORD", "clerk.console-correct-horse-battery")
-        .env("SCREENSHOTS", format!("{shots}/console"))
+        .env("SCREENSHOTS", screenshots("console"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -109,27 +107,17 @@ fn console_forms_need_the_session_token_this_site_and_the_right_role() {
 /// chain verifies, and the application's events say who did what.
 #[test]
 fn the_whole_journey_from_ticket_to_reviewed_application() {
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
-    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
     let h = Harness::start(FLAGS);
     h.clerk("clerk.journey", "resident_registration");
-    let shots = std::env::var("MADOGUCHI_SCREENSHOTS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
-    let out = Command::new("node")
-        .arg("journey.mjs")
-        .current_dir(&dir)
-        .env("MADOGUCHI_BASE", h.base())
-        .env("STAFF_LOGIN", "clerk.journey")
-        .env("STAFF_PASSWORD", "clerk.journey-correct-horse-battery")
-        .env("SCREENSHOTS", format!("{shots}/journey-text-mode"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run node (Node.js 20+ is needed for the browser tests)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().to_string();
-    assert!(out.status.success(), "browser test failed: {last}");
-    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
-    assert_eq!(report["ok"], true, "{report}");
+    let report = browser_report(
+        "journey.mjs",
+        &[
+            ("MADOGUCHI_BASE", &h.base()),
+            ("STAFF_LOGIN", "clerk.journey"),
+            ("STAFF_PASSWORD", "clerk.journey-correct-horse-battery"),
+            ("SCREENSHOTS", &screenshots("journey-text-mode")),
+        ],
+    );
     let reference = report["reference"].as_str().expect("the reference").to_string();
     let verify = h.store.cli(&["audit", "verify"], "");
     assert!(verify.status.success(), "audit verify: {}", String::from_utf8_lossy(&verify.stderr));
@@ -150,31 +138,16 @@ fn the_whole_journey_from_ticket_to_reviewed_application() {
     let submitted = who.iter().position(|w| w == "submitted by resident").expect("submitted by the resident");
     assert_eq!(who.last().map(String::as_str), Some("in_review by staff"), "{who:?}");
     assert!(who[..submitted].iter().all(|w| w.ends_with("by staff")), "{who:?}");
-    eprintln!("{last}");
 }
 
 /// `tests/browser/admin.mjs`: the first admin from the setup link, then staff accounts.
 #[test]
 fn the_first_admin_comes_from_a_one_time_link_and_manages_staff_in_the_console() {
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
-    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
     let h = Harness::start(FLAGS);
     let setup = h.server.ready.setup.clone().expect("an office without an admin prints a setup link");
     // A wrong code is no link.
     assert_eq!(h.get("/staff/setup?code=0123456789abcdef0123456789abcdef").0, 404);
-    let out = Command::new("node")
-        .arg("admin.mjs")
-        .current_dir(&dir)
-        .env("MADOGUCHI_BASE", h.base())
-        .env("SETUP_PATH", &setup)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().to_string();
-    assert!(out.status.success(), "browser test failed: {last}");
-    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
-    assert_eq!(report["ok"], true, "{report}");
+    browser_report("admin.mjs", &[("MADOGUCHI_BASE", &h.base()), ("SETUP_PATH", &setup)]);
     // The records agree: the first admin was made by the setup link, the clerk by the admin.
     let rows = h.store.rows(
         "SELECT s.login, e.action, e.actor_login FROM staff_events e JOIN staff s ON s.id = e.staff_id ORDER BY e.id",

@@ -3,7 +3,7 @@
 //! roles, disable and enable, reset a password, each account's history. Admins only; every
 //! change goes through `identity::accounts` and is recorded there.
 
-use super::{Frame, authorised, lang_code, session_cookie, staff_member};
+use super::frame::{Frame, authorised, lang_code, session_cookie, staff_member};
 use crate::http::extract::ClientAddr;
 use crate::http::state::HttpState;
 use crate::http::text::{Tr, pick_lang, render, same_origin, see_other};
@@ -233,7 +233,7 @@ async fn list(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     };
     let page = AdminPage {
         notice: notice_text(&tr, q.notice.as_deref()),
-        csrf: super::csrf_for(&token),
+        csrf: crate::http::cookies::csrf_for(&token),
         f: Frame::new(&s, l, Some((&st, &token))),
         accounts,
         departments: departments(&s, l),
@@ -325,7 +325,7 @@ async fn account(
     };
     let page = AccountPage {
         notice: notice_text(&tr, q.notice.as_deref()),
-        csrf: super::csrf_for(&token),
+        csrf: crate::http::cookies::csrf_for(&token),
         f: Frame::new(&s, l, Some((&st, &token))),
         account,
         events,

@@ -13,11 +13,12 @@
 //!   with the resident who has arrived; the department's queue beside it (number, name,
 //!   language, waiting time). An admin who is neither sees only the admin pages.
 
+use super::cookies::{STAFF_COOKIE, csrf_for, csrf_ok};
 use super::extract::ClientAddr;
 use super::queue::clerk;
 use super::state::HttpState;
-use super::text::{Tr, csrf_for, pick_lang, render, same_origin, see_other};
-use crate::identity::sessions::{self, Principal, SessionKey};
+use super::text::{Tr, pick_lang, render, same_origin, see_other};
+use crate::identity::sessions::{self, SessionKey};
 use crate::identity::staff::{self, StaffAccount, StaffError};
 use crate::queue::{DeskView, QueueError, StaffTicket};
 use crate::ratelimit::address_key;
@@ -34,9 +35,10 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 mod admin;
+mod frame;
 mod supervisor;
 
-const COOKIE: &str = "madoguchi_staff";
+use frame::{Frame, authorised, lang_code, session_cookie, staff_member};
 const CONSOLE_JS: &str = include_str!("../../../templates/staff/console.js");
 const CONSULT_JS: &str = include_str!("../../../templates/staff/consult.js");
 /// How often the live section is redrawn when nothing happened (waiting times move on).
@@ -55,99 +57,6 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/staff/consultation/{id}", get(consultation_page))
         .merge(admin::router())
         .merge(supervisor::router())
-}
-
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == COOKIE && !v.is_empty() && v.len() <= 128).then(|| v.to_string())
-    })
-}
-
-fn session_cookie(token: &str, secure: bool) -> String {
-    let max_age = sessions::STAFF_ABSOLUTE_EXPIRY_MS / 1000;
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
-}
-
-/// The console's session token for an API call from its scripts: the cookie, vouched for by the
-/// page's CSRF token in `x-csrf-token`.
-pub(super) fn api_token(headers: &HeaderMap) -> Option<String> {
-    let token = cookie_token(headers)?;
-    let given = headers.get("x-csrf-token")?.to_str().ok()?;
-    csrf_ok(&token, given).then_some(token)
-}
-
-/// The staff member behind the console's cookie, and the session token.
-pub(super) async fn staff_member(s: &HttpState, headers: &HeaderMap) -> Option<(StaffAccount, String)> {
-    let token = cookie_token(headers)?;
-    match sessions::resume(&s.db, &token).await.ok()?? {
-        Principal::Staff(st) => Some((st, token)),
-        Principal::Resident(_) => None,
-    }
-}
-
-/// A form's token matches the session's, in constant time.
-fn csrf_ok(token: &str, given: &str) -> bool {
-    let expected = csrf_for(token);
-    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
-}
-
-fn lang_code(l: Lang) -> &'static str {
-    if l == Lang::En { "en" } else { "ja" }
-}
-
-fn other(l: Lang) -> (&'static str, &'static str) {
-    if l == Lang::En { ("ja", "日本語") } else { ("en", "English") }
-}
-
-/// A page's frame: who is logged in, the navigation their roles allow, the language switch.
-struct Frame {
-    lang: &'static str,
-    other: (&'static str, &'static str),
-    office: String,
-    /// `None` on the login page.
-    me: Option<Me>,
-}
-
-struct Me {
-    /// Works a desk (clerk or supervisor), oversees the department, administers accounts.
-    desk: bool,
-    supervisor: bool,
-    admin: bool,
-    name: String,
-    department: String,
-    roles: String,
-    csrf: String,
-}
-
-impl Frame {
-    fn new(s: &HttpState, l: Lang, me: Option<(&StaffAccount, &str)>) -> Frame {
-        let office = s.queues.office();
-        let tr = Tr::of(&s.words, l);
-        Frame {
-            lang: lang_code(l),
-            other: other(l),
-            office: l.name(&office.name).to_string(),
-            me: me.map(|(st, token)| Me {
-                desk: st.works_counter(),
-                supervisor: st.is_supervisor(),
-                admin: st.is_admin(),
-                name: st.display_name.clone(),
-                department: office
-                    .department(&st.department_id)
-                    .map(|d| l.name(&d.name).to_string())
-                    .unwrap_or_else(|| st.department_id.clone()),
-                roles: st
-                    .roles
-                    .iter()
-                    .map(|r| tr.t(&format!("staff-role-{}", r.as_str())))
-                    .collect::<Vec<_>>()
-                    .join("・"),
-                csrf: csrf_for(token),
-            }),
-        }
-    }
 }
 
 #[derive(Template)]
@@ -359,23 +268,6 @@ struct ActionForm {
     ticket: i64,
 }
 
-/// A form post of this console's session: the staff member and the token, or a response that
-/// sends the browser back to the login page.
-async fn authorised(
-    s: &HttpState,
-    headers: &HeaderMap,
-    csrf: &str,
-    l: Lang,
-) -> Result<(StaffAccount, String), Response> {
-    if !same_origin(headers, s.public_origin.as_deref()) {
-        return Err((StatusCode::FORBIDDEN, "cross-site form").into_response());
-    }
-    match staff_member(s, headers).await {
-        Some((st, token)) if csrf_ok(&token, csrf) => Ok((st, token)),
-        _ => Err(see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None)),
-    }
-}
-
 async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<ActionForm>) -> Response {
     let l = pick_lang(Some(&f.lang), &headers);
     let (_, token) = match authorised(&s, &headers, &f.csrf, l).await {
@@ -385,7 +277,7 @@ async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Ac
     let _ = super::sessions::end_session(&s, &token).await;
     see_other(
         &format!("/staff?lang={}", lang_code(l)),
-        Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")),
+        Some(format!("{STAFF_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")),
     )
 }
 

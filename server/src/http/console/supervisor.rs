@@ -3,7 +3,7 @@
 //! supervisor may join. The page's script redraws the live part every few seconds
 //! (`/staff/supervisor/live`).
 
-use super::{Frame, lang_code, staff_member};
+use super::frame::{Frame, lang_code, staff_member};
 use crate::consult::RunningConsultation;
 use crate::http::state::HttpState;
 use crate::http::text::{Tr, pick_lang, render, see_other};
