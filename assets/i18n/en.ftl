@@ -177,3 +177,5 @@ text-consult-form-note = Note from the clerk
 text-consult-form-status = Status
 text-consult-form-yes = yes
 text-consult-form-no = no
+text-apps-heading = Your applications: what happens next
+text-apps-none = You have no applications yet.

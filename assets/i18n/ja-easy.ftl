@@ -173,3 +173,5 @@ text-consult-form-note = しょくいんからの れんらく
 text-consult-form-status = いま
 text-consult-form-yes = はい
 text-consult-form-no = いいえ
+text-apps-heading = あなたの しんせい（このあと すること）
+text-apps-none = しんせいは まだ ありません。

@@ -173,3 +173,5 @@ text-consult-form-note = 職員からの連絡
 text-consult-form-status = 状態
 text-consult-form-yes = はい
 text-consult-form-no = いいえ
+text-apps-heading = あなたの申請（このあとのこと）
+text-apps-none = 申請はまだありません。

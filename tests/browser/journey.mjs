@@ -8,7 +8,10 @@
 //  4. The clerk creates a 転入届 (moving_in) and fills it in, a wrong postal code caught as
 //     typed; the resident sees it filled and confirms it with one button: that submits it.
 //  5. The resident sees its reference and "申請済み"; the clerk moves it to in_review with a note;
-//     the resident sees the note.
+//     the resident sees the note; the clerk ends the consultation with a note.
+//  6. The clerk finds the application among the department's records, opens it, reads its
+//     audit trail and approves it.
+//  7. The resident's text mode shows the application, its status and the clerk's note.
 // Screenshots of each step go to $SCREENSHOTS. The Rust test then checks the audit trail.
 // The last line is the JSON report (with the application's reference).
 //
@@ -148,6 +151,34 @@ try {
   await clerk.waitForURL(/notice=consultation-ended/);
   await resident.waitForFunction(() => /終了しました/.test(document.getElementById('media-status').textContent));
   check(true, 'ending it ends it for the resident');
+
+  // 6. Later, the clerk finds it among the department's applications, opens it (an audited
+  //    read), reads its trail, and approves it.
+  await clerk.getByRole('link', { name: '申請', exact: true }).click();
+  await clerk.getByLabel('受付番号').fill(reference);
+  await clerk.getByRole('button', { name: '検索' }).click();
+  await clerk.getByRole('link', { name: reference }).click();
+  check((await clerk.locator('#record-status').textContent()) === '審査中', 'the record shows its status');
+  check((await clerk.locator('#record-note').textContent()).includes('転出証明書'), 'and the note');
+  const trail = await clerk.locator('table').last().textContent();
+  check(trail.includes('resident') && trail.includes('clerk.journey'), 'its audit trail names the resident and the clerk', trail);
+  const a4 = await axe(clerk);
+  check(a4.violations.length === 0, 'axe: the record page', a4.violations);
+  await clerk.getByLabel('新しい状態').selectOption('approved');
+  await clerk.getByLabel('住民への連絡（任意）').fill('住民票に記載しました');
+  await clerk.getByRole('button', { name: '状態を変更' }).click();
+  await clerk.waitForSelector('#notice');
+  check((await clerk.locator('#record-status').textContent()) === '承認', 'the clerk approves it from the record page');
+  await shot(clerk, 'clerk-record');
+
+  // 7. After the consultation the resident keeps "what happens next": their application, its
+  //    status and the clerk's note, in the text mode.
+  await resident.goto(base + '/text?lang=ja');
+  const mine = await resident.locator(`#my-applications li[data-reference="${reference}"]`).textContent();
+  check(mine.includes('転入届') && mine.includes('承認') && mine.includes('住民票に記載しました'), 'the resident sees what happens next', mine);
+  const a5 = await axe(resident);
+  check(a5.violations.length === 0, 'axe: the text mode with applications', a5.violations);
+  await shot(resident, 'resident-what-next');
   check(csp.length === 0, 'no Content-Security-Policy violation', csp);
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);

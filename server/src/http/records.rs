@@ -41,7 +41,7 @@ fn resident_actor(r: &Resident) -> Actor {
     Actor::Resident { id: r.id.clone() }
 }
 
-fn staff_actor(s: &StaffAccount) -> Actor {
+pub(super) fn staff_actor(s: &StaffAccount) -> Actor {
     Actor::Staff { id: s.id, login: s.login.clone(), department: s.department_id.clone() }
 }
 
@@ -50,6 +50,9 @@ fn staff_actor(s: &StaffAccount) -> Actor {
 pub async fn list_procedures(State(s): State<HttpState>) -> Json<Vec<Procedure>> {
     Json(s.catalog.all().cloned().collect())
 }
+
+/// More fields than any procedure has, by far.
+const MAX_CHECKED_FIELDS: usize = 100;
 
 /// A form to check.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -78,8 +81,13 @@ pub async fn check_form(
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<CheckResult>, ApiError> {
     let req = body(req)?;
-    if !req.form_data.is_object() {
-        return Err(ApiError::BadRequest("invalid", "form_data must be a JSON object".into()));
+    match req.form_data.as_object() {
+        None => return Err(ApiError::BadRequest("invalid", "form_data must be a JSON object".into())),
+        // Every unknown field is an error of its own: a form of thousands would answer with more.
+        Some(o) if o.len() > MAX_CHECKED_FIELDS => {
+            return Err(ApiError::BadRequest("invalid", format!("at most {MAX_CHECKED_FIELDS} fields")));
+        }
+        Some(_) => {}
     }
     if s.catalog.get(&id).is_none() {
         return Err(ApiError::NotFoundWhat("no_procedure", "no such procedure".into()));

@@ -316,9 +316,20 @@ struct Notice {
     text: String,
 }
 
+/// One of the resident's applications, in words: what happens next.
+struct AppRow {
+    reference: String,
+    name: String,
+    status: String,
+    note: Option<String>,
+    documents: Vec<String>,
+}
+
 /// The signed-in resident's part of the page.
 struct Me {
     name: String,
+    /// Their applications, newest first.
+    applications: Vec<AppRow>,
     /// The tickets section, already rendered (and escaped) by its own template.
     tickets: String,
     reload_hint: Option<String>,
@@ -430,8 +441,27 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         Some((r, _)) => {
             let tickets = s.queues.mine(&r.id).await.unwrap_or_default();
             let minutes = s.queues.no_show_after().as_secs().div_ceil(60);
+            let applications = crate::records::applications::list_for_resident(&s.db, &r.id)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| {
+                    let procedure = s.catalog.get(&a.procedure_id);
+                    AppRow {
+                        name: procedure.map(|p| l.name(&p.name).to_string()).unwrap_or_else(|| a.procedure_id.clone()),
+                        documents: procedure
+                            .filter(|_| !matches!(a.status.as_str(), "approved" | "rejected" | "withdrawn"))
+                            .map(|p| p.documents.iter().map(|d| l.name(d).to_string()).collect())
+                            .unwrap_or_default(),
+                        status: c.tr.t(&format!("app-status-{}", a.status.as_str())),
+                        note: a.status_note,
+                        reference: a.reference,
+                    }
+                })
+                .collect();
             Some(Me {
                 name: r.display_name.clone(),
+                applications,
                 tickets: c.tickets_html(&tickets, csrf.as_deref().unwrap_or_default()),
                 reload_hint: tickets
                     .iter()

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 mod admin;
 mod frame;
+mod records;
 mod supervisor;
 
 use frame::{Frame, authorised, lang_code, session_cookie, staff_member};
@@ -57,6 +58,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/staff/consultation/{id}", get(consultation_page))
         .merge(admin::router())
         .merge(supervisor::router())
+        .merge(records::router())
 }
 
 #[derive(Template)]
