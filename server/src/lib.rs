@@ -118,6 +118,8 @@ pub struct WorldParts {
     pub websocket: Option<net::websocket::WsLink>,
     /// The session keeper; without it, connections do not keep their sessions alive.
     pub sessions: Option<net::sessions::SessionLink>,
+    /// Where the world says which residents are in it.
+    pub in_world: net::clients::InWorld,
 }
 
 /// Builds the world app, ready to `run()` (which ticks until shutdown) or to `update()` by hand.
@@ -143,7 +145,8 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         .insert_resource(net::tokens::TokenLedger::new(parts.issued_tokens))
         .insert_resource(net::clients::MaxClients(parts.max_clients.min(1024)))
         .insert_resource(net::clients::MaxPerAddress(parts.max_per_address.max(1)))
-        .add_plugins((net::plugin, world::plugin));
+        .add_plugins((net::plugin, world::plugin))
+        .insert_resource(parts.in_world);
     if let Some(link) = parts.queue {
         app.insert_resource(link);
     }
@@ -394,7 +397,9 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         Some(hex::encode(b))
     };
     let setup_path = setup_code.as_ref().map(|c| format!("/staff/setup?code={c}"));
+    let in_world = net::clients::InWorld::default();
     let state = http::state::HttpState {
+        in_world: in_world.clone(),
         setup_code: Arc::new(std::sync::Mutex::new(setup_code)),
         ws: ws_tickets,
         queues,
@@ -481,6 +486,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
 
     let queue_link = world::counters::QueueLink::new(request_tx, notice_rx, metrics.clone());
     let mut app = build_world(WorldParts {
+        in_world,
         office,
         settings: world::settings::WorldSettings {
             tick_hz: cfg.tick_hz,

@@ -198,3 +198,6 @@ staff-records-audit = Audit trail
 staff-records-not-found = No such application in your department.
 staff-notice-records-moved = The status has been changed; the resident sees it.
 staff-notice-records-bad-status = That status change is not possible from where the application is.
+staff-col-place = Where
+staff-place-3d = in the 3D office
+staff-place-other = elsewhere (text mode)

@@ -198,3 +198,6 @@ staff-records-audit = 監査記録
 staff-records-not-found = あなたの課にその申請はありません。
 staff-notice-records-moved = 状態を変更しました。住民にも表示されます。
 staff-notice-records-bad-status = 今の状態からはその変更はできません。
+staff-col-place = 利用場所
+staff-place-3d = 3D庁舎
+staff-place-other = 3D以外（テキスト版など）

@@ -136,7 +136,9 @@ pub async fn staff_queue(
     State(s): State<HttpState>,
     ClerkAuth(st): ClerkAuth,
 ) -> Result<Json<Vec<StaffTicket>>, ApiError> {
-    Ok(Json(s.queues.waiting(&st.department_id).await?))
+    let mut waiting = s.queues.waiting(&st.department_id).await?;
+    s.mark_in_world(&mut waiting);
+    Ok(Json(waiting))
 }
 
 /// A desk's state after a desk action.

@@ -61,4 +61,15 @@ pub struct HttpState {
     /// The first start's one-time setup code for the first admin (`/staff/setup`), while the
     /// office has no admin.
     pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
+    /// The residents in the 3D office now (the world updates it).
+    pub in_world: crate::net::clients::InWorld,
+}
+
+impl HttpState {
+    /// Marks the tickets whose residents are in the 3D office now.
+    pub fn mark_in_world(&self, tickets: &mut [crate::queue::StaffTicket]) {
+        for t in tickets {
+            t.in_3d_office = self.in_world.contains(&t.resident_id);
+        }
+    }
 }

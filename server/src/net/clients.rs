@@ -16,8 +16,9 @@ use bevy_renet::{RenetSend, RenetServer, RenetServerEvent};
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::limits::{HELLO_TIMEOUT, MAX_STRIKES};
 use madoguchi_shared::protocol::{PROTOCOL_VERSION, ServerMessage, encode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Where a connection is in its life. Messages are checked against it.
@@ -267,8 +268,44 @@ pub(super) fn expire_phases(
     metrics.connected_clients.set(server.connected_clients() as i64);
 }
 
+/// The residents with an avatar in the 3D office now, for the staff console's queue ("in the 3D
+/// office" or not). Written by the world every 20 ticks (a second at the default 20 Hz), read by
+/// the HTTP side.
+#[derive(Resource, Clone, Default)]
+pub struct InWorld(pub Arc<RwLock<HashSet<String>>>);
+
+impl InWorld {
+    /// Whether resident `id` has an avatar in the world.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(id)
+    }
+}
+
+/// Publishes who is in the world, every 20 ticks.
+fn publish_in_world(clients: Res<Clients>, board: Res<InWorld>, mut ticks: Local<u32>) {
+    *ticks += 1;
+    if *ticks % 20 != 1 {
+        return;
+    }
+    let now: HashSet<String> = clients
+        .0
+        .values()
+        .filter(|c| matches!(c.phase, Phase::Joined))
+        .filter_map(|c| match &c.principal {
+            Some(WorldPrincipal::Resident { id }) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut held = board.0.write().unwrap_or_else(|e| e.into_inner());
+    if *held != now {
+        *held = now;
+    }
+}
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Clients>()
+        .init_resource::<InWorld>()
         .add_observer(handle_server_event)
-        .add_systems(PostUpdate, expire_phases.before(RenetSend));
+        .add_systems(PostUpdate, expire_phases.before(RenetSend))
+        .add_systems(Last, publish_in_world);
 }

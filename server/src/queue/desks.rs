@@ -61,6 +61,8 @@ impl Queues {
         StaffTicket {
             waiting_secs: ((now_ms() - t.queued_at) / 1000).max(0),
             language,
+            in_3d_office: false,
+            resident_id: t.resident.clone(),
             id: t.id,
             label: t.label,
             department: t.department,

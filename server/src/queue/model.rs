@@ -141,6 +141,11 @@ pub struct StaffTicket {
     pub waiting_secs: i64,
     /// The resident's language (`ja`, `en`, …), so the clerk can invite an interpreter.
     pub language: String,
+    /// Whether the resident is in the 3D office now (else the text mode, a phone's page or
+    /// the API); filled in by the HTTP side from what the world reports.
+    pub in_3d_office: bool,
+    #[serde(skip)]
+    pub resident_id: String,
     pub counter: Option<String>,
     pub recalls: u32,
     pub transferred_from: Option<String>,

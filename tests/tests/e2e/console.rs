@@ -161,3 +161,43 @@ fn the_first_admin_comes_from_a_one_time_link_and_manages_staff_in_the_console()
     let h = h.kill_and_restart(FLAGS);
     assert!(h.server.ready.setup.is_none());
 }
+
+/// The clerk's queue says which residents are in the 3D office now and which are elsewhere
+/// (text mode, a phone's page, the API), from what the world reports about once a second.
+#[test]
+fn the_queue_says_whether_a_resident_is_in_the_3d_office() {
+    let h = Harness::start(FLAGS);
+    let clerk = h.clerk("clerk.where", "resident_registration");
+    let walker = h.guest("三次元 歩");
+    let texter = h.guest("文字 読子");
+    let mut bot = h.join_as(&walker, "三次元 歩");
+    for t in [&walker, &texter] {
+        let (s, v) = h.call("POST", "/api/v1/tickets", Some(t), Some(&json!({"department": "resident_registration"})));
+        assert_eq!(s, 201, "{v}");
+    }
+    let place = |h: &Harness| -> Vec<(String, bool)> {
+        let (_, q) = h.call("GET", "/api/v1/staff/queue", Some(&clerk), None);
+        q.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["resident_name"].as_str().unwrap().to_string(), t["in_3d_office"].as_bool().unwrap()))
+            .collect()
+    };
+    let until = |want: Vec<(String, bool)>| {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let got = place(&h);
+            if got == want || std::time::Instant::now() > end {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let both = |a: bool| vec![("三次元 歩".to_string(), a), ("文字 読子".to_string(), false)];
+    assert_eq!(until(both(true)), both(true), "the avatar's owner is in the 3D office, the other is not");
+    // The resident id never leaves the server in this list.
+    let (_, q) = h.call("GET", "/api/v1/staff/queue", Some(&clerk), None);
+    assert!(q[0].get("resident_id").is_none(), "{q}");
+    bot.disconnect();
+    assert_eq!(until(both(false)), both(false), "after leaving the world, no longer in it");
+}

@@ -122,6 +122,10 @@ impl DeskLive<'_> {
         self.tr.a(id, &[(name, Arg::from(value))])
     }
 
+    fn place(&self, in_3d: &bool) -> String {
+        self.tr.t(if *in_3d { "staff-place-3d" } else { "staff-place-other" })
+    }
+
     fn status(&self, status: &str) -> String {
         self.tr.t(&format!("staff-ticket-{status}"))
     }
@@ -131,10 +135,14 @@ async fn live_html(s: &HttpState, l: Lang, st: &StaffAccount, token: &str) -> Re
     let tr = Tr::of(&s.words, l);
     let views = s.queues.desk_views().await?;
     let mine = s.queues.desk_of(st.id);
-    let desk = mine.as_ref().and_then(|c| views.iter().find(|d| &d.counter == c).cloned());
+    let mut desk = mine.as_ref().and_then(|c| views.iter().find(|d| &d.counter == c).cloned());
+    if let Some(t) = desk.as_mut().and_then(|d| d.ticket.as_mut()) {
+        s.mark_in_world(std::slice::from_mut(t));
+    }
     let desks =
         if desk.is_none() { views.into_iter().filter(|d| d.department == st.department_id).collect() } else { vec![] };
-    let queue = s.queues.waiting(&st.department_id).await?;
+    let mut queue = s.queues.waiting(&st.department_id).await?;
+    s.mark_in_world(&mut queue);
     let office = s.queues.office();
     let departments = office
         .departments
