@@ -1,12 +1,15 @@
 // The staff console in headless Chromium, as a clerk with only a keyboard: log in (a wrong
 // password first), open a desk, see a resident's ticket arrive live (server-sent events) and be
 // announced, call it with the N key, see the resident arrive, start the consultation, finish
-// with the D key, log out. axe-core on every page, no Content-Security-Policy violation, nothing
+// with the D key, Q to the queue; mark a second resident as not come, transfer a third to
+// another department with a note, close the desk, log out. axe-core on every page, no Content-Security-Policy violation, nothing
 // wider than the window. The Rust test plays the resident over the API, coordinated over
 // stdin/stdout:
 //
 //   this script prints "desk-open"  -> the test takes a ticket, answers "ticket <label>"
 //   this script prints "called"     -> the test says the resident arrived, answers "arrived"
+//   this script prints "another"    -> the test takes one more ticket, answers "ticket <label>"
+//   this script prints "transferred"-> the test checks the ticket moved, answers "checked"
 //   the last line is the JSON report.
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 STAFF_LOGIN=… STAFF_PASSWORD=… node console.mjs
@@ -107,6 +110,39 @@ try {
   await page.keyboard.press('d');
   await page.waitForFunction(() => (document.getElementById('notice') || {}).textContent === '完了しました。');
   check((await page.locator('#at-desk').textContent()).includes('人はいません'), 'D finished the ticket');
+  // Q moves the focus to the queue.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.keyboard.press('q');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'queue'), 'Q moves the focus to the queue');
+
+  // A second resident does not come.
+  say('another');
+  const second = await expect('ticket');
+  await page.waitForSelector(`tr[data-ticket="${second}"]`, { timeout: 10_000 });
+  await page.getByRole('button', { name: '次の番号を呼ぶ' }).click();
+  await page.waitForFunction((l) => (document.getElementById('at-desk') || {}).textContent === l, second);
+  await page.getByRole('button', { name: '来なかった' }).click();
+  await page.waitForFunction(() => /来なかったとして記録/.test((document.getElementById('notice') || {}).textContent || ''));
+  check(true, 'a resident who does not come is marked so');
+
+  // A third is sent to another department, with a note.
+  say('another');
+  const third = await expect('ticket');
+  await page.waitForSelector(`tr[data-ticket="${third}"]`, { timeout: 10_000 });
+  await page.getByRole('button', { name: '次の番号を呼ぶ' }).click();
+  await page.waitForFunction((l) => (document.getElementById('at-desk') || {}).textContent === l, third);
+  await page.getByLabel('回付先', { exact: true }).selectOption('insurance_pension');
+  await page.getByLabel('回付先へのメモ（任意）').fill('国民健康保険の加入も');
+  await page.getByRole('button', { name: '回付する' }).click();
+  await page.waitForFunction(() => /回付しました/.test((document.getElementById('notice') || {}).textContent || ''));
+  check(true, 'a ticket is transferred with a note');
+  say('transferred');
+  await expect('checked');
+
+  // Closing the desk: the desk choice again.
+  await page.getByRole('button', { name: '窓口を閉じる' }).click();
+  await page.waitForSelector('text=開く窓口を選んでください');
+  check(true, 'closing the desk');
   // Log out: the console asks for a login again.
   await page.getByRole('button', { name: 'ログアウト' }).click();
   await page.waitForSelector('text=職員ログイン');

@@ -157,6 +157,9 @@ try {
   await clerk.getByRole('link', { name: '申請', exact: true }).click();
   await clerk.getByLabel('受付番号').fill(reference);
   await clerk.getByRole('button', { name: '検索' }).click();
+  await clerk.waitForSelector(`tr[data-reference="${reference}"]`);
+  const a6 = await axe(clerk);
+  check(a6.violations.length === 0, 'axe: the records list', a6.violations);
   await clerk.getByRole('link', { name: reference }).click();
   check((await clerk.locator('#record-status').textContent()) === '審査中', 'the record shows its status');
   check((await clerk.locator('#record-note').textContent()).includes('転出証明書'), 'and the note');

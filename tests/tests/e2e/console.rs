@@ -48,6 +48,27 @@ fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
         writeln!(to_page, "arrived").unwrap();
         last = next();
     }
+    let mut others = Vec::new();
+    while last == "another" {
+        let who = h.guest(&format!("住民 {}", others.len() + 2));
+        let (s, t) =
+            h.call("POST", "/api/v1/tickets", Some(&who), Some(&json!({"department": "resident_registration"})));
+        assert_eq!(s, 201, "{t}");
+        others.push((who, t["id"].as_i64().unwrap()));
+        writeln!(to_page, "ticket {}", t["label"].as_str().unwrap()).unwrap();
+        last = next();
+    }
+    if last == "transferred" {
+        // The third resident's ticket is now insurance_pension's, with the clerk's note.
+        let (who, _) = others.last().expect("a third ticket");
+        let (_, mine) = h.call("GET", "/api/v1/tickets", Some(who), None);
+        assert_eq!(mine[0]["department"], "insurance_pension", "{mine}");
+        let (second, id) = &others[0];
+        let (_, theirs) = h.call("GET", "/api/v1/tickets", Some(second), None);
+        assert_eq!(theirs[0]["status"], "no_show", "{theirs} ({id})");
+        writeln!(to_page, "checked").unwrap();
+        last = next();
+    }
     loop {
         let line = next();
         if line.is_empty() {
