@@ -8,7 +8,7 @@
 // line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,"office_frame_ms":..,...}; exits 1
 // on failure. first_frame_ms: the first frames out (the loading screen goes); office_frame_ms:
 // the first frame showing the office (after Welcome, the room built).
-import { axe, checker, launch } from './lib.mjs';
+import { axe, checker, launch, MEDIA_ARGS } from './lib.mjs';
 import { writeFile } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -20,7 +20,7 @@ const walk = process.argv.includes('--walk');
 const out = { bench: 'web', checks: [] };
 const { check, finish } = checker(out, 230);
 
-const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required']);
+const browser = await launch(MEDIA_ARGS);
 let failed = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });

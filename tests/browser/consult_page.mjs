@@ -10,7 +10,7 @@
 //   hangs up, and prints its JSON report as the last line.
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 node consult_page.mjs
-import { launch, axe, report, checker, inbound } from './lib.mjs';
+import { launch, axe, report, checker, inbound, MEDIA_ARGS } from './lib.mjs';
 import { createInterface } from 'node:readline';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -36,13 +36,7 @@ const layoutOf = (page) =>
     return { wide, small };
   });
 
-const browser = await launch([
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-]);
+const browser = await launch(MEDIA_ARGS);
 let failed = null;
 try {
   const context = await browser.newContext({ locale: 'ja-JP', viewport: { width: 360, height: 640 }, hasTouch: true, isMobile: true });

@@ -16,7 +16,7 @@
 // The last line is the JSON report (with the application's reference).
 //
 //   MADOGUCHI_BASE=… STAFF_LOGIN=… STAFF_PASSWORD=… SCREENSHOTS=… node journey.mjs
-import { launch, axe, checker, inbound } from './lib.mjs';
+import { launch, axe, checker, inbound, MEDIA_ARGS } from './lib.mjs';
 import { mkdir } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -36,13 +36,7 @@ async function mediaFlows(page, who) {
   check(b.audio.packets > a.audio.packets, `${who} receives audio`, { a, b });
 }
 
-const browser = await launch([
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-]);
+const browser = await launch(MEDIA_ARGS);
 let failed = null;
 try {
   if (shots) await mkdir(shots, { recursive: true });

@@ -13,6 +13,16 @@ const AXE_PATH = fileURLToPath(new URL('./node_modules/axe-core/axe.min.js', imp
 
 export const DEFAULT_AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'];
 
+// Chromium flags for the consultation tests: a fake camera and microphone, allowed without asking,
+// playing without a gesture, WebRTC on loopback with real addresses (no mDNS names).
+export const MEDIA_ARGS = [
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
 // `extraArgs`: more Chromium flags (e.g. a fake camera for the consultation tests).
 export async function launch(extraArgs = []) {
   return chromium.launch({

@@ -676,11 +676,7 @@ impl Consultations {
                     .map(|f| FormField {
                         id: f.id.clone(),
                         label: f.label.clone(),
-                        value: match r.form_data.get(&f.id) {
-                            None | Some(serde_json::Value::Null) => String::new(),
-                            Some(serde_json::Value::String(s)) => s.clone(),
-                            Some(other) => other.to_string(),
-                        },
+                        value: crate::records::catalog::value_text(r.form_data.get(&f.id)),
                         required: f.required,
                     })
                     .collect()

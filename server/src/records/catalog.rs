@@ -72,6 +72,16 @@ pub struct Procedure {
     pub fields: Vec<Field>,
 }
 
+/// A form value as text, for people to read: empty when missing, strings as they are, numbers
+/// and booleans (`true`, `false`) as JSON writes them.
+pub fn value_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
 /// A problem with one field of a submitted form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {

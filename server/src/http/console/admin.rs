@@ -3,7 +3,7 @@
 //! roles, disable and enable, reset a password, each account's history. Admins only; every
 //! change goes through `identity::accounts` and is recorded there.
 
-use super::frame::{Frame, authorised, lang_code, session_cookie, staff_member};
+use super::frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
 use crate::http::extract::ClientAddr;
 use crate::http::state::HttpState;
 use crate::http::text::{Tr, pick_lang, render, same_origin, see_other};
@@ -199,13 +199,6 @@ impl AdminPage<'_> {
 struct PageQuery {
     lang: Option<String>,
     notice: Option<String>,
-}
-
-fn notice_text(tr: &Tr<'_>, notice: Option<&str>) -> String {
-    notice
-        .filter(|n| n.len() <= 40 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-        .map(|n| tr.t(&format!("staff-notice-{n}")))
-        .unwrap_or_default()
 }
 
 /// The admin behind the cookie, or the way back to the login (or desk) page.

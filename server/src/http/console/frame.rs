@@ -99,3 +99,11 @@ pub(super) async fn authorised(
         _ => Err(see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None)),
     }
 }
+
+/// The words of a `?notice=` key (`staff-notice-…`), if it looks like one.
+pub(super) fn notice_text(tr: &Tr<'_>, notice: Option<&str>) -> String {
+    notice
+        .filter(|n| n.len() <= 40 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        .map(|n| tr.t(&format!("staff-notice-{n}")))
+        .unwrap_or_default()
+}

@@ -39,7 +39,7 @@ mod frame;
 mod records;
 mod supervisor;
 
-use frame::{Frame, authorised, lang_code, session_cookie, staff_member};
+use frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
 const CONSOLE_JS: &str = include_str!("../../../templates/staff/console.js");
 const CONSULT_JS: &str = include_str!("../../../templates/staff/consult.js");
 /// How often the live section is redrawn when nothing happened (waiting times move on).
@@ -177,12 +177,7 @@ struct PageQuery {
 async fn home(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let l = pick_lang(q.lang.as_deref(), &headers);
     let tr = Tr::of(&s.words, l);
-    let notice = q
-        .notice
-        .as_deref()
-        .filter(|n| n.len() <= 40 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-        .map(|n| tr.t(&format!("staff-notice-{n}")))
-        .unwrap_or_default();
+    let notice = notice_text(&tr, q.notice.as_deref());
     let Some((st, token)) = staff_member(&s, &headers).await else {
         let page = LoginPage { tr, f: Frame::new(&s, l, None), error: notice, login: String::new() };
         return render(StatusCode::OK, &page);

@@ -3,13 +3,14 @@
 //! data), one application (`/staff/records/{reference}`: opening it is an audited read) with
 //! its form, its status and note, a form to move it on with a note, and its audit history.
 
-use super::frame::{Frame, authorised, lang_code, staff_member};
+use super::frame::{Frame, authorised, lang_code, notice_text, staff_member};
 use crate::http::cookies::csrf_for;
 use crate::http::records::staff_actor;
 use crate::http::state::HttpState;
 use crate::http::text::{Tr, pick_lang, render, see_other};
 use crate::identity::staff::StaffAccount;
 use crate::records::applications::{self, ApplicationSummary, ApplicationView, EventView, RecordError, Search, Status};
+use crate::records::catalog::value_text;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -175,25 +176,10 @@ async fn record(
     let procedure = s.catalog.get(&app.procedure_id);
     let fields = procedure
         .map(|p| {
-            p.fields
-                .iter()
-                .map(|f| {
-                    let v = match app.form_data.get(&f.id) {
-                        None | Some(serde_json::Value::Null) => String::new(),
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                    };
-                    (l.name(&f.label).to_string(), v)
-                })
-                .collect()
+            p.fields.iter().map(|f| (l.name(&f.label).to_string(), value_text(app.form_data.get(&f.id)))).collect()
         })
         .unwrap_or_default();
-    let notice = q
-        .notice
-        .as_deref()
-        .filter(|n| n.len() <= 40 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-        .map(|n| tr.t(&format!("staff-notice-{n}")))
-        .unwrap_or_default();
+    let notice = notice_text(&tr, q.notice.as_deref());
     let page = RecordPage {
         f: Frame::new(&s, l, Some((&st, &token))),
         notice,
