@@ -469,24 +469,80 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Runs a browser script of `tests/browser/` with `env`, and returns its JSON report (the last
-/// line of its output) after checking that it passed. For scripts that need no coordination.
-pub fn browser_report(script: &str, env: &[(&str, &str)]) -> Value {
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
-    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(script).current_dir(&dir).stderr(std::process::Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
+/// A browser script of `tests/browser/` that may talk with the test: it prints a word when it
+/// needs the test to act, the test answers with a line; its last line is its JSON report.
+pub struct BrowserScript {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    name: String,
+}
+
+impl BrowserScript {
+    /// Starts `node <script>` in `tests/browser/` with `env`.
+    pub fn start(script: &str, env: &[(&str, &str)]) -> BrowserScript {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
+        assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+        let mut cmd = std::process::Command::new("node");
+        cmd.arg(script).current_dir(&dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("run node (Node.js 20+ is needed for the browser tests)");
+        let to = child.stdin.take().expect("stdin");
+        let from = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        BrowserScript { child, to, from, name: script.to_string() }
     }
-    let out = cmd.output().expect("run node (Node.js 20+ is needed for the browser tests)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().to_string();
-    assert!(out.status.success(), "{script} failed: {last}");
-    let report: Value = serde_json::from_str(&last).expect("a JSON report line");
-    assert_eq!(report["ok"], true, "{report}");
-    eprintln!("{last}");
-    report
+
+    /// The script's next line; empty once it has ended.
+    pub fn next_line(&mut self) -> String {
+        self.from.next().and_then(Result::ok).unwrap_or_default()
+    }
+
+    /// Answers the script.
+    pub fn answer(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.to, "{line}").expect("answer the browser script");
+    }
+
+    /// Waits for the script's end (`last` is the newest line read) and returns its report,
+    /// after checking that it passed.
+    pub fn finish(mut self, mut last: String) -> Value {
+        loop {
+            let line = self.next_line();
+            if line.is_empty() {
+                break;
+            }
+            last = line;
+        }
+        let status = self.child.wait().expect("wait for node");
+        assert!(status.success(), "{} failed: {last}", self.name);
+        let report: Value = serde_json::from_str(&last).expect("a JSON report line");
+        assert_eq!(report["ok"], true, "{report}");
+        eprintln!("{last}");
+        report
+    }
+}
+
+/// Runs a browser script that needs no answers, and returns its passing report.
+pub fn browser_report(script: &str, env: &[(&str, &str)]) -> Value {
+    BrowserScript::start(script, env).finish(String::new())
+}
+
+/// The form of a complete 転入届 (moving_in).
+pub fn moving_in_form() -> Value {
+    serde_json::json!({
+        "full_name": "山田 花子",
+        "full_name_kana": "ヤマダ ハナコ",
+        "birth_date": "1990-04-01",
+        "move_date": "2026-11-20",
+        "previous_address": "大阪府大阪市北区1-1-1",
+        "postal_code": "150-0001",
+        "new_address": "東京都まどぐち区1-2-3",
+        "household_role": "head"
+    })
 }
 
 /// Where browser tests save screenshots: `$MADOGUCHI_SCREENSHOTS`, else `target/screenshots/`.

@@ -67,23 +67,35 @@
     }
   }
 
+  // Only the answer to the newest check is shown (an older one may come back later).
+  let checks = 0;
   async function check() {
     if (!editing) return;
+    const mine = ++checks;
     const r = await api("POST", "/api/v1/procedures/" + encodeURIComponent(editing.procedure.id) + "/check", { form_data: collect(), complete: true });
-    if (r.ok && editing) showProblems(r.data.errors, true);
+    if (r.ok && editing && mine === checks) showProblems(r.data.errors, true);
   }
 
-  async function save() {
-    if (!editing) return;
-    const r = await api("PATCH", "/api/v1/staff/applications/" + encodeURIComponent(editing.reference), { form_data: collect() });
-    if (r.ok) {
-      status.textContent = W.saved;
-    } else if (r.status === 422 && r.data && r.data.fields) {
-      showProblems(r.data.fields, false);
-      status.textContent = W.saveFailed;
-    } else {
-      status.textContent = (r.data && r.data.message) || W.failed;
-    }
+  // Saves go one at a time, in order, and a save asked for while one is on its way sends the
+  // form as it is then: an older form can never arrive after a newer one.
+  let saving = Promise.resolve();
+  let dirty = false;
+  function save() {
+    dirty = true;
+    saving = saving.then(async () => {
+      if (!dirty || !editing) return;
+      dirty = false;
+      const r = await api("PATCH", "/api/v1/staff/applications/" + encodeURIComponent(editing.reference), { form_data: collect() });
+      if (r.ok) {
+        status.textContent = W.saved;
+      } else if (r.status === 422 && r.data && r.data.fields) {
+        showProblems(r.data.fields, false);
+        status.textContent = W.saveFailed;
+      } else {
+        status.textContent = (r.data && r.data.message) || W.failed;
+      }
+    }).catch(() => { status.textContent = W.failed; });
+    return saving;
   }
 
   function open(app) {

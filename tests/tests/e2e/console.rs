@@ -3,50 +3,40 @@
 //! journey with a resident (`journey.mjs`), and the first admin and staff accounts, where a clerk
 //! is kept out of the admin pages (`admin.mjs`).
 
-use madoguchi_tests::{Harness, browser_report, screenshots};
+use madoguchi_tests::{BrowserScript, Harness, browser_report, screenshots};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 
 const FLAGS: &[&str] = &["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1"];
 
 #[test]
 fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
-    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
     let h = Harness::start(FLAGS);
     h.clerk("clerk.console", "resident_registration");
     let resident = h.guest("鈴木 一郎");
-    let mut child = Command::new("node")
-        .arg("console.mjs")
-        .current_dir(&dir)
-        .env("MADOGUCHI_BASE", h.base())
-        .env("STAFF_LOGIN", "clerk.console")
-        .env("STAFF_PASSWORD", "clerk.console-correct-horse-battery")
-        .env("SCREENSHOTS", screenshots("console"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run node (Node.js 20+ is needed for the browser tests)");
-    let mut to_page = child.stdin.take().unwrap();
-    let mut from_page = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = || from_page.next().and_then(Result::ok).unwrap_or_default();
-    let mut last = next();
+    let mut page = BrowserScript::start(
+        "console.mjs",
+        &[
+            ("MADOGUCHI_BASE", &h.base()),
+            ("STAFF_LOGIN", "clerk.console"),
+            ("STAFF_PASSWORD", "clerk.console-correct-horse-battery"),
+            ("SCREENSHOTS", &screenshots("console")),
+        ],
+    );
+    let mut last = page.next_line();
     let mut ticket = 0;
     if last == "desk-open" {
         let (s, t) =
             h.call("POST", "/api/v1/tickets", Some(&resident), Some(&json!({"department": "resident_registration"})));
         assert_eq!(s, 201, "{t}");
         ticket = t["id"].as_i64().unwrap();
-        writeln!(to_page, "ticket {}", t["label"].as_str().unwrap()).unwrap();
-        last = next();
+        page.answer(&format!("ticket {}", t["label"].as_str().unwrap()));
+        last = page.next_line();
     }
     if last == "called" {
         let (s, v) = h.call("POST", &format!("/api/v1/tickets/{ticket}/arrived"), Some(&resident), None);
         assert_eq!(s, 200, "{v}");
-        writeln!(to_page, "arrived").unwrap();
-        last = next();
+        page.answer("arrived");
+        last = page.next_line();
     }
     let mut others = Vec::new();
     while last == "another" {
@@ -55,8 +45,8 @@ fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
             h.call("POST", "/api/v1/tickets", Some(&who), Some(&json!({"department": "resident_registration"})));
         assert_eq!(s, 201, "{t}");
         others.push((who, t["id"].as_i64().unwrap()));
-        writeln!(to_page, "ticket {}", t["label"].as_str().unwrap()).unwrap();
-        last = next();
+        page.answer(&format!("ticket {}", t["label"].as_str().unwrap()));
+        last = page.next_line();
     }
     if last == "transferred" {
         // The third resident's ticket is now insurance_pension's, with the clerk's note.
@@ -66,20 +56,10 @@ fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
         let (second, id) = &others[0];
         let (_, theirs) = h.call("GET", "/api/v1/tickets", Some(second), None);
         assert_eq!(theirs[0]["status"], "no_show", "{theirs} ({id})");
-        writeln!(to_page, "checked").unwrap();
-        last = next();
+        page.answer("checked");
+        last = page.next_line();
     }
-    loop {
-        let line = next();
-        if line.is_empty() {
-            break;
-        }
-        last = line;
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "browser test failed: {last}");
-    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
-    assert_eq!(report["ok"], true, "{report}");
+    page.finish(last);
     // What the clerk did is in the ticket's events, as the clerk's.
     let clerk = h.clerk("clerk.reader", "resident_registration");
     let (_, events) = h.call("GET", &format!("/api/v1/staff/tickets/{ticket}/events"), Some(&clerk), None);
@@ -91,7 +71,6 @@ fn a_clerk_works_the_desk_from_the_console_with_the_keyboard() {
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert!(by_clerk.contains(&"called") && by_clerk.contains(&"served"), "{events}");
-    eprintln!("{last}");
 }
 
 #[test]

@@ -6,7 +6,9 @@
 use futures_util::{SinkExt, StreamExt};
 use madoguchi_bots::consult::MediaPeer;
 use madoguchi_shared::consult::{Candidate, ClientSignal, Role, ServerSignal};
-use madoguchi_tests::{Harness, media_runtime, signal_url, signal_url_of, start_consultation};
+use madoguchi_tests::{
+    BrowserScript, Harness, media_runtime, moving_in_form, signal_url, signal_url_of, start_consultation,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -540,16 +542,7 @@ fn the_clerk_fills_the_form_and_only_the_residents_confirmation_submits_it() {
         h.call("POST", "/api/v1/procedures/moving_in/check", Some(&clerk), Some(&json!({ "form_data": many })));
     assert_eq!(s, 400, "a form of more fields than any procedure has is refused, not answered field by field");
     // The clerk fills it in: the resident sees every value, and that it can be confirmed.
-    let form = json!({
-        "full_name": "山田 花子",
-        "full_name_kana": "ヤマダ ハナコ",
-        "birth_date": "1990-04-01",
-        "move_date": "2026-11-20",
-        "previous_address": "大阪府大阪市北区1-1-1",
-        "postal_code": "150-0001",
-        "new_address": "東京都まどぐち区1-2-3",
-        "household_role": "head"
-    });
+    let form = moving_in_form();
     let (s, v) = h.call(
         "PATCH",
         &format!("/api/v1/staff/applications/{reference}"),
@@ -723,33 +716,18 @@ fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
 
 #[test]
 fn the_text_mode_consultation_page_carries_video_both_ways_on_a_phone() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
-    assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
     let h = Harness::start(FLAGS);
     let rt = media_runtime();
     let clerk = h.clerk("clerk.page", "resident_registration");
     assert_eq!(h.call("POST", "/api/v1/staff/desks/a1/take", Some(&clerk), None).0, 200);
-    let mut child = Command::new("node")
-        .arg("consult_page.mjs")
-        .current_dir(&dir)
-        .env("MADOGUCHI_BASE", h.base())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run node (Node.js 20+ is needed for the browser tests)");
-    let mut to_page = child.stdin.take().unwrap();
-    let mut from_page = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = || from_page.next().and_then(Result::ok).unwrap_or_default();
-    let mut last = next();
+    let mut page = BrowserScript::start("consult_page.mjs", &[("MADOGUCHI_BASE", &h.base())]);
+    let mut last = page.next_line();
     let mut clerk_peer = None;
     if last == "ticket" {
         let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
         assert_eq!(s, 200, "{v}");
-        writeln!(to_page, "called").unwrap();
-        last = next();
+        page.answer("called");
+        last = page.next_line();
     }
     if last == "arrived" {
         let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None);
@@ -758,24 +736,12 @@ fn the_text_mode_consultation_page_carries_video_both_ways_on_a_phone() {
         let mut peer = rt.block_on(MediaPeer::join_with(&signal_url(&h, &clerk, id), 0xC1, true)).expect("clerk joins");
         assert!(rt.block_on(peer.connected(CONNECT)));
         clerk_peer = Some(peer);
-        writeln!(to_page, "started").unwrap();
-        last = next();
+        page.answer("started");
+        last = page.next_line();
     }
-    // The rest is the report.
-    loop {
-        let line = next();
-        if line.is_empty() {
-            break;
-        }
-        last = line;
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "browser test failed: {last}");
-    let report: serde_json::Value = serde_json::from_str(&last).expect("a JSON report line");
-    assert_eq!(report["ok"], true, "{report}");
+    page.finish(last);
     let peer = clerk_peer.expect("the clerk joined");
     // The clerk got the resident's real camera and microphone.
     assert!(peer.slot("video", 0).bytes > 10_000, "{:?}", peer.slot("video", 0).packets);
     assert!(peer.slot("audio", 0).packets > 20);
-    eprintln!("{last}");
 }

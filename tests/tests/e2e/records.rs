@@ -1,7 +1,7 @@
 //! Records end to end, on SQLite and on PostgreSQL: sessions, the application lifecycle, the
 //! audit trail, the authorization matrix, and durability under SIGKILL.
 
-use madoguchi_tests::{Backend, Harness, Store, on_both_backends};
+use madoguchi_tests::{Backend, Harness, Store, moving_in_form as moving_in, on_both_backends};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -19,19 +19,6 @@ on_both_backends!(
     sessions_resume_and_end,
     concurrent_staff_reads_each_leave_one_event,
 );
-
-fn moving_in() -> Value {
-    json!({
-        "full_name": "山田 花子",
-        "full_name_kana": "ヤマダ ハナコ",
-        "birth_date": "1990-04-01",
-        "move_date": "2026-11-20",
-        "previous_address": "大阪府大阪市北区1-1-1",
-        "postal_code": "150-0001",
-        "new_address": "東京都まどぐち区1-2-3",
-        "household_role": "head"
-    })
-}
 
 fn start(backend: Backend) -> Harness {
     Harness::start_on(Store::new(backend), &[])
