@@ -26,6 +26,14 @@ near-counter = Counter { $counter }: { $department }
 button-take = Take a ticket
 button-chat = Chat
 
+# The 3D client's "what happens next" panel.
+apps-button = My applications ({ $count })
+apps-loading = Loading…
+apps-status = Status: { $status }
+apps-note = Note from the clerk: { $note }
+apps-documents = What to bring: { $documents }
+apps-more = { $count } more (the text mode lists them all)
+
 chat-prompt = Chat: { $text }
 chat-hint = Enter to chat, Esc to cancel
 

@@ -25,6 +25,14 @@ near-counter = { $counter } の まどぐち: { $department }
 button-take = ばんごうふだ を とる
 button-chat = チャット
 
+# The 3D client's "what happens next" panel.
+apps-button = しんせい（{ $count }）
+apps-loading = よみこみ ちゅう…
+apps-status = いま: { $status }
+apps-note = しょくいんからの れんらく: { $note }
+apps-documents = もって くる もの: { $documents }
+apps-more = ほかに { $count } こ（もじ の ページで ぜんぶ みられます）
+
 chat-prompt = チャット: { $text }
 chat-hint = Enter キー で チャット、Esc で やめる
 

@@ -25,6 +25,14 @@ near-counter = { $counter } 番窓口: { $department }
 button-take = 番号札をとる
 button-chat = チャット
 
+# The 3D client's "what happens next" panel.
+apps-button = 申請の状況（{ $count }）
+apps-loading = 読み込み中…
+apps-status = 状態: { $status }
+apps-note = 職員からの連絡: { $note }
+apps-documents = お持ちいただくもの: { $documents }
+apps-more = ほか { $count } 件（文字モードで全部見られます）
+
 chat-prompt = チャット: { $text }
 chat-hint = Enter キーでチャット、Esc でやめる
 

@@ -5,6 +5,10 @@
 //! the desktop (the desktop build links no camera, microphone or WebRTC stack; one page tested in
 //! real browsers serves all three ways in). When the consultation ends, the browser overlay
 //! closes.
+//!
+//! In the browser the overlay covers the whole game, so the game stops drawing behind it: it
+//! updates once a second (enough to keep its world connection alive and to see the
+//! consultation end) and gives the processor to the video. It draws again when the overlay goes.
 
 use crate::net::{ServerConfig, SessionToken};
 use crate::world::ActiveConsultation;
@@ -36,10 +40,29 @@ async fn ask(http_base: String, token: String) -> Result<String, String> {
     Ok(format!("{http_base}{}", link.url))
 }
 
+/// How often the browser game updates while the consultation covers it.
+#[cfg(target_arch = "wasm32")]
+const PAUSED_UPDATE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Pauses drawing (the browser overlay covers the game) or resumes it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
+fn pause_drawing(winit: Option<&mut bevy::winit::WinitSettings>, paused: bool) {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(w) = winit {
+        *w = if paused {
+            let slow = bevy::winit::UpdateMode::reactive_low_power(PAUSED_UPDATE);
+            bevy::winit::WinitSettings { focused_mode: slow, unfocused_mode: slow }
+        } else {
+            bevy::winit::WinitSettings::game()
+        };
+    }
+}
+
 fn follow(
     consultation: Res<ActiveConsultation>,
     session: Res<SessionToken>,
     config: Res<ServerConfig>,
+    mut winit: Option<ResMut<bevy::winit::WinitSettings>>,
     mut asked: Local<Asked>,
 ) {
     match (consultation.0, asked.id) {
@@ -59,6 +82,7 @@ fn follow(
             asked.id = None;
             if asked.shown {
                 crate::platform::close_consultation();
+                pause_drawing(winit.as_deref_mut(), false);
             }
             asked.shown = false;
         }
@@ -69,6 +93,7 @@ fn follow(
         match answer {
             Some(Ok(url)) => {
                 crate::platform::open_consultation(&url);
+                pause_drawing(winit.as_deref_mut(), true);
                 asked.shown = true;
             }
             Some(Err(e)) => {

@@ -328,7 +328,9 @@ fn banner(
     mut calls: MessageReader<Called>,
     tr: Res<I18n>,
     office: Res<OfficeRes>,
-    time: Res<Time>,
+    // Wall-clock time: while a consultation covers the game it updates rarely, and the game's
+    // own clock (which caps each step) would keep the banner up for minutes.
+    time: Res<Time<Real>>,
     mut shown_until: Local<f32>,
     mut q: Query<(&mut Text, &mut Visibility), With<Banner>>,
 ) {

@@ -2,6 +2,7 @@
 //! (wasm32, WebGL2, renet over a WebSocket). Everything but drawing also runs headless, which is
 //! how the tests drive it.
 
+pub mod applications;
 pub mod consult;
 pub mod hud;
 pub mod i18n;
@@ -78,6 +79,7 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
         hud::plugin,
         ui::plugin,
         consult::plugin,
+        applications::plugin,
     ));
     // The default font handle draws every text: make it ours.
     let font = bevy::text::Font::from_bytes(FONT.to_vec());

@@ -115,6 +115,9 @@ pub struct FormField {
     pub label: Names,
     /// The value as text (empty: not filled); booleans are `true` or `false`.
     pub value: String,
+    /// For a choice, what the chosen value reads as (show this, not `value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<crate::layout::Names>,
     pub required: bool,
 }
 

@@ -8,7 +8,7 @@
 // line: {"bench":"web","compressed_bytes":..,"first_frame_ms":..,"office_frame_ms":..,...}; exits 1
 // on failure. first_frame_ms: the first frames out (the loading screen goes); office_frame_ms:
 // the first frame showing the office (after Welcome, the room built).
-import { axe, checker, launch, MEDIA_ARGS } from './lib.mjs';
+import { axe, checker, launch, MEDIA_ARGS, walker } from './lib.mjs';
 import { writeFile } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
@@ -94,24 +94,7 @@ try {
   check(errors.length === 0, 'no page errors or CSP violations after connecting', errors);
   if (walk) {
     await page.locator('canvas#madoguchi').focus();
-    const hold = async (keys, ms) => {
-      for (const k of keys) await page.keyboard.down(k);
-      await page.waitForTimeout(ms);
-      for (const k of keys.reverse()) await page.keyboard.up(k);
-    };
-    // Hold keys until the client says we are where we wanted (however fast this machine draws).
-    const where = () => page.evaluate(() => ({ room: document.body.dataset.room, pos: (document.body.dataset.pos || '0,0').split(',').map(Number) }));
-    const holdUntil = async (keys, done, ms) => {
-      for (const k of keys) await page.keyboard.down(k);
-      const end = Date.now() + ms;
-      let w = await where();
-      while (!done(w) && Date.now() < end) {
-        await page.waitForTimeout(50);
-        w = await where();
-      }
-      for (const k of [...keys].reverse()) await page.keyboard.up(k);
-      return w;
-    };
+    const { holdUntil } = walker(page);
     // Lobby entrance (12, 2) north through the door to the counters, then up to c1 (20.5, 15).
     let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 20_000);
     check(w.room === 'counters', 'walked through the door to the counters', w);

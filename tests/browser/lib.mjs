@@ -120,3 +120,53 @@ export const inbound = (page) =>
     }
     return totals;
   });
+
+// Walking the 3D client with the keyboard. The client writes where the server last put us into
+// <body data-room="…" data-pos="x,y">; holdUntil(keys, done, ms) holds keys until done(where)
+// says we are there, or ms pass, and returns where we are. A software-rendered frame can take
+// most of a second, so a key is seen late and the avatar runs on after it is released: for a
+// spot, goTo(x, y, tol) walks in timed steps, each shorter than the way left, and looks again
+// once the avatar has stopped.
+export function walker(page) {
+  const where = () => page.evaluate(() => ({ room: document.body.dataset.room, pos: (document.body.dataset.pos || '0,0').split(',').map(Number) }));
+  const holdUntil = async (keys, done, ms) => {
+    for (const k of keys) await page.keyboard.down(k);
+    const end = Date.now() + ms;
+    let w = await where();
+    while (!done(w) && Date.now() < end) {
+      await page.waitForTimeout(50);
+      w = await where();
+    }
+    for (const k of [...keys].reverse()) await page.keyboard.up(k);
+    return w;
+  };
+  // Where the avatar is once it has not moved for 600 ms (at most 6 s).
+  const settle = async () => {
+    let w = await where();
+    let still = Date.now();
+    const end = Date.now() + 6_000;
+    while (Date.now() - still < 600 && Date.now() < end) {
+      await page.waitForTimeout(100);
+      const n = await where();
+      if (n.pos[0] !== w.pos[0] || n.pos[1] !== w.pos[1]) still = Date.now();
+      w = n;
+    }
+    return w;
+  };
+  const WALK = 1.6; // m/s, the server's cap without running
+  const goTo = async (x, y, tol, tries = 14) => {
+    let w = await settle();
+    for (let i = 0; i < tries; i++) {
+      const dx = x - w.pos[0];
+      const dy = y - w.pos[1];
+      if (Math.hypot(dx, dy) <= tol) return w;
+      const [key, d] = Math.abs(dx) >= Math.abs(dy) ? [dx > 0 ? 'KeyD' : 'KeyA', Math.abs(dx)] : [dy > 0 ? 'KeyW' : 'KeyS', Math.abs(dy)];
+      await page.keyboard.down(key);
+      await page.waitForTimeout(Math.max(150, Math.min(4_000, (d / WALK) * 1000 * 0.7)));
+      await page.keyboard.up(key);
+      w = await settle();
+    }
+    return w;
+  };
+  return { where, holdUntil, settle, goTo };
+}

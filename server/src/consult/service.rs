@@ -677,6 +677,7 @@ impl Consultations {
                         id: f.id.clone(),
                         label: f.label.clone(),
                         value: crate::records::catalog::value_text(r.form_data.get(&f.id)),
+                        choice: f.choice_label(r.form_data.get(&f.id)).cloned(),
                         required: f.required,
                     })
                     .collect()

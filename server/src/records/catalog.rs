@@ -49,6 +49,11 @@ pub struct Field {
     pub pattern: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// What each choice reads as, by choice (every choice has one): a resident sees
+    /// 「世帯主（本人）」, never `head`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub choice_labels: BTreeMap<String, Names>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +75,13 @@ pub struct Procedure {
     pub documents: Vec<Names>,
     #[serde(rename = "field")]
     pub fields: Vec<Field>,
+}
+
+impl Field {
+    /// The label of a chosen value (a choice field's value that is one of its choices).
+    pub fn choice_label(&self, v: Option<&Value>) -> Option<&Names> {
+        self.choice_labels.get(v?.as_str()?)
+    }
 }
 
 /// A form value as text, for people to read: empty when missing, strings as they are, numbers
@@ -168,6 +180,17 @@ impl Catalog {
                 }
                 if f.kind != FieldType::Choice && !f.choices.is_empty() {
                     return Err(err(file, at("choices"), "only choice fields have choices"));
+                }
+                if let Some(c) = f.choices.iter().find(|c| !f.choice_labels.contains_key(*c)) {
+                    return Err(err(file, at("choice_labels"), format!("choice \"{c}\" has no label")));
+                }
+                if let Some(c) = f.choice_labels.keys().find(|c| !f.choices.contains(*c)) {
+                    return Err(err(file, at("choice_labels"), format!("\"{c}\" is not one of the choices")));
+                }
+                if let Some((c, _)) =
+                    f.choice_labels.iter().find(|(_, n)| n.ja.trim().is_empty() || n.en.trim().is_empty())
+                {
+                    return Err(err(file, at("choice_labels"), format!("the label of \"{c}\" needs both ja and en")));
                 }
                 if let (Some(lo), Some(hi)) = (f.min, f.max)
                     && lo > hi
@@ -383,6 +406,33 @@ label = { ja = "a", en = "a" }
         let bad = bad.replace("nowhere", "taxation").replace("type = \"text\"", "type = \"text\"\npattern = \"([\"");
         let e = Catalog::parse(&[("x.toml".into(), bad)], &office()).unwrap_err();
         assert_eq!(e.field, "field[0].pattern");
+        // Every choice reads as words: a choice without a label, or a label for no choice, is
+        // refused.
+        let choice = r#"
+id = "x"
+department = "taxation"
+name = { ja = "x", en = "x" }
+identity_level = "guest"
+[[field]]
+id = "a"
+type = "choice"
+label = { ja = "a", en = "a" }
+choices = ["one", "two"]
+[field.choice_labels]
+one = { ja = "一", en = "One" }
+"#;
+        let e = Catalog::parse(&[("x.toml".into(), choice.into())], &office()).unwrap_err();
+        assert_eq!(e.field, "field[0].choice_labels");
+        assert!(e.to_string().contains("\"two\" has no label"), "{e}");
+        let extra =
+            format!("{choice}two = {{ ja = \"二\", en = \"Two\" }}\nthree = {{ ja = \"三\", en = \"Three\" }}\n");
+        let e = Catalog::parse(&[("x.toml".into(), extra)], &office()).unwrap_err();
+        assert!(e.to_string().contains("\"three\" is not one of the choices"), "{e}");
+        let good = format!("{choice}two = {{ ja = \"二\", en = \"Two\" }}\n");
+        let c = Catalog::parse(&[("x.toml".into(), good)], &office()).unwrap();
+        let f = &c.get("x").unwrap().fields[0];
+        assert_eq!(f.choice_label(Some(&Value::from("two"))).map(|n| n.ja.as_str()), Some("二"));
+        assert_eq!(f.choice_label(Some(&Value::from("nine"))), None);
     }
 
     #[test]

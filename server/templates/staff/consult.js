@@ -126,7 +126,7 @@
         for (const c of f.choices) {
           const o = document.createElement("option");
           o.value = c;
-          o.textContent = c;
+          o.textContent = f.choice_labels && f.choice_labels[c] ? named(f.choice_labels[c]) : c;
           input.append(o);
         }
       } else {

@@ -100,7 +100,7 @@
       if (a.fields && a.fields.length) {
         const dl = el("dl", undefined, "form");
         for (const f of a.fields) {
-          const v = f.value === "true" ? W.form.yes : f.value === "false" ? W.form.no : f.value;
+          const v = f.choice ? named(f.choice) : f.value === "true" ? W.form.yes : f.value === "false" ? W.form.no : f.value;
           dl.append(el("dt", named(f.label) + (f.required ? " *" : "")), el("dd", v || W.form.empty));
         }
         li.append(dl);

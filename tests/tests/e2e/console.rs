@@ -103,11 +103,35 @@ fn console_forms_need_the_session_token_and_this_site() {
     assert!(page.contains(r#"action="/staff/login""#));
 }
 
-/// The whole journey in two browsers: `tests/browser/journey.mjs`. Then the records: the audit
-/// chain verifies, and the application's events say who did what.
+/// The whole journey in two browsers (`tests/browser/journey.mjs`), the resident in the text
+/// mode. Then the records: the audit chain verifies, and the application's events say who did
+/// what.
 #[test]
 fn the_whole_journey_from_ticket_to_reviewed_application() {
-    let h = Harness::start(FLAGS);
+    journey("text", "journey-text-mode");
+}
+
+/// The same journey with the resident in the 3D office (the browser client's wasm build): they
+/// walk to the counter for a ticket and back when called, the consultation opens over the game,
+/// and after it the client's own panel says what happens next.
+#[test]
+fn the_whole_journey_from_the_3d_office() {
+    let _one = crate::web_client::BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    journey("3d", "journey-3d");
+}
+
+fn journey(resident: &str, shots: &str) {
+    let dist = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../client/dist"));
+    let dist = dist.display().to_string();
+    let mut flags = FLAGS.to_vec();
+    if resident == "3d" {
+        assert!(
+            std::path::Path::new(&dist).join("madoguchi_bg.wasm").exists(),
+            "the browser client is not built: run scripts/build-web (scripts/test does)"
+        );
+        flags.extend(["--web-dir", &dist]);
+    }
+    let h = Harness::start(&flags);
     h.clerk("clerk.journey", "resident_registration");
     let report = browser_report(
         "journey.mjs",
@@ -115,7 +139,8 @@ fn the_whole_journey_from_ticket_to_reviewed_application() {
             ("MADOGUCHI_BASE", &h.base()),
             ("STAFF_LOGIN", "clerk.journey"),
             ("STAFF_PASSWORD", "clerk.journey-correct-horse-battery"),
-            ("SCREENSHOTS", &screenshots("journey-text-mode")),
+            ("SCREENSHOTS", &screenshots(shots)),
+            ("RESIDENT", resident),
         ],
     );
     let reference = report["reference"].as_str().expect("the reference").to_string();

@@ -8,9 +8,9 @@ use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// One headless Chromium at a time: two software-rendered browsers on a small machine make
-/// both slow enough to time out.
-static BROWSER: Mutex<()> = Mutex::new(());
+/// One headless Chromium with the 3D client at a time: two software-rendered browsers on a small
+/// machine make both slow enough to time out (the 3D journey of `console.rs` takes it too).
+pub(crate) static BROWSER: Mutex<()> = Mutex::new(());
 
 /// A child process killed when the test ends, passed or not (a failed assertion must not leave
 /// node and Chromium running).

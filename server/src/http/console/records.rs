@@ -176,7 +176,14 @@ async fn record(
     let procedure = s.catalog.get(&app.procedure_id);
     let fields = procedure
         .map(|p| {
-            p.fields.iter().map(|f| (l.name(&f.label).to_string(), value_text(app.form_data.get(&f.id)))).collect()
+            p.fields
+                .iter()
+                .map(|f| {
+                    let v = app.form_data.get(&f.id);
+                    let text = f.choice_label(v).map(|n| l.name(n).to_string()).unwrap_or_else(|| value_text(v));
+                    (l.name(&f.label).to_string(), text)
+                })
+                .collect()
         })
         .unwrap_or_default();
     let notice = notice_text(&tr, q.notice.as_deref());
