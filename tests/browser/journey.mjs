@@ -8,7 +8,9 @@
 //  3. The clerk calls it (N); the resident is told (the page, or the 3D banner), says they are at
 //     the counter (text mode) or walks back to it (3D); the clerk starts the consultation; both
 //     see and hear each other (getStats, both ways). In 3D the consultation page opens over the
-//     game: the resident's side of every later step is that page, in its frame.
+//     game: the resident's side of every later step is that page, in its frame. With
+//     SUPERVISOR_LOGIN (the text-mode run), a supervisor joins from their overview, gets the
+//     media, and the resident sees them present.
 //  4. The clerk creates a 転入届 (moving_in) and fills it in, a wrong postal code caught as
 //     typed; the resident sees it filled and confirms it with one button: that submits it.
 //  5. The resident sees its reference and "申請済み"; the clerk moves it to in_review with a note;
@@ -152,6 +154,40 @@ try {
   await mediaFlows(rv, 'resident');
   await shot(clerk, 'clerk-consultation');
   await shot(resident, 'resident-consultation');
+
+  // A supervisor of the department (SUPERVISOR_LOGIN, text-mode run) sees the consultation on
+  // their overview and joins it from there: they get the media, the resident sees them present,
+  // and they cannot fill the form (that is the clerk's).
+  if (process.env.SUPERVISOR_LOGIN) {
+    const superCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
+    superCtx.setDefaultTimeout(20_000);
+    const sup = await superCtx.newPage();
+    sup.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+    await sup.goto(base + '/staff');
+    await sup.getByLabel('ログイン名').fill(process.env.SUPERVISOR_LOGIN);
+    await sup.getByLabel('パスワード').fill(process.env.SUPERVISOR_PASSWORD);
+    await sup.keyboard.press('Enter');
+    await sup.getByRole('button', { name: 'ログアウト' }).waitFor();
+    await sup.goto(base + '/staff/supervisor?lang=ja');
+    const running = sup.locator('li[data-consultation]');
+    await running.first().waitFor()
+      .catch(async () => { throw new Error('no running consultation on the overview: ' + await sup.locator('main').textContent()); });
+    check((await running.count()) === 1, 'the supervisor\'s overview lists the running consultation', await running.allTextContents());
+    await shot(sup, 'supervisor-overview');
+    await running.first().getByRole('link', { name: '参加する' }).click();
+    await sup.waitForSelector('#consult');
+    await mediaFlows(sup, 'supervisor');
+    check((await sup.locator('#form-editor').count()) === 0 && (await sup.getByRole('button', { name: '住民の申請を作成' }).count()) === 0,
+      'a supervisor watches: no form editor');
+    await rv.waitForFunction(() => /責任者/.test(document.getElementById('people').textContent), null, { timeout: 15_000 })
+      .catch(async () => { throw new Error('the resident does not see the supervisor: ' + await rv.locator('#people').textContent()); });
+    check(true, 'the resident sees the supervisor present');
+    const as = await axe(sup);
+    check(as.violations.length === 0, 'axe: the supervisor\'s consultation page', as.violations);
+    await shot(sup, 'supervisor-consultation');
+    await shot(resident, 'resident-sees-supervisor');
+    await superCtx.close();
+  }
   const a1 = await axe(clerk);
   check(a1.violations.length === 0, 'axe: the console\'s consultation page', a1.violations);
 

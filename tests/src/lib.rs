@@ -545,9 +545,12 @@ pub fn moving_in_form() -> Value {
     })
 }
 
-/// Where browser tests save screenshots: `$MADOGUCHI_SCREENSHOTS`, else `target/screenshots/`.
+/// Where a browser test saves its screenshots: `$MADOGUCHI_SCREENSHOTS/{name}`, else
+/// `target/screenshots/{name}`. The folder is emptied first, so it holds this run's pictures only.
 pub fn screenshots(name: &str) -> String {
     let root = std::env::var("MADOGUCHI_SCREENSHOTS")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots").to_string());
-    format!("{root}/{name}")
+    let dir = format!("{root}/{name}");
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }

@@ -133,16 +133,22 @@ fn journey(resident: &str, shots: &str) {
     }
     let h = Harness::start(&flags);
     h.clerk("clerk.journey", "resident_registration");
-    let report = browser_report(
-        "journey.mjs",
-        &[
-            ("MADOGUCHI_BASE", &h.base()),
-            ("STAFF_LOGIN", "clerk.journey"),
-            ("STAFF_PASSWORD", "clerk.journey-correct-horse-battery"),
-            ("SCREENSHOTS", &screenshots(shots)),
-            ("RESIDENT", resident),
-        ],
-    );
+    let shots = screenshots(shots);
+    let mut env = vec![
+        ("MADOGUCHI_BASE", h.base()),
+        ("STAFF_LOGIN", "clerk.journey".to_string()),
+        ("STAFF_PASSWORD", "clerk.journey-correct-horse-battery".to_string()),
+        ("SCREENSHOTS", shots),
+        ("RESIDENT", resident.to_string()),
+    ];
+    if resident == "text" {
+        // In this run a supervisor joins the consultation from the console too.
+        h.staff("super.journey", "resident_registration", "supervisor");
+        env.push(("SUPERVISOR_LOGIN", "super.journey".into()));
+        env.push(("SUPERVISOR_PASSWORD", "super.journey-correct-horse-battery".into()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let report = browser_report("journey.mjs", &env);
     let reference = report["reference"].as_str().expect("the reference").to_string();
     let verify = h.store.cli(&["audit", "verify"], "");
     assert!(verify.status.success(), "audit verify: {}", String::from_utf8_lossy(&verify.stderr));
