@@ -115,6 +115,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// OpenID Connect providers residents may sign in with: a TOML file of `[[provider]]`s (id,
+    /// name, issuer, client_id, client_secret_env, scopes, verified_when); see the README.
+    /// Default: none (residents are guests).
+    #[arg(long, env = "MADOGUCHI_OIDC_CONFIG")]
+    pub oidc_config: Option<std::path::PathBuf>,
+
     /// Reverse proxies to believe (comma-separated CIDRs or addresses, e.g. 10.0.0.0/8,::1):
     /// only from these peers do `Forwarded`/`X-Forwarded-For` name the client's address, which
     /// the per-address limits then use. Default: none (the TCP peer is the client).

@@ -75,6 +75,7 @@ migrations!(
     (8, "audit log", "0008_audit_log.sql"),
     (9, "consultations", "0009_consultations.sql"),
     (10, "staff admin", "0010_staff_admin.sql"),
+    (11, "resident identities", "0011_resident_identities.sql"),
 );
 
 /// The migrator of one backend's files.

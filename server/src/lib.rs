@@ -398,7 +398,16 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     };
     let setup_path = setup_code.as_ref().map(|c| format!("/staff/setup?code={c}"));
     let in_world = net::clients::InWorld::default();
+    let oidc = match &cfg.oidc_config {
+        Some(path) => identity::oidc::Providers::load(path).map_err(anyhow::Error::msg)?,
+        None => identity::oidc::Providers::none(),
+    };
+    if !oidc.is_empty() {
+        let ids: Vec<String> = oidc.offered().into_iter().map(|(id, _)| id).collect();
+        tracing::info!(providers = ?ids, "residents may sign in with OpenID Connect");
+    }
     let state = http::state::HttpState {
+        oidc: Arc::new(oidc),
         in_world: in_world.clone(),
         setup_code: Arc::new(std::sync::Mutex::new(setup_code)),
         ws: ws_tickets,

@@ -162,9 +162,21 @@ impl Harness {
         Harness::start_on(Store::new(Backend::Sqlite), extra)
     }
 
+    /// Starts a server with the default assets, `extra` flags and `env` variables (e.g. a client
+    /// secret the configuration names), on a fresh SQLite file.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Harness {
+        Harness::start_on_with_env(Store::new(Backend::Sqlite), extra, env)
+    }
+
     /// Starts a server on `store`.
     pub fn start_on(store: Store, extra: &[&str]) -> Harness {
-        let server = ServerProcess::start_with(extra, &store.env(), store.data_dir.clone(), true)
+        Harness::start_on_with_env(store, extra, &[])
+    }
+
+    fn start_on_with_env(store: Store, extra: &[&str], env: &[(&str, &str)]) -> Harness {
+        let mut all = store.env();
+        all.extend_from_slice(env);
+        let server = ServerProcess::start_with(extra, &all, store.data_dir.clone(), true)
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
         // The runtime runs only inside calls, so a pooled connection never hears the server close

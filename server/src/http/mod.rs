@@ -20,6 +20,7 @@ pub mod ops;
 pub mod queue;
 pub mod records;
 pub mod sessions;
+pub mod signin;
 pub mod state;
 pub mod text;
 pub mod text_consult;
@@ -58,6 +59,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(accounts::router())
         .merge(console::router())
         .merge(text::router())
+        .merge(signin::router())
         .merge(text_consult::router())
         .merge(web::router())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::openapi))

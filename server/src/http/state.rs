@@ -61,6 +61,8 @@ pub struct HttpState {
     /// The first start's one-time setup code for the first admin (`/staff/setup`), while the
     /// office has no admin.
     pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
+    /// The OpenID Connect providers residents may sign in with, and the sign-ins under way.
+    pub oidc: Arc<crate::identity::oidc::Providers>,
     /// The residents in the 3D office now (the world updates it).
     pub in_world: crate::net::clients::InWorld,
 }

@@ -328,6 +328,9 @@ struct AppRow {
 /// The signed-in resident's part of the page.
 struct Me {
     name: String,
+    /// Their identity level, in words.
+    level: String,
+    verified: bool,
     /// Their applications, newest first.
     applications: Vec<AppRow>,
     /// The tickets section, already rendered (and escaped) by its own template.
@@ -358,6 +361,9 @@ struct TextPage<'a> {
     /// The form token, when signed in.
     csrf: Option<String>,
     departments: Vec<DeptRow>,
+    /// Sign-in links (href, words), when the office has OpenID Connect providers and the
+    /// resident is not verified yet.
+    signin: Vec<(String, String)>,
 }
 
 /// The office's front page.
@@ -391,6 +397,11 @@ fn notice_text(c: &Ctx, code: &str, dept: Option<&str>) -> Option<Notice> {
         "no_ticket" => (true, "text-notice-no-ticket"),
         "session" => (true, "text-notice-session"),
         "name" => (true, "text-notice-name"),
+        "signin_state" => (true, "text-notice-signin-state"),
+        "signin_failed" => (true, "text-notice-signin-failed"),
+        "signin_unknown" => (true, "text-notice-signin-unknown"),
+        "signed_in" => (false, "text-notice-signed-in"),
+        "signed_in_verified" => (false, "text-notice-signed-in-verified"),
         "unavailable" => (true, "text-notice-unavailable"),
         "queue_closed" => {
             let dept = dept?;
@@ -459,8 +470,16 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
                     }
                 })
                 .collect();
+            let level = match (r.identity_level.as_str(), r.verified_name.as_deref()) {
+                ("verified", name) => {
+                    c.tr.a("text-level-verified", &[("name", name.unwrap_or(&r.display_name).to_string().into())])
+                }
+                _ => c.tr.t("text-level-guest"),
+            };
             Some(Me {
                 name: r.display_name.clone(),
+                verified: r.identity_level == "verified",
+                level,
                 applications,
                 tickets: c.tickets_html(&tickets, csrf.as_deref().unwrap_or_default()),
                 reload_hint: tickets
@@ -502,6 +521,18 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         other: other_lang(l),
         office_name: l.name(&office.name).to_string(),
         notice: q.notice.as_deref().and_then(|n| notice_text(&c, n, q.dept.as_deref())),
+        signin: s
+            .oidc
+            .offered()
+            .into_iter()
+            .filter(|_| !me.as_ref().is_some_and(|m| m.verified))
+            .map(|(id, name)| {
+                (
+                    format!("/auth/oidc/{id}/start?lang={}", l.code()),
+                    c.tr.a("text-signin-with", &[("provider", l.name(&name).to_string().into())]),
+                )
+            })
+            .collect(),
         me,
         csrf,
         departments,

@@ -58,8 +58,11 @@ pub struct Resident {
     pub id: String,
     pub display_name: String,
     pub locale: String,
-    /// `guest`, or `verified` once identity is proven (not offered yet).
+    /// `guest`, or `verified` once an OpenID Connect provider vouched for them (see `oidc`).
     pub identity_level: String,
+    /// The name the provider vouched for, if they signed in with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_name: Option<String>,
 }
 
 /// Who holds a session.
@@ -100,6 +103,7 @@ pub async fn create_guest(db: &Db, display_name: &str, locale: &str) -> Result<(
         display_name: display_name.to_string(),
         locale: locale.to_string(),
         identity_level: "guest".into(),
+        verified_name: None,
     };
     sqlx::query(
         "INSERT INTO residents (id, display_name, locale, identity_level, created_at) VALUES ($1, $2, $3, 'guest', $4)",
@@ -112,6 +116,35 @@ pub async fn create_guest(db: &Db, display_name: &str, locale: &str) -> Result<(
     .await?;
     let token = insert(db, "resident", &resident.id, ABSOLUTE_EXPIRY_MS).await?;
     Ok((resident, token))
+}
+
+/// A resident by id.
+pub async fn resident_by_id(db: &Db, id: &str) -> Result<Option<Resident>, sqlx::Error> {
+    let r = sqlx::query("SELECT id, display_name, locale, identity_level, verified_name FROM residents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    r.map(|r| -> Result<_, sqlx::Error> {
+        Ok(Resident {
+            id: r.try_get(0)?,
+            display_name: r.try_get(1)?,
+            locale: r.try_get(2)?,
+            identity_level: r.try_get(3)?,
+            verified_name: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// Opens a new session for a resident who has just signed in.
+pub async fn open_resident(db: &Db, resident_id: &str) -> Result<String, sqlx::Error> {
+    insert(db, "resident", resident_id, ABSOLUTE_EXPIRY_MS).await
+}
+
+/// Ends one session (its token), e.g. a guest's once they signed in.
+pub async fn end(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.pool).await?;
+    Ok(())
 }
 
 /// Opens a session for a staff member who has just logged in.
@@ -147,21 +180,7 @@ pub async fn resume(db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Err
             .await?;
     }
     match kind.as_str() {
-        "resident" => {
-            let r = sqlx::query("SELECT id, display_name, locale, identity_level FROM residents WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&db.pool)
-                .await?;
-            Ok(r.map(|r| -> Result<_, sqlx::Error> {
-                Ok(Principal::Resident(Resident {
-                    id: r.try_get(0)?,
-                    display_name: r.try_get(1)?,
-                    locale: r.try_get(2)?,
-                    identity_level: r.try_get(3)?,
-                }))
-            })
-            .transpose()?)
-        }
+        "resident" => Ok(resident_by_id(db, &id).await?.map(Principal::Resident)),
         "staff" => {
             let Ok(staff_id) = id.parse::<i64>() else { return Ok(None) };
             Ok(staff::by_id(db, staff_id).await?.map(Principal::Staff))

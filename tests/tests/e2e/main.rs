@@ -17,6 +17,7 @@ mod queue;
 mod records;
 mod robustness;
 mod sessions;
+mod signin;
 mod text_mode;
 mod web_client;
 mod websocket;

@@ -1,0 +1,133 @@
+// Residents sign in with a real OpenID Connect provider (oidc_provider.mjs, run by the Rust test)
+// from the text mode, through the real redirects, in headless Chromium on a 360 px phone:
+//
+//  1. A guest (山田) takes a ticket, then signs in as `verified-user`: the page says verified,
+//     with the provider's name (山田 太郎), and the ticket is still theirs. The session cookie's
+//     token goes into the report (the Rust test submits a procedure that needs a verified
+//     identity with it).
+//  2. The callback URL, visited again (a replayed `state`), is refused with a notice, and the
+//     resident stays signed in as before; the same URL from another browser (no state cookie) is
+//     refused too.
+//  3. Another guest signs in as `plain-user`: signed in, not verified.
+//  4. A second device signs in as `verified-user` straight away: the same resident (the ticket
+//     of step 1 is there).
+//
+//   MADOGUCHI_BASE=… SCREENSHOTS=… node signin.mjs
+import { launch, axe, checker } from './lib.mjs';
+import { mkdir } from 'node:fs/promises';
+
+const base = process.env.MADOGUCHI_BASE;
+const shots = process.env.SCREENSHOTS;
+const out = { test: 'signin' };
+const { check, finish } = checker(out, 150);
+let n = 0;
+const shot = async (page, name) => { if (shots) await page.screenshot({ path: `${shots}/${String(++n).padStart(2, '0')}-${name}.png`, fullPage: true }); };
+
+const browser = await launch();
+let failed = null;
+const phone = { locale: 'ja-JP', viewport: { width: 360, height: 640 }, hasTouch: true, isMobile: true };
+const csp = [];
+
+// A fresh phone; returns its page, and the callback URLs it visits.
+async function device() {
+  const ctx = await browser.newContext(phone);
+  ctx.setDefaultTimeout(20_000);
+  const page = await ctx.newPage();
+  const callbacks = [];
+  page.on('request', (r) => { if (r.url().includes('/auth/oidc/callback')) callbacks.push(r.url()); });
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+  return { ctx, page, callbacks };
+}
+
+async function guest(page, name) {
+  await page.goto(base + '/text?lang=ja');
+  await page.getByLabel('お名前').fill(name);
+  await page.getByLabel('お名前').press('Enter');
+  await page.waitForURL(/\/text\?lang=ja$/);
+}
+
+// Through the provider's own login and consent pages, back to the text mode.
+async function signIn(page, login) {
+  await page.getByRole('link', { name: 'テスト IdP でサインイン' }).click();
+  await page.waitForSelector('input[name=login]');
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  // The consent page, the first time this browser signs in to the office.
+  await page.waitForURL((u) => u.pathname.startsWith('/text') || /\/interaction\//.test(u.pathname));
+  if (/\/interaction\//.test(page.url())) {
+    await page.click('button[type=submit]');
+  }
+  await page.waitForURL(/\/text\?lang=ja&notice=signed_in/);
+}
+
+const session = async (ctx) => (await ctx.cookies()).find((c) => c.name === 'madoguchi_session')?.value;
+
+try {
+  if (shots) await mkdir(shots, { recursive: true });
+  // 1. A guest with a ticket signs in, verified.
+  const a = await device();
+  await guest(a.page, '山田');
+  await a.page.getByRole('button', { name: /番号札を取る.*子ども家庭課/ }).click();
+  await a.page.waitForURL(/notice=taken/);
+  const label = (await a.page.locator('#my-tickets .num').first().textContent()).trim();
+  out.ticket = label;
+  check((await a.page.locator('#identity-level').textContent()).includes('なし'), 'a guest is not verified');
+  const links = a.page.locator('#signin a');
+  check((await links.count()) === 1, 'the office offers its provider');
+  const box = await links.first().boundingBox();
+  check(box.height >= 44, 'the sign-in link is a 44 px tap target', box);
+  const axe1 = await axe(a.page);
+  check(axe1.violations.length === 0, 'axe: the text mode with sign-in', axe1.violations);
+  await shot(a.page, 'guest-with-sign-in');
+  const guestToken = await session(a.ctx);
+  await signIn(a.page, 'verified-user');
+  const level = await a.page.locator('#identity-level').textContent();
+  check(/済み/.test(level) && level.includes('山田 太郎'), 'signed in, verified, with the provider\'s name', level);
+  check(await a.page.locator('[role=status]').first().textContent().then((t) => /本人確認済み/.test(t)), 'the notice says so');
+  check((await a.page.locator('#my-tickets').textContent()).includes(label), 'the guest\'s ticket stayed theirs', label);
+  check((await a.page.locator('#signin').count()) === 0, 'no sign-in offered once verified');
+  out.verified_token = await session(a.ctx);
+  check(out.verified_token && out.verified_token !== guestToken, 'a new session replaced the guest\'s');
+  out.guest_token = guestToken;
+  await shot(a.page, 'signed-in-verified');
+
+  // 2. The callback again: a replayed state.
+  const callback = a.callbacks[a.callbacks.length - 1];
+  check(!!callback && callback.includes('state='), 'the provider came back with a state', callback);
+  await a.page.goto(callback);
+  await a.page.waitForURL(/notice=signin_state/);
+  check(/無効|使用済み|期限切れ/.test(await a.page.locator('[role=alert]').textContent()), 'a replayed state is refused, with a notice');
+  check((await session(a.ctx)) === out.verified_token, 'and the resident is still signed in as before');
+  const other = await device();
+  await other.page.goto(callback);
+  await other.page.waitForURL(/notice=signin_state/);
+  check((await session(other.ctx)) === undefined, 'a callback without the browser\'s state cookie signs nobody in');
+  await other.ctx.close();
+
+  // 3. Another guest signs in as a user the provider does not vouch for.
+  const b = await device();
+  await guest(b.page, 'Alex');
+  await signIn(b.page, 'plain-user');
+  check(/なし/.test(await b.page.locator('#identity-level').textContent()), 'a plain sign-in is not verified');
+  check((await b.page.locator('#signin a').count()) === 1, 'and may still sign in verified');
+  out.plain_token = await session(b.ctx);
+  await shot(b.page, 'signed-in-plain');
+  await b.ctx.close();
+
+  // 4. A second device, verified-user again: the same resident.
+  const c = await device();
+  await c.page.goto(base + '/text?lang=ja');
+  await signIn(c.page, 'verified-user');
+  check((await c.page.locator('#my-tickets').textContent()).includes(label), 'the second device is the same resident (same ticket)');
+  out.second_device_token = await session(c.ctx);
+  await shot(c.page, 'second-device');
+  await c.ctx.close();
+  await a.ctx.close();
+  check(csp.length === 0, 'no Content-Security-Policy violation', csp);
+} catch (e) {
+  failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+} finally {
+  await browser.close();
+}
+finish(failed);

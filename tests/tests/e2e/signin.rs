@@ -1,0 +1,148 @@
+//! Residents signing in with OpenID Connect, against a real provider: `oidc-provider` (npm) run
+//! by `tests/browser/oidc_provider.mjs` on loopback, with a verified and a plain test user. The
+//! browser part (`tests/browser/signin.mjs`) goes through the real redirects; this side checks
+//! what the sessions it ends with may do.
+
+use madoguchi_tests::{Harness, browser_report, screenshots};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The provider's process, stopped when the test ends (passed or not).
+struct Provider(Child);
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const SECRET: &str = "office-client-secret-for-the-sign-in-tests";
+
+/// The office configured for the provider at `issuer`, and the provider itself.
+fn office_and_provider() -> (Harness, Provider, tempfile_path::Dir) {
+    let port = free_port();
+    let dir = tempfile_path::Dir::new();
+    let config = dir.0.join("oidc.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[provider]]
+id = "testidp"
+name = {{ ja = "テスト IdP", en = "Test IdP" }}
+issuer = "http://127.0.0.1:{port}"
+client_id = "madoguchi-office"
+client_secret_env = "MADOGUCHI_TEST_OIDC_SECRET"
+scopes = ["profile", "madoguchi"]
+verified_when = {{ claim = "identity_assurance", values = ["mynumber_card"] }}
+"#
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let h = Harness::start_with_env(
+        &["--always-open", "--sessions-per-minute", "0", "--oidc-config", &config],
+        &[("MADOGUCHI_TEST_OIDC_SECRET", SECRET)],
+    );
+    let browser = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
+    let mut child = Command::new("node")
+        .arg("oidc_provider.mjs")
+        .current_dir(browser)
+        .env("PORT", port.to_string())
+        .env("CLIENT_ID", "madoguchi-office")
+        .env("CLIENT_SECRET", SECRET)
+        .env("REDIRECT_URI", format!("{}/auth/oidc/callback", h.base()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run node");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("\"ready\":true"), "the provider did not start: {line}");
+    (h, Provider(child), dir)
+}
+
+/// A small temporary directory, removed at the end.
+mod tempfile_path {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Dir {
+            let p = std::env::temp_dir().join(format!("madoguchi-oidc-{}-{}", std::process::id(), rand_suffix()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn rand_suffix() -> u64 {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    }
+}
+
+#[test]
+fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_submit() {
+    let (h, _provider, _dir) = office_and_provider();
+    let report =
+        browser_report("signin.mjs", &[("MADOGUCHI_BASE", &h.base()), ("SCREENSHOTS", &screenshots("signin"))]);
+    let token = |k: &str| report[k].as_str().unwrap_or_else(|| panic!("{k} in {report}")).to_string();
+    let (verified, plain, second, guest) =
+        (token("verified_token"), token("plain_token"), token("second_device_token"), token("guest_token"));
+
+    // The guest's session ended when they signed in.
+    assert_eq!(h.call("GET", "/api/v1/tickets", Some(&guest), None).0, 401);
+    // Two devices, one resident: the same tickets.
+    let (s, mine) = h.call("GET", "/api/v1/tickets", Some(&verified), None);
+    assert_eq!(s, 200);
+    assert_eq!(mine, h.call("GET", "/api/v1/tickets", Some(&second), None).1);
+    assert_eq!(mine[0]["label"], report["ticket"], "{mine}");
+
+    // A procedure that needs a verified identity: the verified resident submits it; the plain
+    // sign-in is refused with a clear error.
+    let form = json!({"procedure_id": "child_allowance", "form_data": child_allowance_form()});
+    for (who, expect) in [(&verified, 200), (&plain, 403)] {
+        let (s, app) = h.call("POST", "/api/v1/applications", Some(who), Some(&form));
+        assert_eq!(s, 201, "{app}");
+        let reference = app["reference"].as_str().unwrap();
+        let (s, v) = h.call("POST", &format!("/api/v1/applications/{reference}/submit"), Some(who), None);
+        assert_eq!(s, expect, "{v}");
+        if expect == 403 {
+            assert_eq!(v["code"], "identity_required", "{v}");
+        }
+    }
+
+    // The records say who signed in how: the guest became the verified resident.
+    let events: Vec<String> =
+        h.store.rows("SELECT action FROM resident_events ORDER BY id").into_iter().map(|r| r[0].clone()).collect();
+    assert!(events.iter().any(|a| a == "upgraded_from_guest"), "{events:?}");
+    assert_eq!(events.iter().filter(|a| *a == "signed_in").count(), 3, "{events:?}");
+    // No provider token is kept anywhere: identities hold the subject and the level only.
+    let identities: Vec<String> = h
+        .store
+        .rows("SELECT provider || ' ' || subject || ' ' || level FROM resident_identities ORDER BY subject")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(identities, vec!["testidp plain-user guest", "testidp verified-user verified"]);
+}
+
+/// A child allowance claim as the catalog wants it.
+fn child_allowance_form() -> serde_json::Value {
+    json!({
+        "claimant_name": "山田 太郎",
+        "child_name": "山田 一郎",
+        "child_birth_date": "2024-05-01",
+        "children_in_care": 1,
+        "bank_account": "まどぐち銀行 本店 1234567"
+    })
+}
