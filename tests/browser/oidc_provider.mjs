@@ -9,8 +9,17 @@
 //   PORT=… CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URI=… [POST_LOGOUT_URI=…] node oidc_provider.mjs
 //
 // Prints one JSON line {"ready":true,"issuer":"http://127.0.0.1:PORT"} once listening. The ID
-// tokens are signed with a key made at start (RS256).
+// tokens are signed with a key made at start (RS256, kid k1).
+//
+// For the tests of bad tokens, `POST /__test/tamper?mode=M` changes the ID token of the next
+// token response (once), keeping its claims otherwise:
+//   forged   — signed with another key under the same kid;
+//   expired  — signed with the provider's key, expired an hour ago;
+//   audience — signed with the provider's key, for another client;
+//   rotate   — signed with a new key (kid k2) that the provider's JWKS lists from now on, as a
+//              provider that rotated its keys would.
 import Provider from 'oidc-provider';
+import * as jose from 'jose';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 const port = Number(process.env.PORT || 0);
@@ -50,6 +59,37 @@ const provider = new Provider(issuer, {
 });
 // Plain http on loopback: the tests' browser talks to it directly.
 provider.proxy = false;
+
+const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const rotated = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+let tamper = null;
+let rotatedPublished = false;
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/tamper' && ctx.method === 'POST') {
+    tamper = ctx.query.mode;
+    ctx.status = 204;
+    return;
+  }
+  await next();
+  if (ctx.path === '/jwks' && rotatedPublished && ctx.body && ctx.body.keys) {
+    const pub = { ...(await jose.exportJWK(rotated)), kid: 'k2', use: 'sig', alg: 'RS256' };
+    for (const k of ['d', 'p', 'q', 'dp', 'dq', 'qi']) delete pub[k];
+    ctx.body = { keys: [...ctx.body.keys, pub] };
+  }
+  if (ctx.path === '/token' && ctx.status === 200 && tamper && ctx.body && ctx.body.id_token) {
+    const mode = tamper;
+    tamper = null;
+    const claims = jose.decodeJwt(ctx.body.id_token);
+    const now = Math.floor(Date.now() / 1000);
+    let key = privateKey;
+    let kid = 'k1';
+    if (mode === 'forged') key = other;
+    if (mode === 'expired') { claims.iat = now - 7200; claims.exp = now - 3600; }
+    if (mode === 'audience') claims.aud = 'someone-else';
+    if (mode === 'rotate') { key = rotated; kid = 'k2'; rotatedPublished = true; }
+    ctx.body = { ...ctx.body, id_token: await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key) };
+  }
+});
 
 const server = provider.listen(port, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ ready: true, issuer }) + '\n');

@@ -11,8 +11,11 @@
 //  3. Another guest signs in as `plain-user`: signed in, not verified.
 //  4. A second device signs in as `verified-user` straight away: the same resident (the ticket
 //     of step 1 is there).
+//  5. The provider's answer tampered with (ISSUER's /__test/tamper): an ID token signed with
+//     another key, an expired one, one for another client — each refused, the guest still a
+//     guest; then a token signed with a key the provider has just rotated to — accepted.
 //
-//   MADOGUCHI_BASE=… SCREENSHOTS=… node signin.mjs
+//   MADOGUCHI_BASE=… ISSUER=… SCREENSHOTS=… node signin.mjs
 import { launch, axe, checker } from './lib.mjs';
 import { mkdir } from 'node:fs/promises';
 
@@ -46,8 +49,9 @@ async function guest(page, name) {
   await page.waitForURL(/\/text\?lang=ja$/);
 }
 
-// Through the provider's own login and consent pages, back to the text mode.
-async function signIn(page, login) {
+// Through the provider's own login and consent pages, back to the text mode (`ends`: the
+// notice the office ends with).
+async function signIn(page, login, ends = /\/text\?lang=ja&notice=signed_in/) {
   await page.getByRole('link', { name: 'テスト IdP でサインイン' }).click();
   await page.waitForSelector('input[name=login]');
   await page.fill('input[name=login]', login);
@@ -58,7 +62,7 @@ async function signIn(page, login) {
   if (/\/interaction\//.test(page.url())) {
     await page.click('button[type=submit]');
   }
-  await page.waitForURL(/\/text\?lang=ja&notice=signed_in/);
+  await page.waitForURL(ends);
 }
 
 const session = async (ctx) => (await ctx.cookies()).find((c) => c.name === 'madoguchi_session')?.value;
@@ -124,6 +128,26 @@ try {
   await shot(c.page, 'second-device');
   await c.ctx.close();
   await a.ctx.close();
+
+  // 5. Tampered tokens are refused; a rotated key is followed.
+  const tamper = (mode) => fetch(`${process.env.ISSUER}/__test/tamper?mode=${mode}`, { method: 'POST' });
+  for (const mode of ['forged', 'expired', 'audience']) {
+    const d = await device();
+    await guest(d.page, `Guest ${mode}`);
+    const before = await session(d.ctx);
+    await tamper(mode);
+    await signIn(d.page, 'verified-user', /notice=signin_failed/);
+    check(/サインインできません/.test(await d.page.locator('[role=alert]').textContent()), `a ${mode} ID token is refused, with a notice`);
+    check((await session(d.ctx)) === before && /なし/.test(await d.page.locator('#identity-level').textContent()),
+      `after a ${mode} token the guest is still the same guest`);
+    await d.ctx.close();
+  }
+  const r = await device();
+  await tamper('rotate');
+  await r.page.goto(base + '/text?lang=ja');
+  await signIn(r.page, 'verified-user');
+  check(/済み/.test(await r.page.locator('#identity-level').textContent()), 'a token signed with a newly rotated key is accepted');
+  await r.ctx.close();
   check(csp.length === 0, 'no Content-Security-Policy violation', csp);
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);

@@ -4,9 +4,9 @@
 //!
 //! The authorization code flow with PKCE (S256), `state` and `nonce`, on the `openidconnect`
 //! crate: discovery, the code exchange, and the ID token's checks (issuer, audience, expiry,
-//! nonce, signature against the provider's JWKS). A signature that does not verify makes the
-//! office fetch the provider's metadata and keys again (at most once a minute) and try once
-//! more, so a provider's key rotation is followed. Pending sign-ins live in memory, each for
+//! nonce, signature against the provider's JWKS). A token signed with a key the office has not
+//! seen makes it fetch the provider's metadata and keys again (at most once a second; other bad
+//! signatures at most once a minute) and try once more, so a provider's key rotation is followed. Pending sign-ins live in memory, each for
 //! ten minutes and used once (a replayed `state` is refused), at most [`MAX_PENDING`] at a time.
 //!
 //! The identity level is the configured rule's: `verified` when the ID token's claim (for
@@ -38,8 +38,12 @@ use std::time::{Duration, Instant};
 pub const MAX_PENDING: usize = 10_000;
 /// How long a begun sign-in may take at the provider.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
-/// The provider's metadata and keys are fetched again at most this often.
+/// After a signature that does not verify with a key the office has, the provider's metadata
+/// and keys are fetched again at most this often.
 const REDISCOVER_EVERY: Duration = Duration::from_secs(60);
+/// After a token signed with a key the office has not seen (the provider rotated its keys),
+/// at most this often.
+const REDISCOVER_NEW_KEY_EVERY: Duration = Duration::from_secs(1);
 
 /// The file `--oidc-config` names.
 #[derive(Debug, Deserialize, Default)]
@@ -220,12 +224,12 @@ impl Providers {
         self.list.is_empty()
     }
 
-    /// The provider's metadata (with its keys), fetched once, or again when `refresh` and the
-    /// last fetch is older than a minute.
-    async fn metadata(&self, p: &Provider, refresh: bool) -> Result<CoreProviderMetadata, OidcError> {
+    /// The provider's metadata (with its keys), fetched once, or again when the last fetch is
+    /// older than `refresh`.
+    async fn metadata(&self, p: &Provider, refresh: Option<Duration>) -> Result<CoreProviderMetadata, OidcError> {
         let mut slot = p.metadata.lock().await;
         if let Some((m, at)) = slot.as_ref()
-            && (!refresh || at.elapsed() < REDISCOVER_EVERY)
+            && refresh.is_none_or(|every| at.elapsed() < every)
         {
             return Ok(m.clone());
         }
@@ -254,7 +258,7 @@ impl Providers {
                 return Err(OidcError::Busy);
             }
         }
-        let metadata = self.metadata(p, false).await?;
+        let metadata = self.metadata(p, None).await?;
         let redirect = RedirectUrl::new(redirect.to_string()).map_err(|e| OidcError::Provider(e.to_string()))?;
         let client = CoreClient::from_provider_metadata(
             metadata,
@@ -289,7 +293,7 @@ impl Providers {
             all.remove(state).filter(|p| p.at.elapsed() < PENDING_TTL).ok_or(OidcError::UnknownState)?
         };
         let p = &self.list[pending.provider];
-        let metadata = self.metadata(p, false).await?;
+        let metadata = self.metadata(p, None).await?;
         let client = |m: CoreProviderMetadata| {
             CoreClient::from_provider_metadata(
                 m,
@@ -312,9 +316,15 @@ impl Providers {
         let token: OurIdToken = raw.parse().map_err(|e| OidcError::Token(format!("{e}")))?;
         let claims = match token.claims(&first.id_token_verifier(), &pending.nonce) {
             Ok(c) => c.clone(),
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
-                // Perhaps the provider rotated its keys: fetch them again and try once more.
-                let again = client(self.metadata(p, true).await?);
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(e)) => {
+                // Perhaps the provider rotated its keys: fetch them again and try once more (at
+                // once for a key the office has not seen, else at most once a minute).
+                let every = if e == openidconnect::SignatureVerificationError::NoMatchingKey {
+                    REDISCOVER_NEW_KEY_EVERY
+                } else {
+                    REDISCOVER_EVERY
+                };
+                let again = client(self.metadata(p, Some(every)).await?);
                 token
                     .claims(&again.id_token_verifier(), &pending.nonce)
                     .map_err(|e| OidcError::Token(e.to_string()))?

@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 const SECRET: &str = "office-client-secret-for-the-sign-in-tests";
 
 /// The office configured for the provider at `issuer`, and the provider itself.
-fn office_and_provider() -> (Harness, Provider, tempfile_path::Dir) {
+fn office_and_provider() -> (Harness, Provider, tempfile_path::Dir, String) {
     let port = free_port();
     let dir = tempfile_path::Dir::new();
     let config = dir.0.join("oidc.toml");
@@ -66,7 +66,7 @@ verified_when = {{ claim = "identity_assurance", values = ["mynumber_card"] }}
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.contains("\"ready\":true"), "the provider did not start: {line}");
-    (h, Provider(child), dir)
+    (h, Provider(child), dir, format!("http://127.0.0.1:{port}"))
 }
 
 /// A small temporary directory, removed at the end.
@@ -92,9 +92,11 @@ mod tempfile_path {
 
 #[test]
 fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_submit() {
-    let (h, _provider, _dir) = office_and_provider();
-    let report =
-        browser_report("signin.mjs", &[("MADOGUCHI_BASE", &h.base()), ("SCREENSHOTS", &screenshots("signin"))]);
+    let (h, _provider, _dir, issuer) = office_and_provider();
+    let report = browser_report(
+        "signin.mjs",
+        &[("MADOGUCHI_BASE", &h.base()), ("ISSUER", &issuer), ("SCREENSHOTS", &screenshots("signin"))],
+    );
     let token = |k: &str| report[k].as_str().unwrap_or_else(|| panic!("{k} in {report}")).to_string();
     let (verified, plain, second, guest) =
         (token("verified_token"), token("plain_token"), token("second_device_token"), token("guest_token"));
@@ -125,7 +127,9 @@ fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_su
     let events: Vec<String> =
         h.store.rows("SELECT action FROM resident_events ORDER BY id").into_iter().map(|r| r[0].clone()).collect();
     assert!(events.iter().any(|a| a == "upgraded_from_guest"), "{events:?}");
-    assert_eq!(events.iter().filter(|a| *a == "signed_in").count(), 3, "{events:?}");
+    // Four good sign-ins (verified, plain, second device, rotated key); the refused ones left
+    // nothing.
+    assert_eq!(events.iter().filter(|a| *a == "signed_in").count(), 4, "{events:?}");
     // No provider token is kept anywhere: identities hold the subject and the level only.
     let identities: Vec<String> = h
         .store
