@@ -57,17 +57,19 @@ impl Queues {
         self.board().sign(counter)
     }
 
-    fn staff_ticket(&self, t: TicketRow, resident_name: String, language: String) -> StaffTicket {
+    fn staff_ticket(&self, t: TicketRow, who: super::store::Holder) -> StaffTicket {
         StaffTicket {
             waiting_secs: ((now_ms() - t.queued_at) / 1000).max(0),
-            language,
+            language: who.language,
+            verified: who.verified,
+            verified_name: who.verified_name.filter(|_| who.verified),
             in_3d_office: false,
             resident_id: t.resident.clone(),
             id: t.id,
             label: t.label,
             department: t.department,
             status: t.status.as_str().into(),
-            resident_name,
+            resident_name: who.name,
             queued_at: local_rfc3339(t.queued_at, self.office().utc_offset_min),
             counter: t.counter,
             recalls: t.recalls.max(0) as u32,
@@ -79,8 +81,8 @@ impl Queues {
     pub async fn desk_views(&self) -> Result<Vec<DeskView>, QueueError> {
         let today = self.today(now_ms());
         let mut at_desk: HashMap<String, StaffTicket> = HashMap::new();
-        for (t, name, lang) in self.store().at_desks_with_names(&today).await? {
-            let t = self.staff_ticket(t, name, lang);
+        for (t, who) in self.store().at_desks_with_names(&today).await? {
+            let t = self.staff_ticket(t, who);
             if let Some(c) = t.counter.clone() {
                 at_desk.insert(c, t);
             }
@@ -106,7 +108,7 @@ impl Queues {
     pub async fn waiting(&self, department: &str) -> Result<Vec<StaffTicket>, QueueError> {
         let today = self.today(now_ms());
         let rows = self.store().waiting_with_names(department, &today).await?;
-        Ok(rows.into_iter().map(|(t, name, lang)| self.staff_ticket(t, name, lang)).collect())
+        Ok(rows.into_iter().map(|(t, who)| self.staff_ticket(t, who)).collect())
     }
 
     /// Opens `counter` for `clerk` (who leaves any other desk they held).

@@ -141,6 +141,11 @@ pub struct StaffTicket {
     pub waiting_secs: i64,
     /// The resident's language (`ja`, `en`, …), so the clerk can invite an interpreter.
     pub language: String,
+    /// Whether an identity provider vouched for the resident (they signed in, verified).
+    pub verified: bool,
+    /// The name the provider vouches for, when verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_name: Option<String>,
     /// Whether the resident is in the 3D office now (else the text mode, a phone's page or
     /// the API); filled in by the HTTP side from what the world reports.
     pub in_3d_office: bool,

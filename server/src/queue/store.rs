@@ -69,13 +69,36 @@ const ARRIVE: &str = returning!(
 const AT_DESKS_WITH_NAMES: &str = concat!(
     "SELECT ",
     t_cols!(),
-    ", r.display_name, r.locale FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.status IN ('called', 'serving') AND t.service_day = $1"
+    ", r.display_name, r.locale, r.identity_level, r.verified_name FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.status IN ('called', 'serving') AND t.service_day = $1"
 );
 const WAITING_WITH_NAMES: &str = concat!(
     "SELECT ",
     t_cols!(),
-    ", r.display_name, r.locale FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.department_id = $1 AND t.status = 'waiting' AND t.service_day = $2 ORDER BY t.queued_at, t.id LIMIT 500"
+    ", r.display_name, r.locale, r.identity_level, r.verified_name FROM tickets t JOIN residents r ON r.id = t.resident_id WHERE t.department_id = $1 AND t.status = 'waiting' AND t.service_day = $2 ORDER BY t.queued_at, t.id LIMIT 500"
 );
+/// Who holds a ticket, as a clerk sees them: the name they gave, their language, and whether
+/// an identity provider vouched for them (with the name it vouches for).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub name: String,
+    pub language: String,
+    pub verified: bool,
+    pub verified_name: Option<String>,
+}
+
+impl Holder {
+    /// From the columns after a ticket's (10..=13).
+    fn read(r: &AnyRow) -> Result<Holder, sqlx::Error> {
+        let level: String = r.try_get(12)?;
+        Ok(Holder {
+            name: r.try_get(10)?,
+            language: r.try_get(11)?,
+            verified: level == "verified",
+            verified_name: r.try_get(13)?,
+        })
+    }
+}
+
 const COUNTERS_IN_USE: &str =
     "SELECT DISTINCT counter_id FROM tickets WHERE status IN ('called', 'serving') AND counter_id IS NOT NULL";
 const CALLED_AT: &str = select!("WHERE counter_id = $1 AND status = 'called'");
@@ -387,11 +410,10 @@ impl TicketStore {
         TicketRow::read_opt(sqlx::query(sql).bind(now).bind(ticket).bind(resident).fetch_optional(&mut **tx).await?)
     }
 
-    /// Tickets called or being served at a desk on `day`, with their residents' display names
-    /// and languages.
-    pub async fn at_desks_with_names(&self, day: &str) -> Result<Vec<(TicketRow, String, String)>, sqlx::Error> {
+    /// Tickets called or being served at a desk on `day`, with who holds them.
+    pub async fn at_desks_with_names(&self, day: &str) -> Result<Vec<(TicketRow, Holder)>, sqlx::Error> {
         let rows = sqlx::query(AT_DESKS_WITH_NAMES).bind(day).fetch_all(&self.db.pool).await?;
-        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?, r.try_get(11)?))).collect()
+        rows.iter().map(|r| Ok((TicketRow::read(r)?, Holder::read(r)?))).collect()
     }
 
     /// The department's waiting tickets of `day` in calling order (at most 500), with names
@@ -400,9 +422,9 @@ impl TicketStore {
         &self,
         department: &str,
         day: &str,
-    ) -> Result<Vec<(TicketRow, String, String)>, sqlx::Error> {
+    ) -> Result<Vec<(TicketRow, Holder)>, sqlx::Error> {
         let rows = sqlx::query(WAITING_WITH_NAMES).bind(department).bind(day).fetch_all(&self.db.pool).await?;
-        rows.iter().map(|r| Ok((TicketRow::read(r)?, r.try_get(10)?, r.try_get(11)?))).collect()
+        rows.iter().map(|r| Ok((TicketRow::read(r)?, Holder::read(r)?))).collect()
     }
 
     /// Counters with a ticket called or being served at them.

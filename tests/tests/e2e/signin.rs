@@ -109,6 +109,20 @@ fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_su
     assert_eq!(mine, h.call("GET", "/api/v1/tickets", Some(&second), None).1);
     assert_eq!(mine[0]["label"], report["ticket"], "{mine}");
 
+    // A clerk of the department sees who is verified, by the name the provider vouches for; the
+    // plain sign-in and guests are marked as not verified.
+    let clerk = h.clerk("clerk.children", "children_families");
+    let (s, queue) = h.call("GET", "/api/v1/staff/queue", Some(&clerk), None);
+    assert_eq!(s, 200, "{queue}");
+    let ours = queue.as_array().unwrap().iter().find(|t| t["label"] == report["ticket"]).expect("the ticket");
+    assert_eq!((ours["verified"].as_bool(), ours["verified_name"].as_str()), (Some(true), Some("山田 太郎")), "{ours}");
+    assert!(!ours.to_string().contains("token"), "no provider token reaches staff: {ours}");
+    let (_, t) = h.call("POST", "/api/v1/tickets", Some(&plain), Some(&json!({"department": "children_families"})));
+    let (_, queue) = h.call("GET", "/api/v1/staff/queue", Some(&clerk), None);
+    let theirs =
+        queue.as_array().unwrap().iter().find(|q| q["label"] == t["label"]).expect("the plain resident's ticket");
+    assert_eq!((theirs["verified"].as_bool(), theirs.get("verified_name")), (Some(false), None), "{theirs}");
+
     // A procedure that needs a verified identity: the verified resident submits it; the plain
     // sign-in is refused with a clear error.
     let form = json!({"procedure_id": "child_allowance", "form_data": child_allowance_form()});

@@ -129,6 +129,18 @@ impl DeskLive<'_> {
     fn status(&self, status: &str) -> String {
         self.tr.t(&format!("staff-ticket-{status}"))
     }
+
+    /// The name the resident gave, and whether (and as whom) an identity provider vouched for
+    /// them.
+    fn who(&self, t: &crate::queue::StaffTicket) -> String {
+        match (&t.verified, &t.verified_name) {
+            (true, Some(name)) => self.tr.a(
+                "staff-who-verified",
+                &[("name", t.resident_name.clone().into()), ("verified", name.clone().into())],
+            ),
+            _ => self.tr.a("staff-who-guest", &[("name", t.resident_name.clone().into())]),
+        }
+    }
 }
 
 async fn live_html(s: &HttpState, l: Lang, st: &StaffAccount, token: &str) -> Result<String, QueueError> {
