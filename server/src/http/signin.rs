@@ -122,7 +122,7 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     }
     if q.code.is_empty() || q.code.len() > 2048 {
         // The provider said no (or sent nothing): the state is spent either way.
-        let _ = s.oidc.finish(&q.state, "").await;
+        s.oidc.forget(&q.state);
         return fail("signin_failed", "ja");
     }
     let finished = match s.oidc.finish(&q.state, &q.code).await {

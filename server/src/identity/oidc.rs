@@ -285,6 +285,11 @@ impl Providers {
         Ok((url.to_string(), state.secret().clone()))
     }
 
+    /// Forgets a sign-in the provider ended without a code (the resident cancelled, say).
+    pub fn forget(&self, state: &str) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(state);
+    }
+
     /// The provider sent the browser back with `code` for `state`: exchanges the code, checks
     /// the ID token, and says who it is. The `state` is used up whatever happens.
     pub async fn finish(&self, state: &str, code: &str) -> Result<Finished, OidcError> {
@@ -337,7 +342,12 @@ impl Providers {
             all.insert("acr".into(), serde_json::Value::String(acr.to_string()));
         }
         let verified = p.config.verified_when.as_ref().is_some_and(|r| r.met(&all));
-        let name = claims.name().and_then(|n| n.get(None)).map(|n| n.to_string());
+        // The name as people will read it: no control characters, a sane length.
+        let name = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.chars().filter(|c| !c.is_control()).take(100).collect::<String>().trim().to_string())
+            .filter(|n| !n.is_empty());
         Ok(Finished {
             identity: Identity { provider: p.config.id.clone(), subject: claims.subject().to_string(), name, verified },
             guest: pending.guest,
@@ -485,6 +495,48 @@ mod tests {
         assert!(Providers::from_configs(vec![config("a"), config("a")], env).is_err());
         let bad = ProviderConfig { issuer: "not a url".into(), ..config("x") };
         assert!(Providers::from_configs(vec![bad], env).is_err());
+    }
+
+    #[test]
+    fn sign_ins_under_way_are_capped_and_expire() {
+        let env = |_: &str| Some("s".to_string());
+        // An issuer nobody answers at: a start that gets past the cap fails at discovery.
+        let unreachable = ProviderConfig { issuer: "http://127.0.0.1:9".into(), ..config("idp") };
+        let p = Providers::from_configs(vec![unreachable], env).unwrap();
+        let dummy = |age: Duration| Pending {
+            provider: 0,
+            nonce: Nonce::new("n".into()),
+            verifier: PkceCodeVerifier::new("v".repeat(43)),
+            redirect: RedirectUrl::new("http://127.0.0.1/auth/oidc/callback".into()).unwrap(),
+            guest: None,
+            back: Back::Text { lang: "ja" },
+            at: Instant::now().checked_sub(age).unwrap(),
+        };
+        {
+            let mut all = p.pending.lock().unwrap();
+            for i in 0..MAX_PENDING {
+                all.insert(format!("s{i}"), dummy(Duration::ZERO));
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let start =
+            || rt.block_on(p.start("idp", "http://127.0.0.1/auth/oidc/callback", None, Back::Text { lang: "ja" }));
+        assert!(matches!(start(), Err(OidcError::Busy)), "the cap holds");
+        assert!(matches!(
+            rt.block_on(p.start("nope", "http://x/", None, Back::Text { lang: "ja" })),
+            Err(OidcError::UnknownProvider)
+        ));
+        // Expired ones make room again.
+        {
+            let mut all = p.pending.lock().unwrap();
+            for v in all.values_mut() {
+                *v = dummy(PENDING_TTL + Duration::from_secs(1));
+            }
+        }
+        assert!(matches!(start(), Err(OidcError::Provider(_))), "past the cap, on to the provider");
+        assert!(p.pending.lock().unwrap().is_empty(), "the expired ones are gone");
+        // A state is good once: finishing an unknown or spent one is refused without a request.
+        assert!(matches!(rt.block_on(p.finish("s1", "code")), Err(OidcError::UnknownState)));
     }
 
     #[test]
