@@ -77,6 +77,10 @@ try {
   const label = (await a.page.locator('#my-tickets .num').first().textContent()).trim();
   out.ticket = label;
   check((await a.page.locator('#identity-level').textContent()).includes('なし'), 'a guest is not verified');
+  const first = await a.page.locator('#procedures li[data-sign-in-first]').allTextContents();
+  const all = await a.page.locator('#procedures li').count();
+  check(first.length >= 1 && first.length < all && first.some((t) => t.includes('児童手当') && /サインインしてから申請/.test(t)),
+    'the procedure that needs a verified identity says: sign in to apply', first);
   const links = a.page.locator('#signin a');
   check((await links.count()) === 1, 'the office offers its provider');
   const box = await links.first().boundingBox();
@@ -91,6 +95,7 @@ try {
   check(await a.page.locator('[role=status]').first().textContent().then((t) => /本人確認済み/.test(t)), 'the notice says so');
   check((await a.page.locator('#my-tickets').textContent()).includes(label), 'the guest\'s ticket stayed theirs', label);
   check((await a.page.locator('#signin').count()) === 0, 'no sign-in offered once verified');
+  check((await a.page.locator('#procedures li[data-sign-in-first]').count()) === 0, 'and no procedure asks them to sign in first');
   out.verified_token = await session(a.ctx);
   check(out.verified_token && out.verified_token !== guestToken, 'a new session replaced the guest\'s');
   out.guest_token = guestToken;

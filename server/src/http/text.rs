@@ -364,6 +364,16 @@ struct TextPage<'a> {
     /// Sign-in links (href, words), when the office has OpenID Connect providers and the
     /// resident is not verified yet.
     signin: Vec<(String, String)>,
+    procedures: Vec<ProcedureRow>,
+}
+
+/// A procedure in the list: what it is, whose, and whether the resident must sign in (verified)
+/// before applying.
+struct ProcedureRow {
+    name: String,
+    department: String,
+    verified_only: bool,
+    sign_in_first: bool,
 }
 
 /// The office's front page.
@@ -490,7 +500,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         }
         None => None,
     };
-    let departments = depts
+    let departments: Vec<DeptRow> = depts
         .iter()
         .map(|d| {
             let state = if d.open {
@@ -515,6 +525,26 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
             }
         })
         .collect();
+    // The procedures, by department; those that need a verified identity say so to residents
+    // who are not verified yet.
+    let verified = me.as_ref().is_some_and(|m| m.verified);
+    let procedures = s
+        .catalog
+        .all()
+        .map(|p| {
+            let needs = p.identity_level == crate::records::catalog::IdentityLevel::Verified;
+            ProcedureRow {
+                name: l.name(&p.name).to_string(),
+                department: departments
+                    .iter()
+                    .find(|d: &&DeptRow| d.id == p.department)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default(),
+                sign_in_first: needs && !verified,
+                verified_only: needs,
+            }
+        })
+        .collect();
     let page = TextPage {
         tr: Tr { catalog: &s.words, lang: l },
         lang: l.code(),
@@ -536,6 +566,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         me,
         csrf,
         departments,
+        procedures,
     };
     render(StatusCode::OK, &page)
 }
