@@ -10,7 +10,8 @@
 //     refused too.
 //  3. Another guest signs in as `plain-user`: signed in, not verified.
 //  4. A second device signs in as `verified-user` straight away: the same resident (the ticket
-//     of step 1 is there).
+//     of step 1 is there). It signs out: the provider's session ends too (its login is asked
+//     for again).
 //  5. The provider's answer tampered with (ISSUER's /__test/tamper): an ID token signed with
 //     another key, an expired one, one for another client — each refused, the guest still a
 //     guest; then a token signed with a key the provider has just rotated to — accepted.
@@ -131,6 +132,19 @@ try {
   check((await c.page.locator('#my-tickets').textContent()).includes(label), 'the second device is the same resident (same ticket)');
   out.second_device_token = await session(c.ctx);
   await shot(c.page, 'second-device');
+  // Signing out there ends the provider's session too (RP-initiated logout): the provider asks,
+  // then sends the resident back to the text mode, signed out.
+  await c.page.getByRole('button', { name: /終了する/ }).click();
+  await c.page.waitForURL((u) => u.pathname.startsWith('/session/end'));
+  await c.page.click('button[name=logout][value=yes]');
+  await c.page.waitForURL((u) => u.pathname === '/text');
+  check((await session(c.ctx)) === undefined, 'signed out: no session cookie');
+  out.signed_out_token = out.second_device_token;
+  // Signing in again needs the provider's login again: its session ended.
+  await c.page.goto(base + '/text?lang=ja');
+  await c.page.getByRole('link', { name: 'テスト IdP でサインイン' }).click();
+  await c.page.waitForSelector('input[name=login]');
+  check(true, 'the provider asks for the login again after signing out');
   await c.ctx.close();
   await a.ctx.close();
 

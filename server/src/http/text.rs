@@ -568,7 +568,18 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         departments,
         procedures,
     };
-    render(StatusCode::OK, &page)
+    let mut r = render(StatusCode::OK, &page);
+    // Signing out (a form here) ends the provider's session too: the form may lead there.
+    let origins = s.oidc.origins();
+    if !origins.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self' {}; frame-ancestors 'none'",
+            origins.join(" ")
+        ))
+    {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
 }
 
 fn back(lang: &str, notice: &str, dept: Option<&str>) -> String {
@@ -719,13 +730,22 @@ async fn arrived(
 async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
     let lang = if f.lang == "en" { "en" } else { "ja" };
     // Only a form of this session may end it: another site cannot log a resident out.
-    if authorised(&s, &headers, &f.csrf).await.is_none() {
+    let Some(r) = authorised(&s, &headers, &f.csrf).await else {
         return see_other(&back(lang, "session", None), None);
-    }
+    };
     if let Some(token) = cookie_token(&headers) {
         let _ = super::sessions::end_session(&s, &token).await;
     }
-    see_other(&format!("/text?lang={lang}"), Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")))
+    let gone = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    // A resident who signed in with a provider ends their session there too, where the
+    // provider offers it; it sends them back to the text mode.
+    let provider = crate::identity::oidc::last_provider(&s.db, &r.id).await.ok().flatten();
+    if let (Some(p), Some(origin)) = (provider, super::signin::origin(&s, &headers))
+        && let Some(url) = s.oidc.end_session_url(&p, &format!("{origin}/text")).await
+    {
+        return see_other(&url, Some(gone));
+    }
+    see_other(&format!("/text?lang={lang}"), Some(gone))
 }
 
 /// Live updates of the resident's ticket section, as server-sent events: an event `tickets`

@@ -21,12 +21,14 @@ use crate::db::{Db, now_ms};
 use madoguchi_shared::layout::Names;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken, IssuerUrl, LogoutRequest, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
 };
+
+/// A provider's discovery document, with its end-session endpoint (RP-initiated logout).
+type CoreProviderMetadata = ProviderMetadataWithLogout;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -220,6 +222,12 @@ impl Providers {
         self.list.iter().map(|p| (p.config.id.clone(), p.config.name.clone())).collect()
     }
 
+    /// The providers' origins (`https://idp.example.jp`): where a signing-out resident's form
+    /// may lead (the pages' `form-action`).
+    pub fn origins(&self) -> Vec<String> {
+        self.list.iter().map(|p| p.issuer.url().origin().ascii_serialization()).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -283,6 +291,22 @@ impl Providers {
             Pending { provider: index, nonce, verifier, redirect, guest, back, at: Instant::now() },
         );
         Ok((url.to_string(), state.secret().clone()))
+    }
+
+    /// Where to send a resident who signs out, to end their session at `provider` too (when the
+    /// provider offers RP-initiated logout): it sends them back to `back`.
+    pub async fn end_session_url(&self, provider: &str, back: &str) -> Option<String> {
+        let p = self.list.iter().find(|p| p.config.id == provider)?;
+        let metadata = self.metadata(p, None).await.ok()?;
+        let endpoint = metadata.additional_metadata().end_session_endpoint.clone()?;
+        let back = PostLogoutRedirectUrl::new(back.to_string()).ok()?;
+        Some(
+            LogoutRequest::from(endpoint)
+                .set_client_id(ClientId::new(p.config.client_id.clone()))
+                .set_post_logout_redirect_uri(back)
+                .http_get_url()
+                .to_string(),
+        )
     }
 
     /// Forgets a sign-in the provider ended without a code (the resident cancelled, say).
@@ -430,6 +454,17 @@ pub async fn sign_in(
     let token = sessions::open_resident(db, &resident_id).await?;
     let resident = sessions::resident_by_id(db, &resident_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok((resident, token))
+}
+
+/// The provider a resident last signed in with, if any.
+pub async fn last_provider(db: &Db, resident: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT provider FROM resident_identities WHERE resident_id = $1 ORDER BY last_signed_in_at DESC LIMIT 1",
+    )
+    .bind(resident)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| r.try_get(0)).transpose()
 }
 
 async fn link(

@@ -58,6 +58,7 @@ verified_when = {{ claim = "identity_assurance", values = ["mynumber_card"] }}
         .env("CLIENT_ID", "madoguchi-office")
         .env("CLIENT_SECRET", SECRET)
         .env("REDIRECT_URI", format!("{}/auth/oidc/callback", h.base()))
+        .env("POST_LOGOUT_URI", format!("{}/text", h.base()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -103,10 +104,11 @@ fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_su
 
     // The guest's session ended when they signed in.
     assert_eq!(h.call("GET", "/api/v1/tickets", Some(&guest), None).0, 401);
-    // Two devices, one resident: the same tickets.
+    // Two devices, one resident: the same tickets. The second device signed out: its session
+    // is over.
     let (s, mine) = h.call("GET", "/api/v1/tickets", Some(&verified), None);
     assert_eq!(s, 200);
-    assert_eq!(mine, h.call("GET", "/api/v1/tickets", Some(&second), None).1);
+    assert_eq!(h.call("GET", "/api/v1/tickets", Some(&second), None).0, 401, "signed out");
     assert_eq!(mine[0]["label"], report["ticket"], "{mine}");
 
     // A clerk of the department sees who is verified, by the name the provider vouches for; the
