@@ -43,21 +43,9 @@ fn text_back(lang: &str, notice: &str) -> String {
     format!("/text?lang={lang}&notice={notice}")
 }
 
-/// This office's origin as browsers see it: `--public-url`, else the request's Host.
-pub(super) fn origin(s: &HttpState, headers: &HeaderMap) -> Option<String> {
-    match s.public_origin.as_deref() {
-        Some(o) => Some(o.to_string()),
-        None => {
-            let host = headers.get(header::HOST)?.to_str().ok()?;
-            let scheme = if s.secure_cookies { "https" } else { "http" };
-            Some(format!("{scheme}://{host}"))
-        }
-    }
-}
-
 /// Where the provider sends the browser back: this office's callback.
 fn callback_url(s: &HttpState, headers: &HeaderMap) -> Option<String> {
-    Some(format!("{}/auth/oidc/callback", origin(s, headers)?))
+    Some(format!("{}/auth/oidc/callback", s.origin(headers)?))
 }
 
 fn state_cookie(value: &str, max_age: u64, secure: bool) -> String {

@@ -68,6 +68,18 @@ pub struct HttpState {
 }
 
 impl HttpState {
+    /// This office's origin as browsers see it: `--public-url`, else the request's Host.
+    pub fn origin(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+        match self.public_origin.as_deref() {
+            Some(o) => Some(o.to_string()),
+            None => {
+                let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+                let scheme = if self.secure_cookies { "https" } else { "http" };
+                Some(format!("{scheme}://{host}"))
+            }
+        }
+    }
+
     /// Marks the tickets whose residents are in the 3D office now.
     pub fn mark_in_world(&self, tickets: &mut [crate::queue::StaffTicket]) {
         for t in tickets {

@@ -740,7 +740,7 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
     // A resident who signed in with a provider ends their session there too, where the
     // provider offers it; it sends them back to the text mode.
     let provider = crate::identity::oidc::last_provider(&s.db, &r.id).await.ok().flatten();
-    if let (Some(p), Some(origin)) = (provider, super::signin::origin(&s, &headers))
+    if let (Some(p), Some(origin)) = (provider, s.origin(&headers))
         && let Some(url) = s.oidc.end_session_url(&p, &format!("{origin}/text")).await
     {
         return see_other(&url, Some(gone));
