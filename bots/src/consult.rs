@@ -11,9 +11,11 @@ use futures_util::{SinkExt, StreamExt};
 use madoguchi_shared::consult::{
     Candidate, ClientSignal, ConsultView, IceServer, Participant, RECEIVE_SLOTS, ServerSignal,
 };
+use madoguchi_shared::keyframes::{deliver_keyframe_requests, is_keyframe_request};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -24,13 +26,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, register_default_interceptors,
+    RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription, Registry, SettingEngineBuilder, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -80,7 +82,15 @@ pub struct MediaPeer {
     /// Sequence numbers (audio, video) and packet count so far.
     numbering: Mutex<((u16, u16), u64)>,
     closed: Arc<AtomicBool>,
+    /// The tracks received, by track id, for sending keyframe requests back.
+    remotes: Remotes,
+    /// When keyframe requests (PLI or FIR) for this peer's video arrived.
+    pub keyframe_requests: Arc<Mutex<Vec<Instant>>>,
+    /// Dropped with the peer: tells its background tasks to stop.
+    _alive: Arc<()>,
 }
+
+type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
 
 fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
     if kind == RtpCodecKind::Audio {
@@ -122,6 +132,7 @@ struct Handler {
     connected: watch::Sender<bool>,
     received: Arc<Mutex<HashMap<String, SlotStats>>>,
     heard: Arc<Mutex<Heard>>,
+    remotes: Remotes,
 }
 
 #[async_trait::async_trait]
@@ -155,6 +166,7 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let id = track.track_id().await;
+        self.remotes.lock().unwrap().insert(id.clone(), track.clone());
         let received = self.received.clone();
         let echo = match (&self.reflect, id.as_str()) {
             (Some((audio, ssrc, _, _)), "audio-0") => Some((audio.clone(), *ssrc, 111)),
@@ -192,6 +204,39 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// How a peer reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Udp,
+    Tcp,
+    Relay,
+}
+
+/// Notes when keyframe requests for `video` arrive, until the peer is dropped.
+async fn count_keyframe_requests(
+    video: Arc<TrackLocalStaticRTP>,
+    seen: Arc<Mutex<Vec<Instant>>>,
+    alive: std::sync::Weak<()>,
+) {
+    loop {
+        match video.poll().await {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    seen.lock().unwrap().push(Instant::now());
+                }
+            }
+            Some(_) => {}
+            // Not bound to the connection yet, or closed.
+            None => {
+                if alive.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
 impl MediaPeer {
     /// Opens the signalling WebSocket at `ws_url` (`ws://host/api/v1/consultations/signal?ticket=…`),
     /// and, once joined, offers media: its own audio and video, and receive slots for the others.
@@ -202,6 +247,23 @@ impl MediaPeer {
     /// [`MediaPeer::join`]; with `reflect`, what arrives from slot 0 goes back out as this
     /// peer's own audio and video (instead of [`MediaPeer::send_media`]).
     pub async fn join_with(ws_url: &str, tag: u64, reflect: bool) -> anyhow::Result<MediaPeer> {
+        MediaPeer::open(ws_url, tag, reflect, Route::Udp).await
+    }
+
+    /// [`MediaPeer::join`] with ICE over TCP only (active candidates, as a browser on a network
+    /// that blocks UDP): it connects only if the server listens for TCP (`--media-tcp`).
+    pub async fn join_over_tcp(ws_url: &str, tag: u64) -> anyhow::Result<MediaPeer> {
+        MediaPeer::open(ws_url, tag, false, Route::Tcp).await
+    }
+
+    /// [`MediaPeer::join`] through the TURN servers the server hands out, and only through them
+    /// (ICE transport policy "relay", as a browser behind a network that allows nothing else).
+    pub async fn join_relayed(ws_url: &str, tag: u64) -> anyhow::Result<MediaPeer> {
+        MediaPeer::open(ws_url, tag, false, Route::Relay).await
+    }
+
+    async fn open(ws_url: &str, tag: u64, reflect: bool, route: Route) -> anyhow::Result<MediaPeer> {
+        let tcp = route == Route::Tcp;
         let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
         let (mut sink, mut stream) = ws.split();
         let heard = Arc::new(Mutex::new(Heard::default()));
@@ -241,9 +303,9 @@ impl MediaPeer {
             RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Video), payload_type: 96 },
             RtpCodecKind::Video,
         )?;
-        let registry = register_default_interceptors(Registry::new(), &mut table)?;
+        let registry = deliver_keyframe_requests(register_default_interceptors(Registry::new(), &mut table)?);
         let settings = SettingEngineBuilder::new()
-            .with_network_types(vec![NetworkType::Udp4])
+            .with_network_types(vec![if tcp { NetworkType::Tcp4 } else { NetworkType::Udp4 }])
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();
         let (connected_tx, connected) = watch::channel(false);
@@ -252,7 +314,9 @@ impl MediaPeer {
         let audio = local_track(RtpCodecKind::Audio, audio_ssrc);
         let video = local_track(RtpCodecKind::Video, video_ssrc);
         let early = Arc::new(Mutex::new(Some(Vec::new())));
+        let remotes = Remotes::default();
         let handler = Handler {
+            remotes: remotes.clone(),
             reflect: reflect.then(|| (audio.clone(), audio_ssrc, video.clone(), video_ssrc)),
             signal: signal.clone(),
             early: early.clone(),
@@ -260,17 +324,36 @@ impl MediaPeer {
             received: received.clone(),
             heard: heard.clone(),
         };
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::<String>::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
-                .with_media_engine(table)
-                .with_interceptor_registry(registry)
-                .with_setting_engine(settings)
-                .with_handler(Arc::new(handler))
-                .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-                .build()
-                .await?,
-        );
+        let config = match route {
+            Route::Relay => {
+                let servers = heard.lock().unwrap().ice_servers.clone();
+                let servers = servers
+                    .into_iter()
+                    .map(|s| RTCIceServer {
+                        urls: s.urls,
+                        username: s.username.unwrap_or_default(),
+                        credential: s.credential.unwrap_or_default(),
+                    })
+                    .collect();
+                RTCConfigurationBuilder::new()
+                    .with_ice_servers(servers)
+                    .with_ice_transport_policy(RTCIceTransportPolicy::Relay)
+                    .build()
+            }
+            Route::Udp | Route::Tcp => RTCConfigurationBuilder::new().build(),
+        };
+        let builder = PeerConnectionBuilder::<String>::new()
+            .with_configuration(config)
+            .with_media_engine(table)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_handler(Arc::new(handler));
+        let builder = if tcp {
+            builder.with_tcp_addrs(vec!["127.0.0.1:0".to_string()])
+        } else {
+            builder.with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+        };
+        let pc: Arc<dyn PeerConnection> = Arc::new(builder.build().await?);
         pc.add_track(audio.clone() as Arc<dyn TrackLocal>).await?;
         pc.add_track(video.clone() as Arc<dyn TrackLocal>).await?;
         for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
@@ -292,6 +375,10 @@ impl MediaPeer {
         for m in early.lock().unwrap().take().unwrap_or_default() {
             signal.send(m)?;
         }
+
+        let alive = Arc::new(());
+        let keyframe_requests = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(count_keyframe_requests(video.clone(), keyframe_requests.clone(), Arc::downgrade(&alive)));
 
         let closed = Arc::new(AtomicBool::new(false));
         let (pc2, heard2, closed2) = (pc.clone(), heard.clone(), closed.clone());
@@ -359,7 +446,20 @@ impl MediaPeer {
             sent: Arc::new(AtomicU64::new(0)),
             numbering: Mutex::new(((rand::random(), rand::random()), 0)),
             closed,
+            remotes,
+            keyframe_requests,
+            _alive: alive,
         })
+    }
+
+    /// Asks for a keyframe of the video received in `slot` (a PLI, as a browser sends after
+    /// losing packets). False if nothing has arrived in that slot yet.
+    pub async fn request_keyframe(&self, slot: usize) -> bool {
+        let track = self.remotes.lock().unwrap().get(&format!("video-{slot}")).cloned();
+        let Some(track) = track else { return false };
+        let Some(media_ssrc) = track.ssrcs().await.first().copied() else { return false };
+        let pli = PictureLossIndication { sender_ssrc: self.video_ssrc(), media_ssrc };
+        track.write_rtcp(vec![Box::new(pli)]).await.is_ok()
     }
 
     /// Offers again on the same connection (renegotiation, as a browser does when a track

@@ -286,6 +286,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_CONSULT_EMPTY_SECS", default_value_t = 30)]
     pub consult_empty_secs: u16,
 
+    /// Seconds a consultation's signalling connection may stay silent (no message, no ping)
+    /// before it is closed; clients ping every 20 s.
+    #[arg(long, env = "MADOGUCHI_CONSULT_SIGNAL_IDLE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u16).range(5..))]
+    pub consult_signal_idle_secs: u16,
+
     /// Lets staff make a consultation's media fail on purpose
     /// (`POST /api/v1/staff/consultations/{id}/fault`), for tests of isolation. Never in production.
     #[arg(long, hide = true)]

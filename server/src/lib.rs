@@ -360,6 +360,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             invite_ttl: Duration::from_secs(cfg.invite_ttl_secs.into()),
             empty_grace: Duration::from_secs(cfg.consult_empty_secs.into()),
             signal_ticket_ttl: Duration::from_secs(30),
+            signal_idle: Duration::from_secs(cfg.consult_signal_idle_secs.into()),
             ice: consult::IceSettings {
                 stun_urls: cfg.stun_urls.clone(),
                 turn_urls: cfg.turn_urls.clone(),

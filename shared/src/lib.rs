@@ -9,6 +9,8 @@ pub mod bucket;
 pub mod consult;
 pub mod hours;
 pub mod i18n;
+#[cfg(feature = "media")]
+pub mod keyframes;
 pub mod layout;
 pub mod limits;
 pub mod movement;

@@ -414,6 +414,64 @@ pub fn signal_url_of(h: &Harness, grant: &Value) -> String {
     format!("{}/api/v1/consultations/signal?ticket={ticket}", h.base().replacen("http://", "ws://", 1))
 }
 
+/// A real TURN server (coturn's `turnserver`) on loopback, checking credentials made from
+/// `secret` by the TURN REST scheme (`use-auth-secret`), as a deployment's would. Killed on drop.
+pub struct TurnServer {
+    child: std::process::Child,
+    pub port: u16,
+    pub secret: String,
+    dir: PathBuf,
+}
+
+impl TurnServer {
+    pub fn start() -> TurnServer {
+        let port = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free port");
+            s.local_addr().expect("addr").port()
+        };
+        let dir = fresh_data_dir();
+        let secret = format!("turn-secret-{port}");
+        let log = dir.join("turn.log");
+        let child = std::process::Command::new("turnserver")
+            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--simple-log", "--allow-loopback-peers"])
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--realm", "madoguchi.test"])
+            .args(["--min-port", "61000", "--max-port", "61999", "--use-auth-secret"])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!("--static-auth-secret={secret}"))
+            .arg(format!("--log-file={}", log.display()))
+            .arg(format!("--pidfile={}", dir.join("turn.pid").display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("turnserver (coturn) is installed: scripts/test-deps installs it");
+        // Ready once it holds its port.
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(std::time::Instant::now() < end, "turnserver did not open port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TurnServer { child, port, secret, dir }
+    }
+
+    /// The server flags that hand this TURN server to participants.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--turn-urls".into(),
+            format!("turn:127.0.0.1:{}?transport=udp", self.port),
+            "--turn-secret".into(),
+            self.secret.clone(),
+        ]
+    }
+}
+
+impl Drop for TurnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A runtime for media peers: their tasks keep running between the test's calls.
 pub fn media_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")

@@ -16,6 +16,8 @@ pub struct ConsultSettings {
     pub empty_grace: Duration,
     /// How long a signalling ticket (the WebSocket's one-time pass) is valid.
     pub signal_ticket_ttl: Duration,
+    /// A signalling connection that sends nothing (not even a ping) for this long is closed.
+    pub signal_idle: Duration,
     /// STUN/TURN servers handed to participants.
     pub ice: IceSettings,
     /// Lets a test make a consultation's media fail on purpose (`--fault-injection`).
@@ -28,6 +30,7 @@ impl Default for ConsultSettings {
             invite_ttl: Duration::from_secs(300),
             empty_grace: Duration::from_secs(30),
             signal_ticket_ttl: Duration::from_secs(30),
+            signal_idle: Duration::from_secs(60),
             ice: IceSettings::default(),
             fault_injection: false,
         }

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 /// Chat lines a participant gets when they join.
@@ -392,6 +392,11 @@ impl Consultations {
         let expires = now + self.0.settings.signal_ticket_ttl;
         grants.insert(ticket.clone(), Pending { consultation, role, principal, name, expires });
         SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers() }
+    }
+
+    /// How long a signalling connection may stay silent before it is closed.
+    pub fn signal_idle(&self) -> Duration {
+        self.0.settings.signal_idle
     }
 
     /// The ICE servers for a participant: STUN as configured, TURN with credentials that

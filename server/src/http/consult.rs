@@ -21,8 +21,6 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// A signalling connection that sends nothing for this long is closed (clients ping every 20 s).
-const SIGNAL_IDLE: Duration = Duration::from_secs(60);
 /// Longest a send to a participant may take before they are cut off.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -285,8 +283,10 @@ async fn signal_socket(
 async fn pump(mut socket: WebSocket, consults: crate::consult::Consultations, ticket: String) {
     let (in_tx, in_rx) = mpsc::channel(INBOX);
     let (out_tx, mut out_rx) = mpsc::channel::<ServerSignal>(OUTBOX);
+    // A connection that sends nothing (not even a ping) for this long is closed.
+    let idle = consults.signal_idle();
     tokio::spawn(signal::run(consults, ticket, in_rx, out_tx));
-    let mut idle_at = tokio::time::Instant::now() + SIGNAL_IDLE;
+    let mut idle_at = tokio::time::Instant::now() + idle;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(idle_at) => break,
@@ -313,12 +313,12 @@ async fn pump(mut socket: WebSocket, consults: crate::consult::Consultations, ti
                     Some(Ok(Message::Text(t))) => Inbound::Text(t.to_string()),
                     Some(Ok(Message::Binary(_))) => Inbound::Other,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        idle_at = tokio::time::Instant::now() + SIGNAL_IDLE;
+                        idle_at = tokio::time::Instant::now() + idle;
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 };
-                idle_at = tokio::time::Instant::now() + SIGNAL_IDLE;
+                idle_at = tokio::time::Instant::now() + idle;
                 if in_tx.send(inbound).await.is_err() {
                     break;
                 }

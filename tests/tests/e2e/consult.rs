@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use madoguchi_bots::consult::MediaPeer;
 use madoguchi_shared::consult::{Candidate, ClientSignal, Role, ServerSignal};
 use madoguchi_tests::{
-    BrowserScript, Harness, media_runtime, moving_in_form, signal_url, signal_url_of, start_consultation,
+    BrowserScript, Harness, TurnServer, media_runtime, moving_in_form, signal_url, signal_url_of, start_consultation,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -385,6 +385,233 @@ fn hang_up_and_the_finished_ticket_end_a_consultation_and_the_records_keep_it() 
     assert_eq!(h.call("POST", "/api/v1/staff/desk/done", Some(&clerk), None).0, 200);
     assert!(eventually(Duration::from_secs(5), || r2.heard.lock().unwrap().ended.as_deref() == Some("ticket_served")));
     assert_eq!(h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None).0, 409, "no resident at the desk now");
+}
+
+/// Keyframes: a publisher is asked for one when the others connect, and a receiver's own PLI
+/// reaches the publisher in that slot at once (not only at the room's periodic request), at most
+/// once per publisher every 500 ms however often a receiver asks.
+#[test]
+fn keyframe_requests_reach_the_publisher_and_a_receivers_pli_is_relayed() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(rt.block_on(c.connected(CONNECT)) && rt.block_on(r.connected(CONNECT)));
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(1), 200), r.send_media(Duration::from_secs(1), 200))
+    });
+    let asked = |p: &MediaPeer| p.keyframe_requests.lock().unwrap().len();
+    assert!(
+        eventually(Duration::from_secs(4), || asked(&c) > 0 && asked(&r) > 0),
+        "both publishers were asked for a keyframe once the other side connected (clerk {}, resident {})",
+        asked(&c),
+        asked(&r)
+    );
+
+    // The resident asks for the clerk's video (slot 0) five times, 700 ms apart: each time a
+    // request reaches the clerk within 300 ms. The room's own requests come every 3 s, so they
+    // could explain one or two of these, not five.
+    let mut latencies = Vec::new();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(700));
+        let before = asked(&c);
+        let sent = Instant::now();
+        assert!(rt.block_on(r.request_keyframe(0)), "the resident has the clerk's video in slot 0");
+        if eventually(Duration::from_millis(300), || asked(&c) > before) {
+            latencies.push(c.keyframe_requests.lock().unwrap()[before].duration_since(sent));
+        }
+    }
+    assert_eq!(latencies.len(), 5, "every request was relayed at once: {latencies:?}");
+
+    // A burst of 30 requests in 150 ms reaches the clerk at most twice (one relay per 500 ms,
+    // and perhaps the room's own).
+    std::thread::sleep(Duration::from_millis(700));
+    let before = asked(&c);
+    for _ in 0..30 {
+        assert!(rt.block_on(r.request_keyframe(0)));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let got = asked(&c) - before;
+    assert!((1..=2).contains(&got), "a burst is relayed once, not {got} times");
+    // And the other way: the clerk's request reaches the resident.
+    let before = asked(&r);
+    assert!(rt.block_on(c.request_keyframe(0)));
+    assert!(eventually(Duration::from_millis(500), || asked(&r) > before));
+}
+
+/// `--media-public-ip`: a server bound to every interface tells participants only the public
+/// address (127.0.0.2 stands in for it: loopback answers on any 127.x address), in trickled
+/// candidates and in its SDP, and media still flows both ways.
+#[test]
+fn participants_are_told_only_the_public_media_address() {
+    let h = Harness::start(&[
+        "--always-open",
+        "--sessions-per-minute",
+        "0",
+        "--media-bind",
+        "0.0.0.0",
+        "--media-public-ip",
+        "127.0.0.2",
+    ]);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(rt.block_on(c.connected(CONNECT)) && rt.block_on(r.connected(CONNECT)));
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(1), 200), r.send_media(Duration::from_secs(1), 200))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for (p, name) in [(&c, "clerk"), (&r, "resident")] {
+        assert!(p.slot("video", 0).packets > 10, "{name} gets video");
+        let heard = p.heard.lock().unwrap();
+        assert!(!heard.candidates.is_empty());
+        for cand in &heard.candidates {
+            let addr = cand.split(' ').nth(4).unwrap_or_default();
+            assert_eq!(addr, "127.0.0.2", "{name} was told {cand}");
+        }
+        let sdp = heard.answer_sdp.as_deref().unwrap_or_default();
+        for line in sdp.lines().filter(|l| l.starts_with("a=candidate:")) {
+            assert_eq!(line.split(' ').nth(4), Some("127.0.0.2"), "{name}'s answer: {line}");
+        }
+    }
+}
+
+/// `--media-tcp`: a participant whose network lets no UDP through (a peer with TCP candidates
+/// only) connects over ICE-TCP and exchanges media with one on UDP; without the flag it cannot.
+#[test]
+fn ice_over_tcp_carries_media_when_the_server_listens_for_it() {
+    let mut flags = FLAGS.to_vec();
+    flags.push("--media-tcp");
+    let h = Harness::start(&flags);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join_over_tcp(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(rt.block_on(c.connected(CONNECT)), "{:?}", c.heard.lock().unwrap());
+    assert!(rt.block_on(r.connected(CONNECT)), "over TCP: {:?}", r.heard.lock().unwrap());
+    assert!(r.heard.lock().unwrap().candidates.iter().any(|c| c.contains(" tcp ") && c.contains("tcptype passive")));
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(2), 300), r.send_media(Duration::from_secs(2), 300))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(c.slot("video", 0).tags, only(0x21), "the clerk gets the TCP resident's video");
+    assert_eq!(r.slot("video", 0).tags, only(0xC1), "the TCP resident gets the clerk's video");
+    let got = r.slot("audio", 0).packets + r.slot("video", 0).packets;
+    assert!(got * 100 >= c.sent() * 95, "over TCP the resident got {got} of {}", c.sent());
+
+    // Without --media-tcp, a TCP-only participant does not connect.
+    let h = Harness::start(FLAGS);
+    let (_, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut r = rt.block_on(MediaPeer::join_over_tcp(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(!rt.block_on(r.connected(Duration::from_secs(5))), "connected over TCP without --media-tcp");
+}
+
+/// TURN: with `--turn-urls`/`--turn-secret`, participants get short-lived credentials that a
+/// real coturn (`use-auth-secret`) accepts, and a participant allowed only relayed paths
+/// exchanges media through it. A credential made with another secret is refused by coturn.
+#[test]
+fn media_flows_through_a_real_turn_server_with_the_handed_out_credentials() {
+    let turn = TurnServer::start();
+    let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+    flags.extend(turn.flags());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let h = Harness::start(&flags);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut c = rt.block_on(MediaPeer::join(&signal_url(&h, &clerk, id), 0xC1)).unwrap();
+    let mut r = rt.block_on(MediaPeer::join_relayed(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    {
+        let heard = r.heard.lock().unwrap();
+        let servers = &heard.ice_servers;
+        assert_eq!(servers.len(), 1, "{servers:?}");
+        let user = servers[0].username.as_deref().unwrap_or_default();
+        let expiry: u64 = user.split(':').next().unwrap_or_default().parse().expect("expiry:label");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!((now + 3500..=now + 3700).contains(&expiry), "the credential expires in about an hour: {user}");
+    }
+    assert!(rt.block_on(c.connected(CONNECT)), "{:?}", c.heard.lock().unwrap());
+    assert!(rt.block_on(r.connected(CONNECT)), "relayed: {:?}", r.heard.lock().unwrap());
+    rt.block_on(async {
+        tokio::join!(c.send_media(Duration::from_secs(2), 300), r.send_media(Duration::from_secs(2), 300))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(c.slot("video", 0).tags, only(0x21), "the clerk gets the relayed resident's video");
+    assert_eq!(r.slot("video", 0).tags, only(0xC1), "the relayed resident gets the clerk's video");
+
+    // The same TURN server handed out with another secret: coturn refuses the credentials, and a
+    // relay-only participant cannot connect.
+    let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+    flags.extend(["--turn-urls".into(), format!("turn:127.0.0.1:{}?transport=udp", turn.port)]);
+    flags.extend(["--turn-secret".into(), "not-the-secret".into()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let h = Harness::start(&flags);
+    let (_, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let mut r = rt.block_on(MediaPeer::join_relayed(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    assert!(!rt.block_on(r.connected(Duration::from_secs(5))), "connected with a credential coturn should refuse");
+}
+
+/// A signalling connection that stays silent past `--consult-signal-idle-secs` is closed and
+/// its participant shown as gone; one that pings stays.
+#[test]
+fn a_silent_signalling_connection_is_closed_and_a_pinging_one_stays() {
+    let mut flags = FLAGS.to_vec();
+    flags.extend(["--consult-signal-idle-secs", "5"]);
+    let h = Harness::start(&flags);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
+    let (clerk_url, resident_url) = (signal_url(&h, &clerk, id), signal_url(&h, &resident, id));
+    rt.block_on(async move {
+        let (mut silent, _) = tokio_tungstenite::connect_async(&resident_url).await.expect("socket");
+        let (mut pinging, _) = tokio_tungstenite::connect_async(&clerk_url).await.expect("socket");
+        let opened = Instant::now();
+        // The pinging one pings every 2 s for 8 s, noting whether the resident is listed, then not.
+        let pinger = tokio::spawn(async move {
+            let (mut resident_seen, mut resident_gone) = (false, false);
+            while opened.elapsed() < Duration::from_secs(8) {
+                pinging.send(Message::Ping(vec![1].into())).await.expect("still open");
+                let until = Instant::now() + Duration::from_secs(2);
+                while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until.into(), pinging.next()).await {
+                    if let Message::Text(t) = frame
+                        && let Ok(ServerSignal::Participants { participants }) = serde_json::from_str(&t)
+                    {
+                        // Those connected are listed; one who leaves drops off the list.
+                        let listed = participants.iter().any(|p| p.role == Role::Resident && p.present);
+                        resident_seen |= listed;
+                        resident_gone = resident_seen && !listed;
+                    }
+                }
+            }
+            (pinging, resident_gone)
+        });
+        // The silent one: frames until the server closes it.
+        let closed_after = loop {
+            match tokio::time::timeout(Duration::from_secs(12), silent.next()).await {
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break opened.elapsed(),
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("a silent connection was still open after 12 s"),
+            }
+        };
+        assert!(
+            closed_after >= Duration::from_millis(4500) && closed_after < Duration::from_secs(9),
+            "closed after {closed_after:?}, with a 5 s limit"
+        );
+        // The pinging one, 8 s in, is still open: its chat is answered; and it was told the
+        // resident is gone.
+        let (mut pinging, resident_gone) = pinger.await.expect("the pinging task");
+        assert!(resident_gone, "the clerk was told the resident's connection ended");
+        pinging.send(Message::Text(r#"{"type":"chat","text":"まだいますか"}"#.into())).await.expect("still open");
+        let heard = loop {
+            match tokio::time::timeout(Duration::from_secs(3), pinging.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.contains("まだいますか") => break true,
+                Ok(Some(Ok(_))) => {}
+                _ => break false,
+            }
+        };
+        assert!(heard, "the pinging connection, 8 s in, still carries chat");
+    });
 }
 
 #[test]

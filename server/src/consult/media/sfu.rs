@@ -11,8 +11,9 @@
 //!   receiver never holds up the others). A leg's writer rewrites each packet for its track
 //!   (`rewrite`) and writes it.
 //! - **Keyframes.** A receiver that connects asks every video publisher of the room for a
-//!   keyframe (PLI), and the room asks again every few seconds, so a receiver that lost packets
-//!   recovers (webrtc 0.21 does not hand the receivers' own PLIs to the application).
+//!   keyframe (PLI). A receiver's own PLI or FIR on one of its video slots is relayed, as a PLI,
+//!   to the publisher in that slot (at most one per publisher every [`RELAY_GAP`]). The room also
+//!   asks every [`KEYFRAME_EVERY`], for receivers that never ask.
 //! - **Isolation.** Each room's tasks run in a `JoinSet` owned by the room's supervisor: a task
 //!   that panics or fails ends that room (reported as a [`RoomFailure`]) and nothing else.
 
@@ -22,6 +23,7 @@ use super::rewrite::Renumber;
 use super::{BoxFuture, LegEvent, MediaEngine, MediaError, MediaStats, RoomFailure, RoomId};
 use crate::metrics::Metrics;
 use madoguchi_shared::consult::{Candidate, RECEIVE_SLOTS, Role};
+use madoguchi_shared::keyframes::{deliver_keyframe_requests, is_keyframe_request};
 use rand::Rng;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
@@ -35,12 +37,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine as CodecTable, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -53,6 +55,10 @@ use webrtc::rtp_transceiver::RtpSender;
 const WRITE_QUEUE: usize = 512;
 /// How often a room asks its video publishers for a keyframe.
 const KEYFRAME_EVERY: Duration = Duration::from_secs(3);
+/// The shortest gap between two relayed keyframe requests to one publisher.
+const RELAY_GAP: Duration = Duration::from_millis(500);
+/// How often a slot's feedback reader looks again while its track is not bound yet.
+const UNBOUND_RETRY: Duration = Duration::from_millis(250);
 /// Sections (m-lines) an offer may carry.
 const MAX_SECTIONS: usize = 2 * RECEIVE_SLOTS + 4;
 /// Longest ICE candidate line accepted.
@@ -87,6 +93,8 @@ type Task = BoxFuture<'static, Result<(), String>>;
 struct Room {
     legs: Mutex<HashMap<Role, Arc<Leg>>>,
     spawn: mpsc::UnboundedSender<Task>,
+    /// When a receiver's keyframe request was last relayed to each publisher.
+    relayed: Mutex<HashMap<Role, Instant>>,
 }
 
 /// What the connection's handler and the leg share.
@@ -223,7 +231,7 @@ fn codecs() -> Result<(CodecTable, Registry), MediaError> {
     }
     let registry = register_default_interceptors(Registry::new(), &mut table)
         .map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
-    Ok((table, registry))
+    Ok((table, deliver_keyframe_requests(registry)))
 }
 
 impl Sfu {
@@ -241,7 +249,7 @@ impl Sfu {
             return Ok(r.clone());
         }
         let (spawn, tasks) = mpsc::unbounded_channel();
-        let room = Arc::new(Room { legs: Mutex::default(), spawn });
+        let room = Arc::new(Room { legs: Mutex::default(), spawn, relayed: Mutex::default() });
         tokio::spawn(supervise(id, tasks, self.failures.clone()));
         room.run(keyframes(Arc::downgrade(&room)));
         rooms.insert(id, room.clone());
@@ -321,7 +329,7 @@ impl Sfu {
         Err(MediaError::Busy("no media port could be opened; try again in a moment".into()))
     }
 
-    async fn negotiate(&self, leg: &Leg, sdp: String) -> Result<String, MediaError> {
+    async fn negotiate(&self, room: &Arc<Room>, role: Role, leg: &Arc<Leg>, sdp: String) -> Result<String, MediaError> {
         let (audio, video) = sections(&sdp)?;
         let ufrag = ice_ufrag(&sdp);
         let offer = RTCSessionDescription::offer(sdp)
@@ -352,6 +360,9 @@ impl Sfu {
                     .add_track(track.clone() as Arc<dyn TrackLocal>)
                     .await
                     .map_err(|e| MediaError::Invalid(format!("cannot send on this offer: {e}")))?;
+                if kind == Kind::Video {
+                    room.run(feedback_loop(Arc::downgrade(room), Arc::downgrade(leg), role, slot, track.clone()));
+                }
                 let out = Out { track, sender, ssrc };
                 if kind == Kind::Audio {
                     outs.audio.push(out);
@@ -433,7 +444,25 @@ impl Room {
 
     /// Asks every video publisher for a keyframe.
     fn request_keyframes(&self) {
-        let videos = self.videos();
+        self.ask_for_keyframes(self.videos());
+    }
+
+    /// Relays a receiver's keyframe request to the publisher `from`, unless one went to them
+    /// less than [`RELAY_GAP`] ago.
+    fn relay_keyframe_request(&self, from: Role) {
+        let now = Instant::now();
+        {
+            let mut relayed = lock(&self.relayed);
+            if relayed.get(&from).is_some_and(|t| now.duration_since(*t) < RELAY_GAP) {
+                return;
+            }
+            relayed.insert(from, now);
+        }
+        let videos = lock(&self.legs).get(&from).map(|l| lock(&l.shared.videos).clone()).unwrap_or_default();
+        self.ask_for_keyframes(videos);
+    }
+
+    fn ask_for_keyframes(&self, videos: Vec<(Arc<dyn TrackRemote>, u32)>) {
         if videos.is_empty() {
             return;
         }
@@ -490,6 +519,38 @@ async fn keyframes(room: Weak<Room>) -> Result<(), String> {
         let Some(room) = room.upgrade() else { return Ok(()) };
         if lock(&room.legs).len() >= 2 {
             room.request_keyframes();
+        }
+    }
+}
+
+/// Reads the RTCP a receiver sends about one of its video slots: a PLI or FIR goes on to the
+/// publisher in that slot. Ends when the leg is gone.
+async fn feedback_loop(
+    room: Weak<Room>,
+    leg: Weak<Leg>,
+    viewer: Role,
+    slot: usize,
+    track: Arc<TrackLocalStaticRTP>,
+) -> Result<(), String> {
+    loop {
+        match track.poll().await {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if !packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    continue;
+                }
+                let Some(room) = room.upgrade() else { return Ok(()) };
+                if let Some(from) = Role::ALL.into_iter().find(|r| r.slot_at(viewer) == Some(slot)) {
+                    room.relay_keyframe_request(from);
+                }
+            }
+            Some(_) => {}
+            // Not bound to the connection yet, or closed.
+            None => {
+                if leg.strong_count() == 0 {
+                    return Ok(());
+                }
+                tokio::time::sleep(UNBOUND_RETRY).await;
+            }
         }
     }
 }
@@ -659,7 +720,7 @@ impl MediaEngine for Sfu {
                 }
                 self.update_gauges();
             }
-            match self.negotiate(&leg, sdp).await {
+            match self.negotiate(&r, role, &leg, sdp).await {
                 Ok(answer) => Ok(answer),
                 Err(e) => {
                     if new {
