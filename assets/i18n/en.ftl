@@ -201,3 +201,18 @@ text-consult-form-yes = yes
 text-consult-form-no = no
 text-apps-heading = Your applications: what happens next
 text-apps-none = You have no applications yet.
+
+# The 3D office's page (/play): its join form, loading and chat box.
+play-title = { $office } — 3D
+play-canvas = { $office }, 3D office
+play-name = Name
+play-language = Language
+play-enter = Enter
+play-text-mode = Text mode
+play-loading = Loading…
+play-starting = Starting…
+play-failed = Could not load:
+play-apps = My applications
+play-chat = Chat
+play-chat-placeholder = Chat
+play-send = Send

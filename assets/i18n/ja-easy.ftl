@@ -197,3 +197,18 @@ text-consult-form-yes = はい
 text-consult-form-no = いいえ
 text-apps-heading = あなたの しんせい（このあと すること）
 text-apps-none = しんせいは まだ ありません。
+
+# The 3D office's page (/play): its join form, loading and chat box.
+play-title = { $office } — 3D
+play-canvas = { $office } 3D の くやくしょ
+play-name = なまえ
+play-language = ことば
+play-enter = はいる
+play-text-mode = もじ だけ の ページ
+play-loading = よみこんで います…
+play-starting = はじまります…
+play-failed = よみこめません でした：
+play-apps = しんせい の ようす
+play-chat = チャット
+play-chat-placeholder = チャット
+play-send = おくる

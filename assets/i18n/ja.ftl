@@ -197,3 +197,18 @@ text-consult-form-yes = はい
 text-consult-form-no = いいえ
 text-apps-heading = あなたの申請（このあとのこと）
 text-apps-none = 申請はまだありません。
+
+# The 3D office's page (/play): its join form, loading and chat box.
+play-title = { $office } — 3D
+play-canvas = { $office } 3D庁舎
+play-name = お名前
+play-language = 言語
+play-enter = 入館する
+play-text-mode = テキスト版
+play-loading = 読み込み中…
+play-starting = 起動中…
+play-failed = 読み込めませんでした：
+play-apps = 申請の状況
+play-chat = チャット
+play-chat-placeholder = チャット
+play-send = 送信

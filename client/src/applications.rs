@@ -75,9 +75,9 @@ pub fn describe(list: &[Application], procedures: &HashMap<String, Procedure>, t
             out.push('\n');
             out.push_str(&tr.ta("apps-note", &[("note", FluentValue::from(note))]));
         }
-        let documents: Vec<&str> = procedure
+        let documents: Vec<String> = procedure
             .filter(|_| !finished(&a.status))
-            .map(|p| p.documents.iter().map(|d| tr.lang.name(d)).collect())
+            .map(|p| p.documents.iter().map(|d| tr.lang.name(d).into_owned()).collect())
             .unwrap_or_default();
         if !documents.is_empty() {
             out.push('\n');
@@ -316,7 +316,7 @@ mod tests {
     use crate::i18n::Lang;
 
     fn names(ja: &str, en: &str) -> Names {
-        Names { ja: ja.into(), en: en.into(), easy: None }
+        Names { ja: ja.into(), en: en.into(), ..Default::default() }
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn headless_app(office: Office) -> App {
 
 /// The font every text is drawn in: a subset of Noto Sans CJK JP (assets/fonts, SIL OFL 1.1),
 /// with kana, the common kanji and Latin. bevy's own font has no Japanese.
-pub const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansJP-Madoguchi.otf");
+pub const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJK-Madoguchi.otf");
 
 /// The windowed client. Without `join`, it opens on the join screen.
 pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, lang: i18n::Lang) -> App {
@@ -400,8 +400,11 @@ mod tests {
         app.update();
         key(&mut app, KeyCode::Tab, "");
         app.update();
-        assert_eq!(app.world().resource::<ui::JoinForm>().lang, i18n::Lang::Ja, "Tab cycles English → Japanese");
-        key(&mut app, KeyCode::Tab, "");
+        assert_eq!(app.world().resource::<ui::JoinForm>().lang, i18n::Lang::ZhHans, "Tab cycles English → 简体中文");
+        // → 한국어 → Tiếng Việt → 日本語 → やさしい にほんご
+        for _ in 0..4 {
+            key(&mut app, KeyCode::Tab, "");
+        }
         key(&mut app, KeyCode::Enter, "");
         app.update();
         app.update();
@@ -476,6 +479,9 @@ mod tests {
             include_str!("../../assets/i18n/ja.ftl"),
             include_str!("../../assets/i18n/ja-easy.ftl"),
             include_str!("../../assets/i18n/en.ftl"),
+            include_str!("../../assets/i18n/zh-Hans.ftl"),
+            include_str!("../../assets/i18n/ko.ftl"),
+            include_str!("../../assets/i18n/vi.ftl"),
             include_str!("../../assets/office.toml"),
             include_str!("../../assets/layouts/lobby.toml"),
             include_str!("../../assets/layouts/counters.toml"),
@@ -484,8 +490,12 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         texts.extend(i18n::Lang::ALL.iter().map(|l| l.endonym().to_string()));
-        // Everyday names: level-1 kanji, kana, Latin with accents.
+        // Everyday names: level-1 kanji, kana, Latin with accents, Chinese (GB 2312 level 1),
+        // Hangul (KS X 1001) and Vietnamese.
         texts.push("山田花子 佐藤 鈴木一郎 たなか タナカ José Zoë |".into());
+        texts.push(
+            "王晓明 张伟 刘洋 陈静 李娜 김민준 이서연 박지훈 최유진 Nguyễn Thị Hương Trần Văn Đức Lê Hoàng Yến".into(),
+        );
         let missing: std::collections::BTreeSet<char> =
             texts.iter().flat_map(|t| t.chars()).filter(|c| !c.is_control() && !have.contains(&(*c as u32))).collect();
         assert!(missing.is_empty(), "not in the font (run scripts/make-font): {missing:?}");

@@ -1,7 +1,7 @@
 //! The office's words, in Project Fluent files (`assets/i18n/*.ftl`): Japanese, やさしい日本語
-//! (easy Japanese, for residents still learning it) and English. Every surface uses them: the
-//! 3D client's HUD and the server's pages (text mode, later the console), so adding a language
-//! is adding a file. The files are built in; a missing message falls back to Japanese, then to
+//! (easy Japanese, for residents still learning it), English, Simplified Chinese, Korean and
+//! Vietnamese. Every surface uses them (the 3D client's HUD, the text mode, the consultation
+//! page, the console's resident-facing words), so adding a language is adding a file. The files are built in; a missing message falls back to Japanese, then to
 //! its id. A test fails if one language has a message another lacks.
 
 use crate::layout::Names;
@@ -16,28 +16,79 @@ pub enum Lang {
     /// やさしい日本語: kana, short words, spaces between them.
     JaEasy,
     En,
+    /// Simplified Chinese.
+    ZhHans,
+    Ko,
+    Vi,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 3] = [Lang::Ja, Lang::JaEasy, Lang::En];
+    pub const ALL: [Lang; 6] = [Lang::Ja, Lang::JaEasy, Lang::En, Lang::ZhHans, Lang::Ko, Lang::Vi];
 
-    /// The tag used in `Hello`, page addresses and forms.
+    /// The tag used in `Hello`, page addresses, forms and file names.
     pub fn code(self) -> &'static str {
         match self {
             Lang::Ja => "ja",
             Lang::JaEasy => "ja-easy",
             Lang::En => "en",
+            Lang::ZhHans => "zh-Hans",
+            Lang::Ko => "ko",
+            Lang::Vi => "vi",
+        }
+    }
+
+    /// The BCP 47 tag for pages' `lang` attributes (やさしい日本語 is Japanese to a browser).
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Ja | Lang::JaEasy => "ja",
+            other => other.code(),
         }
     }
 
     /// A tag as given on the command line, in a page address or a form; unknown tags are
     /// Japanese.
     pub fn from_code(code: &str) -> Lang {
-        match code.trim().to_ascii_lowercase().as_str() {
-            "en" | "en-us" | "en-gb" => Lang::En,
-            "ja-easy" | "easy" | "yasashii" => Lang::JaEasy,
-            _ => Lang::Ja,
+        Lang::from_tag(code).unwrap_or(Lang::Ja)
+    }
+
+    /// The office's language for a tag (any case, any region: `zh-CN`, `ko-KR`, `vi-VN`), if it
+    /// has one.
+    pub fn from_tag(code: &str) -> Option<Lang> {
+        let code = code.trim().to_ascii_lowercase();
+        if matches!(code.as_str(), "ja-easy" | "easy" | "yasashii") {
+            return Some(Lang::JaEasy);
         }
+        match code.split(['-', '_']).next().unwrap_or("") {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            // Traditional-script readers too: simplified is the Chinese the office has.
+            "zh" => Some(Lang::ZhHans),
+            "ko" => Some(Lang::Ko),
+            "vi" => Some(Lang::Vi),
+            _ => None,
+        }
+    }
+
+    /// The language a browser asks for most (`Accept-Language`, with its q-values), among the
+    /// office's; `None` if it names none of them. At most 16 entries are read.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (i, part) in header.split(',').take(16).enumerate() {
+            let mut fields = part.split(';');
+            let tag = fields.next().unwrap_or("").trim();
+            let q = fields
+                .find_map(|f| f.trim().strip_prefix("q=").and_then(|v| v.trim().parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            if q <= 0.0 || q.is_nan() {
+                continue;
+            }
+            let Some(lang) = Lang::from_tag(tag) else { continue };
+            // Highest q wins; among equals, the one named first.
+            if best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && i < bi)) {
+                best = Some((q, i, lang));
+            }
+        }
+        best.map(|(_, _, l)| l)
     }
 
     /// The language's own name, for language pickers.
@@ -46,15 +97,28 @@ impl Lang {
             Lang::Ja => "日本語",
             Lang::JaEasy => "やさしい にほんご",
             Lang::En => "English",
+            Lang::ZhHans => "简体中文",
+            Lang::Ko => "한국어",
+            Lang::Vi => "Tiếng Việt",
         }
     }
 
-    /// A layout name (room, department, door) in this language.
-    pub fn name(self, n: &Names) -> &str {
-        match self {
-            Lang::Ja => &n.ja,
-            Lang::JaEasy => n.easy.as_deref().unwrap_or(&n.ja),
-            Lang::En => &n.en,
+    /// A layout or catalog name (room, department, procedure, field) in this language. A
+    /// language the file does not give falls back to Japanese with the English beside it, so a
+    /// label is never empty and a reader of neither still has the English.
+    pub fn name(self, n: &Names) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        let given = match self {
+            Lang::Ja => return Cow::Borrowed(&n.ja),
+            Lang::JaEasy => return Cow::Borrowed(n.easy.as_deref().unwrap_or(&n.ja)),
+            Lang::En => return Cow::Borrowed(&n.en),
+            Lang::ZhHans => n.zh.as_deref(),
+            Lang::Ko => n.ko.as_deref(),
+            Lang::Vi => n.vi.as_deref(),
+        };
+        match given.filter(|g| !g.trim().is_empty()) {
+            Some(g) => Cow::Borrowed(g),
+            None => Cow::Owned(format!("{} ({})", n.ja, n.en)),
         }
     }
 
@@ -64,15 +128,19 @@ impl Lang {
             Lang::Ja => include_str!("../../assets/i18n/ja.ftl"),
             Lang::JaEasy => include_str!("../../assets/i18n/ja-easy.ftl"),
             Lang::En => include_str!("../../assets/i18n/en.ftl"),
+            Lang::ZhHans => include_str!("../../assets/i18n/zh-Hans.ftl"),
+            Lang::Ko => include_str!("../../assets/i18n/ko.ftl"),
+            Lang::Vi => include_str!("../../assets/i18n/vi.ftl"),
         }
     }
 
-    /// The staff console's messages (`assets/i18n/staff/`): Japanese and English; やさしい日本語
-    /// is for residents, so the console in it is Japanese.
+    /// The staff console's messages (`assets/i18n/staff/`): Japanese and English, for clerks.
+    /// やさしい日本語 is for residents, so the console in it is Japanese; in the other residents'
+    /// languages it is English.
     pub fn staff_source(self) -> &'static str {
         match self {
             Lang::Ja | Lang::JaEasy => include_str!("../../assets/i18n/staff/ja.ftl"),
-            Lang::En => include_str!("../../assets/i18n/staff/en.ftl"),
+            _ => include_str!("../../assets/i18n/staff/en.ftl"),
         }
     }
 }
@@ -108,8 +176,8 @@ impl Catalog {
             .iter()
             .map(|&l| {
                 let res = FluentResource::try_new(source(l)).unwrap_or_else(|(res, _)| res);
-                let tag = if l == Lang::En { "en" } else { "ja" };
-                let mut bundle = FluentBundle::new_concurrent(vec![tag.parse().expect("a valid language tag")]);
+                let mut bundle =
+                    FluentBundle::new_concurrent(vec![l.html_lang().parse().expect("a valid language tag")]);
                 // No Unicode isolation marks around arguments: fonts (the client's subset among
                 // them) have no glyph for them, and pages do not need them.
                 bundle.set_use_isolating(false);
@@ -191,7 +259,7 @@ mod tests {
     fn every_language_has_every_message_and_they_parse() {
         let ja = ids(Lang::Ja);
         assert!(ja.len() > 30, "{ja:?}");
-        for lang in [Lang::JaEasy, Lang::En] {
+        for lang in Lang::ALL.into_iter().filter(|l| *l != Lang::Ja) {
             let other = ids(lang);
             let missing: Vec<_> = ja.difference(&other).collect();
             let extra: Vec<_> = other.difference(&ja).collect();
@@ -218,6 +286,41 @@ mod tests {
         assert_eq!(Lang::from_code("EN"), Lang::En);
         assert_eq!(Lang::from_code("ja-easy"), Lang::JaEasy);
         assert_eq!(Lang::from_code("fr"), Lang::Ja);
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_known_language() {
+        let pick = Lang::from_accept_language;
+        assert_eq!(pick("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::ZhHans));
+        assert_eq!(pick("ko-KR"), Some(Lang::Ko));
+        assert_eq!(pick("vi-VN,vi;q=0.9"), Some(Lang::Vi));
+        assert_eq!(pick("fr-FR,fr;q=0.9,en;q=0.5,ja;q=0.7"), Some(Lang::Ja), "q-values, not order");
+        assert_eq!(pick("en;q=0.5, ko;q=0.5"), Some(Lang::En), "equal q: the first named");
+        assert_eq!(pick("de, fr"), None);
+        assert_eq!(pick("ja;q=0, en"), Some(Lang::En), "q=0 means not wanted");
+        assert_eq!(pick(""), None);
+        assert_eq!(pick(&"xx,".repeat(10_000)), None, "long headers are cut short, not scanned");
+        assert_eq!(Lang::from_code("zh-Hans"), Lang::ZhHans);
+        assert_eq!(Lang::from_code("ZH-tw"), Lang::ZhHans);
+        for l in Lang::ALL {
+            assert_eq!(Lang::from_code(l.code()), l, "{} round-trips", l.code());
+        }
+    }
+
+    #[test]
+    fn a_name_missing_in_a_language_is_japanese_with_english_beside_it() {
+        let n = Names {
+            ja: "転入届".into(),
+            en: "Moving-in notice".into(),
+            easy: None,
+            zh: Some("迁入申报".into()),
+            ko: None,
+            vi: Some(" ".into()),
+        };
+        assert_eq!(Lang::ZhHans.name(&n), "迁入申报");
+        assert_eq!(Lang::Ko.name(&n), "転入届 (Moving-in notice)");
+        assert_eq!(Lang::Vi.name(&n), "転入届 (Moving-in notice)", "a blank one counts as missing");
+        assert_eq!(Lang::JaEasy.name(&n), "転入届");
     }
 
     #[test]

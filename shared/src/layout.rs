@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// A name in the languages every sign must carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Names {
     pub ja: String,
@@ -21,6 +21,14 @@ pub struct Names {
     /// still learning Japanese. Optional: clients fall back to `ja`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub easy: Option<String>,
+    /// Simplified Chinese, Korean and Vietnamese. Optional: a missing one shows as Japanese with
+    /// the English beside it ([`crate::i18n::Lang::name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ko: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vi: Option<String>,
 }
 
 /// A department of the ward office (課).

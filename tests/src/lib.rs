@@ -323,6 +323,18 @@ impl Harness {
         })
     }
 
+    /// GET a path with extra headers (a cookie, say); returns status and body.
+    pub fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        self.rt.block_on(async {
+            let mut req = self.http.get(format!("{}{path}", self.base()));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let r = req.send().await.expect("GET");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        })
+    }
+
     /// POST a path with optional bearer token; returns status and body.
     pub fn post(&self, path: &str, bearer: Option<&str>) -> (u16, String) {
         self.rt.block_on(async {

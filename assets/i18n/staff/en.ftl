@@ -203,3 +203,11 @@ staff-notice-records-bad-status = That status change is not possible from where 
 staff-col-place = Where
 staff-place-3d = in the 3D office
 staff-place-other = elsewhere (text mode)
+
+# The resident's language, as the clerk reads it (the language's own name follows).
+staff-lang-ja = Japanese
+staff-lang-ja-easy = Easy Japanese
+staff-lang-en = English
+staff-lang-zh-Hans = Chinese (Simplified)
+staff-lang-ko = Korean
+staff-lang-vi = Vietnamese

@@ -203,3 +203,11 @@ staff-notice-records-bad-status = 今の状態からはその変更はできま�
 staff-col-place = 利用場所
 staff-place-3d = 3D庁舎
 staff-place-other = 3D以外（テキスト版など）
+
+# The resident's language, as the clerk reads it (the language's own name follows).
+staff-lang-ja = 日本語
+staff-lang-ja-easy = やさしい日本語
+staff-lang-en = 英語
+staff-lang-zh-Hans = 中国語（簡体字）
+staff-lang-ko = 韓国語
+staff-lang-vi = ベトナム語

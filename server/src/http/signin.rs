@@ -36,7 +36,7 @@ struct StartQuery {
 }
 
 fn lang_of(l: &str) -> &'static str {
-    if l == "en" { "en" } else { "ja" }
+    madoguchi_shared::i18n::Lang::from_code(l).code()
 }
 
 fn text_back(lang: &str, notice: &str) -> String {
@@ -129,16 +129,20 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     let old = super::text::resident(&s, &headers).await;
     // The guest who began it, if still the one signed in here.
     let guest = finished.guest.as_deref().filter(|g| old.as_ref().is_some_and(|(r, _)| &r.id == g));
-    let (resident, token) =
-        match crate::identity::oidc::sign_in(&s.db, &finished.identity, guest, if lang == "en" { "en" } else { "ja" })
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "sign-in: records");
-                return fail("unavailable", lang);
-            }
-        };
+    let (resident, token) = match crate::identity::oidc::sign_in(
+        &s.db,
+        &finished.identity,
+        guest,
+        madoguchi_shared::i18n::Lang::from_code(lang).code(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in: records");
+            return fail("unavailable", lang);
+        }
+    };
     // The guest session ends: its holder has a new one.
     if let Some((_, old_token)) = old {
         let key = sessions::SessionKey::of(&old_token);

@@ -46,22 +46,42 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/text/live.js", get(live_js))
 }
 
-/// The page's language: Japanese or English (from `?lang=`, else `Accept-Language`).
+/// A resident page's language: `?lang=` if it names one of the office's, else the browser's
+/// `Accept-Language`, else Japanese.
 pub(super) fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
-    match q {
-        Some("en") => Lang::En,
-        Some("ja") => Lang::Ja,
-        _ => {
-            let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if accept.trim_start().starts_with("en") { Lang::En } else { Lang::Ja }
-        }
+    q.and_then(Lang::from_tag)
+        .or_else(|| {
+            let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())?;
+            Lang::from_accept_language(accept)
+        })
+        .unwrap_or(Lang::Ja)
+}
+
+/// A staff page's language: the console is in Japanese and English (やさしい日本語 gives
+/// Japanese; the other residents' languages English).
+pub(super) fn pick_staff_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
+    match pick_lang(q, headers) {
+        Lang::Ja | Lang::JaEasy => Lang::Ja,
+        _ => Lang::En,
     }
 }
 
-/// The other language of the page, for its language link: code and name.
-pub(super) fn other_lang(l: Lang) -> (&'static str, &'static str) {
-    let other = if l == Lang::En { Lang::Ja } else { Lang::En };
-    (other.code(), other.endonym())
+/// A link to the same page in another language.
+pub(super) struct LangLink {
+    pub href: String,
+    /// The language's BCP 47 tag, for `lang` and `hreflang`.
+    pub tag: &'static str,
+    pub name: &'static str,
+}
+
+/// Links to the page in every language but `l`; `href` makes a page address from a language's
+/// code.
+pub(super) fn lang_links(l: Lang, href: impl Fn(&str) -> String) -> Vec<LangLink> {
+    Lang::ALL
+        .into_iter()
+        .filter(|o| *o != l)
+        .map(|o| LangLink { href: href(o.code()), tag: o.html_lang(), name: o.endonym() })
+        .collect()
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -354,7 +374,8 @@ struct DeptRow {
 struct TextPage<'a> {
     tr: Tr<'a>,
     lang: &'static str,
-    other: (&'static str, &'static str),
+    html_lang: &'static str,
+    others: Vec<LangLink>,
     office_name: String,
     notice: Option<Notice>,
     me: Option<Me>,
@@ -382,7 +403,8 @@ struct ProcedureRow {
 struct FrontPage<'a> {
     tr: Tr<'a>,
     lang: &'static str,
-    other: (&'static str, &'static str),
+    html_lang: &'static str,
+    others: Vec<LangLink>,
     office_name: String,
 }
 
@@ -438,7 +460,8 @@ async fn front(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<P
     let page = FrontPage {
         tr: Tr { catalog: &s.words, lang: l },
         lang: l.code(),
-        other: other_lang(l),
+        html_lang: l.html_lang(),
+        others: lang_links(l, |code| format!("/?lang={code}")),
         office_name: l.name(&office.name).to_string(),
     };
     render(StatusCode::OK, &page)
@@ -517,7 +540,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
             };
             DeptRow {
                 id: d.id.clone(),
-                name: if l == Lang::En { d.name_en.clone() } else { d.name_ja.clone() },
+                name: office.department(&d.id).map(|x| l.name(&x.name).into_owned()).unwrap_or_else(|| d.id.clone()),
                 state,
                 waiting: c.tr.a("text-waiting-count", &[("count", d.waiting.to_string().into())]),
                 hours: office.hours_of(&d.id).map(|h| describe_hours(&c.tr, h)).unwrap_or_default(),
@@ -548,7 +571,8 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     let page = TextPage {
         tr: Tr { catalog: &s.words, lang: l },
         lang: l.code(),
-        other: other_lang(l),
+        html_lang: l.html_lang(),
+        others: lang_links(l, |code| format!("/text?lang={code}")),
         office_name: l.name(&office.name).to_string(),
         notice: q.notice.as_deref().and_then(|n| notice_text(&c, n, q.dept.as_deref())),
         signin: s
@@ -583,7 +607,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
 }
 
 fn back(lang: &str, notice: &str, dept: Option<&str>) -> String {
-    let lang = if lang == "en" { "en" } else { "ja" };
+    let lang = madoguchi_shared::i18n::Lang::from_code(lang).code();
     let dept = dept
         .filter(|d| d.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         .map(|d| format!("&dept={d}"))
@@ -633,10 +657,10 @@ async fn start(
     if name.is_empty() || name.chars().count() > madoguchi_shared::limits::NAME_MAX_CHARS {
         return see_other(&back(&f.lang, "name", None), None);
     }
-    let locale = if f.lang == "en" { "en" } else { "ja" };
+    let locale = Lang::from_code(&f.lang).code();
     match sessions::create_guest(&s.db, &name, locale).await {
         Ok((_, token)) => {
-            let lang = if f.lang == "en" { "en" } else { "ja" };
+            let lang = Lang::from_code(&f.lang).code();
             see_other(&format!("/text?lang={lang}"), Some(session_cookie(&token, s.secure_cookies)))
         }
         Err(e) => {
@@ -720,7 +744,7 @@ async fn arrived(
     };
     match s.queues.arrived(&r.id, id).await {
         Ok(_) => {
-            let lang = if f.lang == "en" { "en" } else { "ja" };
+            let lang = Lang::from_code(&f.lang).code();
             see_other(&format!("/text/consultation?lang={lang}"), None)
         }
         Err(e) => see_other(&back(&f.lang, queue_notice(&e), None), None),
@@ -728,7 +752,7 @@ async fn arrived(
 }
 
 async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    let lang = if f.lang == "en" { "en" } else { "ja" };
+    let lang = Lang::from_code(&f.lang).code();
     // Only a form of this session may end it: another site cannot log a resident out.
     let Some(r) = authorised(&s, &headers, &f.csrf).await else {
         return see_other(&back(lang, "session", None), None);

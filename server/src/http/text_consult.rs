@@ -10,7 +10,7 @@
 
 use super::extract::ClientAddr;
 use super::state::HttpState;
-use super::text::{Tr, other_lang, pick_lang, render, resident, see_other, session_cookie};
+use super::text::{LangLink, Tr, lang_links, pick_lang, render, resident, see_other, session_cookie};
 use crate::consult::ConsultError;
 use crate::consult::Joiner;
 use crate::ratelimit::address_key;
@@ -66,11 +66,12 @@ struct Running {
 struct ConsultPage<'a> {
     tr: Tr<'a>,
     lang: &'static str,
-    other: (&'static str, &'static str),
+    html_lang: &'static str,
     office_name: String,
-    /// Where the header's title link leads, and the same page in the other language.
+    /// Where the header's title link leads.
     home: String,
-    switch: String,
+    /// The same page in the other languages.
+    others: Vec<LangLink>,
     consult: Option<Running>,
     /// The interpreter's form (code and name), with what was wrong with the last try.
     join: Option<JoinForm>,
@@ -91,13 +92,12 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     };
     let tr = Tr::of(&s.words, l);
     let office = s.queues.office();
-    let other = other_lang(l);
     let mut page = ConsultPage {
         lang: l.code(),
-        other,
+        html_lang: l.html_lang(),
         office_name: l.name(&office.name).to_string(),
         home: format!("/text?lang={}", l.code()),
-        switch: format!("/text/consultation?lang={}", other.0),
+        others: lang_links(l, |code| format!("/text/consultation?lang={code}")),
         consult: None,
         join: None,
         waiting: false,
@@ -203,14 +203,13 @@ struct JoinForm {
 }
 
 fn join_page<'a>(s: &'a HttpState, l: madoguchi_shared::i18n::Lang, form: JoinForm) -> ConsultPage<'a> {
-    let other = other_lang(l);
     let tr = Tr::of(&s.words, l);
     ConsultPage {
         lang: l.code(),
-        other,
+        html_lang: l.html_lang(),
         office_name: l.name(&s.queues.office().name).to_string(),
         home: format!("/consult/join?lang={}", l.code()),
-        switch: format!("/consult/join?lang={}", other.0),
+        others: lang_links(l, |code| format!("/consult/join?lang={code}")),
         consult: None,
         join: Some(form),
         waiting: false,

@@ -1,13 +1,15 @@
 //! The browser client: `/play` is a small page with the join form and a progress bar of the
-//! bytes fetched; `/web/…` serves the wasm build from the web directory (`scripts/build-web`
+//! bytes fetched, its words in the language of `?lang=` or the browser's (from the Fluent
+//! catalogs, like every surface); `/web/…` serves the wasm build from the web directory (`scripts/build-web`
 //! writes it), the precompressed `.br` or `.gz` file when the browser accepts brotli or gzip, with cache headers.
 
 use super::state::HttpState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use madoguchi_shared::i18n::Lang;
 use sha2::Digest;
 
 pub(super) fn router() -> Router<HttpState> {
@@ -143,8 +145,60 @@ fn inline_script(page: &str) -> Option<&str> {
     Some(&page[body..end])
 }
 
-async fn play() -> Response {
-    let mut r = PLAY.into_response();
+#[derive(serde::Deserialize)]
+struct PlayQuery {
+    lang: Option<String>,
+}
+
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped, for HTML text and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The play page in `lang`: every `{{id}}` outside its script replaced by that message
+/// (escaped), `{{office}}`, `{{lang}}`, `{{html-lang}}` and `{{lang-options}}` by what they name.
+fn play_page(s: &HttpState, lang: Lang) -> String {
+    let office = lang.name(&s.queues.office().name).into_owned();
+    let options: String = Lang::ALL
+        .iter()
+        .map(|l| {
+            let selected = if *l == lang { " selected" } else { "" };
+            format!(r#"<option value="{}" lang="{}"{selected}>{}</option>"#, l.code(), l.html_lang(), l.endonym())
+        })
+        .collect();
+    let mut out = String::with_capacity(PLAY.len() + 512);
+    let mut rest = PLAY;
+    while let Some(open) = rest.find("{{") {
+        let Some(len) = rest[open..].find("}}") else { break };
+        out.push_str(&rest[..open]);
+        let id = &rest[open + 2..open + len];
+        match id {
+            "office" => out.push_str(&escape(&office)),
+            "lang" => out.push_str(lang.code()),
+            "html-lang" => out.push_str(lang.html_lang()),
+            "lang-options" => out.push_str(&options),
+            _ => out.push_str(&escape(&s.words.format(lang, id, &[("office", office.as_str().into())]))),
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn play(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PlayQuery>) -> Response {
+    let lang = super::text::pick_lang(q.lang.as_deref(), &headers);
+    let mut r = play_page(&s, lang).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -162,6 +216,18 @@ mod tests {
     fn the_play_page_has_one_inline_script_and_the_policy_names_its_hash() {
         assert_eq!(PLAY.matches("<script").count(), 1, "the policy allows one inline script");
         let script = inline_script(PLAY).unwrap();
+        assert!(!script.contains("{{"), "the script is the same in every language (its hash is in the policy)");
+        let words = madoguchi_shared::i18n::Catalog::new();
+        let mut rest = PLAY;
+        while let Some(open) = rest.find("{{") {
+            let len = rest[open..].find("}}").expect("closed");
+            let id = &rest[open + 2..open + len];
+            let fixed = ["office", "lang", "html-lang", "lang-options"].contains(&id);
+            for lang in Lang::ALL {
+                assert!(fixed || words.has(lang, id), "{id} is not a message");
+            }
+            rest = &rest[open + len + 2..];
+        }
         assert!(script.contains("import") || script.len() > 100, "{script}");
         let csp = PLAY_CSP.to_str().unwrap();
         assert!(csp.contains("'sha256-") && csp.contains("connect-src 'self'"), "{csp}");

@@ -511,7 +511,7 @@ mod tests {
     fn config(id: &str) -> ProviderConfig {
         ProviderConfig {
             id: id.into(),
-            name: Names { ja: "テスト".into(), en: "Test".into(), easy: None },
+            name: Names { ja: "テスト".into(), en: "Test".into(), ..Default::default() },
             issuer: "https://idp.example.jp".into(),
             client_id: "office".into(),
             client_secret_env: "SECRET".into(),

@@ -362,6 +362,35 @@ mod tests {
         }
     }
 
+    /// The shipped files give every name in all six languages (a missing one would show as
+    /// Japanese with English beside it; here that would be an oversight).
+    #[test]
+    fn the_shipped_names_are_in_every_language() {
+        let office = office();
+        let c = catalog();
+        let mut names: Vec<(String, &Names)> = vec![("office".into(), &office.name)];
+        for d in &office.departments {
+            names.push((format!("department {}", d.id), &d.name));
+        }
+        for r in &office.rooms {
+            names.push((format!("room {}", r.file.id), &r.file.name));
+        }
+        for p in c.all() {
+            names.push((format!("{}.name", p.id), &p.name));
+            names.extend(p.documents.iter().map(|d| (format!("{}.documents", p.id), d)));
+            for f in &p.fields {
+                names.push((format!("{}.{}", p.id, f.id), &f.label));
+                names.extend(f.choice_labels.iter().map(|(k, n)| (format!("{}.{}={k}", p.id, f.id), n)));
+            }
+        }
+        assert!(names.len() > 60, "{}", names.len());
+        for (what, n) in names {
+            for (lang, given) in [("zh", &n.zh), ("ko", &n.ko), ("vi", &n.vi)] {
+                assert!(given.as_deref().is_some_and(|g| !g.trim().is_empty()), "{what} has no {lang} name");
+            }
+        }
+    }
+
     #[test]
     fn every_field_problem_is_reported_at_once() {
         let c = catalog();

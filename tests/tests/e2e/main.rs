@@ -10,6 +10,7 @@ mod consult;
 mod handshake;
 mod http;
 mod http_limits;
+mod languages;
 mod movement;
 mod native_client;
 mod openapi_contract;

@@ -6,7 +6,7 @@
 use super::frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
 use crate::http::extract::ClientAddr;
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_lang, render, same_origin, see_other};
+use crate::http::text::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::identity::accounts::{self, AccountEvent, Change};
 use crate::identity::sessions;
 use crate::identity::staff::{self, By, StaffAccount, StaffError};
@@ -97,7 +97,7 @@ fn setup_code_ok(s: &HttpState, code: &str) -> bool {
 }
 
 async fn setup_form(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<SetupQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     if !setup_code_ok(&s, &q.code) {
         return (StatusCode::NOT_FOUND, Tr::of(&s.words, l).t("staff-setup-used")).into_response();
     }
@@ -135,7 +135,7 @@ async fn setup(
     headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     if !same_origin(&headers, s.public_origin.as_deref()) {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
@@ -211,7 +211,7 @@ async fn admin_of(s: &HttpState, headers: &HeaderMap, l: Lang) -> Result<(StaffA
 }
 
 async fn list(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let (st, token) = match admin_of(&s, &headers, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -255,7 +255,7 @@ struct AddForm {
 }
 
 async fn add(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<AddForm>) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) if x.0.is_admin() => x,
         Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),
@@ -303,7 +303,7 @@ async fn account(
     Path(login): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let (st, token) = match admin_of(&s, &headers, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -353,7 +353,7 @@ async fn account_action(
     Path((login, action)): Path<(String, String)>,
     Form(f): Form<AccountForm>,
 ) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) if x.0.is_admin() => x,
         Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),

@@ -17,7 +17,7 @@ use super::cookies::{STAFF_COOKIE, csrf_for, csrf_ok};
 use super::extract::ClientAddr;
 use super::queue::clerk;
 use super::state::HttpState;
-use super::text::{Tr, pick_lang, render, same_origin, see_other};
+use super::text::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::identity::sessions::{self, SessionKey};
 use crate::identity::staff::{self, StaffAccount, StaffError};
 use crate::queue::{DeskView, QueueError, StaffTicket};
@@ -108,12 +108,19 @@ impl DeskLive<'_> {
         }
     }
 
+    /// The resident's language in the clerk's, with its own name when that differs (so a
+    /// clerk knows which interpreter to invite): 「中国語（簡体字） · 简体中文」.
     fn language(&self, code: &str) -> String {
-        match code {
-            "ja" => "日本語".into(),
-            "ja-easy" => "やさしい日本語".into(),
-            "en" => "English".into(),
-            other => other.into(),
+        match Lang::from_tag(code) {
+            Some(lang) => {
+                let here = self.tr.t(&format!("staff-lang-{}", lang.code()));
+                if here == lang.endonym() || matches!(lang, Lang::Ja | Lang::JaEasy) {
+                    here
+                } else {
+                    format!("{here} · {}", lang.endonym())
+                }
+            }
+            None => code.into(),
         }
     }
 
@@ -187,7 +194,7 @@ struct PageQuery {
 
 /// The console's front page: the login form, or the desk.
 async fn home(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let tr = Tr::of(&s.words, l);
     let notice = notice_text(&tr, q.notice.as_deref());
     let Some((st, token)) = staff_member(&s, &headers).await else {
@@ -226,7 +233,7 @@ async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     if !same_origin(&headers, s.public_origin.as_deref()) {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
@@ -286,7 +293,7 @@ struct ActionForm {
 }
 
 async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<ActionForm>) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     let (_, token) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -317,7 +324,7 @@ async fn desk_action(
     Path(action): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -390,7 +397,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "too many open live updates")
             .into_response();
     };
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     struct Live {
         rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::queue::QueueChange>>,
         s: HttpState,
@@ -481,7 +488,7 @@ async fn consultation_page(
     Path(id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let Some((st, token)) = staff_member(&s, &headers).await else {
         return see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None);
     };

@@ -7,7 +7,7 @@ use super::frame::{Frame, authorised, lang_code, notice_text, staff_member};
 use crate::http::cookies::csrf_for;
 use crate::http::records::staff_actor;
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_lang, render, see_other};
+use crate::http::text::{Tr, pick_staff_lang, render, see_other};
 use crate::identity::staff::StaffAccount;
 use crate::records::applications::{self, ApplicationSummary, ApplicationView, EventView, RecordError, Search, Status};
 use crate::records::catalog::value_text;
@@ -77,7 +77,7 @@ struct ListQuery {
 }
 
 async fn list(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let (st, token) = match clerk_of(&s, &headers, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -154,7 +154,7 @@ async fn record(
     Path(reference): Path<String>,
     Query(q): Query<RecordQuery>,
 ) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let (st, token) = match clerk_of(&s, &headers, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -219,7 +219,7 @@ async fn status(
     Path(reference): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Response {
-    let l = pick_lang(Some(&f.lang), &headers);
+    let l = pick_staff_lang(Some(&f.lang), &headers);
     let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) if x.0.works_counter() => x,
         Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),

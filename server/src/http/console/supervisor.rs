@@ -6,7 +6,7 @@
 use super::frame::{Frame, lang_code, staff_member};
 use crate::consult::RunningConsultation;
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_lang, render, see_other};
+use crate::http::text::{Tr, pick_staff_lang, render, see_other};
 use crate::identity::staff::StaffAccount;
 use crate::queue::DeskView;
 use askama::Template;
@@ -86,7 +86,7 @@ async fn supervisor_of(s: &HttpState, headers: &HeaderMap, l: Lang) -> Result<(S
 }
 
 async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     let (st, token) = match supervisor_of(&s, &headers, l).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -99,7 +99,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
 
 /// The live part alone, for the page's script.
 async fn live(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let l = pick_lang(q.lang.as_deref(), &headers);
+    let l = pick_staff_lang(q.lang.as_deref(), &headers);
     match staff_member(&s, &headers).await {
         Some((st, _)) if st.is_supervisor() => match live_html(&s, l, &st).await {
             Some(h) => {
