@@ -9,9 +9,11 @@
 //     resident stays signed in as before; the same URL from another browser (no state cookie) is
 //     refused too.
 //  3. Another guest signs in as `plain-user`: signed in, not verified.
-//  4. A second device signs in as `verified-user` straight away: the same resident (the ticket
-//     of step 1 is there). It signs out: the provider's session ends too (its login is asked
-//     for again).
+//  4. A second device, as a guest, takes a ticket where the resident has one, another where
+//     they have none, and starts a draft; then signs in as `verified-user`: the same resident
+//     (the ticket of step 1 is there), the guest's other ticket and draft brought along, the
+//     clashing ticket cancelled. It signs out: the provider's session ends too (its login is
+//     asked for again).
 //  5. The provider's answer tampered with (ISSUER's /__test/tamper): an ID token signed with
 //     another key, an expired one, one for another client — each refused, the guest still a
 //     guest; then a token signed with a key the provider has just rotated to — accepted.
@@ -125,11 +127,32 @@ try {
   await shot(b.page, 'signed-in-plain');
   await b.ctx.close();
 
-  // 4. A second device, verified-user again: the same resident.
+  // 4. A second device, a guest first (鈴木): a ticket where the resident already has one
+  // (子ども家庭課), one where they have none (保険年金課) and a draft; then verified-user again:
+  // the same resident, with the guest's ticket and draft brought along and the clashing ticket
+  // cancelled.
   const c = await device();
-  await c.page.goto(base + '/text?lang=ja');
+  await guest(c.page, '鈴木');
+  const take = async (dept) => {
+    await c.page.getByRole('button', { name: new RegExp(`番号札を取る.*${dept}`) }).click();
+    await c.page.waitForURL(/notice=taken/);
+    const all = await c.page.locator('#my-tickets .num').allTextContents();
+    return all.map((t) => t.trim());
+  };
+  const [clash] = await take('子ども家庭課');
+  const moved = (await take('保険年金課')).find((t) => t !== clash);
+  const guestToken2 = await session(c.ctx);
+  const draft = await c.page.request.post(base + '/api/v1/applications', {
+    headers: { authorization: `Bearer ${guestToken2}` },
+    data: { procedure_id: 'residence_certificate', form_data: {} },
+  });
+  check(draft.status() === 201, 'the guest starts a draft', draft.status());
+  out.merge = { clash, moved, draft: (await draft.json()).reference, guest_token: guestToken2 };
   await signIn(c.page, 'verified-user');
-  check((await c.page.locator('#my-tickets').textContent()).includes(label), 'the second device is the same resident (same ticket)');
+  const mine = await c.page.locator('#my-tickets').textContent();
+  check(mine.includes(label), 'the second device is the same resident (same ticket)', mine);
+  check(mine.includes(moved), 'the guest\'s ticket came along', { mine, moved });
+  await shot(c.page, 'merged');
   out.second_device_token = await session(c.ctx);
   await shot(c.page, 'second-device');
   // Signing out there ends the provider's session too (RP-initiated logout): the provider asks,

@@ -105,9 +105,11 @@ struct CallbackQuery {
 async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, headers: HeaderMap) -> Response {
     let clear = state_cookie("", 0, s.secure_cookies);
     let fail = |notice: &str, lang: &str| see_other(&text_back(lang, notice), Some(clear.clone()));
+    // Before the sign-in under way is known, a refusal speaks the browser's language.
+    let browser_lang = super::text::pick_lang(None, &headers).code();
     // Only the browser that began this sign-in may finish it.
     if q.state.is_empty() || q.state.len() > 128 || cookie_value(&headers, STATE_COOKIE).as_deref() != Some(&q.state) {
-        return fail("signin_state", "ja");
+        return fail("signin_state", browser_lang);
     }
     if let Some(e) = &q.error {
         tracing::info!(error = %e.chars().take(64).collect::<String>(), "the provider refused a sign-in");
@@ -115,21 +117,21 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     if q.code.is_empty() || q.code.len() > 2048 {
         // The provider said no (or sent nothing): the state is spent either way.
         s.oidc.forget(&q.state);
-        return fail("signin_failed", "ja");
+        return fail("signin_failed", browser_lang);
     }
     let finished = match s.oidc.finish(&q.state, &q.code).await {
         Ok(f) => f,
-        Err(OidcError::UnknownState) => return fail("signin_state", "ja"),
+        Err(OidcError::UnknownState) => return fail("signin_state", browser_lang),
         Err(e) => {
             tracing::warn!(error = %e, "sign-in refused");
-            return fail("signin_failed", "ja");
+            return fail("signin_failed", browser_lang);
         }
     };
     let Back::Text { lang } = finished.back;
     let old = super::text::resident(&s, &headers).await;
     // The guest who began it, if still the one signed in here.
     let guest = finished.guest.as_deref().filter(|g| old.as_ref().is_some_and(|(r, _)| &r.id == g));
-    let (resident, token) = match crate::identity::oidc::sign_in(
+    let (resident, token, moved) = match crate::identity::oidc::sign_in(
         &s.db,
         &finished.identity,
         guest,
@@ -149,7 +151,13 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         let _ = sessions::end(&s.db, &old_token).await;
         let _ = s.ended_sessions.send(key);
     }
-    tracing::info!(resident = %resident.id, level = %resident.identity_level, "a resident signed in");
+    tracing::info!(resident = %resident.id, level = %resident.identity_level, tickets = moved.tickets, applications = moved.applications, "a resident signed in");
+    // Tickets that changed hands: their queues tell the resident, the pages and the desks again.
+    for department in &moved.departments {
+        if let Err(e) = s.queues.republish(department).await {
+            tracing::warn!(error = %e, department, "sign-in: telling the queue");
+        }
+    }
     let notice = if resident.identity_level == "verified" { "signed_in_verified" } else { "signed_in" };
     let mut r =
         see_other(&format!("/text?lang={lang}&notice={notice}"), Some(session_cookie(&token, s.secure_cookies)));

@@ -1,10 +1,12 @@
 //! Who is who: resident and staff sessions, staff accounts (argon2id passwords, lockout,
 //! roles, what admins change on accounts), residents signing in with OpenID Connect (`oidc`),
-//! and the principal a world connection belongs to.
+//! the principal a world connection belongs to, and moving a guest's records to the resident
+//! they sign in as (`merge`).
 //!
-//! Uses `db` only.
+//! Uses `db`, and `records::audit` (a moved application's audit event).
 
 pub mod accounts;
+pub mod merge;
 pub mod oidc;
 pub mod principal;
 pub mod sessions;

@@ -16,6 +16,7 @@
 //!
 //! Uses `db` only (and `sessions` for the resident's new session).
 
+use super::merge;
 use super::sessions::{self, Resident};
 use crate::db::{Db, now_ms};
 use madoguchi_shared::layout::Names;
@@ -383,17 +384,20 @@ impl Providers {
 /// Makes `identity` a resident of the office and opens their session. The same provider and
 /// subject are always the same resident (two devices, one resident). A guest who signs in for
 /// an identity the office has not seen becomes that resident themselves (their tickets and
-/// drafts are already theirs); the guest session ends either way. Returns the resident and the
-/// new session's token; every sign-in and upgrade is a resident event.
+/// drafts are already theirs); a guest who signs in as a resident the office knows brings their
+/// tickets, applications and consultations along ([`merge`]). The guest session ends either
+/// way. Returns the resident, the new session's token and what moved; every sign-in, upgrade
+/// and move is a resident event.
 pub async fn sign_in(
     db: &Db,
     identity: &Identity,
     guest: Option<&str>,
     locale: &str,
-) -> Result<(Resident, String), sqlx::Error> {
+) -> Result<(Resident, String, merge::Moved), sqlx::Error> {
     let now = now_ms();
     let level = if identity.verified { "verified" } else { "guest" };
-    let mut tx = db.pool.begin().await?;
+    let mut moved = merge::Moved::default();
+    let mut tx = db.begin_write().await?;
     let known: Option<String> =
         sqlx::query("SELECT resident_id FROM resident_identities WHERE provider = $1 AND subject = $2")
             .bind(&identity.provider)
@@ -421,6 +425,14 @@ pub async fn sign_in(
                 .bind(&identity.subject)
                 .execute(&mut *tx)
                 .await?;
+            // A guest (with no identity of their own) signing in as someone known: what they
+            // did as a guest becomes that resident's.
+            if let Some(g) = guest.filter(|g| guest_free && *g != id) {
+                moved = merge::guest_into(db, &mut tx, g, &id, now).await?;
+                let d = serde_json::json!({"guest": g, "tickets": moved.tickets, "applications": moved.applications});
+                event(&mut tx, &id, "guest_merged", &d.to_string(), now).await?;
+                event(&mut tx, g, "merged_into", &serde_json::json!({"resident": id}).to_string(), now).await?;
+            }
             id
         }
         (None, Some(g)) if guest_free => {
@@ -453,7 +465,7 @@ pub async fn sign_in(
     tx.commit().await?;
     let token = sessions::open_resident(db, &resident_id).await?;
     let resident = sessions::resident_by_id(db, &resident_id).await?.ok_or(sqlx::Error::RowNotFound)?;
-    Ok((resident, token))
+    Ok((resident, token, moved))
 }
 
 /// The provider a resident last signed in with, if any.

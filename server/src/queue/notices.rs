@@ -48,6 +48,12 @@ impl Queues {
         Ok(out)
     }
 
+    /// Tells everyone concerned about `department`'s queue again, after its tickets changed
+    /// hands outside the queue (a guest's tickets moved to the resident they signed in as).
+    pub async fn republish(&self, department: &str) -> Result<(), QueueError> {
+        self.publish(department, Vec::new()).await.map(|_| ())
+    }
+
     /// Sends the resident's active tickets to the world (they just joined).
     pub(super) async fn resend(&self, resident: &str) -> Result<(), QueueError> {
         for info in self.mine(resident).await?.into_iter().filter(|t| t.status.is_active()) {
