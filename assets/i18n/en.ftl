@@ -215,4 +215,5 @@ play-failed = Could not load:
 play-apps = My applications
 play-chat = Chat
 play-chat-placeholder = Chat
+play-signin = Residents with an account can sign in (needed for some procedures).
 play-send = Send

@@ -211,4 +211,5 @@ play-failed = よみこめません でした：
 play-apps = しんせい の ようす
 play-chat = チャット
 play-chat-placeholder = チャット
+play-signin = アカウント が ある ひと は サインイン できます。
 play-send = おくる

@@ -211,4 +211,5 @@ play-failed = 読み込めませんでした：
 play-apps = 申請の状況
 play-chat = チャット
 play-chat-placeholder = チャット
+play-signin = アカウントのある方はサインインできます（本人確認が必要な手続きに）。
 play-send = 送信

@@ -213,4 +213,5 @@ play-failed = 불러오지 못했습니다:
 play-apps = 신청 현황
 play-chat = 채팅
 play-chat-placeholder = 채팅
+play-signin = 계정이 있는 분은 로그인할 수 있습니다(일부 수속에 필요).
 play-send = 보내기

@@ -216,4 +216,5 @@ play-failed = Không tải được:
 play-apps = Tình trạng đơn
 play-chat = Trò chuyện
 play-chat-placeholder = Trò chuyện
+play-signin = Người có tài khoản có thể đăng nhập (cần cho một số thủ tục).
 play-send = Gửi

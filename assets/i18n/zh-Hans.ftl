@@ -214,4 +214,5 @@ play-failed = 无法加载：
 play-apps = 申请状况
 play-chat = 聊天
 play-chat-placeholder = 聊天
+play-signin = 有账户的居民可以登录（部分手续需要）。
 play-send = 发送

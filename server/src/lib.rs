@@ -415,6 +415,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         queues,
         consults,
         page_links: Arc::default(),
+        handoffs: Arc::default(),
         // A public https:// URL means browsers reach the office over TLS.
         secure_cookies: cfg.secure_cookies || cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         proxies: Arc::new(cfg.trusted_proxies.clone()),

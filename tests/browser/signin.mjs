@@ -14,6 +14,8 @@
 //     (the ticket of step 1 is there), the guest's other ticket and draft brought along, the
 //     clashing ticket cancelled. It signs out: the provider's session ends too (its login is
 //     asked for again).
+//  6. (below 5) The 3D office's page in Korean: a guest of the page signs in from its join form
+//     as `plain-user`, and the page takes the new session over; the guest's ticket came along.
 //  5. The provider's answer tampered with (ISSUER's /__test/tamper): an ID token signed with
 //     another key, an expired one, one for another client — each refused, the guest still a
 //     guest; then a token signed with a key the provider has just rotated to — accepted.
@@ -190,6 +192,36 @@ try {
   await signIn(r.page, 'verified-user');
   check(/済み/.test(await r.page.locator('#identity-level').textContent()), 'a token signed with a newly rotated key is accepted');
   await r.ctx.close();
+
+  // 6. From the 3D office's page, in Korean: a guest of the page (its session in local storage,
+  // a ticket taken) signs in from the join form as `plain-user`; the page takes the new session
+  // over (a one-time code, traded once) and enters under the resident's name; the ticket came
+  // along.
+  const p = await device();
+  await p.page.goto(base + '/play?lang=ko');
+  const guest3d = await p.page.evaluate(async () => {
+    const g = await fetch('/api/v1/sessions/guest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: '박지훈', locale: 'ko' }) }).then((r) => r.json());
+    const t = await fetch('/api/v1/tickets', { method: 'POST', headers: { authorization: `Bearer ${g.session_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ department: 'welfare' }) }).then((r) => r.json());
+    localStorage.setItem('madoguchi.session', g.session_token);
+    return { token: g.session_token, label: t.label };
+  });
+  check(!!guest3d.label, 'the 3D guest has a ticket', guest3d);
+  const link = p.page.locator('#signin a');
+  check((await link.count()) === 1 && (await link.boundingBox()).height >= 44, 'the join form offers the provider, 44 px tall');
+  check((await link.textContent()).includes('로그인'), 'in Korean (the provider named in Japanese with English beside it: its config gives no Korean name)', await link.textContent());
+  await link.click();
+  await p.page.waitForSelector('input[name=login]');
+  await p.page.fill('input[name=login]', 'plain-user');
+  await p.page.fill('input[name=password]', 'any password');
+  await p.page.click('button[type=submit]');
+  await p.page.waitForURL((u) => u.pathname === '/play' || /\/interaction\//.test(u.pathname));
+  if (/\/interaction\//.test(p.page.url())) await p.page.click('button[type=submit]');
+  await p.page.waitForURL((u) => u.pathname === '/play' && u.searchParams.get('name') !== null, { timeout: 20_000 });
+  const after = await p.page.evaluate(() => localStorage.getItem('madoguchi.session'));
+  check(after && after !== guest3d.token, 'the page keeps the new session, not the guest\'s');
+  check(p.page.url().includes('lang=ko') && !p.page.url().includes('signed-in'), 'back in Korean, the code gone from the address', p.page.url());
+  out.play = { guest_token: guest3d.token, token: after, label: guest3d.label, handoff_used: p.callbacks.length };
+  await p.ctx.close();
   check(csp.length === 0, 'no Content-Security-Policy violation', csp);
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);

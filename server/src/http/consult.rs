@@ -224,7 +224,7 @@ pub async fn page_link(State(s): State<HttpState>, Auth(principal, token): Auth)
     if s.consults.current_for_resident(&r.id).await?.is_none() {
         return Err(ApiError::NotFoundWhat("no_consultation", "you have no consultation running".into()));
     }
-    let lang = if r.locale.starts_with("en") { "en" } else { "ja" };
+    let lang = madoguchi_shared::i18n::Lang::from_code(&r.locale).code();
     Ok(Json(PageLink {
         url: format!("/text/consultation/open?code={}&lang={lang}", s.page_links.issue(&token)),
         expires_in_s: super::links::LINK_TTL.as_secs(),

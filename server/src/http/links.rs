@@ -1,8 +1,11 @@
-//! One-time links that open the consultation page in a browser for a session the caller already
-//! has: the 3D browser client shows the page over its canvas, the desktop client opens it in the
-//! system browser. The link carries a random code, valid once for a minute; opening it sets the
-//! text mode's session cookie to the caller's session (the token itself never appears in a URL)
-//! and goes on to the consultation page.
+//! One-time codes that carry a session from one place to another without the token appearing in
+//! a URL: a random code, valid once for a minute.
+//! - Page links open the consultation page in a browser for a session the caller already has
+//!   (the 3D browser client shows the page over its canvas, the desktop client opens it in the
+//!   system browser): opening one sets the text mode's session cookie.
+//! - Sign-in handoffs give the 3D office's page the session a sign-in just opened: the callback
+//!   sends the browser to `/play#signed-in=<code>`, and the page's script trades the code for
+//!   the token (`POST /api/v1/sessions/handoff`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,11 +16,11 @@ pub const LINK_TTL: Duration = Duration::from_secs(60);
 /// Links waiting to be opened, office-wide; the oldest goes when full.
 const MAX_LINKS: usize = 4096;
 
-/// The links not yet opened.
+/// The codes not yet used.
 #[derive(Default)]
-pub struct PageLinks(Mutex<HashMap<String, (String, Instant)>>);
+pub struct OneTimeCodes(Mutex<HashMap<String, (String, Instant)>>);
 
-impl PageLinks {
+impl OneTimeCodes {
     /// A new code for `session_token`.
     pub fn issue(&self, session_token: &str) -> String {
         let code = hex::encode(rand::random::<[u8; 24]>());
@@ -46,7 +49,7 @@ mod tests {
 
     #[test]
     fn a_link_opens_once() {
-        let links = PageLinks::default();
+        let links = OneTimeCodes::default();
         let code = links.issue("token-a");
         assert_eq!(code.len(), 48);
         assert_eq!(links.redeem("nonsense"), None);

@@ -1,6 +1,6 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
 
-use super::{accounts, consult, ops, queue, records, sessions, world};
+use super::{accounts, consult, ops, queue, records, sessions, signin, world};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -145,6 +145,8 @@ impl utoipa::Modify for CommonResponses {
         consult::join,
         consult::join_by_code,
         consult::page_link,
+        signin::start_api,
+        signin::handoff,
         queue::overview,
         accounts::list,
         accounts::add,

@@ -1,38 +1,62 @@
-//! Signing in with an OpenID Connect provider, from the text mode (`identity::oidc` does the
-//! protocol):
+//! Signing in with an OpenID Connect provider (`identity::oidc` does the protocol):
 //!
-//! - `GET /auth/oidc/{provider}/start?lang=ja` begins it: the browser goes to the provider, and
-//!   gets a short-lived cookie holding the sign-in's `state`, so that only the browser that began
-//!   a sign-in can finish it (a link planted by someone else cannot sign a resident in as them).
+//! - `GET /auth/oidc/{provider}/start?lang=ja&back=text|consultation|play` begins it from a page
+//!   (the text mode's session cookie says which guest is signing in): the browser goes to the
+//!   provider, and gets a short-lived cookie holding the sign-in's `state`, so that only the
+//!   browser that began a sign-in can finish it (a link planted by someone else cannot sign a
+//!   resident in as them).
+//! - `POST /api/v1/signin/{provider}` begins it for a guest of the 3D office's page, whose session
+//!   is a bearer token: the answer names the provider's URL and sets the same cookie.
 //! - `GET /auth/oidc/callback?state=…&code=…` finishes it: the code is exchanged, the ID token
 //!   checked, and the resident gets a new session (the guest session they had ends; a guest who
-//!   signs in keeps their tickets and drafts). Any failure goes back to the text mode with a
-//!   notice saying what happened; nothing is signed in.
+//!   signs in keeps their tickets and drafts). The browser goes back where it began: the text
+//!   mode with a notice, the consultation page, or the 3D office's page with a one-time code for
+//!   the new session (`POST /api/v1/sessions/handoff` trades it for the token). Any failure goes
+//!   back to the text mode with a notice saying what happened; nothing is signed in.
 
+use super::error::{ApiError, body};
 use super::extract::ClientAddr;
 use super::state::HttpState;
 use super::text::{see_other, session_cookie};
 use crate::identity::oidc::{Back, OidcError};
 use crate::identity::sessions;
+use crate::identity::sessions::Principal;
 use crate::ratelimit::address_key;
-use axum::Router;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
-use axum::routing::get;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 
 /// The cookie that binds a sign-in to the browser that began it.
 const STATE_COOKIE: &str = "madoguchi_oidc";
 
 pub fn router() -> Router<HttpState> {
-    Router::new().route("/auth/oidc/{provider}/start", get(start)).route("/auth/oidc/callback", get(callback))
+    Router::new()
+        .route("/auth/oidc/{provider}/start", get(start))
+        .route("/auth/oidc/callback", get(callback))
+        .route("/api/v1/signin/{provider}", post(start_api))
+        .route("/api/v1/sessions/handoff", post(handoff))
 }
 
 #[derive(Deserialize, Default)]
 struct StartQuery {
     #[serde(default)]
     lang: String,
+    /// Where to come back to: `text` (the default), `consultation` or `play`.
+    #[serde(default)]
+    back: String,
+}
+
+fn back_of(q: &StartQuery) -> Back {
+    let lang = lang_of(&q.lang);
+    match q.back.as_str() {
+        "play" => Back::Play { lang },
+        "consultation" => Back::Consultation { lang },
+        _ => Back::Text { lang },
+    }
 }
 
 fn lang_of(l: &str) -> &'static str {
@@ -64,6 +88,32 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Why a sign-in could not begin: a text-mode notice code.
+async fn begin(
+    s: &HttpState,
+    client: std::net::IpAddr,
+    headers: &HeaderMap,
+    provider: &str,
+    guest: Option<String>,
+    back: Back,
+) -> Result<(String, String), &'static str> {
+    // Each start holds a little memory until it finishes or expires: starts are limited like
+    // logins, per address.
+    if s.login_limit.check(address_key(client)).is_err() {
+        return Err("rate_limited");
+    }
+    let redirect = callback_url(s, headers).ok_or("signin_failed")?;
+    match s.oidc.start(provider, &redirect, guest, back).await {
+        Ok((url, state)) => Ok((url, state_cookie(&state, 600, s.secure_cookies))),
+        Err(OidcError::UnknownProvider) => Err("signin_unknown"),
+        Err(OidcError::Busy) => Err("rate_limited"),
+        Err(e) => {
+            tracing::warn!(provider, error = %e, "sign-in could not start");
+            Err("signin_failed")
+        }
+    }
+}
+
 async fn start(
     State(s): State<HttpState>,
     ClientAddr(client): ClientAddr,
@@ -71,24 +121,108 @@ async fn start(
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = lang_of(&q.lang);
-    // Each start holds a little memory until it finishes or expires: starts are limited like
-    // logins, per address.
-    if s.login_limit.check(address_key(client)).is_err() {
-        return see_other(&text_back(lang, "rate_limited"), None);
-    }
-    let Some(redirect) = callback_url(&s, &headers) else {
-        return see_other(&text_back(lang, "signin_failed"), None);
-    };
+    let back = back_of(&q);
     let guest = super::text::resident(&s, &headers).await.map(|(r, _)| r.id);
-    match s.oidc.start(&provider, &redirect, guest, Back::Text { lang }).await {
-        Ok((url, state)) => see_other(&url, Some(state_cookie(&state, 600, s.secure_cookies))),
-        Err(OidcError::UnknownProvider) => see_other(&text_back(lang, "signin_unknown"), None),
-        Err(OidcError::Busy) => see_other(&text_back(lang, "rate_limited"), None),
-        Err(e) => {
-            tracing::warn!(provider, error = %e, "sign-in could not start");
-            see_other(&text_back(lang, "signin_failed"), None)
+    match begin(&s, client, &headers, &provider, guest, back.clone()).await {
+        Ok((url, cookie)) => see_other(&url, Some(cookie)),
+        Err(notice) => see_other(&text_back(back.lang(), notice), None),
+    }
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct StartBody {
+    /// The language to come back in (`ja`, `en`, `zh-Hans`, …).
+    #[serde(default)]
+    lang: String,
+    /// Where to come back to: `play` (the 3D office's page), `consultation` or `text`.
+    #[serde(default)]
+    back: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StartAnswer {
+    /// Where to send the browser: the provider's login.
+    url: String,
+}
+
+/// Begins a sign-in with an OpenID Connect provider for the resident of this bearer token (a
+/// guest of the 3D office's page, whose tickets and drafts then come along), or for nobody yet
+/// without one. The answer's cookie binds the sign-in to this browser; send the browser to
+/// `url`.
+#[utoipa::path(post, path = "/api/v1/signin/{provider}", tag = "sessions", request_body = StartBody,
+    params(("provider" = String, Path, description = "a provider's id")),
+    responses((status = 200, body = StartAnswer), (status = 404, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn start_api(
+    State(s): State<HttpState>,
+    ClientAddr(client): ClientAddr,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    req: Result<Json<StartBody>, JsonRejection>,
+) -> Response {
+    let b = match body(req) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let guest = match super::extract::bearer(&headers) {
+        Some(token) => match sessions::resume(&s.db, token).await {
+            Ok(Some(Principal::Resident(r))) => Some(r.id),
+            Ok(Some(Principal::Staff(_))) => {
+                return ApiError::Forbidden("resident_only", "staff do not sign in as residents".into())
+                    .into_response();
+            }
+            Ok(None) => return ApiError::Unauthorized.into_response(),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let back = back_of(&StartQuery { lang: b.lang, back: b.back });
+    match begin(&s, client, &headers, &provider, guest, back).await {
+        Ok((url, cookie)) => {
+            let mut r = Json(StartAnswer { url }).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
         }
+        Err("signin_unknown") => ApiError::NotFoundWhat("unknown_provider", "no such provider".into()).into_response(),
+        Err("rate_limited") => ApiError::RateLimited(60).into_response(),
+        Err(_) => ApiError::Unavailable.into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct HandoffBody {
+    /// The code after `#signed-in=` in the page's address.
+    code: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HandoffAnswer {
+    /// The session the sign-in opened: a bearer token.
+    token: String,
+    /// The resident's name, for the avatar.
+    display_name: String,
+}
+
+/// Trades a sign-in's one-time code for its session (the 3D office's page, after signing in):
+/// valid once, for a minute.
+#[utoipa::path(post, path = "/api/v1/sessions/handoff", tag = "sessions", request_body = HandoffBody,
+    responses((status = 200, body = HandoffAnswer), (status = 404, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn handoff(
+    State(s): State<HttpState>,
+    ClientAddr(client): ClientAddr,
+    req: Result<Json<HandoffBody>, JsonRejection>,
+) -> Result<Json<HandoffAnswer>, ApiError> {
+    let b = body(req)?;
+    if s.guest_limit.check(address_key(client)).is_err() {
+        return Err(ApiError::RateLimited(60));
+    }
+    let token = (b.code.len() <= 64).then(|| s.handoffs.redeem(&b.code)).flatten().ok_or_else(|| {
+        ApiError::NotFoundWhat("handoff_invalid", "this sign-in code is not valid, or was used".into())
+    })?;
+    match sessions::resume(&s.db, &token).await? {
+        Some(Principal::Resident(r)) => Ok(Json(HandoffAnswer { token, display_name: r.display_name })),
+        _ => Err(ApiError::NotFoundWhat("handoff_invalid", "this sign-in's session has ended".into())),
     }
 }
 
@@ -127,10 +261,15 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
             return fail("signin_failed", browser_lang);
         }
     };
-    let Back::Text { lang } = finished.back;
+    let back = finished.back;
+    let lang = back.lang();
     let old = super::text::resident(&s, &headers).await;
-    // The guest who began it, if still the one signed in here.
-    let guest = finished.guest.as_deref().filter(|g| old.as_ref().is_some_and(|(r, _)| &r.id == g));
+    // The guest who began it: from a page, if still the one signed in here; from the 3D office's
+    // page, the one whose token began it (this browser holds its state cookie).
+    let guest = finished
+        .guest
+        .as_deref()
+        .filter(|g| matches!(back, Back::Play { .. }) || old.as_ref().is_some_and(|(r, _)| &r.id == g));
     let (resident, token, moved) = match crate::identity::oidc::sign_in(
         &s.db,
         &finished.identity,
@@ -145,11 +284,20 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
             return fail("unavailable", lang);
         }
     };
-    // The guest session ends: its holder has a new one.
+    // The guest session ends: its holder has a new one. A guest's other sessions (the 3D
+    // office's page keeps its own) end too, unless the guest became this resident.
     if let Some((_, old_token)) = old {
         let key = sessions::SessionKey::of(&old_token);
         let _ = sessions::end(&s.db, &old_token).await;
         let _ = s.ended_sessions.send(key);
+    }
+    if let Some(g) = guest.filter(|g| *g != resident.id) {
+        match sessions::end_all_of_resident(&s.db, g).await {
+            Ok(keys) => keys.into_iter().for_each(|k| {
+                let _ = s.ended_sessions.send(k);
+            }),
+            Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
+        }
     }
     tracing::info!(resident = %resident.id, level = %resident.identity_level, tickets = moved.tickets, applications = moved.applications, "a resident signed in");
     // Tickets that changed hands: their queues tell the resident, the pages and the desks again.
@@ -159,8 +307,12 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         }
     }
     let notice = if resident.identity_level == "verified" { "signed_in_verified" } else { "signed_in" };
-    let mut r =
-        see_other(&format!("/text?lang={lang}&notice={notice}"), Some(session_cookie(&token, s.secure_cookies)));
+    let to = match back {
+        Back::Text { .. } => format!("/text?lang={lang}&notice={notice}"),
+        Back::Consultation { .. } => format!("/text/consultation?lang={lang}"),
+        Back::Play { .. } => format!("/play?lang={lang}#signed-in={}", s.handoffs.issue(&token)),
+    };
+    let mut r = see_other(&to, Some(session_cookie(&token, s.secure_cookies)));
     if let Ok(v) = HeaderValue::from_str(&clear) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -29,7 +29,9 @@ pub struct HttpState {
     pub queues: Queues,
     pub consults: crate::consult::Consultations,
     /// One-time links to the consultation page for the 3D and desktop clients.
-    pub page_links: Arc<super::links::PageLinks>,
+    pub page_links: Arc<super::links::OneTimeCodes>,
+    /// Sessions a sign-in opened, waiting for the 3D office's page to take them.
+    pub handoffs: Arc<super::links::OneTimeCodes>,
     /// Single-use tickets for browser clients' WebSocket.
     pub ws: Arc<WsTickets>,
     /// Where the browser client's build is (`scripts/build-web`), if anywhere.

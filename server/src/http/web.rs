@@ -177,6 +177,28 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             format!(r#"<option value="{}" lang="{}"{selected}>{}</option>"#, l.code(), l.html_lang(), l.endonym())
         })
         .collect();
+    // Sign-in links, when the office has providers (the page's script begins a guest's own).
+    let providers = s.oidc.offered();
+    let signin = if providers.is_empty() {
+        String::new()
+    } else {
+        let links: String = providers
+            .iter()
+            .map(|(id, name)| {
+                let words = s.words.format(lang, "text-signin-with", &[("provider", lang.name(name).into_owned().into())]);
+                format!(
+                    r#"<li><a href="/auth/oidc/{id}/start?lang={code}&amp;back=play" data-provider="{id}" data-lang="{code}">{words}</a></li>"#,
+                    id = escape(id),
+                    code = lang.code(),
+                    words = escape(&words)
+                )
+            })
+            .collect();
+        format!(
+            r#"<p id="signin-intro">{}</p><ul id="signin">{links}</ul>"#,
+            escape(&s.words.format(lang, "play-signin", &[]))
+        )
+    };
     let mut out = String::with_capacity(PLAY.len() + 512);
     let mut rest = PLAY;
     while let Some(open) = rest.find("{{") {
@@ -188,6 +210,7 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             "lang" => out.push_str(lang.code()),
             "html-lang" => out.push_str(lang.html_lang()),
             "lang-options" => out.push_str(&options),
+            "signin" => out.push_str(&signin),
             _ => out.push_str(&escape(&s.words.format(lang, id, &[("office", office.as_str().into())]))),
         }
         rest = &rest[open + len + 2..];
@@ -222,7 +245,7 @@ mod tests {
         while let Some(open) = rest.find("{{") {
             let len = rest[open..].find("}}").expect("closed");
             let id = &rest[open + 2..open + len];
-            let fixed = ["office", "lang", "html-lang", "lang-options"].contains(&id);
+            let fixed = ["office", "lang", "html-lang", "lang-options", "signin"].contains(&id);
             for lang in Lang::ALL {
                 assert!(fixed || words.has(lang, id), "{id} is not a message");
             }

@@ -132,6 +132,18 @@ pub enum OidcError {
 pub enum Back {
     /// The text mode, in this language.
     Text { lang: &'static str },
+    /// The text mode's consultation page (the resident signed in to confirm an application).
+    Consultation { lang: &'static str },
+    /// The 3D office's page, which takes the new session over.
+    Play { lang: &'static str },
+}
+
+impl Back {
+    pub fn lang(&self) -> &'static str {
+        match self {
+            Back::Text { lang } | Back::Consultation { lang } | Back::Play { lang } => lang,
+        }
+    }
 }
 
 /// A sign-in on its way.

@@ -147,6 +147,26 @@ pub async fn end(db: &Db, token: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Ends every session of a resident — a guest whose records went to the resident they signed
+/// in as — and returns their keys (so that their world connections close).
+pub async fn end_all_of_resident(db: &Db, resident_id: &str) -> Result<Vec<SessionKey>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let keys: Vec<SessionKey> =
+        sqlx::query("SELECT token_hash FROM sessions WHERE principal_kind = 'resident' AND principal_id = $1")
+            .bind(resident_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0).map(SessionKey))
+            .collect::<Result<_, _>>()?;
+    sqlx::query("DELETE FROM sessions WHERE principal_kind = 'resident' AND principal_id = $1")
+        .bind(resident_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
 /// Opens a session for a staff member who has just logged in.
 pub async fn create_staff(db: &Db, staff_id: i64) -> Result<String, sqlx::Error> {
     insert(db, "staff", &staff_id.to_string(), STAFF_ABSOLUTE_EXPIRY_MS).await

@@ -155,19 +155,34 @@ fn residents_sign_in_with_a_real_provider_and_its_level_decides_what_they_may_su
     assert_eq!(h.call("GET", "/api/v1/tickets", merge["guest_token"].as_str(), None).0, 401, "the guest session ended");
     let rows = |sql: &str| -> Vec<String> { h.store.rows(sql).into_iter().map(|r| r.join(" ")).collect() };
     let ticket_events = rows("SELECT action FROM ticket_events WHERE detail LIKE '%guest%' ORDER BY id");
-    assert_eq!(ticket_events, ["cancelled", "moved_to_resident"], "one event per moved or cancelled ticket");
+    // One event per moved or cancelled ticket: the second device's two, then the 3D page's.
+    assert_eq!(ticket_events, ["cancelled", "moved_to_resident", "moved_to_resident"]);
     assert_eq!(rows("SELECT action FROM application_events WHERE action = 'moved_to_resident'").len(), 1);
     let verify = h.store.cli(&["audit", "verify"], "");
     assert!(verify.status.success(), "audit verify: {}", String::from_utf8_lossy(&verify.stderr));
+
+    // The 3D page's sign-in: the guest's session ended, the new one is the plain resident's,
+    // with the guest's ticket; the one-time code cannot be traded again (a guessed one neither).
+    let play = &report["play"];
+    assert_eq!(h.call("GET", "/api/v1/tickets", play["guest_token"].as_str(), None).0, 401);
+    let (s, theirs) = h.call("GET", "/api/v1/tickets", play["token"].as_str(), None);
+    assert_eq!(s, 200);
+    assert!(theirs.as_array().unwrap().iter().any(|t| t["label"] == play["label"]), "{theirs}");
+    let (_, same) = h.call("GET", "/api/v1/sessions/me", play["token"].as_str(), None);
+    let (_, plain_me) = h.call("GET", "/api/v1/sessions/me", Some(&plain), None);
+    assert_eq!(same["resident"]["id"], plain_me["resident"]["id"], "{same} {plain_me}");
+    assert!(same["resident"]["id"].is_string(), "{same}");
+    let (s, v) = h.call("POST", "/api/v1/sessions/handoff", None, Some(&json!({"code": "00".repeat(24)})));
+    assert_eq!((s, v["code"].as_str()), (404, Some("handoff_invalid")), "{v}");
 
     // The records say who signed in how: the guest became the verified resident.
     let events: Vec<String> =
         h.store.rows("SELECT action FROM resident_events ORDER BY id").into_iter().map(|r| r[0].clone()).collect();
     assert!(events.iter().any(|a| a == "upgraded_from_guest"), "{events:?}");
     assert!(events.iter().any(|a| a == "guest_merged") && events.iter().any(|a| a == "merged_into"), "{events:?}");
-    // Four good sign-ins (verified, plain, second device, rotated key); the refused ones left
-    // nothing.
-    assert_eq!(events.iter().filter(|a| *a == "signed_in").count(), 4, "{events:?}");
+    // Five good sign-ins (verified, plain, second device, rotated key, the 3D page); the refused
+    // ones left nothing.
+    assert_eq!(events.iter().filter(|a| *a == "signed_in").count(), 5, "{events:?}");
     // No provider token is kept anywhere: identities hold the subject and the level only.
     let identities: Vec<String> = h
         .store
