@@ -217,3 +217,4 @@ play-chat = Chat
 play-chat-placeholder = Chat
 play-signin = Residents with an account can sign in (needed for some procedures).
 play-send = Send
+text-consult-sign-in-first = This procedure needs a verified identity: sign in, then confirm it (you come back to this consultation).

@@ -213,3 +213,4 @@ play-chat = チャット
 play-chat-placeholder = チャット
 play-signin = アカウントのある方はサインインできます（本人確認が必要な手続きに）。
 play-send = 送信
+text-consult-sign-in-first = この手続きには本人確認が必要です。サインインしてから確認してください（この相談に戻ります）。

@@ -723,13 +723,17 @@ impl Consultations {
         if a.role != Role::Resident {
             return Err(("not_allowed", "only the resident confirms their application".into()));
         }
-        let resident = lock(&self.0.live).get(&a.consultation).map(|l| l.row.resident_id.clone());
-        let Some(resident) = resident else { return Err(("ended", "the consultation has ended".into())) };
-        let reference: String = reference.chars().take(64).collect();
         let unavailable = |e: sqlx::Error| {
             tracing::error!(error = %e, "confirming an application");
             ("unavailable", "the records are unavailable; try again".to_string())
         };
+        // The resident as the records say now (a guest who signed in mid-consultation as a known
+        // resident is that resident).
+        let row = self.0.store.get(a.consultation).await.map_err(unavailable)?;
+        let Some(resident) = row.filter(|r| r.running).map(|r| r.resident_id) else {
+            return Err(("ended", "the consultation has ended".into()));
+        };
+        let reference: String = reference.chars().take(64).collect();
         if !self.0.store.is_linked(a.consultation, &reference).await.map_err(unavailable)? {
             return Err(("not_linked", "no such application in this consultation".into()));
         }
@@ -750,11 +754,20 @@ impl Consultations {
             Ok(_) => {}
             Err(RecordError::Db(e)) => return Err(unavailable(e)),
             Err(e @ RecordError::Invalid(_)) => return Err(("incomplete", e.to_string())),
+            Err(e @ RecordError::IdentityRequired) => return Err(("identity_required", e.to_string())),
             Err(e) => return Err(("refused", e.to_string())),
         }
         tracing::info!(consultation = a.consultation, reference, "application confirmed by the resident");
         let _ = self.announce_applications(a.consultation).await;
         Ok(())
+    }
+
+    /// A guest's records went to the resident they signed in as: their running consultations
+    /// (already moved in the records) are that resident's here too.
+    pub fn resident_merged(&self, guest: &str, resident: &str) {
+        for l in lock(&self.0.live).values_mut().filter(|l| l.row.resident_id == guest) {
+            l.row.resident_id = resident.to_string();
+        }
     }
 
     /// Running consultations and connected participants.

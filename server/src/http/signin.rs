@@ -292,6 +292,7 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         let _ = s.ended_sessions.send(key);
     }
     if let Some(g) = guest.filter(|g| *g != resident.id) {
+        s.consults.resident_merged(g, &resident.id);
         match sessions::end_all_of_resident(&s.db, g).await {
             Ok(keys) => keys.into_iter().for_each(|k| {
                 let _ = s.ended_sessions.send(k);

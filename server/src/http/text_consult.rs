@@ -59,6 +59,9 @@ struct Running {
     words: String,
     ticket: String,
     place: String,
+    /// Sign-in links (href, words), shown when confirming needs a verified identity the
+    /// resident does not have yet; empty for others and when the office has no providers.
+    signin: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -115,7 +118,22 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
         Some(view) => {
             let joiner = Joiner::Resident { id: r.id.clone(), name: r.display_name.clone() };
             match s.consults.grant(view.id, &joiner).await {
-                Ok(grant) => page.consult = Some(running(&s, l, &page.tr, &view, &grant.ticket, &grant.ice_servers)),
+                Ok(grant) => {
+                    let mut c = running(&s, l, &page.tr, &view, &grant.ticket, &grant.ice_servers);
+                    if r.identity_level != "verified" {
+                        c.signin = s
+                            .oidc
+                            .offered()
+                            .into_iter()
+                            .map(|(id, name)| {
+                                let words =
+                                    page.tr.a("text-signin-with", &[("provider", l.name(&name).into_owned().into())]);
+                                (format!("/auth/oidc/{id}/start?lang={}&back=consultation", l.code()), words)
+                            })
+                            .collect();
+                    }
+                    page.consult = Some(c);
+                }
                 Err(e) => tracing::warn!(error = %e, "text mode: consultation pass"),
             }
         }
@@ -158,6 +176,7 @@ fn running(
         words: words.to_string(),
         ticket: view.ticket.clone(),
         place: format!("{dept} {}", view.counter.to_uppercase()),
+        signin: Vec::new(),
     }
 }
 
@@ -174,6 +193,7 @@ pub(super) fn words(t: &Tr<'_>) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "connected": t.t("text-consult-connected"),
+        "signInFirst": t.t("text-consult-sign-in-first"),
         "mediaFailed": t.t("text-consult-media-failed"),
         "noMedia": t.t("text-consult-no-media"),
         "ended": t.t("text-consult-ended"),

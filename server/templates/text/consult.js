@@ -169,7 +169,14 @@
       case "applications": showApps(m.applications); break;
       case "chat": addChat(m.line); break;
       case "error":
-        say(m.message);
+        // An application that needs a verified identity: the sign-in links (the page has them
+        // when the office has providers and the resident is not verified).
+        if (m.code === "identity_required" && document.getElementById("signin-first")) {
+          document.getElementById("signin-first").hidden = false;
+          say(W.signInFirst);
+        } else {
+          say(m.message);
+        }
         document.querySelectorAll("[data-confirm]").forEach((b) => { b.disabled = false; });
         break;
       case "ended": end(m.reason); break;

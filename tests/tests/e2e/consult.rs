@@ -722,6 +722,50 @@ fn renegotiation_a_supervisor_with_media_and_at_most_three_open_invites() {
     assert_eq!(s, 403);
 }
 
+/// A procedure that needs a verified identity (child allowance), filled by the clerk in the
+/// consultation: a guest's confirmation is refused with `identity_required` (the page then shows
+/// its sign-in links), nothing is submitted, and the consultation carries on.
+#[test]
+fn a_guest_cannot_confirm_a_procedure_that_needs_a_verified_identity() {
+    let h = Harness::start(FLAGS);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.c", "children_families", "c1");
+    let r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 2)).unwrap();
+    let (s, app) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{id}/applications"),
+        Some(&clerk),
+        Some(&json!({"procedure_id": "child_allowance"})),
+    );
+    assert_eq!(s, 201, "{app}");
+    let reference = app["reference"].as_str().unwrap().to_string();
+    let form = json!({"claimant_name": "山田 花子", "child_name": "山田 一郎", "child_birth_date": "2024-05-01", "children_in_care": 1, "bank_account": "まどぐち銀行 本店 1234567"});
+    let (s, v) = h.call(
+        "PATCH",
+        &format!("/api/v1/staff/applications/{reference}"),
+        Some(&clerk),
+        Some(&json!({"form_data": form})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let seen = || r.heard.lock().unwrap().applications.iter().find(|a| a.reference == reference).cloned();
+    assert!(eventually(Duration::from_secs(5), || seen().is_some_and(|a| a.ready)));
+    r.send(ClientSignal::Confirm { reference: reference.clone() });
+    assert!(
+        eventually(Duration::from_secs(5), || r
+            .heard
+            .lock()
+            .unwrap()
+            .errors
+            .iter()
+            .any(|e| e.0 == "identity_required")),
+        "{:?}",
+        r.heard.lock().unwrap().errors
+    );
+    let (_, v) = h.call("GET", &format!("/api/v1/staff/applications/{reference}"), Some(&clerk), None);
+    assert_eq!(v["status"], "draft", "nothing was submitted: {v}");
+    assert!(!r.is_closed(), "the consultation carries on");
+}
+
 /// 書かない窓口: the clerk fills the resident's form during the consultation, everyone present
 /// sees it as it is filled, and only the resident's confirmation submits it.
 #[test]
