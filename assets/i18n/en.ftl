@@ -218,3 +218,4 @@ play-chat-placeholder = Chat
 play-signin = Residents with an account can sign in (needed for some procedures).
 play-send = Send
 text-consult-sign-in-first = This procedure needs a verified identity: sign in, then confirm it (you come back to this consultation).
+desktop-signed-in = You are signed in. Close this page and go back to the app.

@@ -214,3 +214,4 @@ play-chat-placeholder = チャット
 play-signin = アカウント が ある ひと は サインイン できます。
 play-send = おくる
 text-consult-sign-in-first = この てつづき は ほんにん かくにん が ひつよう です。サインイン して から もういちど おして ください。
+desktop-signed-in = サインイン できました。この ページ を とじて、アプリ に もどって ください。

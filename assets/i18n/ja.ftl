@@ -214,3 +214,4 @@ play-chat-placeholder = チャット
 play-signin = アカウントのある方はサインインできます（本人確認が必要な手続きに）。
 play-send = 送信
 text-consult-sign-in-first = この手続きには本人確認が必要です。サインインしてから確認してください（この相談に戻ります）。
+desktop-signed-in = サインインしました。このページを閉じて、アプリに戻ってください。

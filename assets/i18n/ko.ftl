@@ -216,3 +216,4 @@ play-chat-placeholder = 채팅
 play-signin = 계정이 있는 분은 로그인할 수 있습니다(일부 수속에 필요).
 play-send = 보내기
 text-consult-sign-in-first = 이 수속에는 본인 확인이 필요합니다. 로그인한 후 확인해 주십시오(이 상담으로 돌아옵니다).
+desktop-signed-in = 로그인되었습니다. 이 페이지를 닫고 앱으로 돌아가십시오.

@@ -219,3 +219,4 @@ play-chat-placeholder = Trò chuyện
 play-signin = Người có tài khoản có thể đăng nhập (cần cho một số thủ tục).
 play-send = Gửi
 text-consult-sign-in-first = Thủ tục này cần xác minh danh tính: vui lòng đăng nhập rồi xác nhận (quý vị sẽ quay lại buổi tư vấn này).
+desktop-signed-in = Quý vị đã đăng nhập. Vui lòng đóng trang này và quay lại ứng dụng.

@@ -217,3 +217,4 @@ play-chat-placeholder = 聊天
 play-signin = 有账户的居民可以登录（部分手续需要）。
 play-send = 发送
 text-consult-sign-in-first = 此手续需要本人确认：请先登录，然后再确认（登录后将返回本次咨询）。
+desktop-signed-in = 已登录。请关闭此页面并返回应用。

@@ -13,6 +13,8 @@ pub mod platform;
 pub mod scene;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod shot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod signin;
 pub mod ui;
 pub mod world;
 

@@ -17,9 +17,13 @@ fn main() -> bevy::prelude::AppExit {
         /// Your display name; without it, the app opens on the join screen.
         #[arg(long)]
         name: Option<String>,
-        /// ja, ja-easy (やさしい日本語) or en.
+        /// ja, ja-easy (やさしい日本語), en, zh-Hans, ko or vi.
         #[arg(long, default_value = "ja")]
         lang: String,
+        /// Sign in with this provider of the office first (its id, e.g. from the text mode's
+        /// sign-in links), in the system browser; the office's address must be reachable from it.
+        #[arg(long)]
+        sign_in: Option<String>,
         /// Save a PNG of the window to this file after a few seconds in the office, then exit.
         #[arg(long)]
         screenshot: Option<std::path::PathBuf>,
@@ -27,8 +31,27 @@ fn main() -> bevy::prelude::AppExit {
     let a = Args::parse();
     let lang = Lang::from_code(&a.lang);
     let server = ServerConfig { http_base: a.server.trim_end_matches('/').to_string() };
-    let join = a.name.map(|name| JoinRequest { name, locale: lang.code().to_string() });
+    let mut name = a.name;
+    let mut session = None;
+    if let Some(provider) = &a.sign_in {
+        let opened = |url: &str| madoguchi_client::platform::open_in_browser(url, "to sign in");
+        match madoguchi_client::signin::desktop(&server.http_base, provider, lang, opened) {
+            Ok(signed) => {
+                eprintln!("signed in as {}", signed.display_name);
+                name = name.or(Some(signed.display_name));
+                session = Some(signed.token);
+            }
+            Err(e) => {
+                eprintln!("could not sign in: {e}");
+                return bevy::prelude::AppExit::from_code(5);
+            }
+        }
+    }
+    let join = name.map(|name| JoinRequest { name, locale: lang.code().to_string() });
     let mut app = madoguchi_client::windowed_app(server, join, lang);
+    if let Some(token) = session {
+        app.insert_resource(madoguchi_client::net::SessionToken(Some(token)));
+    }
     if let Some(path) = a.screenshot {
         app.insert_resource(madoguchi_client::shot::ScreenshotPlan {
             path,

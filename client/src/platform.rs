@@ -60,10 +60,15 @@ mod native {
 
     /// Opens the consultation page in the system browser.
     pub fn open_consultation(url: &str) {
+        open_in_browser(url, "to join the consultation");
+    }
+
+    /// Opens `url` in the system browser (`xdg-open`; `open` on macOS), or says where to go.
+    pub fn open_in_browser(url: &str, why: &str) {
         let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
         match std::process::Command::new(opener).arg(url).spawn() {
-            Ok(_) => eprintln!("the consultation opened in your web browser"),
-            Err(e) => eprintln!("open {url} in a web browser to join the consultation ({opener}: {e})"),
+            Ok(_) => eprintln!("opened in your web browser {why}"),
+            Err(e) => eprintln!("open {url} in a web browser {why} ({opener}: {e})"),
         }
     }
 

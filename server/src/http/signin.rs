@@ -45,18 +45,31 @@ pub fn router() -> Router<HttpState> {
 struct StartQuery {
     #[serde(default)]
     lang: String,
-    /// Where to come back to: `text` (the default), `consultation` or `play`.
+    /// Where to come back to: `text` (the default), `consultation`, `play` or `loopback`.
     #[serde(default)]
     back: String,
+    /// `loopback`: the desktop client's port on 127.0.0.1, and its S256 challenge.
+    port: Option<u16>,
+    challenge: Option<String>,
 }
 
-fn back_of(q: &StartQuery) -> Back {
+/// Where a sign-in comes back to; `None` for a `loopback` without a usable port and challenge.
+fn back_of(q: &StartQuery) -> Option<Back> {
     let lang = lang_of(&q.lang);
-    match q.back.as_str() {
+    Some(match q.back.as_str() {
         "play" => Back::Play { lang },
         "consultation" => Back::Consultation { lang },
+        "loopback" => {
+            let port = q.port.filter(|p| *p >= 1024)?;
+            // An S256 challenge: 43 characters of base64url.
+            let challenge = q
+                .challenge
+                .clone()
+                .filter(|c| c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))?;
+            Back::Loopback { lang, port, challenge }
+        }
         _ => Back::Text { lang },
-    }
+    })
 }
 
 fn lang_of(l: &str) -> &'static str {
@@ -121,8 +134,15 @@ async fn start(
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let back = back_of(&q);
-    let guest = super::text::resident(&s, &headers).await.map(|(r, _)| r.id);
+    let Some(back) = back_of(&q) else {
+        return see_other(&text_back(lang_of(&q.lang), "signin_failed"), None);
+    };
+    // The text mode's guest; the desktop client's sign-in begins for nobody yet (its guest, if
+    // any, is in the app, not in this browser).
+    let guest = match back {
+        Back::Loopback { .. } => None,
+        _ => super::text::resident(&s, &headers).await.map(|(r, _)| r.id),
+    };
     match begin(&s, client, &headers, &provider, guest, back.clone()).await {
         Ok((url, cookie)) => see_other(&url, Some(cookie)),
         Err(notice) => see_other(&text_back(back.lang(), notice), None),
@@ -134,14 +154,21 @@ pub struct StartBody {
     /// The language to come back in (`ja`, `en`, `zh-Hans`, …).
     #[serde(default)]
     lang: String,
-    /// Where to come back to: `play` (the 3D office's page), `consultation` or `text`.
+    /// Where to come back to: `play` (the 3D office's page), `consultation`, `text`, or
+    /// `loopback` (the desktop client: the answer is then the office's own start address, to
+    /// open in the system browser).
     #[serde(default)]
     back: String,
+    /// `loopback`: the app's port on 127.0.0.1 (1024 or above).
+    port: Option<u16>,
+    /// `loopback`: `BASE64URL(SHA-256(verifier))`; the handoff then wants the verifier.
+    challenge: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StartAnswer {
-    /// Where to send the browser: the provider's login.
+    /// Where to send the browser: the provider's login (a relative address on this office for
+    /// `loopback`).
     url: String,
 }
 
@@ -175,7 +202,26 @@ pub async fn start_api(
         },
         None => None,
     };
-    let back = back_of(&StartQuery { lang: b.lang, back: b.back });
+    let Some(back) = back_of(&StartQuery { lang: b.lang, back: b.back, port: b.port, challenge: b.challenge }) else {
+        return ApiError::BadRequest(
+            "loopback_invalid",
+            "a loopback sign-in needs a port (1024 or above) and an S256 challenge".into(),
+        )
+        .into_response();
+    };
+    // The desktop client cannot take the state cookie: the system browser begins its sign-in
+    // at the office's own start address.
+    if let Back::Loopback { lang, port, challenge } = &back {
+        if guest.is_some() {
+            return ApiError::BadRequest("loopback_guest", "a loopback sign-in begins without a session".into())
+                .into_response();
+        }
+        if !s.oidc.offered().iter().any(|(id, _)| *id == provider) {
+            return ApiError::NotFoundWhat("unknown_provider", "no such provider".into()).into_response();
+        }
+        let url = format!("/auth/oidc/{provider}/start?lang={lang}&back=loopback&port={port}&challenge={challenge}");
+        return Json(StartAnswer { url }).into_response();
+    }
     match begin(&s, client, &headers, &provider, guest, back).await {
         Ok((url, cookie)) => {
             let mut r = Json(StartAnswer { url }).into_response();
@@ -192,8 +238,11 @@ pub async fn start_api(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct HandoffBody {
-    /// The code after `#signed-in=` in the page's address.
+    /// The code after `#signed-in=` in the page's address (or `?code=` at the desktop client's
+    /// loopback address).
     code: String,
+    /// The desktop client's PKCE verifier, for a code bound to its challenge.
+    verifier: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -217,7 +266,8 @@ pub async fn handoff(
     if s.guest_limit.check(address_key(client)).is_err() {
         return Err(ApiError::RateLimited(60));
     }
-    let token = (b.code.len() <= 64).then(|| s.handoffs.redeem(&b.code)).flatten().ok_or_else(|| {
+    let verifier = b.verifier.as_deref().filter(|v| v.len() <= 128);
+    let token = (b.code.len() <= 64).then(|| s.handoffs.redeem_with(&b.code, verifier)).flatten().ok_or_else(|| {
         ApiError::NotFoundWhat("handoff_invalid", "this sign-in code is not valid, or was used".into())
     })?;
     match sessions::resume(&s.db, &token).await? {
@@ -270,6 +320,8 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         .guest
         .as_deref()
         .filter(|g| matches!(back, Back::Play { .. }) || old.as_ref().is_some_and(|(r, _)| &r.id == g));
+    // The system browser of a desktop sign-in keeps no session of its own.
+    let old = if matches!(back, Back::Loopback { .. }) { None } else { old };
     let (resident, token, moved) = match crate::identity::oidc::sign_in(
         &s.db,
         &finished.identity,
@@ -312,6 +364,14 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         Back::Text { .. } => format!("/text?lang={lang}&notice={notice}"),
         Back::Consultation { .. } => format!("/text/consultation?lang={lang}"),
         Back::Play { .. } => format!("/play?lang={lang}#signed-in={}", s.handoffs.issue(&token)),
+        Back::Loopback { port, ref challenge, .. } => {
+            let code = s.handoffs.issue_bound(&token, challenge);
+            let mut r = see_other(&format!("http://127.0.0.1:{port}/signed-in?code={code}"), None);
+            if let Ok(v) = HeaderValue::from_str(&clear) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return r;
+        }
     };
     let mut r = see_other(&to, Some(session_cookie(&token, s.secure_cookies)));
     if let Ok(v) = HeaderValue::from_str(&clear) {

@@ -136,12 +136,17 @@ pub enum Back {
     Consultation { lang: &'static str },
     /// The 3D office's page, which takes the new session over.
     Play { lang: &'static str },
+    /// The desktop client, listening on this loopback port (RFC 8252); it trades the code with
+    /// the verifier of `challenge`.
+    Loopback { lang: &'static str, port: u16, challenge: String },
 }
 
 impl Back {
     pub fn lang(&self) -> &'static str {
         match self {
-            Back::Text { lang } | Back::Consultation { lang } | Back::Play { lang } => lang,
+            Back::Text { lang } | Back::Consultation { lang } | Back::Play { lang } | Back::Loopback { lang, .. } => {
+                lang
+            }
         }
     }
 }

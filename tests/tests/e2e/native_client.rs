@@ -9,13 +9,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A virtual X display on a free number, gone when dropped.
-struct Xvfb {
+pub(crate) struct Xvfb {
     child: std::process::Child,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl Xvfb {
-    fn start() -> Xvfb {
+    pub(crate) fn start() -> Xvfb {
         let mut child = Command::new("Xvfb")
             .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
@@ -36,7 +36,51 @@ impl Drop for Xvfb {
     }
 }
 
-fn client_binary() -> PathBuf {
+/// Runs the desktop client (`cmd`, with its arguments) on the display `x` until it exits or two
+/// minutes pass, reading its log as it comes (a chatty client never blocks on a full pipe) and
+/// pumping `watcher`, who looks out for an avatar called `name`; `meanwhile` is called each turn
+/// with the time since the start. Returns the exit status (`None`: killed), the log, and whether
+/// the watcher saw the avatar.
+pub(crate) fn run_client(
+    mut cmd: Command,
+    x: &Xvfb,
+    watcher: &mut madoguchi_bots::Bot,
+    name: &str,
+    mut meanwhile: impl FnMut(Duration),
+) -> (Option<std::process::ExitStatus>, String, bool) {
+    let mut child = cmd
+        .env("DISPLAY", &x.display)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the client");
+    let log = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(log), &mut s);
+        s
+    });
+    let mut saw = false;
+    let start = std::time::Instant::now();
+    let status = loop {
+        watcher.pump();
+        saw |= watcher.others.values().any(|(n, _)| n == name);
+        meanwhile(start.elapsed());
+        if let Some(s) = child.try_wait().expect("client") {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, log.join().unwrap_or_default(), saw)
+}
+
+pub(crate) fn client_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("madoguchi-client");
@@ -81,6 +125,9 @@ fn read_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
 
 #[test]
 fn the_desktop_client_renders_the_office_under_xvfb() {
+    // Software rendering, like the browser tests': one at a time, or under the full suite's load
+    // the screenshot can come before the avatar is drawn.
+    let _one = crate::web_client::BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let bin = client_binary();
     let x = Xvfb::start();
     let h = Harness::start(&["--always-open"]);
@@ -89,38 +136,9 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
     watcher.walk_for(madoguchi_shared::quant::Point::new(-1.6, 0.0), false, Duration::from_millis(1500));
     let shot = std::env::temp_dir().join(format!("madoguchi-native-{}.png", std::process::id()));
     let _ = std::fs::remove_file(&shot);
-    let mut child = Command::new(bin)
-        .args(["--server", &h.base(), "--name", "描画テスト", "--lang", "ja", "--screenshot"])
-        .arg(&shot)
-        .env("DISPLAY", &x.display)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the client");
-    // Read its log as it comes, so a chatty client never blocks on a full pipe.
-    let log = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut BufReader::new(log), &mut s);
-        s
-    });
-    let mut saw = false;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        watcher.pump();
-        saw |= watcher.others.values().any(|(n, _)| n == "描画テスト");
-        if let Some(s) = child.try_wait().expect("client") {
-            break Some(s);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let err = log.join().unwrap_or_default();
+    let mut cmd = Command::new(bin);
+    cmd.args(["--server", &h.base(), "--name", "描画テスト", "--lang", "ja", "--screenshot"]).arg(&shot);
+    let (status, err, mut saw) = run_client(cmd, &x, &mut watcher, "描画テスト", |_| {});
     assert!(status.is_some_and(|s| s.success()), "the client failed ({status:?}):\n{err}");
     saw |= watcher.wait_until(SOON, |b| b.others.values().any(|(n, _)| n == "描画テスト"));
     assert!(saw, "the server had the desktop client's avatar in the lobby");

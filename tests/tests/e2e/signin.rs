@@ -203,3 +203,73 @@ fn child_allowance_form() -> serde_json::Value {
         "bank_account": "まどぐち銀行 本店 1234567"
     })
 }
+
+/// The desktop client signs in (RFC 8252): with `--sign-in`, it listens on loopback and opens
+/// the office's start address in the system browser (here `xdg-open` is a stand-in that hands
+/// the address to headless Chromium); the resident signs in with the provider there; the office
+/// sends the browser to the app's loopback address with a code bound to the app's PKCE
+/// challenge; the app trades it with its verifier, and enters the office as the signed-in,
+/// verified resident (a watcher sees the provider's name), in Vietnamese.
+#[test]
+fn the_desktop_client_signs_in_through_the_system_browser_and_a_loopback_redirect() {
+    let _one = crate::web_client::BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let bin = crate::native_client::client_binary();
+    let x = crate::native_client::Xvfb::start();
+    let (h, _provider, dir, _issuer) = office_and_provider();
+    let bindir = dir.0.join("bin");
+    std::fs::create_dir_all(&bindir).unwrap();
+    let opener = bindir.join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$OPENED.part\" && mv \"$OPENED.part\" \"$OPENED\"\n")
+        .unwrap();
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let opened = dir.0.join("opened");
+    let shot = dir.0.join("desktop.png");
+    let path = format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut watcher = h.join("watcher");
+    // The system browser's part, as soon as the app asks for it.
+    let base = h.base();
+    let browser = std::thread::spawn(move || {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !opened.exists() {
+            assert!(std::time::Instant::now() < end, "the client never opened the browser");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let url = std::fs::read_to_string(&opened).unwrap().trim().to_string();
+        let report = browser_report(
+            "desktop_signin.mjs",
+            &[("URL", &url), ("LOGIN", "verified-user"), ("SCREENSHOTS", &screenshots("signin-desktop"))],
+        );
+        (url, report)
+    });
+    let mut cmd = Command::new(bin);
+    cmd.args(["--server", &base, "--lang", "vi", "--sign-in", "testidp", "--screenshot"])
+        .arg(&shot)
+        .env("PATH", path)
+        .env("OPENED", dir.0.join("opened"));
+    let (status, err, saw) = crate::native_client::run_client(cmd, &x, &mut watcher, "山田 太郎", |_| {});
+    let (url, report) = browser.join().expect("the browser's part");
+    assert!(
+        url.starts_with(&format!("{base}/auth/oidc/testidp/start?"))
+            && url.contains("back=loopback")
+            && url.contains("challenge="),
+        "{url}"
+    );
+    assert!(!url.contains("verifier"), "the verifier never leaves the app: {url}");
+    assert!(report["page"].as_str().is_some_and(|p| p.contains("Quý vị đã đăng nhập")), "{report}");
+    assert_eq!(report["code_length"], 48, "{report}");
+    assert!(
+        !report["cookies"].as_array().unwrap().iter().any(|c| c == "madoguchi_session"),
+        "the system browser is left without a session of its own: {report}"
+    );
+    // The app entered as the signed-in resident and exited after its screenshot.
+    assert!(status.is_some_and(|s| s.success()), "the client failed ({status:?}):\n{err}");
+    assert!(err.contains("signed in as 山田 太郎"), "{err}");
+    assert!(saw, "the watcher saw the signed-in resident's avatar");
+    let level: Vec<String> = h
+        .store
+        .rows("SELECT r.identity_level FROM residents r JOIN resident_identities i ON i.resident_id = r.id WHERE i.subject = 'verified-user'")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(level, ["verified"]);
+}
