@@ -87,6 +87,13 @@ try {
     await game.goto(`${base}/play`);
     check(await game.evaluate(() => document.documentElement.lang) === w.html_lang, `${code}: the 3D join page is in ${w.html_lang}`);
     check((await game.locator('label[for=name]').innerText()).trim() === w.play_name, `${code}: the join form asks for "${w.play_name}"`);
+    // Choosing another language on the form reloads it in that one; and back.
+    await game.selectOption('#lang', 'en');
+    await game.waitForURL(/[?&]lang=en(&|$)/);
+    check((await game.locator('label[for=name]').innerText()).trim() === 'Name', `${code}: choosing English reloads the form in English`);
+    await game.selectOption('#lang', code);
+    await game.waitForURL((u) => u.searchParams.get('lang') === code);
+    check((await game.locator('label[for=name]').innerText()).trim() === w.play_name, `${code}: and choosing it again, back`);
     await game.fill('#name', w.name);
     await game.getByRole('button', { name: w.play_enter }).click();
     await game.waitForSelector('body[data-office-frame]', { timeout: 120_000 });
