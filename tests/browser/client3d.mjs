@@ -96,10 +96,10 @@ try {
     await page.locator('canvas#madoguchi').focus();
     const { holdUntil } = walker(page);
     // Lobby entrance (12, 2) north through the door to the counters, then up to c1 (20.5, 15).
-    let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 20_000);
+    let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 50_000);
     check(w.room === 'counters', 'walked through the door to the counters', w);
-    w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 13.8, 15_000);
-    w = await holdUntil(['KeyD'], (w) => w.pos[0] >= 20.2, 15_000);
+    w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 13.8, 40_000);
+    w = await holdUntil(['KeyD'], (w) => w.pos[0] >= 20.2, 40_000);
     out.at_counter = w.pos;
     // Near enough to count as arrived when called (2 m), not only to take a ticket (3 m).
     check(Math.hypot(w.pos[0] - 20.5, w.pos[1] - 15) <= 1.5, 'standing at counter C1', w.pos);

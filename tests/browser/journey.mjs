@@ -90,10 +90,10 @@ try {
     await resident.locator('canvas#madoguchi').focus();
     // Lobby entrance (12, 2) north through the door to the counter floor (20, 2.5), north to
     // the waiting line, west to counter A1 (resident spot 4, 15).
-    let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 20_000);
+    let w = await holdUntil(['Shift', 'KeyW'], (w) => w.room === 'counters', 50_000);
     check(w.room === 'counters', 'walked through the door to the counters', w);
-    w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 10, 15_000);
-    w = await holdUntil(['Shift', 'KeyA'], (w) => w.pos[0] <= 9, 20_000);
+    w = await holdUntil(['Shift', 'KeyW'], (w) => w.pos[1] >= 10, 40_000);
+    w = await holdUntil(['Shift', 'KeyA'], (w) => w.pos[0] <= 9, 50_000);
     w = await goTo(4, 14.6, 0.8);
     out.at_counter = w.pos;
     check(Math.hypot(w.pos[0] - 4, w.pos[1] - 15) <= 1.5, 'standing at counter A1', w.pos);
