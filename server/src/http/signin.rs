@@ -41,20 +41,8 @@ pub fn router() -> Router<HttpState> {
         .route("/api/v1/sessions/handoff", post(handoff))
 }
 
-#[derive(Deserialize, Default)]
-struct StartQuery {
-    #[serde(default)]
-    lang: String,
-    /// Where to come back to: `text` (the default), `consultation`, `play` or `loopback`.
-    #[serde(default)]
-    back: String,
-    /// `loopback`: the desktop client's port on 127.0.0.1, and its S256 challenge.
-    port: Option<u16>,
-    challenge: Option<String>,
-}
-
 /// Where a sign-in comes back to; `None` for a `loopback` without a usable port and challenge.
-fn back_of(q: &StartQuery) -> Option<Back> {
+fn back_of(q: &StartBody) -> Option<Back> {
     let lang = lang_of(&q.lang);
     Some(match q.back.as_str() {
         "play" => Back::Play { lang },
@@ -131,7 +119,7 @@ async fn start(
     State(s): State<HttpState>,
     ClientAddr(client): ClientAddr,
     Path(provider): Path<String>,
-    Query(q): Query<StartQuery>,
+    Query(q): Query<StartBody>,
     headers: HeaderMap,
 ) -> Response {
     let Some(back) = back_of(&q) else {
@@ -149,6 +137,8 @@ async fn start(
     }
 }
 
+/// Where a sign-in comes back to: the query of `GET /auth/oidc/{provider}/start` and the body of
+/// `POST /api/v1/signin/{provider}`.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct StartBody {
     /// The language to come back in (`ja`, `en`, `zh-Hans`, …).
@@ -202,7 +192,7 @@ pub async fn start_api(
         },
         None => None,
     };
-    let Some(back) = back_of(&StartQuery { lang: b.lang, back: b.back, port: b.port, challenge: b.challenge }) else {
+    let Some(back) = back_of(&b) else {
         return ApiError::BadRequest(
             "loopback_invalid",
             "a loopback sign-in needs a port (1024 or above) and an S256 challenge".into(),
