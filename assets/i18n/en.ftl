@@ -41,9 +41,10 @@ join-title = Welcome to the Madoguchi Ward Office
 join-session-ended = Your session ended, and its waiting tickets were cancelled. Join again to continue as a new guest.
 join-name = Your name: { $name }
 join-name-hint = Type your name, then Enter
-join-lang = Language (keys 1, 2, 3)
+join-lang = Language (Tab to change)
 join-enter = Enter
 join-need-name = Please type your name
+signin-in-browser = Finish signing in in your web browser.
 
 error-chat_too_long = That message is too long
 error-chat_rate_limited = Too fast; wait a moment

@@ -40,9 +40,10 @@ join-title = まどぐち くやくしょ へ ようこそ
 join-session-ended = じかん が きれたので、まって いた ばんごうふだ は とりけしました。もう いちど はいって ください。
 join-name = なまえ: { $name }
 join-name-hint = なまえ を いれて Enter
-join-lang = ことば (1, 2, 3 キー で かえる)
+join-lang = ことば (Tab キー で かえる)
 join-enter = はいる
 join-need-name = なまえ を いれて ください
+signin-in-browser = ウェブ ブラウザ で サインイン して ください。
 
 error-chat_too_long = メッセージ が ながすぎます
 error-chat_rate_limited = はやすぎます。すこし まって ください

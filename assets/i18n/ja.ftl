@@ -40,9 +40,10 @@ join-title = まどぐち区役所へようこそ
 join-session-ended = セッションが終了したため、お待ちの番号札は取り消されました。新しいゲストとしてもう一度入室してください。
 join-name = お名前: { $name }
 join-name-hint = 名前を入力して Enter
-join-lang = 言語 (1, 2, 3 キーで切り替え)
+join-lang = 言語 (Tab キーで切り替え)
 join-enter = 入る
 join-need-name = お名前を入力してください
+signin-in-browser = ウェブブラウザでサインインを済ませてください。
 
 error-chat_too_long = メッセージが長すぎます
 error-chat_rate_limited = 送信が速すぎます。少し待ってください

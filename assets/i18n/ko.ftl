@@ -42,9 +42,10 @@ join-title = 마도구치 구청에 오신 것을 환영합니다
 join-session-ended = 세션이 종료되어 대기 중이던 번호표가 취소되었습니다. 새 게스트로 다시 입장해 주십시오.
 join-name = 이름: { $name }
 join-name-hint = 이름을 입력하고 Enter
-join-lang = 언어 (1, 2, 3 키)
+join-lang = 언어 (Tab 키로 변경)
 join-enter = 입장
 join-need-name = 이름을 입력해 주십시오
+signin-in-browser = 웹 브라우저에서 로그인을 마쳐 주십시오.
 
 error-chat_too_long = 메시지가 너무 깁니다
 error-chat_rate_limited = 너무 빠릅니다. 잠시 기다려 주십시오

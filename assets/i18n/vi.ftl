@@ -43,9 +43,10 @@ join-title = Chào mừng quý vị đến Văn phòng quận Madoguchi
 join-session-ended = Phiên làm việc đã kết thúc và các phiếu số đang chờ đã bị hủy. Vui lòng vào lại để tiếp tục với tư cách khách mới.
 join-name = Tên của quý vị: { $name }
 join-name-hint = Nhập tên, rồi nhấn Enter
-join-lang = Ngôn ngữ (phím 1, 2, 3)
+join-lang = Ngôn ngữ (phím Tab để đổi)
 join-enter = Vào
 join-need-name = Vui lòng nhập tên
+signin-in-browser = Vui lòng hoàn tất đăng nhập trong trình duyệt web.
 
 error-chat_too_long = Tin nhắn quá dài
 error-chat_rate_limited = Gửi quá nhanh; vui lòng đợi một chút

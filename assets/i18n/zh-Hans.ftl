@@ -43,9 +43,10 @@ join-title = 欢迎来到 Madoguchi 区役所
 join-session-ended = 您的会话已结束，等候中的号码牌已取消。请以新访客身份重新进入。
 join-name = 您的姓名：{ $name }
 join-name-hint = 输入姓名后按 Enter
-join-lang = 语言（按 1、2、3 键切换）
+join-lang = 语言（按 Tab 键切换）
 join-enter = 进入
 join-need-name = 请输入您的姓名
+signin-in-browser = 请在网页浏览器中完成登录。
 
 error-chat_too_long = 消息太长
 error-chat_rate_limited = 发送太快，请稍候

@@ -89,7 +89,7 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
         warn!("font: {e:?}");
     }
     #[cfg(not(target_arch = "wasm32"))]
-    app.add_plugins(shot::plugin);
+    app.add_plugins((shot::plugin, signin::plugin));
     if let Some(join) = join {
         app.insert_resource(join);
     }

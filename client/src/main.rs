@@ -14,7 +14,10 @@ fn main() -> bevy::prelude::AppExit {
         /// The office's HTTP address.
         #[arg(long, env = "MADOGUCHI_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
-        /// Your display name; without it, the app opens on the join screen.
+        /// Your display name. Without it, the app enters as the resident of the session it kept
+        /// for this office (in `$XDG_STATE_HOME/madoguchi/`, `~/.local/state/madoguchi/`: a
+        /// restart keeps the ticket), or opens on the join screen, which also offers the office's
+        /// sign-in.
         #[arg(long)]
         name: Option<String>,
         /// ja, ja-easy (やさしい日本語), en, zh-Hans, ko or vi.
@@ -31,14 +34,20 @@ fn main() -> bevy::prelude::AppExit {
     let a = Args::parse();
     let lang = Lang::from_code(&a.lang);
     let server = ServerConfig { http_base: a.server.trim_end_matches('/').to_string() };
+    if let Some(file) = madoguchi_client::platform::session_file(&server.http_base) {
+        madoguchi_client::platform::keep_session_in(file);
+    }
     let mut name = a.name;
     let mut session = None;
     if let Some(provider) = &a.sign_in {
         let opened = |url: &str| madoguchi_client::platform::open_in_browser(url, "to sign in");
-        match madoguchi_client::signin::desktop(&server.http_base, provider, lang, opened) {
+        // A guest session kept from before comes along.
+        let guest = madoguchi_client::platform::stored_session();
+        match madoguchi_client::signin::desktop(&server.http_base, provider, lang, opened, guest.as_deref()) {
             Ok(signed) => {
                 eprintln!("signed in as {}", signed.display_name);
                 name = name.or(Some(signed.display_name));
+                madoguchi_client::platform::remember_session(&signed.token);
                 session = Some(signed.token);
             }
             Err(e) => {
@@ -46,6 +55,12 @@ fn main() -> bevy::prelude::AppExit {
                 return bevy::prelude::AppExit::from_code(5);
             }
         }
+    }
+    // A session kept from before: in again as its resident.
+    if name.is_none()
+        && let Some(token) = madoguchi_client::platform::stored_session()
+    {
+        name = madoguchi_client::signin::kept_resident(&server.http_base, &token);
     }
     let join = name.map(|name| JoinRequest { name, locale: lang.code().to_string() });
     let mut app = madoguchi_client::windowed_app(server, join, lang);

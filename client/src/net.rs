@@ -84,6 +84,16 @@ pub enum GrantError {
     Failed(String),
 }
 
+/// A sign-in under way (the desktop client's, in the system browser). When it finishes, the
+/// office moves the guest's records to the resident and ends the guest session: that end is
+/// then not the player's, and the app waits for the sign-in's session instead of leaving
+/// (`held`: it did).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct SignInUnderWay {
+    pub running: bool,
+    pub held: bool,
+}
+
 /// Failed connection attempts in a row, for the reconnect backoff; reset by `Welcome`.
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct Backoff(pub u32);
@@ -188,7 +198,7 @@ pub async fn request_grant(
 }
 
 /// Our session has ended: forget it, and go back to the join screen, which says so.
-fn end_session(session: &mut SessionToken, backoff: &mut Backoff, commands: &mut Commands) {
+pub(crate) fn end_session(session: &mut SessionToken, backoff: &mut Backoff, commands: &mut Commands) {
     session.0 = None;
     crate::platform::forget_session();
     backoff.0 = 0;
@@ -215,6 +225,7 @@ pub fn pump_link(
     mut state: ResMut<ConnState>,
     mut backoff: ResMut<Backoff>,
     mut session: ResMut<SessionToken>,
+    mut sign_in: ResMut<SignInUnderWay>,
     mut outgoing: MessageReader<ToServer>,
     mut incoming: MessageWriter<FromServer>,
     mut commands: Commands,
@@ -256,6 +267,10 @@ pub fn pump_link(
                             // elsewhere (retrying would take it back, and so on for ever).
                             madoguchi_shared::ErrorCode::ProtocolMismatch | madoguchi_shared::ErrorCode::Replaced => {
                                 ConnState::Failed(message.clone())
+                            }
+                            madoguchi_shared::ErrorCode::SessionEnded if sign_in.running => {
+                                sign_in.held = true;
+                                ConnState::Reconnecting { reason: message.clone(), retry_at: Duration::MAX }
                             }
                             madoguchi_shared::ErrorCode::SessionEnded => {
                                 end_session(&mut session, &mut backoff, &mut commands);
@@ -358,6 +373,7 @@ pub(crate) fn plugin(app: &mut App) {
         .init_resource::<Backoff>()
         .init_resource::<Pending>()
         .init_resource::<SessionToken>()
+        .init_resource::<SignInUnderWay>()
         .insert_non_send(Link::default())
         .add_message::<FromServer>()
         .add_message::<ToServer>()

@@ -26,10 +26,50 @@ mod native {
         });
     }
 
-    /// The desktop keeps the session in memory only.
-    pub fn remember_session(_token: &str) {}
+    static SESSION_FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-    pub fn forget_session() {}
+    /// Where the desktop client keeps its session for the office at `http_base`, so that a
+    /// restart keeps the ticket, as a reload does in the browser: one file per office under
+    /// `$XDG_STATE_HOME/madoguchi` (`~/.local/state/madoguchi`), readable by the user only.
+    pub fn session_file(http_base: &str) -> Option<std::path::PathBuf> {
+        use sha2::Digest;
+        let dir = std::env::var_os("XDG_STATE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state")))?;
+        let office: String =
+            sha2::Sha256::digest(http_base.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Some(dir.join("madoguchi").join(format!("session-{office}")))
+    }
+
+    /// Keeps the session in `path` from now on (see [`session_file`]); without it, in memory.
+    pub fn keep_session_in(path: std::path::PathBuf) {
+        let _ = SESSION_FILE.set(path);
+    }
+
+    pub fn remember_session(token: &str) {
+        use std::io::Write;
+        let Some(path) = SESSION_FILE.get() else { return };
+        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| {
+            let tmp = path.with_extension("part");
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            let mut f = open.open(&tmp)?;
+            f.write_all(token.as_bytes())?;
+            std::fs::rename(&tmp, path)
+        });
+        if let Err(e) = written {
+            eprintln!("could not keep the session in {}: {e}", path.display());
+        }
+    }
+
+    pub fn forget_session() {
+        if let Some(path) = SESSION_FILE.get() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 
     /// The desktop has no page chat box: the chat line is typed in the window.
     pub fn focus_page_chat() -> bool {
@@ -55,7 +95,10 @@ mod native {
     }
 
     pub fn stored_session() -> Option<String> {
-        None
+        let token = std::fs::read_to_string(SESSION_FILE.get()?).ok()?;
+        let token = token.trim();
+        (!token.is_empty() && token.len() <= 128 && token.bytes().all(|b| b.is_ascii_graphic()))
+            .then(|| token.to_string())
     }
 
     /// Opens the consultation page in the system browser.

@@ -7,12 +7,22 @@
 //! sends the browser to `http://127.0.0.1:<port>/signed-in?code=…`. The app answers the browser
 //! with a page saying it may be closed, and trades the code, with its verifier, for the session
 //! (`POST /api/v1/sessions/handoff`): a code caught by anyone else is useless without it.
+//!
+//! In the app, the office's providers (`GET /api/v1/signin`) are buttons on the join screen and,
+//! for a guest in the office, in its corner. A guest who signs in hands the office their guest
+//! session with the code: what they did as a guest (a ticket, a draft) becomes the resident's.
+//! The office then ends the guest session, which the app, waiting for the sign-in, does not take
+//! for the end: it comes back as the resident.
 
+use crate::i18n::I18n;
+use crate::net::{ConnState, JoinRequest, Link, ServerConfig, SessionToken, SignInUnderWay};
 use base64::Engine;
+use bevy::prelude::*;
 use madoguchi_shared::i18n::{Catalog, Lang};
 use sha2::Digest;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the app waits for the resident to finish in the browser.
@@ -32,17 +42,28 @@ fn s256(verifier: &str) -> String {
 }
 
 /// Signs in with `provider` at the office `base`, opening addresses with `open` (the system
-/// browser). Blocks until the browser comes back, [`WAIT`] passes, or something fails.
-pub fn desktop(base: &str, provider: &str, lang: Lang, open: impl Fn(&str)) -> anyhow::Result<SignedIn> {
+/// browser). Blocks until the browser comes back, [`WAIT`] passes, or something fails. A
+/// `guest` session's records move to the resident, and the guest session ends.
+pub fn desktop(
+    base: &str,
+    provider: &str,
+    lang: Lang,
+    open: impl Fn(&str),
+    guest: Option<&str>,
+) -> anyhow::Result<SignedIn> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let http = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value| {
+    let post = |path: String, body: serde_json::Value, bearer: Option<&str>| {
         rt.block_on(async {
-            let r = http.post(format!("{base}{path}")).json(&body).send().await?;
+            let mut req = http.post(format!("{base}{path}")).json(&body);
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            let r = req.send().await?;
             let status = r.status();
             let body: serde_json::Value = r.json().await?;
             anyhow::ensure!(status.is_success(), "the office refused: {status} {body}");
@@ -52,6 +73,7 @@ pub fn desktop(base: &str, provider: &str, lang: Lang, open: impl Fn(&str)) -> a
     let begin = post(
         format!("/api/v1/signin/{provider}"),
         serde_json::json!({"lang": lang.code(), "back": "loopback", "port": port, "challenge": s256(&verifier)}),
+        None,
     )?;
     let url = begin["url"].as_str().ok_or_else(|| anyhow::anyhow!("no address to open: {begin}"))?;
     open(&format!("{base}{url}"));
@@ -70,10 +92,40 @@ pub fn desktop(base: &str, provider: &str, lang: Lang, open: impl Fn(&str)) -> a
             Err(e) => return Err(e.into()),
         }
     };
-    let done = post("/api/v1/sessions/handoff".into(), serde_json::json!({"code": code, "verifier": verifier}))?;
+    let handoff = serde_json::json!({"code": code, "verifier": verifier});
+    let done = match post("/api/v1/sessions/handoff".into(), handoff.clone(), guest) {
+        // The guest session had ended meanwhile (the office checks it before spending the
+        // code): the sign-in holds without it.
+        Err(e) if guest.is_some() && e.to_string().contains("401") => {
+            post("/api/v1/sessions/handoff".into(), handoff, None)?
+        }
+        r => r?,
+    };
     Ok(SignedIn {
         token: done["token"].as_str().unwrap_or_default().to_string(),
         display_name: done["display_name"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+/// The name of the resident whose session the app kept (see
+/// [`crate::platform::session_file`]), if the office still knows it: the app then enters as
+/// them without its join screen. A session the office no longer knows is forgotten.
+pub fn kept_resident(base: &str, token: &str) -> Option<String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(format!("{base}/api/v1/sessions/me"))
+            .bearer_auth(token)
+            .timeout(crate::net::HTTP_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+            crate::platform::forget_session();
+            return None;
+        }
+        let me: serde_json::Value = r.error_for_status().ok()?.json().await.ok()?;
+        me["resident"]["display_name"].as_str().map(str::to_string)
     })
 }
 
@@ -112,4 +164,364 @@ fn answer(mut stream: TcpStream, words: &Catalog, lang: Lang) -> Option<String> 
         page.len()
     );
     code
+}
+
+/// The office's ways to sign in, as (id, name in the app's language); empty until they are
+/// known, and when the office offers none.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Providers(pub Vec<(String, String)>);
+
+type SignInSlot = Arc<Mutex<Option<Result<SignedIn, String>>>>;
+
+/// What became of the sign-ins begun in the app.
+#[derive(Resource, Default)]
+pub struct SignInStatus {
+    task: Option<SignInSlot>,
+    /// Why the last one failed.
+    pub failed: Option<String>,
+    /// The identity level of the session in the office (`guest`, `verified`), once known: a
+    /// guest is offered the sign-in.
+    pub level: Option<String>,
+}
+
+impl SignInStatus {
+    pub fn running(&self) -> bool {
+        self.task.is_some()
+    }
+}
+
+/// Sign in with this provider (a button was pressed).
+#[derive(Message, Debug, Clone)]
+pub struct StartSignIn(pub String);
+
+/// A sign-in button: the provider's id.
+#[derive(Component)]
+struct SignInButton(String);
+/// The buttons' place: on the join screen, or in the office's corner.
+#[derive(Component)]
+struct SignInRow {
+    in_office: bool,
+}
+/// What the sign-in is doing, under the buttons.
+#[derive(Component)]
+struct SignInNote;
+
+#[derive(serde::Deserialize)]
+struct ProviderBody {
+    id: String,
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ProvidersBody {
+    providers: Vec<ProviderBody>,
+}
+
+type ProvidersSlot = Arc<Mutex<Option<Vec<(String, String)>>>>;
+
+/// Asks the office for its providers, and again in another language when the resident picks one.
+fn fetch_providers(
+    tr: Res<I18n>,
+    config: Res<ServerConfig>,
+    mut providers: ResMut<Providers>,
+    mut asked: Local<Option<(Lang, ProvidersSlot)>>,
+) {
+    if let Some((_, slot)) = asked.as_ref()
+        && let Some(list) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    {
+        providers.0 = list;
+    }
+    if asked.as_ref().is_some_and(|(lang, _)| *lang == tr.lang) {
+        return;
+    }
+    let slot: ProvidersSlot = Arc::default();
+    *asked = Some((tr.lang, slot.clone()));
+    let url = format!("{}/api/v1/signin?lang={}", config.http_base, tr.lang.code());
+    crate::platform::spawn(async move {
+        let got = async {
+            let r = reqwest::Client::new().get(&url).timeout(crate::net::HTTP_TIMEOUT).send().await?;
+            r.error_for_status()?.json::<ProvidersBody>().await
+        };
+        match got.await {
+            Ok(b) => {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(b.providers.into_iter().map(|p| (p.id, p.name)).collect());
+            }
+            // An office without sign-in, or unreachable for now: no buttons (an older office
+            // has no such list).
+            Err(e) => warn!("sign-in providers: {e}"),
+        }
+    });
+}
+
+fn button_node() -> Node {
+    Node {
+        min_height: Val::Px(44.0),
+        min_width: Val::Px(44.0),
+        padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
+        margin: UiRect::all(Val::Px(4.0)),
+        align_items: AlignItems::Center,
+        ..default()
+    }
+}
+
+/// Puts the providers' buttons on the join screen (its first row) and in the office's lower
+/// right corner, each once the office's list is known.
+fn spawn_rows(
+    providers: Res<Providers>,
+    panel: Query<Entity, With<crate::ui::JoinPanel>>,
+    rows: Query<(Entity, &SignInRow)>,
+    mut commands: Commands,
+) {
+    // A new list (another language) replaces the buttons.
+    let changed = providers.is_changed();
+    if changed {
+        for (e, _) in &rows {
+            commands.entity(e).despawn();
+        }
+    }
+    if providers.0.is_empty() {
+        return;
+    }
+    let has = |in_office: bool| !changed && rows.iter().any(|(_, r)| r.in_office == in_office);
+    let (join_row, office_row) = (has(false), has(true));
+    let fill = |row: &mut ChildSpawnerCommands| {
+        for (id, _) in &providers.0 {
+            row.spawn((Button, BackgroundColor(Color::srgb(0.05, 0.45, 0.3)), button_node(), SignInButton(id.clone())))
+                .with_child((
+                    Text::new(""),
+                    TextFont { font_size: FontSize::Px(16.0), ..default() },
+                    TextColor(Color::WHITE),
+                ));
+        }
+        row.spawn((
+            Text::new(""),
+            TextFont { font_size: FontSize::Px(15.0), ..default() },
+            TextColor(Color::srgb(0.05, 0.05, 0.1)),
+            SignInNote,
+        ));
+    };
+    if !join_row && let Ok(panel) = panel.single() {
+        let row = commands
+            .spawn((
+                Node {
+                    flex_direction: FlexDirection::Row,
+                    flex_wrap: FlexWrap::Wrap,
+                    align_items: AlignItems::Center,
+                    ..default()
+                },
+                SignInRow { in_office: false },
+            ))
+            .with_children(fill)
+            .id();
+        commands.entity(panel).insert_children(0, &[row]);
+    }
+    if office_row {
+        return;
+    }
+    commands
+        .spawn((
+            Node {
+                position_type: PositionType::Absolute,
+                right: Val::Px(10.0),
+                bottom: Val::Px(10.0),
+                flex_direction: FlexDirection::Column,
+                align_items: AlignItems::End,
+                ..default()
+            },
+            GlobalZIndex(10),
+            Visibility::Hidden,
+            SignInRow { in_office: true },
+        ))
+        .with_children(fill);
+}
+
+/// The buttons' words, the note, and the office's buttons shown only to a guest in the office.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn show(
+    tr: Res<I18n>,
+    providers: Res<Providers>,
+    status: Res<SignInStatus>,
+    join: Option<Res<JoinRequest>>,
+    state: Res<ConnState>,
+    buttons: Query<(&SignInButton, &Children)>,
+    mut texts: Query<&mut Text, Without<SignInNote>>,
+    mut notes: Query<&mut Text, With<SignInNote>>,
+    mut rows: Query<(&SignInRow, &mut Visibility)>,
+) {
+    for (b, children) in &buttons {
+        let name = providers.0.iter().find(|(id, _)| *id == b.0).map(|(_, n)| n.clone()).unwrap_or_default();
+        let label = tr.ta("text-signin-with", &[("provider", name.into())]);
+        for c in children {
+            if let Ok(mut t) = texts.get_mut(*c)
+                && t.0 != label
+            {
+                t.0 = label.clone();
+            }
+        }
+    }
+    let note = if status.running() {
+        tr.t("signin-in-browser")
+    } else if status.failed.is_some() {
+        tr.t("text-notice-signin-failed")
+    } else {
+        String::new()
+    };
+    for mut t in &mut notes {
+        if t.0 != note {
+            t.0 = note.clone();
+        }
+    }
+    let guest_in_office = join.is_some() && *state == ConnState::Connected && status.level.as_deref() == Some("guest");
+    for (row, mut vis) in &mut rows {
+        let want = if !row.in_office || guest_in_office || (status.running() && join.is_some()) {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        if *vis != want {
+            *vis = want;
+        }
+    }
+}
+
+type LevelSlot = Arc<Mutex<Option<String>>>;
+
+/// Asks the office who the session in the office is (`GET /api/v1/sessions/me`), once per
+/// session: its identity level decides whether the sign-in is offered.
+fn check_level(
+    state: Res<ConnState>,
+    session: Res<SessionToken>,
+    config: Res<ServerConfig>,
+    mut status: ResMut<SignInStatus>,
+    mut asked: Local<Option<(String, LevelSlot)>>,
+) {
+    if let Some((_, slot)) = asked.as_ref()
+        && let Some(level) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    {
+        status.level = Some(level);
+    }
+    if *state != ConnState::Connected {
+        return;
+    }
+    let Some(token) = session.0.clone() else { return };
+    if asked.as_ref().is_some_and(|(t, _)| *t == token) {
+        return;
+    }
+    status.level = None;
+    let slot: LevelSlot = Arc::default();
+    *asked = Some((token.clone(), slot.clone()));
+    let url = format!("{}/api/v1/sessions/me", config.http_base);
+    crate::platform::spawn(async move {
+        let got = async {
+            let r =
+                reqwest::Client::new().get(&url).bearer_auth(&token).timeout(crate::net::HTTP_TIMEOUT).send().await?;
+            r.error_for_status()?.json::<serde_json::Value>().await
+        };
+        match got.await {
+            Ok(me) => {
+                let level = me["resident"]["identity_level"].as_str().unwrap_or("staff").to_string();
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(level);
+            }
+            Err(e) => warn!("who am I: {e}"),
+        }
+    });
+}
+
+/// A pressed button begins its provider's sign-in.
+fn press(buttons: Query<(&Interaction, &SignInButton), Changed<Interaction>>, mut start: MessageWriter<StartSignIn>) {
+    for (i, b) in &buttons {
+        if *i == Interaction::Pressed {
+            start.write(StartSignIn(b.0.clone()));
+        }
+    }
+}
+
+/// Begins a sign-in in the system browser, one at a time, on its own thread (it waits for the
+/// resident there). A guest in the office brings their session along.
+fn begin(
+    mut start: MessageReader<StartSignIn>,
+    mut status: ResMut<SignInStatus>,
+    mut under_way: ResMut<SignInUnderWay>,
+    config: Res<ServerConfig>,
+    tr: Res<I18n>,
+    session: Res<SessionToken>,
+    join: Option<Res<JoinRequest>>,
+) {
+    let Some(StartSignIn(provider)) = start.read().last().cloned() else { return };
+    if status.running() {
+        return;
+    }
+    let slot: SignInSlot = Arc::default();
+    status.task = Some(slot.clone());
+    status.failed = None;
+    under_way.running = true;
+    let base = config.http_base.clone();
+    let lang = tr.lang;
+    let guest = join.and(session.0.clone());
+    std::thread::spawn(move || {
+        let opened = |url: &str| crate::platform::open_in_browser(url, "to sign in");
+        let r = desktop(&base, &provider, lang, opened, guest.as_deref()).map_err(|e| e.to_string());
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    });
+}
+
+/// A sign-in that finished: the app goes on as the resident — into the office from the join
+/// screen, or back into it from where the guest stood (the link opens again with the resident's
+/// session). One that failed is said on the screen; if the guest session had ended meanwhile,
+/// the app goes back to the join screen, which says so.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    mut status: ResMut<SignInStatus>,
+    mut under_way: ResMut<SignInUnderWay>,
+    mut session: ResMut<SessionToken>,
+    mut state: ResMut<ConnState>,
+    mut backoff: ResMut<crate::net::Backoff>,
+    mut link: NonSendMut<Link>,
+    join: Option<ResMut<JoinRequest>>,
+    tr: Res<I18n>,
+    mut commands: Commands,
+) {
+    let Some(done) = status.task.as_ref().and_then(|t| t.lock().unwrap_or_else(|p| p.into_inner()).take()) else {
+        return;
+    };
+    status.task = None;
+    under_way.running = false;
+    let held = std::mem::take(&mut under_way.held);
+    match done {
+        Ok(signed) => {
+            info!("signed in as {}", signed.display_name);
+            crate::platform::remember_session(&signed.token);
+            session.0 = Some(signed.token);
+            status.level = None;
+            match join {
+                Some(mut join) => {
+                    join.name = signed.display_name;
+                    if let Some(t) = link.transport.as_mut() {
+                        t.close();
+                    }
+                    *link = Link::default();
+                    backoff.0 = 0;
+                    *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::ZERO };
+                }
+                None => commands
+                    .insert_resource(JoinRequest { name: signed.display_name, locale: tr.lang.code().to_string() }),
+            }
+        }
+        Err(e) => {
+            warn!("could not sign in: {e}");
+            status.failed = Some(e);
+            if held {
+                crate::net::end_session(&mut session, &mut backoff, &mut commands);
+                *state = ConnState::SessionEnded;
+            }
+        }
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<Providers>()
+        .init_resource::<SignInStatus>()
+        .add_message::<StartSignIn>()
+        .add_systems(Update, (fetch_providers, check_level, spawn_rows, press, begin, finish, show).chain());
 }

@@ -30,8 +30,9 @@ impl JoinForm {
     }
 }
 
+/// The join screen's panel (the desktop client adds its sign-in buttons to it).
 #[derive(Component)]
-struct JoinPanel;
+pub(crate) struct JoinPanel;
 #[derive(Component)]
 struct JoinText;
 #[derive(Component)]
@@ -158,14 +159,23 @@ fn join_submit(
     let Some(join) = form.submit() else { return };
     tr.lang = form.lang;
     commands.insert_resource(join);
+    close_join(&panel, &mut windows, &mut commands);
+}
+
+fn close_join(panel: &Query<Entity, With<JoinPanel>>, windows: &mut Query<&mut Window>, commands: &mut Commands) {
     commands.remove_resource::<SessionEndedNotice>();
-    for e in &panel {
+    for e in panel {
         commands.entity(e).despawn();
     }
-    for mut w in &mut windows {
+    for mut w in windows {
         w.ime_enabled = false;
     }
     commands.remove_resource::<JoinForm>();
+}
+
+/// Joined another way (the desktop client's sign-in): the join screen goes.
+fn joined_elsewhere(panel: Query<Entity, With<JoinPanel>>, mut windows: Query<&mut Window>, mut commands: Commands) {
+    close_join(&panel, &mut windows, &mut commands);
 }
 
 /// The join screen's words follow the language picked on it.
@@ -279,6 +289,10 @@ pub(crate) fn plugin(app: &mut App) {
             Update,
             // Each system checks on its own: the form is gone once submitted.
             (join_keys, join_buttons, join_submit, join_texts).chain().distributive_run_if(resource_exists::<JoinForm>),
+        )
+        .add_systems(
+            Update,
+            joined_elsewhere.run_if(resource_exists::<JoinRequest>.and_then(resource_exists::<JoinForm>)),
         )
         .add_systems(PreUpdate, touch_stick.after(bevy::input::InputSystems).after(bevy::ui::UiSystems::Focus));
 }

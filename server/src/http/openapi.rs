@@ -145,6 +145,7 @@ impl utoipa::Modify for CommonResponses {
         consult::join,
         consult::join_by_code,
         consult::page_link,
+        signin::providers,
         signin::start_api,
         signin::handoff,
         queue::overview,

@@ -37,6 +37,7 @@ pub fn router() -> Router<HttpState> {
     Router::new()
         .route("/auth/oidc/{provider}/start", get(start))
         .route("/auth/oidc/callback", get(callback))
+        .route("/api/v1/signin", get(providers))
         .route("/api/v1/signin/{provider}", post(start_api))
         .route("/api/v1/sessions/handoff", post(handoff))
 }
@@ -243,26 +244,111 @@ pub struct HandoffAnswer {
     display_name: String,
 }
 
-/// Trades a sign-in's one-time code for its session (the 3D office's page, after signing in):
-/// valid once, for a minute.
+/// Trades a sign-in's one-time code for its session (the 3D office's page and the desktop
+/// client, after signing in): valid once, for a minute. With a guest's session as the bearer
+/// token (the desktop client's guest, whose sign-in began for nobody), what the guest did moves
+/// to the signed-in resident, as when a guest signs in from a page, and the guest's session ends.
 #[utoipa::path(post, path = "/api/v1/sessions/handoff", tag = "sessions", request_body = HandoffBody,
-    responses((status = 200, body = HandoffAnswer), (status = 404, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    responses((status = 200, body = HandoffAnswer), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody)))]
 pub async fn handoff(
     State(s): State<HttpState>,
     ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
     req: Result<Json<HandoffBody>, JsonRejection>,
 ) -> Result<Json<HandoffAnswer>, ApiError> {
     let b = body(req)?;
     if s.guest_limit.check(address_key(client)).is_err() {
         return Err(ApiError::RateLimited(60));
     }
+    // The guest, checked before the code is spent: a bad bearer loses nothing.
+    let guest = match super::extract::bearer(&headers) {
+        Some(token) => match sessions::resume(&s.db, token).await? {
+            Some(Principal::Resident(r)) => Some(r.id),
+            Some(Principal::Staff(_)) => {
+                return Err(ApiError::Forbidden("resident_only", "staff do not sign in as residents".into()));
+            }
+            None => return Err(ApiError::Unauthorized),
+        },
+        None => None,
+    };
     let verifier = b.verifier.as_deref().filter(|v| v.len() <= 128);
     let token = (b.code.len() <= 64).then(|| s.handoffs.redeem_with(&b.code, verifier)).flatten().ok_or_else(|| {
         ApiError::NotFoundWhat("handoff_invalid", "this sign-in code is not valid, or was used".into())
     })?;
-    match sessions::resume(&s.db, &token).await? {
-        Some(Principal::Resident(r)) => Ok(Json(HandoffAnswer { token, display_name: r.display_name })),
-        _ => Err(ApiError::NotFoundWhat("handoff_invalid", "this sign-in's session has ended".into())),
+    let resident = match sessions::resume(&s.db, &token).await? {
+        Some(Principal::Resident(r)) => r,
+        _ => return Err(ApiError::NotFoundWhat("handoff_invalid", "this sign-in's session has ended".into())),
+    };
+    // The code is spent: a failed move still hands over the session (the guest keeps what
+    // they did, and can sign in again to bring it).
+    if let Some(g) = guest {
+        match crate::identity::oidc::merge_guest(&s.db, &g, &resident.id).await {
+            Ok(Some(moved)) => {
+                tracing::info!(resident = %resident.id, tickets = moved.tickets, applications = moved.applications, "a desktop guest signed in");
+                guest_merged(&s, &g, &resident.id, &moved.departments).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "sign-in: moving the desktop guest's records"),
+        }
+    }
+    Ok(Json(HandoffAnswer { token, display_name: resident.display_name }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ProvidersQuery {
+    /// The language of the providers' names (`ja`, `en`, `zh-Hans`, …; Japanese without it).
+    #[serde(default)]
+    lang: String,
+}
+
+/// A way to sign in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Provider {
+    /// For `POST /api/v1/signin/{provider}`.
+    id: String,
+    /// The provider's name in the language asked for.
+    name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvidersAnswer {
+    /// Empty when the office offers no sign-in (every resident is a guest).
+    providers: Vec<Provider>,
+}
+
+/// The OpenID Connect providers residents may sign in with (the desktop client's join screen
+/// lists them).
+#[utoipa::path(get, path = "/api/v1/signin", tag = "sessions", params(ProvidersQuery),
+    responses((status = 200, body = ProvidersAnswer)))]
+pub async fn providers(State(s): State<HttpState>, Query(q): Query<ProvidersQuery>) -> Json<ProvidersAnswer> {
+    let lang = madoguchi_shared::i18n::Lang::from_code(&q.lang);
+    Json(ProvidersAnswer {
+        providers: s
+            .oidc
+            .offered()
+            .into_iter()
+            .map(|(id, name)| Provider { id, name: lang.name(&name).into_owned() })
+            .collect(),
+    })
+}
+
+/// A guest's records became `resident`'s: the consultations learn who the guest is now, the
+/// guest's sessions end (their holders have the resident's), and the queues whose tickets
+/// changed hands tell the resident, the pages and the desks again.
+async fn guest_merged(s: &HttpState, guest: &str, resident: &str, departments: &[String]) {
+    s.consults.resident_merged(guest, resident);
+    match sessions::end_all_of_resident(&s.db, guest).await {
+        Ok(keys) => keys.into_iter().for_each(|k| {
+            let _ = s.ended_sessions.send(k);
+        }),
+        Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
+    }
+    for department in departments {
+        if let Err(e) = s.queues.republish(department).await {
+            tracing::warn!(error = %e, department, "sign-in: telling the queue");
+        }
     }
 }
 
@@ -333,21 +419,9 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         let _ = sessions::end(&s.db, &old_token).await;
         let _ = s.ended_sessions.send(key);
     }
-    if let Some(g) = guest.filter(|g| *g != resident.id) {
-        s.consults.resident_merged(g, &resident.id);
-        match sessions::end_all_of_resident(&s.db, g).await {
-            Ok(keys) => keys.into_iter().for_each(|k| {
-                let _ = s.ended_sessions.send(k);
-            }),
-            Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
-        }
-    }
     tracing::info!(resident = %resident.id, level = %resident.identity_level, tickets = moved.tickets, applications = moved.applications, "a resident signed in");
-    // Tickets that changed hands: their queues tell the resident, the pages and the desks again.
-    for department in &moved.departments {
-        if let Err(e) = s.queues.republish(department).await {
-            tracing::warn!(error = %e, department, "sign-in: telling the queue");
-        }
+    if let Some(g) = guest.filter(|g| *g != resident.id) {
+        guest_merged(&s, g, &resident.id, &moved.departments).await;
     }
     let notice = if resident.identity_level == "verified" { "signed_in_verified" } else { "signed_in" };
     let to = match back {

@@ -425,11 +425,7 @@ pub async fn sign_in(
             .transpose()?;
     // A guest with no identity yet may become this one.
     let guest_free = match guest {
-        Some(g) => sqlx::query("SELECT 1 FROM resident_identities WHERE resident_id = $1")
-            .bind(g)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none(),
+        Some(g) => has_no_identity(&mut tx, g).await?,
         None => false,
     };
     let detail = serde_json::json!({"provider": identity.provider, "level": level}).to_string();
@@ -445,10 +441,7 @@ pub async fn sign_in(
             // A guest (with no identity of their own) signing in as someone known: what they
             // did as a guest becomes that resident's.
             if let Some(g) = guest.filter(|g| guest_free && *g != id) {
-                moved = merge::guest_into(db, &mut tx, g, &id, now).await?;
-                let d = serde_json::json!({"guest": g, "tickets": moved.tickets, "applications": moved.applications});
-                event(&mut tx, &id, "guest_merged", &d.to_string(), now).await?;
-                event(&mut tx, g, "merged_into", &serde_json::json!({"resident": id}).to_string(), now).await?;
+                moved = merge_in(db, &mut tx, g, &id, now).await?;
             }
             id
         }
@@ -483,6 +476,48 @@ pub async fn sign_in(
     let token = sessions::open_resident(db, &resident_id).await?;
     let resident = sessions::resident_by_id(db, &resident_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok((resident, token, moved))
+}
+
+/// A guest who signed in where the sign-in could not say whose it was (the desktop client: its
+/// system browser begins the sign-in for nobody) brings their records along afterwards, when the
+/// app trades the sign-in's code holding both the guest's session and the code's verifier.
+/// Nothing moves (`None`) when the guest is the resident or has an identity of their own.
+pub async fn merge_guest(db: &Db, guest: &str, resident: &str) -> Result<Option<merge::Moved>, sqlx::Error> {
+    if guest == resident {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    if !has_no_identity(&mut tx, guest).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let moved = merge_in(db, &mut tx, guest, resident, now).await?;
+    tx.commit().await?;
+    Ok(Some(moved))
+}
+
+async fn has_no_identity(tx: &mut sqlx::Transaction<'_, sqlx::Any>, resident: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 FROM resident_identities WHERE resident_id = $1")
+        .bind(resident)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_none())
+}
+
+/// Moves `guest`'s records to `resident` ([`merge`]), with a resident event on both.
+async fn merge_in(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    guest: &str,
+    resident: &str,
+    now: i64,
+) -> Result<merge::Moved, sqlx::Error> {
+    let moved = merge::guest_into(db, tx, guest, resident, now).await?;
+    let d = serde_json::json!({"guest": guest, "tickets": moved.tickets, "applications": moved.applications});
+    event(tx, resident, "guest_merged", &d.to_string(), now).await?;
+    event(tx, guest, "merged_into", &serde_json::json!({"resident": resident}).to_string(), now).await?;
+    Ok(moved)
 }
 
 /// The provider a resident last signed in with, if any.

@@ -42,12 +42,30 @@ impl Drop for Xvfb {
 /// with the time since the start. Returns the exit status (`None`: killed), the log, and whether
 /// the watcher saw the avatar.
 pub(crate) fn run_client(
-    mut cmd: Command,
+    cmd: Command,
     x: &Xvfb,
     watcher: &mut madoguchi_bots::Bot,
     name: &str,
     mut meanwhile: impl FnMut(Duration),
 ) -> (Option<std::process::ExitStatus>, String, bool) {
+    let mut saw = false;
+    let (status, log) = drive_client(cmd, x, watcher, |w, t| {
+        saw |= w.others.values().any(|(n, _)| n == name);
+        meanwhile(t);
+        false
+    });
+    (status, log, saw)
+}
+
+/// Runs the desktop client like [`run_client`], calling `step` each turn with the watcher and
+/// the time since the start, until `step` says it is done (the client is then stopped), the
+/// client exits, or two minutes pass. Returns the exit status (`None`: stopped) and the log.
+pub(crate) fn drive_client(
+    mut cmd: Command,
+    x: &Xvfb,
+    watcher: &mut madoguchi_bots::Bot,
+    mut step: impl FnMut(&madoguchi_bots::Bot, Duration) -> bool,
+) -> (Option<std::process::ExitStatus>, String) {
     let mut child = cmd
         .env("DISPLAY", &x.display)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
@@ -62,22 +80,53 @@ pub(crate) fn run_client(
         let _ = std::io::Read::read_to_string(&mut BufReader::new(log), &mut s);
         s
     });
-    let mut saw = false;
     let start = std::time::Instant::now();
     let status = loop {
         watcher.pump();
-        saw |= watcher.others.values().any(|(n, _)| n == name);
-        meanwhile(start.elapsed());
+        if step(watcher, start.elapsed()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
         if let Some(s) = child.try_wait().expect("client") {
             break Some(s);
         }
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
+            let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (status, log.join().unwrap_or_default(), saw)
+    (status, log.join().unwrap_or_default())
+}
+
+/// Clicks the desktop client's window on display `x` at (`fx` × width, `fy` × height) plus
+/// (`dx`, `dy`) pixels, with xdotool (a real pointer event through X). False while there is no
+/// window yet.
+pub(crate) fn click_window(x: &Xvfb, fx: f32, fy: f32, dx: f32, dy: f32) -> bool {
+    let run = |args: &[&str]| {
+        Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &x.display)
+            .output()
+            .expect("xdotool is not installed (scripts/test-deps installs it)")
+    };
+    let found = run(&["search", "--name", "Madoguchi"]);
+    let Some(window) = String::from_utf8_lossy(&found.stdout).lines().next().map(str::to_string) else {
+        return false;
+    };
+    let geometry = String::from_utf8_lossy(&run(&["getwindowgeometry", &window]).stdout).to_string();
+    let Some((w, h)) = geometry
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Geometry: "))
+        .and_then(|g| g.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse::<f32>().ok()?, h.parse::<f32>().ok()?)))
+    else {
+        return false;
+    };
+    let (px, py) = ((w * fx + dx).round().to_string(), (h * fy + dy).round().to_string());
+    run(&["mousemove", "--window", &window, &px, &py, "sleep", "0.3", "click", "1"]).status.success()
 }
 
 pub(crate) fn client_binary() -> PathBuf {

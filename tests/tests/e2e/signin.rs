@@ -204,6 +204,37 @@ fn child_allowance_form() -> serde_json::Value {
     })
 }
 
+/// A stand-in for the system browser: an `xdg-open` in `dir/bin` that writes the address it is
+/// asked to open to `dir/opened`. Returns the `PATH` that finds it first.
+fn stand_in_opener(dir: &std::path::Path) -> String {
+    let bindir = dir.join("bin");
+    std::fs::create_dir_all(&bindir).unwrap();
+    let opener = bindir.join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$OPENED.part\" && mv \"$OPENED.part\" \"$OPENED\"\n")
+        .unwrap();
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// The system browser's part: as soon as the app opens an address (`opened` appears), headless
+/// Chromium signs in there as `login`. Returns the address and the browser's report.
+fn system_browser(
+    opened: std::path::PathBuf,
+    login: &'static str,
+    shots: String,
+) -> std::thread::JoinHandle<(String, serde_json::Value)> {
+    std::thread::spawn(move || {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !opened.exists() {
+            assert!(std::time::Instant::now() < end, "the client never opened the browser");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let url = std::fs::read_to_string(&opened).unwrap().trim().to_string();
+        let report = browser_report("desktop_signin.mjs", &[("URL", &url), ("LOGIN", login), ("SCREENSHOTS", &shots)]);
+        (url, report)
+    })
+}
+
 /// The desktop client signs in (RFC 8252): with `--sign-in`, it listens on loopback and opens
 /// the office's start address in the system browser (here `xdg-open` is a stand-in that hands
 /// the address to headless Chromium); the resident signs in with the provider there; the office
@@ -216,36 +247,18 @@ fn the_desktop_client_signs_in_through_the_system_browser_and_a_loopback_redirec
     let bin = crate::native_client::client_binary();
     let x = crate::native_client::Xvfb::start();
     let (h, _provider, dir, _issuer) = office_and_provider();
-    let bindir = dir.0.join("bin");
-    std::fs::create_dir_all(&bindir).unwrap();
-    let opener = bindir.join("xdg-open");
-    std::fs::write(&opener, "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$OPENED.part\" && mv \"$OPENED.part\" \"$OPENED\"\n")
-        .unwrap();
-    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = stand_in_opener(&dir.0);
     let opened = dir.0.join("opened");
     let shot = dir.0.join("desktop.png");
-    let path = format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap_or_default());
     let mut watcher = h.join("watcher");
-    // The system browser's part, as soon as the app asks for it.
     let base = h.base();
-    let browser = std::thread::spawn(move || {
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !opened.exists() {
-            assert!(std::time::Instant::now() < end, "the client never opened the browser");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let url = std::fs::read_to_string(&opened).unwrap().trim().to_string();
-        let report = browser_report(
-            "desktop_signin.mjs",
-            &[("URL", &url), ("LOGIN", "verified-user"), ("SCREENSHOTS", &screenshots("signin-desktop"))],
-        );
-        (url, report)
-    });
+    let browser = system_browser(opened.clone(), "verified-user", screenshots("signin-desktop"));
     let mut cmd = Command::new(bin);
     cmd.args(["--server", &base, "--lang", "vi", "--sign-in", "testidp", "--screenshot"])
         .arg(&shot)
         .env("PATH", path)
-        .env("OPENED", dir.0.join("opened"));
+        .env("XDG_STATE_HOME", dir.0.join("state"))
+        .env("OPENED", &opened);
     let (status, err, saw) = crate::native_client::run_client(cmd, &x, &mut watcher, "山田 太郎", |_| {});
     let (url, report) = browser.join().expect("the browser's part");
     assert!(
@@ -272,4 +285,136 @@ fn the_desktop_client_signs_in_through_the_system_browser_and_a_loopback_redirec
         .map(|r| r[0].clone())
         .collect();
     assert_eq!(level, ["verified"]);
+}
+
+/// The only session file the desktop client keeps under `state`, and the token in it.
+fn kept_session(state: &std::path::Path) -> (std::path::PathBuf, String) {
+    let files: Vec<_> = std::fs::read_dir(state.join("madoguchi"))
+        .expect("the client keeps its session")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let token = std::fs::read_to_string(&files[0]).unwrap();
+    (files[0].clone(), token)
+}
+
+/// The desktop client offers the office's sign-in with buttons, clicked here with a real pointer
+/// (xdotool under Xvfb):
+/// - on its join screen: the resident signs in in the system browser and enters the office
+///   under the provider's name; the session is kept (file mode 0600) for the next start;
+/// - to a guest in the office (a session kept from before, with a ticket): the guest signs in
+///   as a resident the office already knows; the app hands its guest session over with the
+///   sign-in's code, the ticket becomes the resident's, the guest session ends — and the app,
+///   waiting for its sign-in, comes back into the office as the resident instead of leaving.
+#[test]
+fn the_desktop_client_signs_in_from_its_join_screen_and_a_guest_brings_their_ticket() {
+    let _one = crate::web_client::BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let bin = crate::native_client::client_binary();
+    let x = crate::native_client::Xvfb::start();
+    let (h, _provider, dir, _issuer) = office_and_provider();
+    let path = stand_in_opener(&dir.0);
+    let opened = dir.0.join("opened");
+    let state = dir.0.join("state");
+    let base = h.base();
+    let client = || {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--server", &base, "--lang", "en"])
+            .env("PATH", &path)
+            .env("XDG_STATE_HOME", &state)
+            .env("OPENED", &opened);
+        cmd
+    };
+    // Clicks `at` every 3 s until the app opens the browser, then waits for `name` in the office.
+    let drive = |cmd: Command, watcher: &mut madoguchi_bots::Bot, first: &str, at: (f32, f32, f32, f32), name: &str| {
+        let (mut clicks, mut last) = (0, std::time::Duration::ZERO);
+        let (mut ready, mut seen) = (first.is_empty(), false);
+        let mut names = std::collections::BTreeSet::new();
+        let (status, log) = crate::native_client::drive_client(cmd, &x, watcher, |w, t| {
+            names.extend(w.others.values().map(|(n, _)| n.clone()));
+            ready |= w.others.values().any(|(n, _)| n == first);
+            if ready && !opened.exists() && t >= last + std::time::Duration::from_secs(3) {
+                last = t;
+                clicks += crate::native_client::click_window(&x, at.0, at.1, at.2, at.3) as u32;
+            }
+            seen |= opened.exists() && w.others.values().any(|(n, _)| n == name);
+            seen
+        });
+        assert!(seen, "the watcher never saw {name} but {names:?} (clicks: {clicks}, {status:?}):\n{log}");
+        log
+    };
+
+    // The join screen: its first row holds the sign-in (the panel is at 25 %/20 % of the window,
+    // with 18 px of padding; the button is at least 44 px high).
+    let browser = system_browser(opened.clone(), "plain-user", screenshots("signin-desktop-join"));
+    let mut watcher = h.join("watcher");
+    drive(client(), &mut watcher, "", (0.25, 0.2, 60.0, 44.0), "Alex Plain");
+    let (url, report) = browser.join().expect("the browser's part");
+    assert!(url.starts_with(&format!("{base}/auth/oidc/testidp/start?")) && url.contains("lang=en"), "{url}");
+    assert!(report["page"].as_str().is_some_and(|p| p.contains("signed in")), "{report}");
+    let (file, token) = kept_session(&state);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions()) & 0o777,
+        0o600
+    );
+    let (s, me) = h.call("GET", "/api/v1/sessions/me", Some(&token), None);
+    assert_eq!((s, me["resident"]["display_name"].as_str()), (200, Some("Alex Plain")), "{me}");
+
+    // A guest with a ticket, whose session the app kept from before.
+    let guest = h.guest("ゲスト花子");
+    let (s, ticket) =
+        h.call("POST", "/api/v1/tickets", Some(&guest), Some(&json!({"department": "resident_registration"})));
+    assert_eq!(s, 201, "{ticket}");
+    std::fs::write(&file, &guest).unwrap();
+    std::fs::remove_file(&opened).unwrap();
+    let browser = system_browser(opened.clone(), "verified-user", screenshots("signin-desktop-guest"));
+    let mut watcher = h.join("watcher2");
+    // The office's sign-in button, in its lower right corner.
+    drive(client(), &mut watcher, "ゲスト花子", (1.0, 1.0, -40.0, -32.0), "山田 太郎");
+    let (url, _) = browser.join().expect("the browser's part");
+    assert!(url.contains("back=loopback"), "{url}");
+
+    // The ticket is the resident's now; the guest session is over; the app keeps the
+    // resident's session.
+    assert_eq!(h.call("GET", "/api/v1/tickets", Some(&guest), None).0, 401);
+    let (_, token) = kept_session(&state);
+    let (s, me) = h.call("GET", "/api/v1/sessions/me", Some(&token), None);
+    assert_eq!((s, me["resident"]["identity_level"].as_str()), (200, Some("verified")), "{me}");
+    let (s, mine) = h.call("GET", "/api/v1/tickets", Some(&token), None);
+    assert_eq!(s, 200);
+    assert!(mine.as_array().unwrap().iter().any(|t| t["label"] == ticket["label"]), "{mine} {ticket}");
+    let merged = h.store.rows(
+        "SELECT e.detail FROM resident_events e JOIN resident_identities i ON i.resident_id = e.resident_id WHERE i.subject = 'verified-user' AND e.action = 'guest_merged'",
+    );
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert!(merged[0][0].contains("\"tickets\":1"), "{merged:?}");
+}
+
+/// The office lists its ways to sign in, in the language asked for (none when it has none). A
+/// sign-in's code traded with a bearer token that is not a guest's is refused before the code
+/// is looked at: an ended session with 401, a clerk's with 403.
+#[test]
+fn the_office_lists_its_providers_and_a_handoff_checks_the_guest_first() {
+    let (h, _provider, _dir, _issuer) = office_and_provider();
+    let (s, ja) = h.call("GET", "/api/v1/signin", None, None);
+    assert_eq!((s, &ja), (200, &json!({"providers": [{"id": "testidp", "name": "テスト IdP"}]})));
+    let (_, en) = h.call("GET", "/api/v1/signin?lang=en", None, None);
+    assert_eq!(en["providers"][0]["name"], "Test IdP", "{en}");
+    let (_, ko) = h.call("GET", "/api/v1/signin?lang=ko", None, None);
+    assert_eq!(ko["providers"][0]["name"], "テスト IdP (Test IdP)", "a name missing in Korean: {ko}");
+
+    let code = json!({"code": "0123456789abcdef0123456789abcdef", "verifier": "x".repeat(43)});
+    let (s, e) = h.call("POST", "/api/v1/sessions/handoff", Some("no-such-session"), Some(&code));
+    assert_eq!(s, 401, "{e}");
+    let clerk = h.clerk("clerk.children", "children_families");
+    let (s, e) = h.call("POST", "/api/v1/sessions/handoff", Some(&clerk), Some(&code));
+    assert_eq!((s, e["code"].as_str()), (403, Some("resident_only")), "{e}");
+    let guest = h.guest("ゲスト");
+    let (s, e) = h.call("POST", "/api/v1/sessions/handoff", Some(&guest), Some(&code));
+    assert_eq!((s, e["code"].as_str()), (404, Some("handoff_invalid")), "{e}");
+    // The guest's session is untouched by a code that was not valid.
+    assert_eq!(h.call("GET", "/api/v1/sessions/me", Some(&guest), None).0, 200);
+
+    let plain = Harness::start(&[]);
+    let (s, none) = plain.call("GET", "/api/v1/signin", None, None);
+    assert_eq!((s, none), (200, json!({"providers": []})));
 }
