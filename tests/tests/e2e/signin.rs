@@ -3,7 +3,7 @@
 //! browser part (`tests/browser/signin.mjs`) goes through the real redirects; this side checks
 //! what the sessions it ends with may do.
 
-use madoguchi_tests::{Harness, browser_report, screenshots};
+use madoguchi_tests::{BrowserScript, Harness, browser_report, screenshots};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -47,7 +47,7 @@ verified_when = {{ claim = "identity_assurance", values = ["mynumber_card"] }}
     .unwrap();
     let config = config.display().to_string();
     let h = Harness::start_with_env(
-        &["--always-open", "--sessions-per-minute", "0", "--oidc-config", &config],
+        &["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1", "--oidc-config", &config],
         &[("MADOGUCHI_TEST_OIDC_SECRET", SECRET)],
     );
     let browser = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
@@ -417,4 +417,52 @@ fn the_office_lists_its_providers_and_a_handoff_checks_the_guest_first() {
     let plain = Harness::start(&[]);
     let (s, none) = plain.call("GET", "/api/v1/signin", None, None);
     assert_eq!((s, none), (200, json!({"providers": []})));
+}
+
+/// A guest at the counter signs in from the consultation page (headless Chromium, a 360 px
+/// phone): the clerk filled a child allowance claim (it needs a verified identity); the guest's
+/// confirmation is refused and the page offers the office's sign-in (a 44 px link, axe-clean);
+/// through the provider's real login the guest comes back to the same consultation as the
+/// verified resident, who confirms: the claim is submitted in their name, and the guest's
+/// session is over.
+#[test]
+fn a_guest_signs_in_from_the_consultation_page_and_then_confirms_a_verified_procedure() {
+    let (h, _provider, _dir, _issuer) = office_and_provider();
+    let clerk = h.clerk("clerk.c", "children_families");
+    assert_eq!(h.call("POST", "/api/v1/staff/desks/c1/take", Some(&clerk), None).0, 200);
+    let mut page = BrowserScript::start(
+        "consult_signin.mjs",
+        &[("MADOGUCHI_BASE", &h.base()), ("LOGIN", "verified-user"), ("SCREENSHOTS", &screenshots("consult-signin"))],
+    );
+    let mut last = page.next_line();
+    if last == "ticket" {
+        let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
+        assert_eq!(s, 200, "{v}");
+        page.answer("called");
+        last = page.next_line();
+    }
+    let mut reference = String::new();
+    if last == "arrived" {
+        let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk), None);
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        let path = format!("/api/v1/staff/consultations/{id}/applications");
+        let (s, app) = h.call("POST", &path, Some(&clerk), Some(&json!({"procedure_id": "child_allowance"})));
+        assert_eq!(s, 201, "{app}");
+        reference = app["reference"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/staff/applications/{reference}");
+        let (s, v) = h.call("PATCH", &path, Some(&clerk), Some(&json!({"form_data": child_allowance_form()})));
+        assert_eq!(s, 200, "{v}");
+        page.answer("filled");
+        last = page.next_line();
+    }
+    let report = page.finish(last);
+    let (s, app) = h.call("GET", &format!("/api/v1/staff/applications/{reference}"), Some(&clerk), None);
+    assert_eq!((s, app["status"].as_str()), (200, Some("submitted")), "{app}");
+    let owner = h.store.rows(&format!(
+        "SELECT r.identity_level FROM applications a JOIN residents r ON r.id = a.resident_id JOIN resident_identities i ON i.resident_id = r.id WHERE a.reference = '{reference}' AND i.subject = 'verified-user'"
+    ));
+    assert_eq!(owner, [["verified".to_string()]], "the claim is the verified resident's");
+    let guest = report["guest_session"].as_str().expect("the guest's session");
+    assert_eq!(h.call("GET", "/api/v1/sessions/me", Some(guest), None).0, 401, "the guest's session ended");
 }
