@@ -11,6 +11,7 @@ state-failed = Cannot connect: { $why }
 state-session-ended = Your session has ended
 
 ticket-none = No ticket: press E at a counter, or "Take a ticket"
+ticket-none-touch = No ticket: choose a counter under "Go to a counter" to walk there and take one
 ticket-waiting = { $label }  position { $position }  wait { $wait }
 wait-minutes = about { $minutes } min
 wait-unknown = unknown
@@ -36,6 +37,7 @@ apps-more = { $count } more (the text mode lists them all)
 
 chat-prompt = Chat: { $text }
 chat-hint = Enter to chat, Esc to cancel
+chat-hint-touch = Type in the box below to chat
 
 join-title = Welcome to the Madoguchi Ward Office
 join-session-ended = Your session ended, and its waiting tickets were cancelled. Join again to continue as a new guest.
@@ -209,6 +211,7 @@ play-canvas = { $office }, 3D office
 play-name = Name
 play-language = Language
 play-enter = Enter
+play-go = Go to a counter
 play-text-mode = Text mode
 play-loading = Loading…
 play-starting = Starting…

@@ -10,6 +10,7 @@ state-failed = つながりません: { $why }
 state-session-ended = じかん が きれました
 
 ticket-none = ばんごうふだ は ありません。まどぐち の まえ で E キー を おして ください
+ticket-none-touch = ばんごうふだ は ありません。「まどぐち へ いく」で まどぐち を えらぶと、そこ まで あるいて ばんごうふだ を とります
 ticket-waiting = { $label }  { $position }ばんめ  まつ じかん { $wait }
 wait-minutes = だいたい { $minutes }ふん
 wait-unknown = わかりません
@@ -35,6 +36,7 @@ apps-more = ほかに { $count } こ（もじ の ページで ぜんぶ みら�
 
 chat-prompt = チャット: { $text }
 chat-hint = Enter キー で チャット、Esc で やめる
+chat-hint-touch = した の らん に かいて チャット
 
 join-title = まどぐち くやくしょ へ ようこそ
 join-session-ended = じかん が きれたので、まって いた ばんごうふだ は とりけしました。もう いちど はいって ください。
@@ -205,6 +207,7 @@ play-canvas = { $office } 3D の くやくしょ
 play-name = なまえ
 play-language = ことば
 play-enter = はいる
+play-go = まどぐち へ いく
 play-text-mode = もじ だけ の ページ
 play-loading = よみこんで います…
 play-starting = はじまります…

@@ -10,6 +10,7 @@ state-failed = 接続できません: { $why }
 state-session-ended = セッションが終了しました
 
 ticket-none = 番号札はありません。窓口の前で E キー、または「番号札をとる」
+ticket-none-touch = 番号札はありません。「窓口へ行く」で窓口を選ぶと、そこまで歩いて番号札をとります
 ticket-waiting = { $label }  { $position }番目  待ち時間の目安 { $wait }
 wait-minutes = 約{ $minutes }分
 wait-unknown = 不明
@@ -35,6 +36,7 @@ apps-more = ほか { $count } 件（文字モードで全部見られます）
 
 chat-prompt = チャット: { $text }
 chat-hint = Enter キーでチャット、Esc でやめる
+chat-hint-touch = 下の欄に入力してチャット
 
 join-title = まどぐち区役所へようこそ
 join-session-ended = セッションが終了したため、お待ちの番号札は取り消されました。新しいゲストとしてもう一度入室してください。
@@ -205,6 +207,7 @@ play-canvas = { $office } 3D庁舎
 play-name = お名前
 play-language = 言語
 play-enter = 入館する
+play-go = 窓口へ行く
 play-text-mode = テキスト版
 play-loading = 読み込み中…
 play-starting = 起動中…

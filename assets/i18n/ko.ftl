@@ -12,6 +12,7 @@ state-failed = 연결할 수 없습니다: { $why }
 state-session-ended = 세션이 종료되었습니다
 
 ticket-none = 번호표 없음: 창구 앞에서 E 키 또는 「번호표 받기」
+ticket-none-touch = 번호표 없음: "창구로 가기"에서 창구를 고르면 그곳까지 걸어가 번호표를 받습니다
 ticket-waiting = { $label }  { $position }번째  예상 대기 { $wait }
 wait-minutes = 약 { $minutes }분
 wait-unknown = 알 수 없음
@@ -37,6 +38,7 @@ apps-more = 외 { $count }건 (텍스트 모드에서 모두 볼 수 있습니�
 
 chat-prompt = 채팅: { $text }
 chat-hint = Enter 키로 채팅, Esc 키로 취소
+chat-hint-touch = 아래 칸에 입력하여 채팅
 
 join-title = 마도구치 구청에 오신 것을 환영합니다
 join-session-ended = 세션이 종료되어 대기 중이던 번호표가 취소되었습니다. 새 게스트로 다시 입장해 주십시오.
@@ -207,6 +209,7 @@ play-canvas = { $office } 3D 청사
 play-name = 이름
 play-language = 언어
 play-enter = 입장하기
+play-go = 창구로 가기
 play-text-mode = 텍스트 모드
 play-loading = 불러오는 중…
 play-starting = 시작하는 중…

@@ -13,6 +13,7 @@ state-failed = Không thể kết nối: { $why }
 state-session-ended = Phiên làm việc đã kết thúc
 
 ticket-none = Chưa có phiếu số: nhấn E tại quầy, hoặc “Lấy phiếu số”
+ticket-none-touch = Chưa có phiếu số: chọn quầy trong "Đến quầy" để đi đến đó và lấy phiếu
 ticket-waiting = { $label }  thứ tự { $position }  chờ { $wait }
 wait-minutes = khoảng { $minutes } phút
 wait-unknown = không rõ
@@ -38,6 +39,7 @@ apps-more = Còn { $count } đơn khác (xem tất cả ở chế độ văn b�
 
 chat-prompt = Trò chuyện: { $text }
 chat-hint = Enter để trò chuyện, Esc để hủy
+chat-hint-touch = Nhập vào ô bên dưới để trò chuyện
 
 join-title = Chào mừng quý vị đến Văn phòng quận Madoguchi
 join-session-ended = Phiên làm việc đã kết thúc và các phiếu số đang chờ đã bị hủy. Vui lòng vào lại để tiếp tục với tư cách khách mới.
@@ -210,6 +212,7 @@ play-canvas = { $office }, văn phòng 3D
 play-name = Họ tên
 play-language = Ngôn ngữ
 play-enter = Vào
+play-go = Đến quầy
 play-text-mode = Chế độ văn bản
 play-loading = Đang tải…
 play-starting = Đang khởi động…

@@ -13,6 +13,7 @@ state-failed = 无法连接：{ $why }
 state-session-ended = 您的会话已结束
 
 ticket-none = 没有号码牌：请在窗口前按 E 键，或点“取号”
+ticket-none-touch = 没有号码牌：在“前往窗口”中选择窗口，即可走过去取号
 ticket-waiting = { $label }  第 { $position } 位  预计等候 { $wait }
 wait-minutes = 约 { $minutes } 分钟
 wait-unknown = 未知
@@ -38,6 +39,7 @@ apps-more = 另有 { $count } 件（文字版中可查看全部）
 
 chat-prompt = 聊天：{ $text }
 chat-hint = 按 Enter 聊天，按 Esc 取消
+chat-hint-touch = 在下方输入框中输入即可聊天
 
 join-title = 欢迎来到 Madoguchi 区役所
 join-session-ended = 您的会话已结束，等候中的号码牌已取消。请以新访客身份重新进入。
@@ -208,6 +210,7 @@ play-canvas = { $office } 3D 办公厅
 play-name = 姓名
 play-language = 语言
 play-enter = 进入
+play-go = 前往窗口
 play-text-mode = 文字版
 play-loading = 正在加载…
 play-starting = 正在启动…

@@ -3,7 +3,7 @@
 //! The right side is left free for the consultation panel (video) of a later issue.
 
 use crate::i18n::I18n;
-use crate::input::{ChatEntry, OfficeRes, counter_in_reach};
+use crate::input::{ChatEntry, OfficeRes, TouchFirst, counter_in_reach};
 use crate::net::{ConnState, ToServer};
 use crate::world::{Called, ChatLog, LastError, Tickets, WorldView};
 use bevy::prelude::*;
@@ -110,27 +110,57 @@ pub fn describe_error(code: ErrorCode, message: &str, tr: &I18n) -> String {
 }
 
 fn setup(mut commands: Commands) {
+    // Top left: where you are (kept clear of the applications button on the right).
     commands.spawn((
         Text::new(""),
         TextFont { font_size: FontSize::Px(16.0), ..default() },
         TextColor(Color::srgb(0.05, 0.05, 0.1)),
-        Node { position_type: PositionType::Absolute, left: Val::Px(10.0), top: Val::Px(8.0), ..default() },
-        StatusText,
-    ));
-    commands.spawn((
-        Text::new(""),
-        TextFont { font_size: FontSize::Px(18.0), ..default() },
-        TextColor(Color::srgb(0.05, 0.1, 0.3)),
-        BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
         Node {
             position_type: PositionType::Absolute,
             left: Val::Px(10.0),
-            top: Val::Px(40.0),
-            padding: UiRect::all(Val::Px(6.0)),
+            top: Val::Px(8.0),
+            max_width: Val::Percent(55.0),
             ..default()
         },
-        TicketText,
+        StatusText,
     ));
+    // Under it, across the screen: the ticket panel, and the called banner below it (a column:
+    // they never cover each other, however many lines the ticket panel has).
+    commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            left: Val::Px(10.0),
+            right: Val::Px(10.0),
+            top: Val::Px(60.0),
+            flex_direction: FlexDirection::Column,
+            align_items: AlignItems::FlexStart,
+            row_gap: Val::Px(8.0),
+            ..default()
+        })
+        .with_children(|col| {
+            col.spawn((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(18.0), ..default() },
+                TextColor(Color::srgb(0.05, 0.1, 0.3)),
+                BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
+                Node { max_width: Val::Percent(100.0), padding: UiRect::all(Val::Px(6.0)), ..default() },
+                TicketText,
+            ));
+            col.spawn((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(24.0), ..default() },
+                TextColor(Color::WHITE),
+                BackgroundColor(Color::srgb(0.7, 0.1, 0.15)),
+                Node {
+                    align_self: AlignSelf::Stretch,
+                    max_width: Val::Px(720.0),
+                    padding: UiRect::all(Val::Px(12.0)),
+                    ..default()
+                },
+                Visibility::Hidden,
+                Banner,
+            ));
+        });
     commands.spawn((
         Text::new(""),
         TextFont { font_size: FontSize::Px(14.0), ..default() },
@@ -139,8 +169,8 @@ fn setup(mut commands: Commands) {
         Node {
             position_type: PositionType::Absolute,
             left: Val::Px(10.0),
-            bottom: Val::Px(44.0),
-            max_width: Val::Percent(35.0),
+            bottom: Val::Px(52.0),
+            max_width: Val::Percent(60.0),
             padding: UiRect::all(Val::Px(6.0)),
             ..default()
         },
@@ -151,9 +181,9 @@ fn setup(mut commands: Commands) {
     commands
         .spawn(Node {
             position_type: PositionType::Absolute,
-            left: Val::Px(0.0),
-            right: Val::Px(0.0),
-            bottom: Val::Px(64.0),
+            left: Val::Px(10.0),
+            right: Val::Px(10.0),
+            bottom: Val::Percent(24.0),
             flex_direction: FlexDirection::Column,
             align_items: AlignItems::Center,
             row_gap: Val::Px(6.0),
@@ -172,7 +202,13 @@ fn setup(mut commands: Commands) {
             col.spawn((
                 Button,
                 BackgroundColor(Color::srgb(0.1, 0.35, 0.7)),
-                Node { padding: UiRect::axes(Val::Px(18.0), Val::Px(10.0)), ..default() },
+                Node {
+                    min_height: Val::Px(48.0),
+                    min_width: Val::Px(48.0),
+                    padding: UiRect::axes(Val::Px(18.0), Val::Px(10.0)),
+                    align_items: AlignItems::Center,
+                    ..default()
+                },
                 Visibility::Hidden,
                 TakeButton,
             ))
@@ -198,22 +234,6 @@ fn setup(mut commands: Commands) {
         Visibility::Hidden,
         ChatEntryText,
     ));
-    commands.spawn((
-        Text::new(""),
-        TextFont { font_size: FontSize::Px(26.0), ..default() },
-        TextColor(Color::WHITE),
-        BackgroundColor(Color::srgb(0.7, 0.1, 0.15)),
-        Node {
-            position_type: PositionType::Absolute,
-            left: Val::Percent(12.0),
-            right: Val::Percent(12.0),
-            top: Val::Px(90.0),
-            padding: UiRect::all(Val::Px(12.0)),
-            ..default()
-        },
-        Visibility::Hidden,
-        Banner,
-    ));
 }
 
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -227,6 +247,7 @@ fn refresh(
     chat: Res<ChatLog>,
     entry: Res<ChatEntry>,
     error: Res<LastError>,
+    touch: Res<TouchFirst>,
     mut texts: ParamSet<(
         Query<&mut Text, With<StatusText>>,
         Query<&mut Text, With<TicketText>>,
@@ -247,18 +268,20 @@ fn refresh(
     }
     let lines: Vec<String> =
         tickets.0.values().filter(|t| t.status.is_active()).map(|t| describe_ticket(t, &office, &tr)).collect();
-    let ticket_text = if lines.is_empty() { tr.t("ticket-none") } else { lines.join("\n") };
+    // On a touch screen, no key is named.
+    let (none, hint) = if touch.0 { ("ticket-none-touch", "chat-hint-touch") } else { ("ticket-none", "chat-hint") };
+    let ticket_text = if lines.is_empty() { tr.t(none) } else { lines.join("\n") };
     if let Ok(mut t) = texts.p1().single_mut()
         && t.0 != ticket_text
     {
         t.0 = ticket_text;
     }
-    if (chat.is_changed() || tr.is_changed())
+    if (chat.is_changed() || tr.is_changed() || touch.is_changed())
         && let Ok(mut t) = texts.p2().single_mut()
     {
-        let mut lines: Vec<String> = chat.0.iter().rev().take(8).rev().map(|(n, m)| format!("{n}: {m}")).collect();
+        let mut lines: Vec<String> = chat.0.iter().rev().take(5).rev().map(|(n, m)| format!("{n}: {m}")).collect();
         if lines.is_empty() {
-            lines.push(tr.t("chat-hint"));
+            lines.push(tr.t(hint));
         }
         t.0 = lines.join("\n");
     }
@@ -379,6 +402,50 @@ fn mirror_to_page(
     }
 }
 
+/// In the browser, how the on-screen controls fit, for the phone tests: `<body
+/// data-hud-overflow="…" data-hud-small="…">` list the shown UI nodes that reach past the
+/// window's edges and the shown buttons under 44 × 44 px (empty when all is well), once a
+/// second. Labels that float over the room (names, signs) follow the 3D view and are left out.
+#[cfg(target_arch = "wasm32")]
+#[allow(clippy::type_complexity)]
+fn report_layout(
+    time: Res<Time<Real>>,
+    windows: Query<&Window>,
+    nodes: Query<
+        (Entity, &ComputedNode, &bevy::ui::UiGlobalTransform, &InheritedVisibility, Has<Button>, Option<&Text>),
+        Without<crate::scene::WorldLabel>,
+    >,
+    mut next: Local<f32>,
+) {
+    let now = time.elapsed_secs();
+    if now < *next {
+        return;
+    }
+    *next = now + 1.0;
+    let Ok(window) = windows.single() else { return };
+    let (w, h) = (window.width(), window.height());
+    let (mut over, mut small) = (Vec::new(), Vec::new());
+    for (e, node, at, visible, button, text) in &nodes {
+        if !visible.get() || node.size.x <= 0.0 {
+            continue;
+        }
+        let k = node.inverse_scale_factor;
+        let (centre, size) = (at.translation * k, node.size * k);
+        let (min, max) = (centre - size / 2.0, centre + size / 2.0);
+        let name = || text.map(|t| t.0.chars().take(24).collect()).unwrap_or_else(|| format!("{e}"));
+        if min.x < -1.0 || min.y < -1.0 || max.x > w + 1.0 || max.y > h + 1.0 {
+            over.push(name());
+        }
+        if button && (size.x < 44.0 || size.y < 44.0) {
+            small.push(format!("{} {:.0}x{:.0}", name(), size.x, size.y));
+        }
+    }
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        let _ = body.set_attribute("data-hud-overflow", &over.join(" | "));
+        let _ = body.set_attribute("data-hud-small", &small.join(" | "));
+    }
+}
+
 /// Chat lines go to the page's `#chat-live` log (role=log), so a screen reader reads them out.
 #[cfg(target_arch = "wasm32")]
 fn mirror_chat(chat: Res<ChatLog>) {
@@ -395,5 +462,5 @@ fn mirror_chat(chat: Res<ChatLog>) {
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(Startup, setup).add_systems(Update, (refresh, near_counter, take_button, banner));
     #[cfg(target_arch = "wasm32")]
-    app.add_systems(PostUpdate, (mirror_to_page, mirror_chat));
+    app.add_systems(PostUpdate, (mirror_to_page, mirror_chat, report_layout.after(bevy::ui::UiSystems::Layout)));
 }

@@ -12,7 +12,7 @@ use madoguchi_shared::layout::Office;
 use madoguchi_shared::limits::CHAT_MAX_CHARS;
 use madoguchi_shared::movement::speed_cap;
 use madoguchi_shared::protocol::ClientMessage;
-use madoguchi_shared::quant::{Point, QVel};
+use madoguchi_shared::quant::{Point, QPos, QVel};
 use std::sync::Arc;
 
 /// The office layout, the same files the server validates.
@@ -60,6 +60,33 @@ pub struct StickDir(pub Point);
 pub struct ChatEntry {
     pub open: bool,
     pub text: String,
+}
+
+/// Whether the player is on a touch screen: hints then speak of tapping, never of keys. It
+/// starts from the device (`navigator.maxTouchPoints` in the browser) and follows use: a touch
+/// makes it true, a key press false.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct TouchFirst(pub bool);
+
+impl Default for TouchFirst {
+    fn default() -> Self {
+        TouchFirst(crate::platform::touch_screen())
+    }
+}
+
+fn detect_touch(touches: Option<Res<Touches>>, mut keys: MessageReader<KeyboardInput>, mut touch: ResMut<TouchFirst>) {
+    let touched = touches.is_some_and(|t| t.any_just_pressed());
+    let typed = keys.read().filter(|k| k.state == ButtonState::Pressed).count() > 0;
+    let now = if touched {
+        true
+    } else if typed {
+        false
+    } else {
+        touch.0
+    };
+    if touch.0 != now {
+        touch.0 = now;
+    }
 }
 
 /// A counter the player clicked from afar: walking there, then a ticket is taken on arrival.
@@ -217,7 +244,51 @@ pub fn push_limited(text: &mut String, s: &str, max: usize) {
     }
 }
 
-/// A counter clicked from afar: when we arrive in reach, take the ticket.
+/// Where to walk next from `room` on the way to `counter`: its resident spot when it is in
+/// `room`, else the middle of a door of `room` that leads to its room (the office's rooms are
+/// one door apart). `None` for an unknown counter or no such door.
+pub fn next_leg(office: &Office, room: u16, counter: &str) -> Option<Point> {
+    let (there, c) = office.counter(counter)?;
+    if there.index == room {
+        return Some(Point::new(c.resident_spot[0], c.resident_spot[1]));
+    }
+    let door = office.room(room)?.file.doors.iter().find(|d| d.to_room == there.id())?;
+    let [x0, y0, x1, y1] = door.rect;
+    Some(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0))
+}
+
+/// A counter chosen from the page's counters list, or clicked from afar: the avatar walks there
+/// by the server's routes, one leg per room (to the door, then to the counter), and the ticket
+/// is taken on arrival ([`take_on_arrival`]). Steering by hand ends the walk.
+pub fn walk_to_counter(
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut pending: ResMut<PendingTake>,
+    mut out: MessageWriter<ToServer>,
+    mut leg: Local<Option<(String, u16)>>,
+) {
+    if let Some(id) = crate::platform::take_page_go().filter(|id| office.counter(id).is_some()) {
+        pending.0 = Some(id);
+        *leg = None;
+    }
+    let (Some(want), Some(room), Some(_)) = (pending.0.clone(), view.room, view.my_pos) else {
+        *leg = None;
+        return;
+    };
+    let this = Some((want.clone(), room));
+    if *leg == this {
+        return;
+    }
+    *leg = this;
+    match next_leg(&office, room, &want) {
+        Some(target) => {
+            out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(target), run: false }));
+        }
+        None => pending.0 = None,
+    }
+}
+
+/// A counter chosen or clicked from afar: when we arrive in reach, take the ticket.
 pub fn take_on_arrival(
     view: Res<WorldView>,
     office: Res<OfficeRes>,
@@ -225,7 +296,7 @@ pub fn take_on_arrival(
     mut out: MessageWriter<ToServer>,
 ) {
     let (Some(want), Some(room), Some(at)) = (pending.0.clone(), view.room, view.my_pos) else { return };
-    if office.counter(&want).is_none_or(|(r, _)| r.index != room) {
+    if office.counter(&want).is_none() {
         pending.0 = None;
         return;
     }
@@ -251,5 +322,9 @@ pub(crate) fn plugin(app: &mut App) {
         .init_resource::<ChatEntry>()
         .init_resource::<PendingTake>()
         .add_message::<Ime>()
-        .add_systems(Update, (keys_and_chat, send_movement, take_on_arrival, page_chat).chain());
+        .init_resource::<TouchFirst>()
+        .add_systems(
+            Update,
+            (detect_touch, keys_and_chat, send_movement, walk_to_counter, take_on_arrival, page_chat).chain(),
+        );
 }

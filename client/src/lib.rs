@@ -163,6 +163,52 @@ mod tests {
         app.world_mut().resource_mut::<Messages<ToServer>>().drain().map(|m| m.0).collect()
     }
 
+    /// A counter chosen from the counters list (or clicked from afar) in the other room: the
+    /// avatar is sent to the door first, then, in the counter's room, to the counter, where the
+    /// ticket is taken on arrival; steering by hand ends the walk.
+    #[test]
+    fn going_to_a_counter_in_another_room_walks_through_the_door_then_takes_a_ticket() {
+        let mut app = app();
+        let office = embedded_office();
+        let lobby = office.room_index("lobby").unwrap();
+        say(&mut app, welcome());
+        say(&mut app, ServerMessage::EnteredRoom { room: lobby, pos: QPos::from_point(Point::new(12.0, 2.0)) });
+        sent(&mut app);
+        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
+        app.update();
+        let moves = |m: &[ClientMessage]| -> Vec<Point> {
+            m.iter()
+                .filter_map(|m| match m {
+                    ClientMessage::MoveTo { target, .. } => Some(target.to_point()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let door = moves(&sent(&mut app));
+        assert_eq!(door.len(), 1, "{door:?}");
+        let d = &office.room(lobby).unwrap().file.doors[0];
+        assert!(
+            door[0].distance(Point::new((d.rect[0] + d.rect[2]) / 2.0, (d.rect[1] + d.rect[3]) / 2.0)) < 0.05,
+            "{door:?} {d:?}"
+        );
+        // Nothing more while walking that leg.
+        app.update();
+        assert!(moves(&sent(&mut app)).is_empty());
+        let counters = office.room_index("counters").unwrap();
+        say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(12.0, 1.0)) });
+        let spot = moves(&sent(&mut app));
+        assert_eq!(spot.len(), 1, "{spot:?}");
+        assert!(spot[0].distance(Point::new(4.0, 15.0)) < 0.05, "{spot:?}");
+        // In reach of the counter: the ticket is asked for, once.
+        let you = AvatarPos { id: 7, pos: QPos::from_point(Point::new(4.0, 15.0)) };
+        say(&mut app, ServerMessage::Snapshot { tick: 1, ack: 0, avatars: vec![you] });
+        let took: Vec<ClientMessage> = sent(&mut app);
+        assert!(took.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "a1")), "{took:?}");
+        assert!(app.world().resource::<input::PendingTake>().0.is_none());
+        // An unknown counter goes nowhere.
+        assert_eq!(input::next_leg(&office, lobby, "zz9"), None);
+    }
+
     #[test]
     fn the_built_in_layout_is_the_servers_and_is_valid() {
         let o = embedded_office();

@@ -80,6 +80,16 @@ mod native {
         Vec::new()
     }
 
+    /// The desktop has no page with a counters list.
+    pub fn take_page_go() -> Option<String> {
+        None
+    }
+
+    /// The desktop speaks of keys until a touch arrives.
+    pub fn touch_screen() -> bool {
+        false
+    }
+
     /// The call chime. The desktop build links no audio backend (it would need ALSA at build
     /// time), so there the banner is the only signal; the terminal gets a bell.
     pub fn chime() {
@@ -245,6 +255,30 @@ mod web {
         let lines = list.iter().filter_map(|v| v.as_string()).collect();
         let _ = js_sys::Reflect::set(&w, &key, &js_sys::Array::new());
         lines
+    }
+
+    /// The counter chosen in the page's "go to a counter" list since the last call
+    /// (`window.__madoguchiGo`, see play.html).
+    pub fn take_page_go() -> Option<String> {
+        let w = web_sys::window()?;
+        let key = wasm_bindgen::JsValue::from_str("__madoguchiGo");
+        let list = js_sys::Reflect::get(&w, &key).ok()?.dyn_into::<js_sys::Array>().ok()?;
+        if list.length() == 0 {
+            return None;
+        }
+        let _ = js_sys::Reflect::set(&w, &key, &js_sys::Array::new());
+        list.get(0).as_string()
+    }
+
+    /// Whether the device has a touch screen (`navigator.maxTouchPoints`): the hints then speak
+    /// of tapping, not of keys, until a key is pressed.
+    pub fn touch_screen() -> bool {
+        let Some(w) = web_sys::window() else { return false };
+        js_sys::Reflect::get(&w, &"navigator".into())
+            .and_then(|n| js_sys::Reflect::get(&n, &"maxTouchPoints".into()))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .is_some_and(|n| n > 0.0)
     }
 
     const OVERLAY: &str = "consultation";

@@ -257,12 +257,23 @@ fn update_signs(
 fn follow(
     me: Query<&Transform, (With<Me>, Without<FollowCamera>)>,
     mut cam: Query<&mut Transform, With<FollowCamera>>,
+    windows: Query<&Window>,
 ) {
     let (Ok(me), Ok(mut cam)) = (me.single(), cam.single_mut()) else { return };
+    let (offset, ahead) = framing(windows.single().map(|w| w.width() / w.height().max(1.0)).unwrap_or(1.6));
     let target = me.translation;
-    let want = target + Vec3::new(0.0, 9.0, 7.5);
-    cam.translation = cam.translation.lerp(want, 0.15);
-    cam.look_at(target, Vec3::Y);
+    cam.translation = cam.translation.lerp(target + offset, 0.15);
+    cam.look_at(target + ahead, Vec3::Y);
+}
+
+/// Where the camera sits relative to the avatar, and the point ahead of the avatar it looks at,
+/// for a screen of this width/height. A landscape screen looks down at the avatar from behind;
+/// the taller the screen (a phone in portrait), the higher the camera and the farther ahead it
+/// looks (north, −z), so that the room ahead fills the screen rather than the floor at the
+/// avatar's feet.
+pub fn framing(aspect: f32) -> (Vec3, Vec3) {
+    let portrait = ((1.0 - aspect) * 2.0).clamp(0.0, 1.0);
+    (Vec3::new(0.0, 9.0 + 3.0 * portrait, 7.5 + 1.0 * portrait), Vec3::new(0.0, 0.0, -3.5 * portrait))
 }
 
 /// The counter whose desk (with a little margin) covers a floor point in `room`.

@@ -52,7 +52,14 @@ fn spawn_join(mut commands: Commands, tr: Res<I18n>, join: Option<Res<JoinReques
         (
             Button,
             BackgroundColor(color),
-            Node { padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)), margin: UiRect::all(Val::Px(4.0)), ..default() },
+            Node {
+                min_height: Val::Px(44.0),
+                min_width: Val::Px(44.0),
+                padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
+                margin: UiRect::all(Val::Px(4.0)),
+                align_items: AlignItems::Center,
+                ..default()
+            },
         )
     };
     commands

@@ -255,6 +255,22 @@ mod tests {
         assert!(ja.iter().all(|id| id.starts_with("staff-")), "console messages start with staff-");
     }
 
+    /// What a phone shows names no key: the touch hints, in every language.
+    #[test]
+    fn touch_hints_name_no_key() {
+        let c = Catalog::new();
+        for lang in Lang::ALL {
+            for id in ["ticket-none-touch", "chat-hint-touch", "play-go"] {
+                let t = c.format(lang, id, &[]);
+                for key in ["Enter", "Esc", "Tab", "Shift", "WASD", "キー", "키", "phím", "键", " E "] {
+                    assert!(!t.contains(key), "{lang:?} {id}: {t}");
+                }
+            }
+            // The desktop's hint does name its key.
+            assert!(c.format(lang, "chat-hint", &[]).contains("Enter"), "{lang:?}");
+        }
+    }
+
     #[test]
     fn every_language_has_every_message_and_they_parse() {
         let ja = ids(Lang::Ja);

@@ -44,7 +44,13 @@ const shot = async (page, name) => {
 
 // `page`: a page or a frame (the 3D client's consultation overlay).
 async function mediaFlows(page, who) {
-  await page.waitForFunction(() => /接続しました/.test(document.getElementById('media-status').textContent), null, { timeout: 30_000 });
+  // Under the whole suite's load (two software-rendered browsers beside a hundred other tests)
+  // connecting can take a while; say where it stood if it never does.
+  await page.waitForFunction(() => /接続しました/.test(document.getElementById('media-status').textContent), null, { timeout: 60_000 })
+    .catch(async (e) => {
+      const status = await page.evaluate(() => document.getElementById('media-status').textContent).catch(() => '?');
+      throw new Error(`${who}: media not connected (${status}): ${e.message.split('\n')[0]}`);
+    });
   const a = await inbound(page);
   await page.waitForTimeout(3000);
   const b = await inbound(page);

@@ -199,6 +199,23 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             escape(&s.words.format(lang, "play-signin", &[]))
         )
     };
+    // The counters to go to, by department: the client walks there and takes a ticket.
+    let counters: String = s
+        .queues
+        .office()
+        .rooms
+        .iter()
+        .flat_map(|r| r.file.counters.iter())
+        .map(|c| {
+            let department = s.queues.office().department(&c.department).map(|d| lang.name(&d.name).into_owned());
+            format!(
+                r#"<li><button type="button" data-counter="{id}">{label} {department}</button></li>"#,
+                id = escape(&c.id),
+                label = escape(&c.id.to_uppercase()),
+                department = escape(&department.unwrap_or_default())
+            )
+        })
+        .collect();
     let mut out = String::with_capacity(PLAY.len() + 512);
     let mut rest = PLAY;
     while let Some(open) = rest.find("{{") {
@@ -211,6 +228,7 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             "html-lang" => out.push_str(lang.html_lang()),
             "lang-options" => out.push_str(&options),
             "signin" => out.push_str(&signin),
+            "counters" => out.push_str(&counters),
             _ => out.push_str(&escape(&s.words.format(lang, id, &[("office", office.as_str().into())]))),
         }
         rest = &rest[open + len + 2..];

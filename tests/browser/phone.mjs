@@ -1,0 +1,114 @@
+// The 3D office on phones in portrait (390×844 and 360×640, touch) and on a desktop (1280×720),
+// in Japanese. On each, a resident enters, opens "窓口へ行く" (go to a counter), taps a counter in
+// the other room, and the avatar walks there by the server's routes (through the door) and takes
+// a ticket on arrival; the Rust test (the clerk) calls it; the called banner shows. Checked on
+// each: no on-screen control reaches past the viewport (the client reports its own UI nodes on
+// <body data-hud-overflow>), buttons and the page's controls are at least 44 px, and on touch no
+// hint names a key (on the desktop the hints name keys). Screenshots go to SCREENSHOTS.
+//
+//   this script prints "ticket <label>" -> the test calls that ticket and answers "called"
+//
+//   MADOGUCHI_BASE=http://127.0.0.1:8080 SCREENSHOTS=… node phone.mjs
+import { launch, checker, MEDIA_ARGS } from './lib.mjs';
+import { createInterface } from 'node:readline';
+import { mkdir } from 'node:fs/promises';
+
+const base = process.env.MADOGUCHI_BASE;
+const shots = process.env.SCREENSHOTS;
+const out = { test: 'phone', runs: [] };
+const { check, finish } = checker(out, 420);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function expect(word) {
+  const { value } = await lines.next();
+  if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
+}
+const say = (word) => process.stdout.write(word + '\n');
+
+const RUNS = [
+  { name: 'phone-390', viewport: { width: 390, height: 844 }, touch: true, counter: 'A1', who: '山田 花子' },
+  { name: 'phone-360', viewport: { width: 360, height: 640 }, touch: true, counter: 'C1', who: '佐藤 次郎' },
+  { name: 'desktop', viewport: { width: 1280, height: 720 }, touch: false, counter: 'E1', who: '鈴木 一郎' },
+];
+// Words that name a key: none may appear on a touch screen.
+const KEYS = /Enter|Esc|Tab\b|Shift|WASD|キー|\bE\b/;
+
+// The page's own controls (chat box, counters list) within the viewport and at least 44 px.
+const pageLayout = (page) =>
+  page.evaluate(() => {
+    const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+    const controls = [...document.querySelectorAll('#chat input, #chat button, #go summary, #go button')].filter(shown);
+    const out = (r) => r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1;
+    return {
+      wide: controls.filter((e) => out(e.getBoundingClientRect())).map((e) => e.outerHTML.slice(0, 60)),
+      small: controls.filter((e) => { const r = e.getBoundingClientRect(); return r.height < 44 || r.width < 44; }).map((e) => e.outerHTML.slice(0, 60)),
+      hudOverflow: document.body.dataset.hudOverflow,
+      hudSmall: document.body.dataset.hudSmall,
+    };
+  });
+
+const browser = await launch(MEDIA_ARGS);
+let failed = null;
+let current = null;
+try {
+  if (shots) await mkdir(shots, { recursive: true });
+  for (const run of RUNS) {
+    const r = { name: run.name };
+    out.runs.push(r);
+    const ctx = await browser.newContext({ locale: 'ja-JP', viewport: run.viewport, hasTouch: run.touch, isMobile: run.touch });
+    ctx.setDefaultTimeout(60_000);
+    const page = await ctx.newPage();
+    current = page;
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) errors.push('CSP: ' + m.text()); });
+    const hud = () => page.evaluate(() => document.getElementById('hud-live').textContent);
+    await page.goto(base + '/play?lang=ja&name=' + encodeURIComponent(run.who));
+    await page.waitForSelector('body[data-office-frame]', { timeout: 120_000 });
+    await page.waitForFunction(() => /接続中/.test(document.getElementById('hud-live').textContent), null, { timeout: 60_000 });
+    // The layout report comes once a second.
+    await page.waitForFunction(() => document.body.dataset.hudOverflow !== undefined, null, { timeout: 10_000 });
+    r.hud = await hud();
+    if (run.touch) check(!KEYS.test(r.hud), `${run.name}: no key named on a touch screen`, r.hud);
+    else check(KEYS.test(r.hud), `${run.name}: on a desktop the hints name the keys`, r.hud);
+    let layout = await pageLayout(page);
+    r.layout = layout;
+    check(layout.wide.length === 0 && layout.small.length === 0, `${run.name}: the page's controls fit and are 44 px`, layout);
+    check(layout.hudOverflow === '', `${run.name}: nothing on screen reaches past the viewport`, layout.hudOverflow);
+    check(layout.hudSmall === '', `${run.name}: on-screen buttons are at least 44 px`, layout.hudSmall);
+    if (shots) await page.screenshot({ path: `${shots}/${run.name}-lobby.png` });
+    // Go to a counter without steering.
+    const go = page.locator('#go summary');
+    if (run.touch) await go.tap(); else await go.click();
+    const pick = page.getByRole('button', { name: new RegExp('^' + run.counter + ' ') });
+    await pick.waitFor({ state: 'visible' });
+    layout = await pageLayout(page);
+    check(layout.wide.length === 0 && layout.small.length === 0, `${run.name}: the counters list fits and its buttons are 44 px`, layout);
+    if (shots) await page.screenshot({ path: `${shots}/${run.name}-counters.png` });
+    if (run.touch) await pick.tap(); else await pick.click();
+    const prefix = run.counter[0];
+    await page.waitForFunction((p) => new RegExp(p + '-\\d{3}').test(document.getElementById('hud-live').textContent), prefix, { timeout: 120_000 });
+    r.hud_ticket = await hud();
+    const label = new RegExp(prefix + '-\\d{3}').exec(r.hud_ticket)[0];
+    r.ticket = label;
+    r.room = await page.evaluate(() => document.body.dataset.room);
+    check(r.room === 'counters', `${run.name}: walked through the door to the counters`, r.room);
+    if (run.touch) check(!KEYS.test(r.hud_ticket), `${run.name}: no key named with a ticket`, r.hud_ticket);
+    say('ticket ' + label);
+    await expect('called');
+    await page.waitForFunction((l) => new RegExp(`番号札 ${l} の方`).test(document.getElementById('hud-live').textContent), label, { timeout: 20_000 });
+    // Wait for a fresh layout report with the banner shown.
+    await page.waitForTimeout(1200);
+    layout = await pageLayout(page);
+    r.called_layout = layout;
+    check(layout.hudOverflow === '', `${run.name}: called, nothing reaches past the viewport`, layout.hudOverflow);
+    if (shots) await page.screenshot({ path: `${shots}/${run.name}-called.png` });
+    check(errors.length === 0, `${run.name}: no page errors`, errors);
+    await ctx.close();
+  }
+} catch (e) {
+  failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+  if (current) out.hud_at_failure = await current.evaluate(() => ({ hud: document.getElementById('hud-live').textContent, room: document.body.dataset.room, pos: document.body.dataset.pos, over: document.body.dataset.hudOverflow, small: document.body.dataset.hudSmall })).catch(() => null);
+} finally {
+  await browser.close();
+}
+finish(failed);
