@@ -38,6 +38,8 @@ pub fn describe_state(s: &ConnState, tr: &I18n, now: Duration) -> String {
         ConnState::Requesting => tr.t("state-requesting"),
         ConnState::Handshaking => tr.t("state-handshaking"),
         ConnState::Connected => tr.t("state-connected"),
+        // Held for a sign-in in the system browser (see `net::SignInUnderWay`).
+        ConnState::Reconnecting { retry_at, .. } if *retry_at == Duration::MAX => tr.t("signin-in-browser"),
         ConnState::Reconnecting { reason, retry_at } => {
             let seconds = retry_at.saturating_sub(now).as_secs_f32().ceil() as u32;
             tr.ta("state-reconnecting", &[("seconds", seconds.into()), ("reason", reason.as_str().into())])
@@ -110,34 +112,28 @@ pub fn describe_error(code: ErrorCode, message: &str, tr: &I18n) -> String {
 }
 
 fn setup(mut commands: Commands) {
-    // Top left: where you are (kept clear of the applications button on the right).
-    commands.spawn((
-        Text::new(""),
-        TextFont { font_size: FontSize::Px(16.0), ..default() },
-        TextColor(Color::srgb(0.05, 0.05, 0.1)),
-        Node {
-            position_type: PositionType::Absolute,
-            left: Val::Px(10.0),
-            top: Val::Px(8.0),
-            max_width: Val::Percent(55.0),
-            ..default()
-        },
-        StatusText,
-    ));
-    // Under it, across the screen: the ticket panel, and the called banner below it (a column:
-    // they never cover each other, however many lines the ticket panel has).
+    // Top left, one column: where you are (kept clear of the applications button on the right,
+    // at least its height), the ticket panel under it, and the called banner under that: they
+    // never cover each other, however many lines each has.
     commands
         .spawn(Node {
             position_type: PositionType::Absolute,
             left: Val::Px(10.0),
             right: Val::Px(10.0),
-            top: Val::Px(60.0),
+            top: Val::Px(8.0),
             flex_direction: FlexDirection::Column,
             align_items: AlignItems::FlexStart,
             row_gap: Val::Px(8.0),
             ..default()
         })
         .with_children(|col| {
+            col.spawn((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(16.0), ..default() },
+                TextColor(Color::srgb(0.05, 0.05, 0.1)),
+                Node { max_width: Val::Percent(55.0), min_height: Val::Px(44.0), ..default() },
+                StatusText,
+            ));
             col.spawn((
                 Text::new(""),
                 TextFont { font_size: FontSize::Px(18.0), ..default() },

@@ -11,7 +11,7 @@ use bevy::window::Ime;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::limits::CHAT_MAX_CHARS;
 use madoguchi_shared::movement::speed_cap;
-use madoguchi_shared::protocol::ClientMessage;
+use madoguchi_shared::protocol::{ClientMessage, NetId};
 use madoguchi_shared::quant::{Point, QPos, QVel};
 use std::sync::Arc;
 
@@ -75,7 +75,8 @@ impl Default for TouchFirst {
 }
 
 fn detect_touch(touches: Option<Res<Touches>>, mut keys: MessageReader<KeyboardInput>, mut touch: ResMut<TouchFirst>) {
-    let touched = touches.is_some_and(|t| t.any_just_pressed());
+    // Only the browser's page has the boxes and lists the touch hints speak of.
+    let touched = cfg!(target_arch = "wasm32") && touches.is_some_and(|t| t.any_just_pressed());
     let typed = keys.read().filter(|k| k.state == ButtonState::Pressed).count() > 0;
     let now = if touched {
         true
@@ -265,7 +266,7 @@ pub fn walk_to_counter(
     office: Res<OfficeRes>,
     mut pending: ResMut<PendingTake>,
     mut out: MessageWriter<ToServer>,
-    mut leg: Local<Option<(String, u16)>>,
+    mut leg: Local<Option<(String, u16, Option<NetId>)>>,
 ) {
     if let Some(id) = crate::platform::take_page_go().filter(|id| office.counter(id).is_some()) {
         pending.0 = Some(id);
@@ -275,7 +276,8 @@ pub fn walk_to_counter(
         *leg = None;
         return;
     };
-    let this = Some((want.clone(), room));
+    // A leg per room, and again after a reconnect (a new avatar).
+    let this = Some((want.clone(), room, view.me));
     if *leg == this {
         return;
     }

@@ -309,6 +309,7 @@ pub fn drive_connection(
     time: Res<Time<Real>>,
     mut session: ResMut<SessionToken>,
     mut backoff: ResMut<Backoff>,
+    mut sign_in: ResMut<SignInUnderWay>,
     mut commands: Commands,
 ) {
     let Some(join) = join else { return };
@@ -350,6 +351,11 @@ pub fn drive_connection(
                 }
                 Err(e) => *state = lost(e, &mut backoff, time.elapsed()),
             }
+        }
+        // The guest session a sign-in under way is moving to the resident: wait for it.
+        Some(Err(GrantError::SessionEnded)) if sign_in.running => {
+            sign_in.held = true;
+            *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::MAX };
         }
         Some(Err(GrantError::SessionEnded)) => {
             *state = ConnState::SessionEnded;

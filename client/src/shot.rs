@@ -1,6 +1,8 @@
 //! `--screenshot FILE`: the desktop client saves one PNG of its window once it has been in the
 //! office for a moment, then exits. The native rendering test (under Xvfb) uses it; so can a
-//! person reporting a bug.
+//! person reporting a bug. A picture in which the room is not drawn yet (a software renderer
+//! under load may still be compiling its shaders: nearly every pixel is the sky's colour) is
+//! taken again a second later, until the deadline.
 
 use crate::net::ConnState;
 use bevy::prelude::*;
@@ -21,12 +23,22 @@ pub struct ScreenshotPlan {
 struct ShotState {
     connected_at: Option<Duration>,
     requested: bool,
+    /// Set by a capture of a room not drawn yet: take another.
+    again: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether a picture shows the room: fewer than 80 % of its pixels are the clear (sky) colour.
+pub fn room_drawn(rgb: &[u8], clear: [u8; 3]) -> bool {
+    let pixels = rgb.len() / 3;
+    let sky = rgb.chunks(3).filter(|p| p.iter().zip(clear).all(|(a, b)| a.abs_diff(b) <= 3)).count();
+    pixels > 0 && sky * 10 < pixels * 8
 }
 
 fn take(
     plan: Res<ScreenshotPlan>,
     state: Res<ConnState>,
     time: Res<Time<Real>>,
+    clear: Res<ClearColor>,
     mut shot: Local<ShotState>,
     mut exit: MessageWriter<AppExit>,
     mut commands: Commands,
@@ -34,6 +46,10 @@ fn take(
     let now = time.elapsed();
     if *state == ConnState::Connected && shot.connected_at.is_none() {
         shot.connected_at = Some(now);
+    }
+    if shot.requested && shot.again.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        shot.requested = false;
+        shot.connected_at = Some(now.saturating_sub(plan.after) + Duration::from_secs(1));
     }
     if shot.requested {
         // The capture comes back a frame or two later; a driver that never delivers it must not
@@ -48,18 +64,23 @@ fn take(
         Some(at) if now >= at + plan.after => {
             shot.requested = true;
             let path = plan.path.clone();
+            let again = shot.again.clone();
+            let last_try = now > at + plan.after + plan.deadline;
+            let clear = clear.0.to_srgba().to_u8_array_no_alpha();
             commands.spawn(Screenshot::primary_window()).observe(
                 move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-                    let result = captured
-                        .image
-                        .clone()
-                        .try_into_dynamic()
-                        .map_err(|e| e.to_string())
-                        .map(|img| img.to_rgb8())
-                        .and_then(|rgb| {
-                            let (w, h) = rgb.dimensions();
-                            std::fs::write(&path, png_rgb(w, h, rgb.as_raw())).map_err(|e| e.to_string())
-                        });
+                    let rgb = captured.image.clone().try_into_dynamic().map_err(|e| e.to_string()).map(|i| i.to_rgb8());
+                    if let Ok(rgb) = &rgb
+                        && !last_try
+                        && !room_drawn(rgb.as_raw(), clear)
+                    {
+                        again.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                    let result = rgb.and_then(|rgb| {
+                        let (w, h) = rgb.dimensions();
+                        std::fs::write(&path, png_rgb(w, h, rgb.as_raw())).map_err(|e| e.to_string())
+                    });
                     match result {
                         Ok(()) => {
                             info!("screenshot saved to {}", path.display());
@@ -150,5 +171,17 @@ mod tests {
         let png = png_rgb(2, 1, &[255, 0, 0, 0, 0, 255]);
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
         assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]));
+    }
+
+    #[test]
+    fn a_picture_of_only_sky_is_not_the_room() {
+        let sky = [219u8, 227, 237];
+        let mut px: Vec<u8> = sky.repeat(100);
+        assert!(!room_drawn(&px, sky));
+        // A HUD's worth of other pixels is still no room; a floor across the picture is.
+        px[..30].copy_from_slice(&[10u8, 10, 10].repeat(10));
+        assert!(!room_drawn(&px, sky));
+        px[..150].copy_from_slice(&[240u8, 230, 200].repeat(50));
+        assert!(room_drawn(&px, sky));
     }
 }

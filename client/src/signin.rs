@@ -59,7 +59,7 @@ pub fn desktop(
     let http = reqwest::Client::new();
     let post = |path: String, body: serde_json::Value, bearer: Option<&str>| {
         rt.block_on(async {
-            let mut req = http.post(format!("{base}{path}")).json(&body);
+            let mut req = http.post(format!("{base}{path}")).timeout(crate::net::HTTP_TIMEOUT).json(&body);
             if let Some(t) = bearer {
                 req = req.bearer_auth(t);
             }
@@ -217,40 +217,79 @@ struct ProvidersBody {
     providers: Vec<ProviderBody>,
 }
 
-type ProvidersSlot = Arc<Mutex<Option<Vec<(String, String)>>>>;
+/// Where a question's answer lands: the value, or `Err` for a failure.
+type AnswerSlot<T> = Arc<Mutex<Option<Result<T, ()>>>>;
 
-/// Asks the office for its providers, and again in another language when the resident picks one.
+/// A question to the office in flight, what it was about, and when to ask again after a failure.
+struct Asking<K, T> {
+    about: Option<K>,
+    slot: Option<AnswerSlot<T>>,
+    retry_at: Option<Duration>,
+}
+
+impl<K, T> Default for Asking<K, T> {
+    fn default() -> Self {
+        Asking { about: None, slot: None, retry_at: None }
+    }
+}
+
+impl<K: PartialEq, T> Asking<K, T> {
+    /// The answer that came back, if any (a failure is asked again after [`RETRY`]).
+    fn answer(&mut self, now: Duration) -> Option<T> {
+        let got = self.slot.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        self.slot = None;
+        match got {
+            Ok(v) => Some(v),
+            Err(()) => {
+                self.retry_at = Some(now + RETRY);
+                None
+            }
+        }
+    }
+
+    /// A new slot, when nothing is in flight and `about` is new or a failure's wait is over.
+    fn ask(&mut self, about: K, now: Duration) -> Option<AnswerSlot<T>> {
+        let due = self.about.as_ref() != Some(&about) || self.retry_at.is_some_and(|t| now >= t);
+        if self.slot.is_some() || !due {
+            return None;
+        }
+        let slot = Arc::new(Mutex::new(None));
+        *self = Asking { about: Some(about), slot: Some(slot.clone()), retry_at: None };
+        Some(slot)
+    }
+}
+
+/// How long a failed question to the office waits before it is asked again.
+const RETRY: Duration = Duration::from_secs(15);
+
+/// Asks the office for its providers, and again in another language when the resident picks one
+/// (or [`RETRY`] after a failure).
 fn fetch_providers(
     tr: Res<I18n>,
     config: Res<ServerConfig>,
+    time: Res<Time<Real>>,
     mut providers: ResMut<Providers>,
-    mut asked: Local<Option<(Lang, ProvidersSlot)>>,
+    mut asking: Local<Asking<Lang, Vec<(String, String)>>>,
 ) {
-    if let Some((_, slot)) = asked.as_ref()
-        && let Some(list) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
-    {
+    if let Some(list) = asking.answer(time.elapsed()) {
         providers.0 = list;
     }
-    if asked.as_ref().is_some_and(|(lang, _)| *lang == tr.lang) {
-        return;
-    }
-    let slot: ProvidersSlot = Arc::default();
-    *asked = Some((tr.lang, slot.clone()));
+    let Some(slot) = asking.ask(tr.lang, time.elapsed()) else { return };
     let url = format!("{}/api/v1/signin?lang={}", config.http_base, tr.lang.code());
     crate::platform::spawn(async move {
         let got = async {
             let r = reqwest::Client::new().get(&url).timeout(crate::net::HTTP_TIMEOUT).send().await?;
             r.error_for_status()?.json::<ProvidersBody>().await
         };
-        match got.await {
-            Ok(b) => {
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(b.providers.into_iter().map(|p| (p.id, p.name)).collect());
+        let answer = match got.await {
+            Ok(b) => Ok(b.providers.into_iter().map(|p| (p.id, p.name)).collect()),
+            // Unreachable for now: no buttons until it answers.
+            Err(e) => {
+                warn!("sign-in providers: {e}");
+                Err(())
             }
-            // An office without sign-in, or unreachable for now: no buttons (an older office
-            // has no such list).
-            Err(e) => warn!("sign-in providers: {e}"),
-        }
+        };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
     });
 }
 
@@ -314,7 +353,15 @@ fn spawn_rows(
             ))
             .with_children(fill)
             .id();
-        commands.entity(panel).insert_children(0, &[row]);
+        // The panel may go in this same frame (the resident joined): then the row goes too.
+        commands.queue(move |world: &mut World| match world.get_entity_mut(panel) {
+            Ok(mut panel) => {
+                panel.insert_children(0, &[row]);
+            }
+            Err(_) => {
+                world.despawn(row);
+            }
+        });
     }
     if office_row {
         return;
@@ -385,19 +432,21 @@ fn show(
     }
 }
 
-type LevelSlot = Arc<Mutex<Option<String>>>;
-
 /// Asks the office who the session in the office is (`GET /api/v1/sessions/me`), once per
-/// session: its identity level decides whether the sign-in is offered.
+/// session (again [`RETRY`] after a failure): its identity level decides whether the sign-in is
+/// offered.
 fn check_level(
     state: Res<ConnState>,
     session: Res<SessionToken>,
     config: Res<ServerConfig>,
+    time: Res<Time<Real>>,
     mut status: ResMut<SignInStatus>,
-    mut asked: Local<Option<(String, LevelSlot)>>,
+    mut asking: Local<Asking<String, String>>,
 ) {
-    if let Some((_, slot)) = asked.as_ref()
-        && let Some(level) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    let now = time.elapsed();
+    // An answer about an earlier session is not this one's.
+    if let Some(level) = asking.answer(now)
+        && asking.about == session.0
     {
         status.level = Some(level);
     }
@@ -405,12 +454,10 @@ fn check_level(
         return;
     }
     let Some(token) = session.0.clone() else { return };
-    if asked.as_ref().is_some_and(|(t, _)| *t == token) {
-        return;
+    if asking.about.as_ref() != Some(&token) {
+        status.level = None;
     }
-    status.level = None;
-    let slot: LevelSlot = Arc::default();
-    *asked = Some((token.clone(), slot.clone()));
+    let Some(slot) = asking.ask(token.clone(), now) else { return };
     let url = format!("{}/api/v1/sessions/me", config.http_base);
     crate::platform::spawn(async move {
         let got = async {
@@ -418,13 +465,14 @@ fn check_level(
                 reqwest::Client::new().get(&url).bearer_auth(&token).timeout(crate::net::HTTP_TIMEOUT).send().await?;
             r.error_for_status()?.json::<serde_json::Value>().await
         };
-        match got.await {
-            Ok(me) => {
-                let level = me["resident"]["identity_level"].as_str().unwrap_or("staff").to_string();
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(level);
+        let answer = match got.await {
+            Ok(me) => Ok(me["resident"]["identity_level"].as_str().unwrap_or("staff").to_string()),
+            Err(e) => {
+                warn!("who am I: {e}");
+                Err(())
             }
-            Err(e) => warn!("who am I: {e}"),
-        }
+        };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
     });
 }
 
@@ -478,6 +526,7 @@ fn finish(
     mut state: ResMut<ConnState>,
     mut backoff: ResMut<crate::net::Backoff>,
     mut link: NonSendMut<Link>,
+    mut pending: ResMut<crate::net::Pending>,
     join: Option<ResMut<JoinRequest>>,
     tr: Res<I18n>,
     mut commands: Commands,
@@ -501,6 +550,8 @@ fn finish(
                         t.close();
                     }
                     *link = Link::default();
+                    // A grant asked for with the guest session, still on its way, is not ours.
+                    *pending = crate::net::Pending::default();
                     backoff.0 = 0;
                     *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::ZERO };
                 }

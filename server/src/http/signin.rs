@@ -251,7 +251,7 @@ pub struct HandoffAnswer {
 #[utoipa::path(post, path = "/api/v1/sessions/handoff", tag = "sessions", request_body = HandoffBody,
     responses((status = 200, body = HandoffAnswer), (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
-        (status = 429, body = super::error::ErrorBody)))]
+        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn handoff(
     State(s): State<HttpState>,
     ClientAddr(client): ClientAddr,
@@ -281,8 +281,6 @@ pub async fn handoff(
         Some(Principal::Resident(r)) => r,
         _ => return Err(ApiError::NotFoundWhat("handoff_invalid", "this sign-in's session has ended".into())),
     };
-    // The code is spent: a failed move still hands over the session (the guest keeps what
-    // they did, and can sign in again to bring it).
     if let Some(g) = guest {
         match crate::identity::oidc::merge_guest(&s.db, &g, &resident.id).await {
             Ok(Some(moved)) => {
@@ -290,7 +288,14 @@ pub async fn handoff(
                 guest_merged(&s, &g, &resident.id, &moved.departments).await;
             }
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "sign-in: moving the desktop guest's records"),
+            Err(e) => {
+                // Nothing moved, and the guest session stays: the code is spent, so the new
+                // session ends too (nobody could hold it), and the app keeps its guest and may
+                // sign in again.
+                tracing::error!(error = %e, "sign-in: moving the desktop guest's records");
+                let _ = sessions::end(&s.db, &token).await;
+                return Err(ApiError::Unavailable);
+            }
         }
     }
     Ok(Json(HandoffAnswer { token, display_name: resident.display_name }))

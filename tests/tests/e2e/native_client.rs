@@ -200,7 +200,7 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
     }
     assert!(colors.len() >= 16, "the picture is blank: {} colors", colors.len());
     // The HUD's first lines (top left) are dark text on a light background: the font drew them.
-    let dark = (0..60)
+    let dark = (0..120)
         .flat_map(|y| (0..400).map(move |x| (x, y)))
         .filter(|&(x, y)| {
             let i = (y * w as usize + x) * 3;
