@@ -293,17 +293,6 @@ fn fetch_providers(
     });
 }
 
-fn button_node() -> Node {
-    Node {
-        min_height: Val::Px(44.0),
-        min_width: Val::Px(44.0),
-        padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
-        margin: UiRect::all(Val::Px(4.0)),
-        align_items: AlignItems::Center,
-        ..default()
-    }
-}
-
 /// Puts the providers' buttons on the join screen (its first row) and in the office's lower
 /// right corner, each once the office's list is known.
 fn spawn_rows(
@@ -326,12 +315,17 @@ fn spawn_rows(
     let (join_row, office_row) = (has(false), has(true));
     let fill = |row: &mut ChildSpawnerCommands| {
         for (id, _) in &providers.0 {
-            row.spawn((Button, BackgroundColor(Color::srgb(0.05, 0.45, 0.3)), button_node(), SignInButton(id.clone())))
-                .with_child((
-                    Text::new(""),
-                    TextFont { font_size: FontSize::Px(16.0), ..default() },
-                    TextColor(Color::WHITE),
-                ));
+            row.spawn((
+                Button,
+                BackgroundColor(Color::srgb(0.05, 0.45, 0.3)),
+                crate::ui::button_node(),
+                SignInButton(id.clone()),
+            ))
+            .with_child((
+                Text::new(""),
+                TextFont { font_size: FontSize::Px(16.0), ..default() },
+                TextColor(Color::WHITE),
+            ));
         }
         row.spawn((
             Text::new(""),

@@ -30,6 +30,19 @@ impl JoinForm {
     }
 }
 
+/// A button's box on the join screen (and the desktop client's sign-in buttons): at least 44 px
+/// each way, its label centred.
+pub(crate) fn button_node() -> Node {
+    Node {
+        min_height: Val::Px(44.0),
+        min_width: Val::Px(44.0),
+        padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
+        margin: UiRect::all(Val::Px(4.0)),
+        align_items: AlignItems::Center,
+        ..default()
+    }
+}
+
 /// The join screen's panel (the desktop client adds its sign-in buttons to it).
 #[derive(Component)]
 pub(crate) struct JoinPanel;
@@ -48,20 +61,7 @@ fn spawn_join(mut commands: Commands, tr: Res<I18n>, join: Option<Res<JoinReques
     for mut w in &mut windows {
         w.ime_enabled = true;
     }
-    let button = |color: Color| {
-        (
-            Button,
-            BackgroundColor(color),
-            Node {
-                min_height: Val::Px(44.0),
-                min_width: Val::Px(44.0),
-                padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
-                margin: UiRect::all(Val::Px(4.0)),
-                align_items: AlignItems::Center,
-                ..default()
-            },
-        )
-    };
+    let button = |color: Color| (Button, BackgroundColor(color), button_node());
     commands
         .spawn((
             JoinPanel,

@@ -10,8 +10,7 @@
 //   hangs up, and prints its JSON report as the last line.
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 node consult_page.mjs
-import { launch, axe, report, checker, inbound, MEDIA_ARGS } from './lib.mjs';
-import { createInterface } from 'node:readline';
+import { launch, axe, report, checker, conversation, inbound, MEDIA_ARGS } from './lib.mjs';
 
 const base = process.env.MADOGUCHI_BASE;
 if (!base) {
@@ -20,12 +19,7 @@ if (!base) {
 }
 const out = { test: 'consult_page' };
 const { check, finish } = checker(out, 150);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function expect(word) {
-  const { value } = await lines.next();
-  if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
-}
-const say = (word) => process.stdout.write(word + '\n');
+const { expect, say } = conversation();
 
 // What does not fit a phone: elements past the right edge, controls under 44 px.
 const layoutOf = (page) =>

@@ -10,20 +10,14 @@
 //   this script confirms, signs in, confirms again, and prints its JSON report last.
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 LOGIN=verified-user SCREENSHOTS=… node consult_signin.mjs
-import { launch, axe, checker, MEDIA_ARGS } from './lib.mjs';
-import { createInterface } from 'node:readline';
+import { launch, axe, checker, conversation, MEDIA_ARGS } from './lib.mjs';
 import { mkdir } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
 const shots = process.env.SCREENSHOTS;
 const out = { test: 'consult_signin' };
 const { check, finish } = checker(out, 150);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function expect(word) {
-  const { value } = await lines.next();
-  if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
-}
-const say = (word) => process.stdout.write(word + '\n');
+const { expect, say } = conversation();
 
 const browser = await launch(MEDIA_ARGS);
 let failed = null;

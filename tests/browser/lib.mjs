@@ -8,6 +8,7 @@
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 
 const AXE_PATH = fileURLToPath(new URL('./node_modules/axe-core/axe.min.js', import.meta.url));
 
@@ -73,6 +74,18 @@ export async function axe(page, { tags } = {}) {
   const violations = result.violations.map(summarise);
   const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   return { violations, serious };
+}
+
+// A script's conversation with its Rust test over stdin/stdout: say(word) prints a line the
+// test acts on; expect(word) waits for the test's answer and fails on any other.
+export function conversation() {
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const expect = async (word) => {
+    const { value } = await lines.next();
+    if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
+  };
+  const say = (word) => process.stdout.write(word + '\n');
+  return { expect, say };
 }
 
 // Prints obj as one JSON line on stdout.

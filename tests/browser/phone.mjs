@@ -9,20 +9,14 @@
 //   this script prints "ticket <label>" -> the test calls that ticket and answers "called"
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 SCREENSHOTS=… node phone.mjs
-import { launch, checker, MEDIA_ARGS } from './lib.mjs';
-import { createInterface } from 'node:readline';
+import { launch, checker, conversation, MEDIA_ARGS } from './lib.mjs';
 import { mkdir } from 'node:fs/promises';
 
 const base = process.env.MADOGUCHI_BASE;
 const shots = process.env.SCREENSHOTS;
 const out = { test: 'phone', runs: [] };
 const { check, finish } = checker(out, 420);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function expect(word) {
-  const { value } = await lines.next();
-  if (value !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
-}
-const say = (word) => process.stdout.write(word + '\n');
+const { expect, say } = conversation();
 
 const RUNS = [
   { name: 'phone-390', viewport: { width: 390, height: 844 }, touch: true, counter: 'A1', who: '山田 花子' },
