@@ -73,7 +73,12 @@ try {
   if (shots) await page.screenshot({ path: `${shots}/submitted.png`, fullPage: true });
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
-  if (page) out.url = page.url();
+  if (page) {
+    out.url = page.url();
+    // What the page said when it failed (its first lines).
+    out.page = await page.locator('body').innerText({ timeout: 2_000 }).then((t) => t.slice(0, 600)).catch(() => '?');
+    if (shots) await page.screenshot({ path: `${shots}/failed.png`, fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

@@ -86,42 +86,58 @@
     if (cls) e.className = cls;
     return e;
   };
+  function render(a) {
+    const li = el("li");
+    li.dataset.reference = a.reference;
+    li.dataset.status = a.status;
+    li.append(el("h3", (named(a.name) || a.procedure_id) + " — " + a.reference));
+    li.append(el("p", W.form.status + ": " + (W.statuses[a.status] || a.status), "app-status"));
+    if (a.note) li.append(el("p", W.form.note + ": " + a.note, "app-note"));
+    if (a.fields && a.fields.length) {
+      const dl = el("dl", undefined, "form");
+      for (const f of a.fields) {
+        const v = f.choice ? named(f.choice) : f.value === "true" ? W.form.yes : f.value === "false" ? W.form.no : f.value;
+        dl.append(el("dt", named(f.label) + (f.required ? " *" : "")), el("dd", v || W.form.empty));
+      }
+      li.append(dl);
+    }
+    if (a.documents && a.documents.length) {
+      li.append(el("p", W.form.documents + ": " + a.documents.map(named).join("、")));
+    }
+    if (you === "resident" && a.status === "draft") {
+      if (a.ready) {
+        li.append(el("p", W.form.confirmHint));
+        const b = el("button", W.form.confirm);
+        b.type = "button";
+        b.dataset.confirm = a.reference;
+        b.addEventListener("click", () => { b.disabled = true; send({ type: "confirm", reference: a.reference }); });
+        li.append(b);
+      } else {
+        li.append(el("p", W.form.waiting));
+      }
+    }
+    return li;
+  }
+
+  // An application whose data has not changed keeps its element: a list sent again (every edit
+  // of the clerk's sends all of them) must not swap a button under a resident's finger, which
+  // would lose their tap.
+  let shown = new Map();
   function showApps(list) {
     const ul = document.getElementById("apps");
     if (!list.length) return;
     const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.confirm : null;
-    ul.replaceChildren(...list.map((a) => {
-      const li = el("li");
-      li.dataset.reference = a.reference;
-      li.dataset.status = a.status;
-      li.append(el("h3", (named(a.name) || a.procedure_id) + " — " + a.reference));
-      li.append(el("p", W.form.status + ": " + (W.statuses[a.status] || a.status), "app-status"));
-      if (a.note) li.append(el("p", W.form.note + ": " + a.note, "app-note"));
-      if (a.fields && a.fields.length) {
-        const dl = el("dl", undefined, "form");
-        for (const f of a.fields) {
-          const v = f.choice ? named(f.choice) : f.value === "true" ? W.form.yes : f.value === "false" ? W.form.no : f.value;
-          dl.append(el("dt", named(f.label) + (f.required ? " *" : "")), el("dd", v || W.form.empty));
-        }
-        li.append(dl);
-      }
-      if (a.documents && a.documents.length) {
-        li.append(el("p", W.form.documents + ": " + a.documents.map(named).join("、")));
-      }
-      if (you === "resident" && a.status === "draft") {
-        if (a.ready) {
-          li.append(el("p", W.form.confirmHint));
-          const b = el("button", W.form.confirm);
-          b.type = "button";
-          b.dataset.confirm = a.reference;
-          b.addEventListener("click", () => { b.disabled = true; send({ type: "confirm", reference: a.reference }); });
-          li.append(b);
-        } else {
-          li.append(el("p", W.form.waiting));
-        }
-      }
+    const next = new Map();
+    const items = list.map((a) => {
+      const data = JSON.stringify([you, a]);
+      const old = shown.get(a.reference);
+      const li = old && old.data === data ? old.li : render(a);
+      next.set(a.reference, { data, li });
       return li;
-    }));
+    });
+    shown = next;
+    const same = items.length === ul.children.length && items.every((li, i) => ul.children[i] === li);
+    if (!same) ul.replaceChildren(...items);
     if (active) {
       const again = ul.querySelector('[data-confirm="' + active + '"]');
       if (again) again.focus();
