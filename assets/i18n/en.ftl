@@ -22,6 +22,8 @@ banner-called = Ticket { $label }: please come to counter { $counter } ({ $depar
 staff-mark = staff
 sign-open = { $counter } open: { $clerk }
 sign-closed = { $counter } closed
+sign-serving = Now serving { $ticket }
+guide-title = Floor guide
 
 near-counter = Counter { $counter }: { $department }
 button-take = Take a ticket

@@ -21,6 +21,8 @@ banner-called = { $label } の ひと、{ $room } の { $counter } の まどぐ
 staff-mark = しょくいん
 sign-open = { $counter } あいています: { $clerk }
 sign-closed = { $counter } しまっています
+sign-serving = よんでいる ばんごう { $ticket }
+guide-title = どこに なにが あるか
 
 near-counter = { $counter } の まどぐち: { $department }
 button-take = ばんごうふだ を とる

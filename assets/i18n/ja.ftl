@@ -21,6 +21,8 @@ banner-called = 番号札 { $label } の方、{ $room } の { $counter } 番窓�
 staff-mark = 職員
 sign-open = { $counter } 受付中: { $clerk }
 sign-closed = { $counter } 休止中
+sign-serving = 呼出中 { $ticket }
+guide-title = フロア案内
 
 near-counter = { $counter } 番窓口: { $department }
 button-take = 番号札をとる

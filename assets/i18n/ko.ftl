@@ -23,6 +23,8 @@ banner-called = 번호표 { $label }번 고객님, { $room }의 { $counter }번 
 staff-mark = 직원
 sign-open = { $counter } 접수 중: { $clerk }
 sign-closed = { $counter } 접수 중지
+sign-serving = 호출 중 { $ticket }
+guide-title = 층별 안내
 
 near-counter = { $counter }번 창구: { $department }
 button-take = 번호표 받기

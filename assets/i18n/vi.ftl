@@ -24,6 +24,8 @@ banner-called = Phiếu số { $label }: vui lòng đến quầy { $counter } ({
 staff-mark = nhân viên
 sign-open = { $counter } đang tiếp nhận: { $clerk }
 sign-closed = { $counter } tạm ngừng
+sign-serving = Đang gọi số { $ticket }
+guide-title = Sơ đồ các quầy
 
 near-counter = Quầy { $counter }: { $department }
 button-take = Lấy phiếu số

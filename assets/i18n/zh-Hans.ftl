@@ -24,6 +24,8 @@ banner-called = 请 { $label } 号到{ $room }的 { $counter } 号窗口（{ $de
 staff-mark = 职员
 sign-open = { $counter } 受理中：{ $clerk }
 sign-closed = { $counter } 暂停受理
+sign-serving = 正在叫号 { $ticket }
+guide-title = 楼层指南
 
 near-counter = { $counter } 号窗口：{ $department }
 button-take = 取号

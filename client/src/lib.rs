@@ -4,6 +4,7 @@
 
 pub mod applications;
 pub mod consult;
+pub mod decor;
 pub mod hud;
 pub mod i18n;
 pub mod input;

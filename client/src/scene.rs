@@ -2,13 +2,14 @@
 //! avatars, name labels, and a camera that follows the player. Click or tap on the floor to
 //! walk there. Only in the windowed app: the headless tests run everything else.
 
+use crate::decor::{self, Block, DESK_HEIGHT, department_color};
 use crate::i18n::{I18n, Lang};
 use crate::input::{OfficeRes, PendingTake, counter_in_reach};
 use crate::net::ToServer;
 use crate::world::{Avatar, Desks, Me, RoomChanged, WorldView, to_world};
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
-use madoguchi_shared::layout::{Names, Office};
+use madoguchi_shared::layout::{Names, Office, WallKind};
 use madoguchi_shared::limits::AVATAR_RADIUS;
 use madoguchi_shared::protocol::ClientMessage;
 use madoguchi_shared::quant::{Point, QPos};
@@ -21,19 +22,24 @@ pub struct RoomPiece;
 #[derive(Component)]
 pub struct FollowCamera;
 
-/// A label that floats over a point of the world (a name, a desk sign).
+/// A label that floats over a point of the world (a name, a desk sign). Drawn under the HUD.
 #[derive(Component)]
+#[require(GlobalZIndex = GlobalZIndex(-1))]
 pub struct WorldLabel {
     pub anchor: Vec3,
     pub follow: Option<Entity>,
 }
 
-/// A counter's sign, updated from the desk signs.
+/// A counter's sign, updated from the desk signs. Tapping it walks to the counter (and takes a
+/// ticket there once in reach).
 #[derive(Component)]
 pub struct CounterSign(pub String);
 
+/// A counter's queue display: the ticket called to it or served at it now.
+#[derive(Component)]
+pub struct QueueDisplay(pub String);
+
 const WALL_HEIGHT: f32 = 2.4;
-const DESK_HEIGHT: f32 = 1.0;
 
 fn setup(mut commands: Commands) {
     commands.spawn((
@@ -48,12 +54,6 @@ fn setup(mut commands: Commands) {
     ));
     commands.insert_resource(GlobalAmbientLight { brightness: 350.0, ..default() });
     commands.insert_resource(ClearColor(Color::srgb(0.86, 0.89, 0.93)));
-}
-
-/// A stable, distinct color per department letter.
-fn department_color(prefix: &str) -> Color {
-    let hue = f32::from(prefix.bytes().next().unwrap_or(b'A').saturating_sub(b'A')) * 67.0 % 360.0;
-    Color::hsl(hue, 0.55, 0.55)
 }
 
 fn cuboid_between(rect: [f32; 4], y0: f32, y1: f32) -> (Cuboid, Vec3) {
@@ -119,12 +119,63 @@ fn build_room(
             RoomPiece,
         ));
     }
+    let mut block = |mat: &Handle<StandardMaterial>, (rect, y0, y1): Block| {
+        let (m, c) = cuboid_between(rect, y0, y1);
+        commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat.clone()), Transform::from_translation(c), RoomPiece));
+    };
+    let mut paint = |color: Color| materials.add(StandardMaterial { base_color: color, ..default() });
+    let wood = paint(Color::srgb(0.80, 0.68, 0.50));
+    let pillar = paint(Color::srgb(0.88, 0.88, 0.86));
+    let partition = paint(Color::srgb(0.84, 0.82, 0.78));
+    let seat = paint(Color::srgb(0.25, 0.42, 0.60));
+    let chair = paint(Color::srgb(0.22, 0.23, 0.26));
+    let board = paint(Color::srgb(0.12, 0.13, 0.15));
+    let guide = paint(Color::srgb(0.20, 0.36, 0.30));
+    let mut labels = Vec::new();
     for wl in &room.file.walls {
-        let (m, c) = cuboid_between(wl.rect, 0.0, WALL_HEIGHT);
+        let [x0, y0, x1, y1] = wl.rect;
+        let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        match wl.kind {
+            WallKind::Wall => block(&wall, (wl.rect, 0.0, WALL_HEIGHT)),
+            WallKind::Partition => block(&partition, (wl.rect, 0.0, 1.3)),
+            WallKind::Pillar => block(&pillar, (wl.rect, 0.0, WALL_HEIGHT + 0.6)),
+            WallKind::Bench => {
+                // A seat, and a back along its far (north) side.
+                block(&seat, (wl.rect, 0.0, 0.45));
+                block(&seat, ([x0, y1 - 0.12, x1, y1], 0.45, 0.85));
+            }
+            WallKind::Desk => {
+                block(&wood, (wl.rect, 0.0, DESK_HEIGHT - 0.06));
+                block(&wall, ([x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05], DESK_HEIGHT - 0.06, DESK_HEIGHT));
+            }
+            WallKind::Guide => block(&guide, (wl.rect, 0.0, 2.0)),
+        }
+        let text = match (wl.kind, &wl.label) {
+            (WallKind::Guide, _) => {
+                let mut lines = vec![tr.t("guide-title")];
+                lines.extend(decor::guide_lines(&office, tr.lang));
+                Some((lines.join("\n"), 1.9))
+            }
+            (_, Some(label)) => Some((sign_lines(tr.lang, label), DESK_HEIGHT + 1.0)),
+            (_, None) => None,
+        };
+        if let Some((text, height)) = text {
+            labels.push((text, to_world(middle, height), wl.kind == WallKind::Guide));
+        }
+    }
+    for (text, at, is_guide) in labels {
+        let (fg, bg) = if is_guide {
+            (Color::WHITE, Color::srgba(0.12, 0.30, 0.24, 0.92))
+        } else {
+            (Color::srgb(0.05, 0.05, 0.1), Color::srgba(1.0, 0.97, 0.88, 0.92))
+        };
         commands.spawn((
-            Mesh3d(meshes.add(m)),
-            MeshMaterial3d(wall.clone()),
-            Transform::from_translation(c),
+            Text::new(text),
+            TextFont { font_size: FontSize::Px(if is_guide { 12.0 } else { 15.0 }), ..default() },
+            TextColor(fg),
+            BackgroundColor(bg),
+            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
+            WorldLabel { anchor: at, follow: None },
             RoomPiece,
         ));
     }
@@ -147,21 +198,83 @@ fn build_room(
             RoomPiece,
         ));
     }
+    // Coloured lines on the floor from where one arrives to each department, side by side, and a
+    // square where one waits at each counter.
+    let lines = decor::floor_lines(&office, room);
+    let n = lines.len() as f32;
+    for (i, line) in lines.iter().enumerate() {
+        let mat =
+            materials.add(StandardMaterial { base_color: department_color(&line.prefix), unlit: true, ..default() });
+        let side = (i as f32 - (n - 1.0) / 2.0) * 0.16;
+        for pair in line.points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (dx, dy) = (b.x - a.x, b.y - a.y);
+            let len = dx.hypot(dy);
+            if len < 0.05 {
+                continue;
+            }
+            let (nx, ny) = (-dy / len * side, dx / len * side);
+            let mid = to_world(Point::new((a.x + b.x) / 2.0 + nx, (a.y + b.y) / 2.0 + ny), 0.004);
+            // The strip runs along local x; layout y is world −z, so the angle is atan2(dy, dx).
+            let turn = Quat::from_rotation_y(dy.atan2(dx));
+            commands.spawn((
+                Mesh3d(meshes.add(Cuboid::new(len + 0.12, 0.008, 0.1))),
+                MeshMaterial3d(mat.clone()),
+                Transform::from_translation(mid).with_rotation(turn),
+                RoomPiece,
+            ));
+        }
+    }
     for ct in &room.file.counters {
         let prefix = office.department(&ct.department).map(|d| d.ticket_prefix.clone()).unwrap_or_default();
-        let mat = materials.add(StandardMaterial { base_color: department_color(&prefix), ..default() });
-        let (m, c) = cuboid_between(ct.desk, 0.0, DESK_HEIGHT);
-        commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat), Transform::from_translation(c), RoomPiece));
+        let color = department_color(&prefix);
+        let mat = materials.add(StandardMaterial { base_color: color, ..default() });
+        let parts = decor::counter_parts(ct);
+        let mut block = |mat: &Handle<StandardMaterial>, (rect, y0, y1): Block| {
+            let (m, c) = cuboid_between(rect, y0, y1);
+            commands.spawn((
+                Mesh3d(meshes.add(m)),
+                MeshMaterial3d(mat.clone()),
+                Transform::from_translation(c),
+                RoomPiece,
+            ));
+        };
+        block(&mat, parts.body);
+        block(&wood, parts.top);
+        for p in parts.chair {
+            block(&chair, p);
+        }
+        block(&mat, parts.sign);
+        block(&board, parts.display);
+        let [sx, sy] = ct.resident_spot;
+        let pad = materials.add(StandardMaterial { base_color: color.with_alpha(0.9), unlit: true, ..default() });
+        block(&pad, ([sx - 0.35, sy - 0.35, sx + 0.35, sy + 0.35], 0.0, 0.006));
         let [x0, y0, x1, y1] = ct.desk;
-        let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), DESK_HEIGHT + 1.2);
+        let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
         commands.spawn((
             Text::new(format!("{}\n{}", counter_head(&office, tr.lang, &ct.department), ct.id.to_uppercase())),
-            TextFont { font_size: FontSize::Px(13.0), ..default() },
-            TextColor(Color::srgb(0.05, 0.05, 0.1)),
-            BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.8)),
-            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(3.0)), ..default() },
-            WorldLabel { anchor: at, follow: None },
+            TextFont { font_size: FontSize::Px(14.0), ..default() },
+            TextColor(Color::WHITE),
+            BackgroundColor(color.darker(0.18).with_alpha(0.95)),
+            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
+            Button,
+            WorldLabel { anchor: to_world(middle, (decor::SIGN_SPAN.0 + decor::SIGN_SPAN.1) / 2.0), follow: None },
             CounterSign(ct.id.clone()),
+            RoomPiece,
+        ));
+        commands.spawn((
+            Text::new(String::new()),
+            TextFont { font_size: FontSize::Px(15.0), ..default() },
+            TextColor(Color::srgb(1.0, 0.75, 0.2)),
+            BackgroundColor(Color::srgba(0.08, 0.08, 0.1, 0.92)),
+            Node {
+                position_type: PositionType::Absolute,
+                padding: UiRect::axes(Val::Px(6.0), Val::Px(2.0)),
+                ..default()
+            },
+            WorldLabel { anchor: to_world(middle, decor::DISPLAY_SPAN.1 + 0.25), follow: None },
+            QueueDisplay(ct.id.clone()),
+            Visibility::Hidden,
             RoomPiece,
         ));
     }
@@ -229,13 +342,15 @@ fn place_labels(
     }
 }
 
-/// Counter signs say whether the desk is open and who staffs it.
+/// Counter signs say whether the desk is open and who staffs it; the queue display over an open
+/// counter shows the ticket called to it or served at it (dark when closed).
 fn update_signs(
     desks: Res<Desks>,
     office: Res<OfficeRes>,
     tr: Res<I18n>,
     new: Query<(), Added<CounterSign>>,
-    mut signs: Query<(&CounterSign, &mut Text)>,
+    mut signs: Query<(&CounterSign, &mut Text), Without<QueueDisplay>>,
+    mut displays: Query<(&QueueDisplay, &mut Text, &mut BackgroundColor), Without<CounterSign>>,
 ) {
     if !desks.is_changed() && new.is_empty() {
         return;
@@ -250,6 +365,53 @@ fn update_signs(
             _ => tr.ta("sign-closed", &[("counter", counter.into())]),
         };
         text.0 = format!("{head}\n{state}");
+    }
+    for (display, mut text, mut bg) in &mut displays {
+        let (words, alpha) = match desks.0.get(&display.0) {
+            Some(d) if d.open => {
+                let ticket = d.serving.clone().unwrap_or_else(|| "—".into());
+                (tr.ta("sign-serving", &[("ticket", ticket.into())]), 0.92)
+            }
+            _ => (String::new(), 0.0),
+        };
+        text.0 = words;
+        bg.0.set_alpha(alpha);
+    }
+}
+
+/// Tapping (or clicking) a counter's sign: go to that counter, and take a ticket there.
+fn tap_sign(
+    signs: Query<(&Interaction, &CounterSign), Changed<Interaction>>,
+    view: Res<WorldView>,
+    office: Res<OfficeRes>,
+    mut pending: ResMut<PendingTake>,
+    mut out: MessageWriter<ToServer>,
+) {
+    for (interaction, sign) in &signs {
+        if *interaction == Interaction::Pressed {
+            go_to_counter(&sign.0, &view, &office, &mut pending, &mut out);
+        }
+    }
+}
+
+/// Takes a ticket at `counter` when in reach; else walks up to it and takes one on arrival.
+fn go_to_counter(
+    counter: &str,
+    view: &WorldView,
+    office: &OfficeRes,
+    pending: &mut PendingTake,
+    out: &mut MessageWriter<ToServer>,
+) {
+    let (Some(room), Some(_)) = (view.room, view.me) else { return };
+    let here = view.my_pos.and_then(|at| counter_in_reach(office, room, at));
+    if here.as_deref() == Some(counter) {
+        out.write(ToServer(ClientMessage::TakeTicket { counter: counter.into() }));
+        return;
+    }
+    if let Some((_, c)) = office.counter(counter) {
+        let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
+        out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(spot), run: false }));
+        pending.0 = Some(counter.into());
     }
 }
 
@@ -317,18 +479,8 @@ fn click_to_move(
     let Ok(ray) = cam.viewport_to_world(cam_tf, screen) else { return };
     let Some(dist) = ray.intersect_plane(Vec3::ZERO, InfinitePlane3d::new(Vec3::Y)) else { return };
     let target = crate::world::from_world(ray.get_point(dist));
-    let counter = counter_at(&office, room, target);
-    if let Some(id) = counter {
-        let here = view.my_pos.and_then(|at| counter_in_reach(&office, room, at));
-        if here.as_deref() == Some(id.as_str()) {
-            out.write(ToServer(ClientMessage::TakeTicket { counter: id }));
-            return;
-        }
-        if let Some((_, c)) = office.counter(&id) {
-            let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
-            out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(spot), run: false }));
-            pending.0 = Some(id);
-        }
+    if let Some(id) = counter_at(&office, room, target) {
+        go_to_counter(&id, &view, &office, &mut pending, &mut out);
         return;
     }
     pending.0 = None;
@@ -345,6 +497,7 @@ pub(crate) fn plugin(app: &mut App) {
             follow.after(crate::world::interpolate),
             place_labels.after(follow),
             click_to_move,
+            tap_sign,
         ),
     );
 }

@@ -80,11 +80,36 @@ pub struct Spawn {
     pub at: [f32; 2],
 }
 
-/// A wall: an axis-aligned box `[x0, y0, x1, y1]` in metres.
+/// A wall: an axis-aligned box `[x0, y0, x1, y1]` in metres. Every kind blocks the way alike;
+/// the kind says how the client draws it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Wall {
     pub rect: [f32; 4],
+    #[serde(default)]
+    pub kind: WallKind,
+    /// A sign on it (e.g. the information desk's name).
+    #[serde(default)]
+    pub label: Option<Names>,
+}
+
+/// What a [`Wall`] is in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WallKind {
+    /// A wall, full height.
+    #[default]
+    Wall,
+    /// A low partition (between counters).
+    Partition,
+    /// A desk (the information desk): counter height, with its label as a sign.
+    Desk,
+    /// A waiting bench.
+    Bench,
+    /// A pillar.
+    Pillar,
+    /// A floor guide board: the client writes the office's departments and where they are on it.
+    Guide,
 }
 
 /// A doorway: stepping into `rect` takes you to `to_spawn` in `to_room`.

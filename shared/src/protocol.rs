@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Version of the world protocol. Bump on any change to a message's shape or meaning.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Netcode protocol id: fixed, so that any client reaches the handshake and is told about a
 /// version mismatch in words instead of being silently ignored by netcode.
@@ -169,6 +169,9 @@ pub struct DeskSign {
     pub open: bool,
     /// The clerk's display name while open.
     pub clerk: Option<String>,
+    /// While open: the ticket called to this counter or being served at it (its label,
+    /// `A-012`), for the queue display over the counter.
+    pub serving: Option<String>,
 }
 
 /// An avatar as first seen by a client.

@@ -127,7 +127,7 @@ impl DeskBoard {
     /// The sign of `counter`.
     pub fn sign(&self, counter: &str) -> DeskSign {
         let d = self.desks.get(counter);
-        DeskSign { counter: counter.into(), open: d.is_some(), clerk: d.map(|d| d.clerk.clone()) }
+        DeskSign { counter: counter.into(), open: d.is_some(), clerk: d.map(|d| d.clerk.clone()), serving: None }
     }
 
     /// The clerk's name at `counter`, if open.
@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(b.take(&a, "T1", "tax", t0).unwrap(), None);
         assert!(matches!(b.take(&z, "T1", "tax", t0), Err(QueueError::DeskTaken)));
         assert_eq!(b.take(&a, "T1", "tax", t0).unwrap(), None, "taking one's own desk again is fine");
-        assert_eq!(b.sign("T1"), DeskSign { counter: "T1".into(), open: true, clerk: Some("Clerk 1".into()) });
+        assert_eq!(
+            b.sign("T1"),
+            DeskSign { counter: "T1".into(), open: true, clerk: Some("Clerk 1".into()), serving: None }
+        );
         assert_eq!(b.open_in("tax"), 1);
         assert_eq!(b.open_in("welfare"), 0);
     }

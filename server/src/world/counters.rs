@@ -125,6 +125,27 @@ pub struct DeskSigns(pub HashMap<String, (DeskSign, Option<i64>)>);
 #[derive(Resource, Default)]
 struct Called(HashMap<i64, (String, String)>);
 
+/// Tickets called to a counter or being served at one: ticket → (counter, label). The newest at
+/// a counter is on its queue display ([`DeskSign::serving`]).
+#[derive(Resource, Default)]
+struct AtCounters(HashMap<i64, (String, String)>);
+
+impl AtCounters {
+    fn serving(&self, counter: &str) -> Option<String> {
+        self.0.iter().filter(|(_, (c, _))| c == counter).max_by_key(|(id, _)| **id).map(|(_, (_, l))| l.clone())
+    }
+
+    /// Forgets all but the `n` newest tickets at `counter` (one whose end the world never heard
+    /// of must not stay forever).
+    fn keep_newest(&mut self, counter: &str, n: usize) {
+        let mut ids: Vec<i64> = self.0.iter().filter(|(_, (c, _))| c == counter).map(|(id, _)| *id).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        for id in ids.into_iter().skip(n) {
+            self.0.remove(&id);
+        }
+    }
+}
+
 /// Whether each clerk holding a desk was last reported at it; and which entity is whose.
 #[derive(Resource, Default)]
 struct StaffPresence {
@@ -134,7 +155,9 @@ struct StaffPresence {
 
 fn setup_signs(office: Res<OfficeLayout>, mut signs: ResMut<DeskSigns>) {
     for (_, c) in office.counters() {
-        signs.0.insert(c.id.clone(), (DeskSign { counter: c.id.clone(), open: false, clerk: None }, None));
+        signs
+            .0
+            .insert(c.id.clone(), (DeskSign { counter: c.id.clone(), open: false, clerk: None, serving: None }, None));
     }
 }
 
@@ -296,6 +319,7 @@ fn drain_notices(
     metrics: Res<WorldMetrics>,
     mut signs: ResMut<DeskSigns>,
     mut called: ResMut<Called>,
+    mut at_counters: ResMut<AtCounters>,
     mut server: ResMut<RenetServer>,
     avatars: Query<(Entity, &Avatar, Option<&Who>)>,
     mut places: Query<(&mut Position, &mut Intent)>,
@@ -327,13 +351,37 @@ fn drain_notices(
                         called.0.remove(&info.id);
                     }
                 }
+                // The queue displays: every open counter this ticket was or is at shows the
+                // newest ticket there, and everyone sees a display that changed.
+                let before = at_counters.0.get(&info.id).map(|(c, _)| c.clone());
+                match (&info.status, &info.counter) {
+                    (TicketStatus::Called | TicketStatus::Serving, Some(counter)) => {
+                        at_counters.0.insert(info.id, (counter.clone(), info.label.clone()));
+                        at_counters.keep_newest(counter, 4);
+                    }
+                    _ => {
+                        at_counters.0.remove(&info.id);
+                    }
+                }
+                for counter in before.iter().chain(info.counter.iter()) {
+                    let Some((sign, _)) = signs.0.get_mut(counter) else { continue };
+                    let now = if sign.open { at_counters.serving(counter) } else { None };
+                    if sign.serving != now {
+                        sign.serving = now;
+                        let bytes = encode(&ServerMessage::Desk(sign.clone()));
+                        for (_, a, _) in &avatars {
+                            send_to(&mut server, a.client_id, bytes.clone());
+                        }
+                    }
+                }
                 let bytes = encode(&ServerMessage::Ticket(info));
                 for client in by_resident.get(&resident_id).into_iter().flatten() {
                     send_to(&mut server, *client, bytes.clone());
                 }
             }
-            WorldNotice::Desk { sign, staff_id } => {
+            WorldNotice::Desk { mut sign, staff_id } => {
                 let counter = sign.counter.clone();
+                sign.serving = if sign.open { at_counters.serving(&counter) } else { None };
                 let previous = signs.0.insert(counter.clone(), (sign.clone(), staff_id)).and_then(|(_, h)| h);
                 // A clerk whose desk closed while standing behind it is shown out to the floor.
                 if let (Some(prev), None) = (previous, staff_id) {
@@ -427,6 +475,7 @@ fn watch_presence(
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<DeskSigns>()
         .init_resource::<Called>()
+        .init_resource::<AtCounters>()
         .init_resource::<StaffPresence>()
         .add_systems(Startup, setup_signs)
         .add_systems(

@@ -85,10 +85,32 @@ fn a_resident_takes_a_ticket_at_the_counter_and_is_called_to_the_desk() {
     assert_eq!(called.counter.as_deref(), Some("c1"));
     // Standing at the counter already, the resident has arrived.
     assert!(r.wait_until(SOON, |b| b.ticket("C-001").is_some_and(|t| t.status == TicketStatus::Serving)));
+    // Everyone in the office sees the number on c1's queue display (the clerk's client too),
+    // and no other counter's display changes.
+    for b in [&mut r, &mut c] {
+        assert!(
+            b.wait_until(SOON, |b| b.desks.get("c1").is_some_and(|d| d.serving.as_deref() == Some("C-001"))),
+            "{:?}",
+            b.desks.get("c1")
+        );
+    }
+    assert!(r.desks.iter().filter(|(k, _)| *k != "c1").all(|(_, d)| d.serving.is_none()), "{:?}", r.desks);
+    // A resident who joins now is shown the display as it is.
+    let late = h.guest("次郎");
+    let mut l = h.join_as(&late, "次郎");
+    assert!(
+        l.wait_until(SOON, |b| b.desks.get("c1").is_some_and(|d| d.serving.as_deref() == Some("C-001"))),
+        "{:?}",
+        l.desks
+    );
 
     let (s, v) = h.call("POST", "/api/v1/staff/desk/done", Some(&clerk), None);
     assert_eq!((s, v["status"].as_str()), (200, Some("served")), "{v}");
     assert!(r.wait_until(SOON, |b| b.ticket("C-001").is_some_and(|t| t.status == TicketStatus::Served)));
+    assert!(
+        l.wait_until(SOON, |b| b.desks.get("c1").is_some_and(|d| d.open && d.serving.is_none())),
+        "served: the display clears"
+    );
     let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk), None);
     assert_eq!((s, &v["called"]), (200, &Value::Null), "nobody waits: {v}");
 
