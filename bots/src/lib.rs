@@ -163,6 +163,8 @@ pub struct Bot {
     pub consultation: Option<i64>,
     /// Names of the staff avatars seen.
     pub staff_seen: Vec<String>,
+    /// How each avatar seen looks, by name.
+    pub looks: HashMap<String, madoguchi_shared::protocol::Look>,
 }
 
 impl Bot {
@@ -226,6 +228,7 @@ impl Bot {
             desks: HashMap::new(),
             consultation: None,
             staff_seen: Vec::new(),
+            looks: HashMap::new(),
         }
     }
 
@@ -410,6 +413,7 @@ impl Bot {
             ServerMessage::Appeared { avatars } => {
                 for a in avatars {
                     self.others.insert(a.id, (a.name.clone(), a.pos));
+                    self.looks.insert(a.name.clone(), a.look);
                     if a.staff {
                         self.staff_seen.push(a.name.clone());
                     }
@@ -470,8 +474,14 @@ impl Bot {
         self.renet.send_message(channel, encode(msg));
     }
 
+    /// Says Hello with the look a client that chose none would send.
     pub fn hello(&mut self, name: &str, locale: &str) {
-        self.send(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: name.into(), locale: locale.into() });
+        self.hello_as(name, locale, madoguchi_shared::protocol::Look::for_name(name));
+    }
+
+    /// Says Hello with a chosen look.
+    pub fn hello_as(&mut self, name: &str, locale: &str, look: madoguchi_shared::protocol::Look) {
+        self.send(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: name.into(), locale: locale.into(), look });
     }
 
     /// Asks to move at `vel` metres per second (the server clamps it to the cap).

@@ -9,6 +9,7 @@ use crate::i18n::Lang;
 use bevy::prelude::*;
 use madoguchi_shared::layout::{Counter, Office, Room};
 use madoguchi_shared::path::find_path;
+use madoguchi_shared::protocol::Look;
 use madoguchi_shared::quant::Point;
 
 /// Counter height, metres.
@@ -17,6 +18,15 @@ pub const DESK_HEIGHT: f32 = 1.0;
 pub const SIGN_SPAN: (f32, f32) = (2.0, 2.45);
 /// The queue display over the sign: bottom and top, metres.
 pub const DISPLAY_SPAN: (f32, f32) = (2.55, 2.9);
+
+/// A resident's body colour ([`Look::PALETTE`]).
+pub fn look_color(i: u8) -> Color {
+    let [r, g, b] = Look::PALETTE[usize::from(i) % Look::PALETTE.len()];
+    Color::srgb_u8(r, g, b)
+}
+
+/// Staff: a navy body with a white cap, unlike any resident's look.
+pub const STAFF_COLOR: (f32, f32, f32) = (0.13, 0.22, 0.45);
 
 /// A stable, distinct colour per department letter.
 pub fn department_color(prefix: &str) -> Color {
@@ -164,6 +174,27 @@ mod tests {
             assert!(ja.contains(&c.id.to_uppercase()), "{ja}");
         }
         assert!(ja.contains("窓口フロア") && en.contains("Service Counters"), "{ja}\n{en}");
+    }
+
+    #[test]
+    fn looks_are_told_apart_from_each_other_and_from_staff() {
+        let dist = |a: (f32, f32, f32), b: (f32, f32, f32)| {
+            ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2) + (a.2 - b.2).powi(2)).sqrt()
+        };
+        let colors: Vec<(f32, f32, f32)> = Look::PALETTE
+            .iter()
+            .map(|[r, g, b]| (f32::from(*r) / 255.0, f32::from(*g) / 255.0, f32::from(*b) / 255.0))
+            .collect();
+        for (i, a) in colors.iter().enumerate() {
+            assert!(dist(*a, STAFF_COLOR) > 0.3, "colour {i} is too near the staff's");
+            for b in &colors[i + 1..] {
+                assert!(dist(*a, *b) > 0.2, "{a:?} and {b:?} are too alike");
+            }
+        }
+        let tr = crate::i18n::I18n::new(Lang::Ja);
+        for w in Look::SHAPE_WORDS {
+            assert!(tr.has(w), "{w}");
+        }
     }
 
     #[test]

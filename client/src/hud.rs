@@ -131,7 +131,14 @@ fn setup(mut commands: Commands) {
                 Text::new(""),
                 TextFont { font_size: FontSize::Px(16.0), ..default() },
                 TextColor(Color::srgb(0.05, 0.05, 0.1)),
-                Node { max_width: Val::Percent(55.0), min_height: Val::Px(44.0), ..default() },
+                // On a light box, like the ticket panel: the room's signs pass under it.
+                BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.85)),
+                Node {
+                    max_width: Val::Percent(55.0),
+                    min_height: Val::Px(44.0),
+                    padding: UiRect::axes(Val::Px(6.0), Val::Px(2.0)),
+                    ..default()
+                },
                 StatusText,
             ));
             col.spawn((

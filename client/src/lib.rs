@@ -227,8 +227,13 @@ mod tests {
         assert_eq!(me.len(), 1);
         assert_eq!(me[0].translation, world::to_world(Point::new(12.0, 2.0), 0.0));
 
-        let other =
-            AvatarInfo { id: 9, name: "花子".into(), pos: QPos::from_point(Point::new(10.0, 5.0)), staff: true };
+        let other = AvatarInfo {
+            id: 9,
+            name: "花子".into(),
+            pos: QPos::from_point(Point::new(10.0, 5.0)),
+            staff: true,
+            look: Default::default(),
+        };
         say(&mut app, ServerMessage::Appeared { avatars: vec![other] });
         let mut q = app.world_mut().query::<(&Avatar, &Transform)>();
         let (a, tf) = q.iter(app.world()).find(|(a, _)| a.id == 9).map(|(a, t)| (a.clone(), *t)).unwrap();
@@ -256,7 +261,13 @@ mod tests {
         say(
             &mut app,
             ServerMessage::Appeared {
-                avatars: vec![AvatarInfo { id: 10, name: "x".into(), pos: QPos::default(), staff: false }],
+                avatars: vec![AvatarInfo {
+                    id: 10,
+                    name: "x".into(),
+                    pos: QPos::default(),
+                    staff: false,
+                    look: Default::default(),
+                }],
             },
         );
         say(&mut app, ServerMessage::EnteredRoom { room: 1, pos: QPos::from_point(Point::new(20.0, 2.5)) });
@@ -467,12 +478,15 @@ mod tests {
     }
 
     #[test]
-    fn the_join_form_needs_a_name_and_sends_the_language() {
-        let mut f = ui::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false };
+    fn the_join_form_needs_a_name_and_sends_the_language_and_look() {
+        let mut f = ui::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false, look: None };
         assert!(f.submit().is_none() && f.need_name);
         f.name = " 花子 ".into();
         let j = f.submit().unwrap();
         assert_eq!((j.name.as_str(), j.locale.as_str()), ("花子", "ja-easy"));
+        assert_eq!(j.look(), madoguchi_shared::protocol::Look::for_name("花子"), "no pick: the name's look");
+        f.look = Some(madoguchi_shared::protocol::Look { color: 6, shape: 1 });
+        assert_eq!(f.submit().unwrap().look(), madoguchi_shared::protocol::Look { color: 6, shape: 1 });
     }
 
     /// The characters of a font's `cmap` (formats 4 and 12) that map to a real glyph.

@@ -27,6 +27,11 @@ fn main() -> bevy::prelude::AppExit {
         /// sign-in links), in the system browser; the office's address must be reachable from it.
         #[arg(long)]
         sign_in: Option<String>,
+        /// How your avatar looks, as `COLOUR,SHAPE` (colour 0–7: red, orange, yellow, green,
+        /// teal, blue, purple, pink; shape 0–2: round, square, pointed). Without it, the join
+        /// screen's choice, or a look that follows from your name.
+        #[arg(long, value_parser = parse_look)]
+        look: Option<madoguchi_shared::protocol::Look>,
         /// Save a PNG of the window to this file after a few seconds in the office, then exit.
         #[arg(long)]
         screenshot: Option<std::path::PathBuf>,
@@ -62,7 +67,7 @@ fn main() -> bevy::prelude::AppExit {
     {
         name = madoguchi_client::signin::kept_resident(&server.http_base, &token);
     }
-    let join = name.map(|name| JoinRequest { name, locale: lang.code().to_string() });
+    let join = name.map(|name| JoinRequest { name, locale: lang.code().to_string(), look: a.look });
     let mut app = madoguchi_client::windowed_app(server, join, lang);
     if let Some(token) = session {
         app.insert_resource(madoguchi_client::net::SessionToken(Some(token)));
@@ -75,6 +80,16 @@ fn main() -> bevy::prelude::AppExit {
         });
     }
     app.run()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn parse_look(v: &str) -> Result<madoguchi_shared::protocol::Look, String> {
+    let (c, s) = v.split_once(',').ok_or("COLOUR,SHAPE, e.g. 1,0")?;
+    let look = madoguchi_shared::protocol::Look {
+        color: c.trim().parse().map_err(|e| format!("colour: {e}"))?,
+        shape: s.trim().parse().map_err(|e| format!("shape: {e}"))?,
+    };
+    if look.is_valid() { Ok(look) } else { Err("colour 0-7, shape 0-2".into()) }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -91,8 +106,18 @@ fn main() {
         })
     };
     let lang = Lang::from_code(&param("lang").unwrap_or_else(|| "ja".into()));
-    let join = param("name")
-        .filter(|n| !n.trim().is_empty())
-        .map(|name| JoinRequest { name, locale: lang.code().to_string() });
+    // The look picked on the form (a half not picked follows from the name, as does a look
+    // not picked at all).
+    let pick = |key: &str| param(key).and_then(|v| v.parse::<u8>().ok());
+    let join = param("name").filter(|n| !n.trim().is_empty()).map(|name| {
+        let from_name = madoguchi_shared::protocol::Look::for_name(&name);
+        let (color, shape) = (pick("color"), pick("shape"));
+        let look = madoguchi_shared::protocol::Look {
+            color: color.unwrap_or(from_name.color),
+            shape: shape.unwrap_or(from_name.shape),
+        };
+        let look = Some(look).filter(|l| (color.is_some() || shape.is_some()) && l.is_valid());
+        JoinRequest { name, locale: lang.code().to_string(), look }
+    });
     madoguchi_client::windowed_app(ServerConfig { http_base: origin }, join, lang).run();
 }

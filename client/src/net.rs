@@ -8,7 +8,7 @@
 use crate::link::{Grant, LinkState, Transport};
 use bevy::prelude::*;
 use madoguchi_shared::protocol::{
-    Channel, ClientMessage, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
+    Channel, ClientMessage, Look, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
 };
 use renet::RenetClient;
 use serde::Deserialize;
@@ -27,6 +27,15 @@ pub struct ServerConfig {
 pub struct JoinRequest {
     pub name: String,
     pub locale: String,
+    /// As chosen on the join screen; `None`: [`Look::for_name`].
+    pub look: Option<Look>,
+}
+
+impl JoinRequest {
+    /// The look we say `Hello` with.
+    pub fn look(&self) -> Look {
+        self.look.unwrap_or_else(|| Look::for_name(&self.name))
+    }
 }
 
 /// The connection's state, shown to the player.
@@ -210,8 +219,12 @@ pub(crate) fn end_session(session: &mut SessionToken, backoff: &mut Backoff, com
 pub fn open(link: &mut Link, transport: Box<dyn Transport>, join: &JoinRequest) {
     let mut renet = RenetClient::new(connection_config());
     renet.set_connecting();
-    let hello =
-        ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: join.name.clone(), locale: join.locale.clone() };
+    let hello = ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: join.name.clone(),
+        locale: join.locale.clone(),
+        look: join.look(),
+    };
     renet.send_message(Channel::Events, encode(&hello));
     link.renet = Some(renet);
     link.transport = Some(transport);

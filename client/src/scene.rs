@@ -280,7 +280,8 @@ fn build_room(
     }
 }
 
-/// Gives new avatars a body and a name label.
+/// Gives new avatars a body in their look (staff: navy with a white cap), ours a ring on the
+/// floor, and the others a name label.
 fn dress_avatars(
     new: Query<(Entity, &Avatar, Has<Me>), Added<Avatar>>,
     tr: Res<I18n>,
@@ -288,17 +289,49 @@ fn dress_avatars(
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut commands: Commands,
 ) {
+    const TALL: f32 = 1.7;
     for (e, a, me) in &new {
-        let color = if me {
-            Color::srgb(0.95, 0.55, 0.15)
-        } else if a.staff {
-            Color::srgb(0.15, 0.30, 0.65)
+        let color = if a.staff {
+            let (r, g, b) = decor::STAFF_COLOR;
+            Color::srgb(r, g, b)
         } else {
-            Color::hsl((a.id as f32 * 137.5) % 360.0, 0.45, 0.6)
+            decor::look_color(a.look.color)
         };
-        let body = meshes.add(Capsule3d::new(AVATAR_RADIUS, 1.1));
+        let body: Mesh = match (a.staff, a.look.shape) {
+            (false, 1) => Cuboid::new(0.55, TALL, 0.45).into(),
+            (false, 2) => Cone { radius: AVATAR_RADIUS + 0.08, height: TALL }.into(),
+            _ => Capsule3d::new(AVATAR_RADIUS, TALL - 2.0 * AVATAR_RADIUS).into(),
+        };
         let mat = materials.add(StandardMaterial { base_color: color, ..default() });
-        commands.entity(e).insert((Mesh3d(body), MeshMaterial3d(mat), Visibility::default()));
+        commands.entity(e).insert(Visibility::default()).with_children(|c| {
+            c.spawn((Mesh3d(meshes.add(body)), MeshMaterial3d(mat), Transform::from_xyz(0.0, TALL / 2.0, 0.0)));
+            if a.staff {
+                let cap = materials.add(StandardMaterial { base_color: Color::WHITE, ..default() });
+                c.spawn((
+                    Mesh3d(meshes.add(Cylinder::new(AVATAR_RADIUS + 0.04, 0.14))),
+                    MeshMaterial3d(cap),
+                    Transform::from_xyz(0.0, TALL - 0.05, 0.0),
+                ));
+            }
+            if me {
+                // The look we are drawn in, for the browser tests: <body data-look="5,2">.
+                #[cfg(target_arch = "wasm32")]
+                if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                    let _ = body.set_attribute("data-look", &format!("{},{}", a.look.color, a.look.shape));
+                }
+                let ring = materials.add(StandardMaterial {
+                    base_color: Color::srgb(1.0, 0.85, 0.2),
+                    unlit: true,
+                    ..default()
+                });
+                c.spawn((
+                    Mesh3d(meshes.add(Annulus::new(AVATAR_RADIUS + 0.12, AVATAR_RADIUS + 0.22))),
+                    MeshMaterial3d(ring),
+                    Transform::from_xyz(0.0, 0.01, 0.0)
+                        .with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+                ));
+            }
+        });
         if !me {
             let label = if a.staff { format!("{} ({})", a.name, tr.t("staff-mark")) } else { a.name.clone() };
             commands.spawn((
@@ -306,7 +339,7 @@ fn dress_avatars(
                 TextFont { font_size: FontSize::Px(13.0), ..default() },
                 TextColor(Color::srgb(0.1, 0.1, 0.1)),
                 Node { position_type: PositionType::Absolute, ..default() },
-                WorldLabel { anchor: Vec3::new(0.0, 1.6, 0.0), follow: Some(e) },
+                WorldLabel { anchor: Vec3::new(0.0, TALL + 0.3, 0.0), follow: Some(e) },
             ));
         }
     }

@@ -549,8 +549,11 @@ fn finish(
                     backoff.0 = 0;
                     *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::ZERO };
                 }
-                None => commands
-                    .insert_resource(JoinRequest { name: signed.display_name, locale: tr.lang.code().to_string() }),
+                None => commands.insert_resource(JoinRequest {
+                    name: signed.display_name,
+                    locale: tr.lang.code().to_string(),
+                    look: None,
+                }),
             }
         }
         Err(e) => {

@@ -10,6 +10,7 @@ use bevy::input::touch::Touch;
 use bevy::prelude::*;
 use bevy::window::Ime;
 use madoguchi_shared::limits::NAME_MAX_CHARS;
+use madoguchi_shared::protocol::Look;
 use madoguchi_shared::quant::Point;
 
 /// What the join screen holds so far.
@@ -19,6 +20,8 @@ pub struct JoinForm {
     pub lang: Lang,
     /// Enter was pressed with no name.
     pub need_name: bool,
+    /// The colour and shape picked, if any (else one follows from the name).
+    pub look: Option<Look>,
 }
 
 impl JoinForm {
@@ -26,7 +29,11 @@ impl JoinForm {
     pub fn submit(&mut self) -> Option<JoinRequest> {
         let name = self.name.trim();
         self.need_name = name.is_empty();
-        (!self.need_name).then(|| JoinRequest { name: name.to_string(), locale: self.lang.code().to_string() })
+        (!self.need_name).then(|| JoinRequest {
+            name: name.to_string(),
+            locale: self.lang.code().to_string(),
+            look: self.look,
+        })
     }
 }
 
@@ -52,6 +59,12 @@ struct JoinText;
 struct LangButton(Lang);
 #[derive(Component)]
 struct EnterButton;
+/// A body colour to pick.
+#[derive(Component)]
+struct ColorButton(u8);
+/// A shape to pick.
+#[derive(Component)]
+struct ShapeButton(u8);
 
 fn spawn_join(mut commands: Commands, tr: Res<I18n>, join: Option<Res<JoinRequest>>, mut windows: Query<&mut Window>) {
     if join.is_some() {
@@ -89,6 +102,37 @@ fn spawn_join(mut commands: Commands, tr: Res<I18n>, join: Option<Res<JoinReques
                     for lang in Lang::ALL {
                         row.spawn((button(Color::srgb(0.45, 0.5, 0.6)), LangButton(lang))).with_child((
                             Text::new(lang.endonym()),
+                            TextFont { font_size: FontSize::Px(16.0), ..default() },
+                            TextColor(Color::WHITE),
+                        ));
+                    }
+                },
+            );
+            // The look: a row of colours, a row of shapes (their words follow the language).
+            p.spawn(Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, ..default() }).with_children(
+                |row| {
+                    for c in 0..Look::COLORS {
+                        row.spawn((
+                            Button,
+                            BackgroundColor(crate::decor::look_color(c)),
+                            BorderColor::all(Color::WHITE),
+                            Node {
+                                width: Val::Px(44.0),
+                                height: Val::Px(44.0),
+                                margin: UiRect::all(Val::Px(3.0)),
+                                border: UiRect::all(Val::Px(3.0)),
+                                ..default()
+                            },
+                            ColorButton(c),
+                        ));
+                    }
+                },
+            );
+            p.spawn(Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, ..default() }).with_children(
+                |row| {
+                    for shape in 0..Look::SHAPES {
+                        row.spawn((button(Color::srgb(0.45, 0.5, 0.6)), ShapeButton(shape))).with_child((
+                            Text::new(""),
                             TextFont { font_size: FontSize::Px(16.0), ..default() },
                             TextColor(Color::WHITE),
                         ));
@@ -134,6 +178,8 @@ fn join_keys(
 #[allow(clippy::type_complexity)]
 fn join_buttons(
     langs: Query<(&Interaction, &LangButton), Changed<Interaction>>,
+    colors: Query<(&Interaction, &ColorButton), Changed<Interaction>>,
+    shapes: Query<(&Interaction, &ShapeButton), Changed<Interaction>>,
     enter: Query<&Interaction, (Changed<Interaction>, With<EnterButton>)>,
     mut form: ResMut<JoinForm>,
     mut submit: MessageWriter<SubmitJoin>,
@@ -141,6 +187,17 @@ fn join_buttons(
     for (i, b) in &langs {
         if *i == Interaction::Pressed {
             form.lang = b.0;
+        }
+    }
+    let picked = form.look.unwrap_or_else(|| Look::for_name(form.name.trim()));
+    for (i, b) in &colors {
+        if *i == Interaction::Pressed {
+            form.look = Some(Look { color: b.0, ..picked });
+        }
+    }
+    for (i, b) in &shapes {
+        if *i == Interaction::Pressed {
+            form.look = Some(Look { shape: b.0, ..picked });
         }
     }
     if enter.iter().any(|i| *i == Interaction::Pressed) {
@@ -194,7 +251,9 @@ fn join_texts(
     mut text: Query<&mut Text, With<JoinText>>,
     enter: Query<&Children, With<EnterButton>>,
     mut labels: Query<&mut Text, Without<JoinText>>,
-    mut langs: Query<(&LangButton, &mut BackgroundColor)>,
+    mut langs: Query<(&LangButton, &mut BackgroundColor), Without<ShapeButton>>,
+    mut colors: Query<(&ColorButton, &mut BorderColor)>,
+    mut shapes: Query<(&ShapeButton, &Children, &mut BackgroundColor), Without<LangButton>>,
 ) {
     if !form.is_changed() {
         return;
@@ -208,7 +267,20 @@ fn join_texts(
         lines.push(tr.ta("join-name", &[("name", format!("{}|", form.name).into())]));
         lines.push(if form.need_name { tr.t("join-need-name") } else { tr.t("join-name-hint") });
         lines.push(tr.t("join-lang"));
+        lines.push(tr.t("join-look"));
         t.0 = lines.join("\n");
+    }
+    let look = form.look.unwrap_or_else(|| Look::for_name(form.name.trim()));
+    for (b, mut border) in &mut colors {
+        *border = BorderColor::all(if b.0 == look.color { Color::srgb(0.05, 0.05, 0.1) } else { Color::WHITE });
+    }
+    for (b, children, mut bg) in &mut shapes {
+        bg.0 = if b.0 == look.shape { Color::srgb(0.1, 0.35, 0.7) } else { Color::srgb(0.45, 0.5, 0.6) };
+        for c in children {
+            if let Ok(mut t) = labels.get_mut(*c) {
+                t.0 = tr.t(Look::SHAPE_WORDS[usize::from(b.0)]);
+            }
+        }
     }
     for children in &enter {
         for c in children {

@@ -1,10 +1,10 @@
 //! The client's picture of the world, built only from what the server says: who is where,
 //! interpolated between snapshots; tickets, desk signs, chat and errors for the UI.
 
-use crate::net::{FromServer, SessionEndedNotice};
+use crate::net::{FromServer, JoinRequest, SessionEndedNotice};
 use bevy::prelude::*;
 use madoguchi_shared::ErrorCode;
-use madoguchi_shared::protocol::{DeskSign, NetId, ServerMessage, TicketInfo};
+use madoguchi_shared::protocol::{DeskSign, Look, NetId, ServerMessage, TicketInfo};
 use madoguchi_shared::quant::{Point, QPos};
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +14,7 @@ pub struct Avatar {
     pub id: NetId,
     pub name: String,
     pub staff: bool,
+    pub look: Look,
 }
 
 /// Marks our own avatar.
@@ -133,6 +134,7 @@ pub fn apply_server_messages(
     mut rooms: MessageWriter<RoomChanged>,
     mut calls: MessageWriter<Called>,
     mut avatars: Query<(Entity, &Avatar, &mut Interp, Has<Me>)>,
+    join: Option<Res<JoinRequest>>,
     mut commands: Commands,
 ) {
     for FromServer(msg) in inbox.read() {
@@ -153,7 +155,12 @@ pub fn apply_server_messages(
                 };
                 let p = pos.to_point();
                 commands.spawn((
-                    Avatar { id: *you, name: String::new(), staff: false },
+                    Avatar {
+                        id: *you,
+                        name: String::new(),
+                        staff: false,
+                        look: join.as_ref().map(|j| j.look()).unwrap_or_default(),
+                    },
                     Me,
                     Interp::at(p),
                     Transform::from_translation(to_world(p, 0.0)),
@@ -176,7 +183,7 @@ pub fn apply_server_messages(
                 for a in list {
                     let p = a.pos.to_point();
                     commands.spawn((
-                        Avatar { id: a.id, name: a.name.clone(), staff: a.staff },
+                        Avatar { id: a.id, name: a.name.clone(), staff: a.staff, look: a.look },
                         Interp { span: span(&view), ..Interp::at(p) },
                         Transform::from_translation(to_world(p, 0.0)),
                     ));

@@ -74,7 +74,7 @@ pub fn connection_config() -> ConnectionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ClientMessage {
     /// The first message on a connection. Must stay variant 0 with `protocol` first.
-    Hello { protocol: u16, name: String, locale: String },
+    Hello { protocol: u16, name: String, locale: String, look: Look },
     /// Desired velocity (cm/s); the server clamps it to the speed cap. Renew it at least every
     /// [`crate::limits::INPUT_TTL`]; a zero velocity stops. `seq` increases by one per input.
     Input { seq: u32, vel: QVel, run: bool },
@@ -174,6 +174,48 @@ pub struct DeskSign {
     pub serving: Option<String>,
 }
 
+/// How a resident's avatar looks, chosen on the join screen: one of [`Look::COLORS`] body
+/// colours and one of [`Look::SHAPES`] shapes. Staff are drawn in the staff's own look whatever
+/// they send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Look {
+    pub color: u8,
+    pub shape: u8,
+}
+
+impl Look {
+    /// How many body colours there are.
+    pub const COLORS: u8 = 8;
+    /// How many shapes there are.
+    pub const SHAPES: u8 = 3;
+    /// The catalog's words for each shape: round, square, pointed.
+    pub const SHAPE_WORDS: [&'static str; Look::SHAPES as usize] = ["look-round", "look-square", "look-pointed"];
+    /// The body colours, sRGB (the join screens and the client draw them alike): red, orange,
+    /// yellow, green, teal, blue, purple, pink.
+    pub const PALETTE: [[u8; 3]; Look::COLORS as usize] = [
+        [230, 92, 64],
+        [245, 158, 46],
+        [240, 222, 60],
+        [89, 179, 89],
+        [51, 166, 166],
+        [115, 166, 242],
+        [153, 115, 204],
+        [230, 128, 179],
+    ];
+
+    /// Whether the server accepts it.
+    pub fn is_valid(self) -> bool {
+        self.color < Look::COLORS && self.shape < Look::SHAPES
+    }
+
+    /// A look for someone who chose none, stable for a name (so that two residents who skip the
+    /// choice still look different, most of the time).
+    pub fn for_name(name: &str) -> Look {
+        let h = name.bytes().fold(2_166_136_261_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
+        Look { color: (h % u32::from(Look::COLORS)) as u8, shape: ((h >> 8) % u32::from(Look::SHAPES)) as u8 }
+    }
+}
+
 /// An avatar as first seen by a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AvatarInfo {
@@ -182,6 +224,7 @@ pub struct AvatarInfo {
     pub pos: QPos,
     /// A member of staff (the name is their account's display name).
     pub staff: bool,
+    pub look: Look,
 }
 
 /// An avatar's position in a snapshot.
@@ -267,10 +310,12 @@ pub enum ErrorCode {
     Replaced,
     /// Too many connections from your network address.
     ConnectionLimit,
+    /// A look outside [`Look::COLORS`] and [`Look::SHAPES`].
+    LookInvalid,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::ProtocolMismatch,
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
@@ -301,6 +346,7 @@ impl ErrorCode {
         ErrorCode::SessionEnded,
         ErrorCode::Replaced,
         ErrorCode::ConnectionLimit,
+        ErrorCode::LookInvalid,
     ];
 
     /// The code as a `snake_case` string, for logs, metrics and HTTP bodies.
@@ -336,6 +382,7 @@ impl ErrorCode {
             ErrorCode::SessionEnded => "session_ended",
             ErrorCode::Replaced => "replaced",
             ErrorCode::ConnectionLimit => "connection_limit",
+            ErrorCode::LookInvalid => "look_invalid",
         }
     }
 }
@@ -400,7 +447,12 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         let msgs = [
-            ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: "山田 花子".into(), locale: "ja".into() },
+            ClientMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+                name: "山田 花子".into(),
+                locale: "ja".into(),
+                look: Look { color: 3, shape: 2 },
+            },
             ClientMessage::Input { seq: 7, vel: QVel { x: -160, y: 3 }, run: true },
             ClientMessage::MoveTo { target: QPos { x: 100, y: -5 }, run: false },
             ClientMessage::Chat { text: "こんにちは".into() },
@@ -416,8 +468,24 @@ mod tests {
     }
 
     #[test]
+    fn a_look_for_a_name_is_valid_and_names_mostly_differ() {
+        let names = ["花子", "太郎", "Alex", "Minh", "지민", "李华", "次郎", "Ana"];
+        let looks: std::collections::HashSet<Look> = names.iter().map(|n| Look::for_name(n)).collect();
+        assert!(looks.iter().all(|l| l.is_valid()), "{looks:?}");
+        assert!(looks.len() >= 5, "{looks:?}");
+        assert_eq!(Look::for_name("花子"), Look::for_name("花子"));
+        assert!(!Look { color: Look::COLORS, shape: 0 }.is_valid());
+        assert!(!Look { color: 0, shape: Look::SHAPES }.is_valid());
+    }
+
+    #[test]
     fn hello_version_is_readable_whatever_follows() {
-        let hello = encode(&ClientMessage::Hello { protocol: 999, name: "x".into(), locale: "en".into() });
+        let hello = encode(&ClientMessage::Hello {
+            protocol: 999,
+            name: "x".into(),
+            locale: "en".into(),
+            look: Look::default(),
+        });
         assert_eq!(peek_hello_version(&hello), Some(999));
         // A future Hello with fields we do not know still yields its version.
         assert_eq!(peek_hello_version(&[0, 0xE7, 0x07, 0xFF, 0xFF]), Some(999));

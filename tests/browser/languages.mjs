@@ -95,8 +95,20 @@ try {
     await game.waitForURL((u) => u.searchParams.get('lang') === code);
     check((await game.locator('label[for=name]').innerText()).trim() === w.play_name, `${code}: and choosing it again, back`);
     await game.fill('#name', w.name);
+    // The look: a colour swatch (named in the language) and a shape; axe on the whole form.
+    const look = { 'zh-Hans': [5, 2], ko: [6, 1], vi: [3, 0] }[code] || [0, 0];
+    await game.getByRole('radio', { name: w.colors[look[0]], exact: true }).check();
+    await game.check(`input[name=shape][value="${look[1]}"]`);
+    const swatch = await game.locator('label.sw').first().boundingBox();
+    check(swatch && swatch.width >= 44 && swatch.height >= 44, `${code}: a colour is a 44 px tap target`, swatch);
+    const j = await axe(game);
+    out.axe[`join-${code}`] = j.violations.length;
+    check(j.violations.length === 0, `${code}: the 3D join form passes axe`, j.violations);
     await game.getByRole('button', { name: w.play_enter }).click();
     await game.waitForSelector('body[data-office-frame]', { timeout: 120_000 });
+    await game.waitForFunction(() => document.body.dataset.look, null, { timeout: 30_000 }).catch(() => {});
+    const drawn = await game.evaluate(() => document.body.dataset.look);
+    check(drawn === look.join(','), `${code}: we are drawn in the look picked (${look})`, drawn);
     await game.waitForFunction(
       ([none, lobby]) => {
         const t = document.getElementById('hud-live').textContent;

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use madoguchi_shared::i18n::Lang;
+use madoguchi_shared::protocol::Look;
 use sha2::Digest;
 
 pub(super) fn router() -> Router<HttpState> {
@@ -216,6 +217,29 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             )
         })
         .collect();
+    // The look: a radio per colour (a swatch) and per shape; none is checked, so that a resident
+    // who picks nothing gets the look that follows from their name.
+    let colors: String = Look::PALETTE
+        .iter()
+        .enumerate()
+        .map(|(i, [r, g, b])| {
+            let name = s.words.format(lang, &format!("look-color-{i}"), &[]);
+            format!(
+                r#"<label class="sw" style="background:rgb({r},{g},{b})"><input type="radio" name="color" value="{i}" aria-label="{name}"></label>"#,
+                name = escape(&name)
+            )
+        })
+        .collect();
+    let shapes: String = Look::SHAPE_WORDS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            format!(
+                r#"<label><input type="radio" name="shape" value="{i}"> {}</label>"#,
+                escape(&s.words.format(lang, id, &[]))
+            )
+        })
+        .collect();
     let mut out = String::with_capacity(PLAY.len() + 512);
     let mut rest = PLAY;
     while let Some(open) = rest.find("{{") {
@@ -229,6 +253,8 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
             "lang-options" => out.push_str(&options),
             "signin" => out.push_str(&signin),
             "counters" => out.push_str(&counters),
+            "look-colors" => out.push_str(&colors),
+            "look-shapes" => out.push_str(&shapes),
             _ => out.push_str(&escape(&s.words.format(lang, id, &[("office", office.as_str().into())]))),
         }
         rest = &rest[open + len + 2..];
@@ -263,7 +289,9 @@ mod tests {
         while let Some(open) = rest.find("{{") {
             let len = rest[open..].find("}}").expect("closed");
             let id = &rest[open + 2..open + len];
-            let fixed = ["office", "lang", "html-lang", "lang-options", "signin", "counters"].contains(&id);
+            let fixed =
+                ["office", "lang", "html-lang", "lang-options", "signin", "counters", "look-colors", "look-shapes"]
+                    .contains(&id);
             for lang in Lang::ALL {
                 assert!(fixed || words.has(lang, id), "{id} is not a message");
             }

@@ -4,7 +4,7 @@
 use crate::identity::principal::WorldPrincipal;
 use bevy::prelude::*;
 use madoguchi_shared::limits::INPUT_TTL;
-use madoguchi_shared::protocol::NetId;
+use madoguchi_shared::protocol::{Look, NetId};
 use madoguchi_shared::quant::Point;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -18,6 +18,8 @@ pub struct Avatar {
     pub locale: String,
     /// A member of staff; their name comes from their account, not from `Hello`.
     pub staff: bool,
+    /// As chosen in `Hello` (staff: the default; clients draw staff in their own look).
+    pub look: Look,
 }
 
 /// Who an avatar belongs to, from the connect token (residents and staff alike).

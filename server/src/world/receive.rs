@@ -18,7 +18,8 @@ use madoguchi_shared::ErrorCode;
 use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
 use madoguchi_shared::movement::clamp_velocity;
 use madoguchi_shared::protocol::{
-    Channel, ClientMessage, DecodeError, PROTOCOL_VERSION, ServerMessage, decode_client, encode, peek_hello_version,
+    Channel, ClientMessage, DecodeError, Look, PROTOCOL_VERSION, ServerMessage, decode_client, encode,
+    peek_hello_version,
 };
 use madoguchi_shared::quant::{Point, QPos};
 use madoguchi_shared::text::clean_text;
@@ -38,7 +39,7 @@ pub struct CounterRequest {
 }
 
 /// Why a name or locale from `Hello` is refused.
-fn check_hello(name: &str, locale: &str) -> Result<String, (ErrorCode, String)> {
+fn check_hello(name: &str, locale: &str, look: Look) -> Result<String, (ErrorCode, String)> {
     let name = clean_text(name);
     let n = name.chars().count();
     if n == 0 || n > NAME_MAX_CHARS {
@@ -48,6 +49,12 @@ fn check_hello(name: &str, locale: &str) -> Result<String, (ErrorCode, String)> 
         && locale.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !locale_ok {
         return Err((ErrorCode::LocaleInvalid, "locale must be a language tag such as ja, en or ja-Hira".into()));
+    }
+    if !look.is_valid() {
+        return Err((
+            ErrorCode::LookInvalid,
+            format!("a look is a colour below {} and a shape below {}", Look::COLORS, Look::SHAPES),
+        ));
     }
     Ok(name)
 }
@@ -93,24 +100,26 @@ pub(crate) fn receive_messages(
                 };
                 let avatar = client.avatar.unwrap_or(Entity::PLACEHOLDER);
                 let result = match (client.phase, msg) {
-                    (Phase::AwaitingHello { .. }, ClientMessage::Hello { protocol, name, locale }) => {
+                    (Phase::AwaitingHello { .. }, ClientMessage::Hello { protocol, name, locale, look }) => {
                         if protocol != PROTOCOL_VERSION {
                             protocol_mismatch(&mut server, &metrics, client, client_id, protocol, now);
                             continue;
                         }
-                        match check_hello(&name, &locale) {
+                        match check_hello(&name, &locale, look) {
                             Ok(name) => {
                                 let net_id = ids.allocate();
                                 let at = office.entry_point;
                                 // Staff appear under their account's name, marked as staff.
-                                let (name, staff) = match &client.principal {
-                                    Some(WorldPrincipal::Staff { name: account, .. }) => (account.clone(), true),
-                                    _ => (name, false),
+                                let (name, staff, look) = match &client.principal {
+                                    Some(WorldPrincipal::Staff { name: account, .. }) => {
+                                        (account.clone(), true, Look::default())
+                                    }
+                                    _ => (name, false, look),
                                 };
                                 let who = client.principal.clone().map(Who);
                                 let avatar = commands
                                     .spawn((
-                                        Avatar { net_id, client_id, name: name.clone(), locale, staff },
+                                        Avatar { net_id, client_id, name: name.clone(), locale, staff, look },
                                         Position { room: office.entry_room, at },
                                         Intent::default(),
                                     ))

@@ -101,8 +101,9 @@ fn publish_views(
             let e = &list[i];
             match view.seen.get(&e.net_id).copied() {
                 None => {
-                    let (name, staff) = names.get(e.entity).map(|a| (a.name.clone(), a.staff)).unwrap_or_default();
-                    appeared.push(AvatarInfo { id: e.net_id, name, pos: e.q, staff });
+                    let (name, staff, look) =
+                        names.get(e.entity).map(|a| (a.name.clone(), a.staff, a.look)).unwrap_or_default();
+                    appeared.push(AvatarInfo { id: e.net_id, name, pos: e.q, staff, look });
                     view.seen.insert(e.net_id, (e.q, tick));
                 }
                 Some(prev) if due(Some(prev), e.q, tick) => {

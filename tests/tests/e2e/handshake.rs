@@ -3,7 +3,7 @@
 
 use madoguchi_bots::Bot;
 use madoguchi_shared::ErrorCode;
-use madoguchi_shared::protocol::{Channel, ClientMessage, PROTOCOL_VERSION};
+use madoguchi_shared::protocol::{Channel, ClientMessage, Look, PROTOCOL_VERSION};
 use madoguchi_tests::{Harness, SOON};
 use renetcode::DisconnectReason;
 use std::net::UdpSocket;
@@ -13,7 +13,12 @@ use std::time::Duration;
 fn a_wrong_protocol_version_is_refused_with_both_versions_named() {
     let h = Harness::start(&[]);
     let mut bot = h.connect();
-    bot.send(&ClientMessage::Hello { protocol: 999, name: "Old App".into(), locale: "en".into() });
+    bot.send(&ClientMessage::Hello {
+        protocol: 999,
+        name: "Old App".into(),
+        locale: "en".into(),
+        look: Look::default(),
+    });
     assert!(bot.wait_until(SOON, |b| b.refused.is_some()), "expected a refusal");
     let (code, message) = bot.refused.clone().unwrap();
     assert_eq!(code, ErrorCode::ProtocolMismatch);
@@ -105,11 +110,43 @@ fn nothing_but_hello_is_accepted_before_the_handshake() {
     bot.hello("Aiko", "ja; DROP TABLE");
     assert!(bot.wait_until(SOON, |b| b.errors.len() == 4));
     assert_eq!(bot.errors[3].0, ErrorCode::LocaleInvalid);
+    bot.hello_as("Aiko", "ja", Look { color: 200, shape: 0 });
+    assert!(bot.wait_until(SOON, |b| b.errors.len() == 5));
+    assert_eq!(bot.errors[4].0, ErrorCode::LookInvalid, "{:?}", bot.errors[4]);
     bot.hello("Aiko", "ja");
     assert!(bot.wait_until(SOON, |b| b.me.is_some()));
     bot.hello("Aiko again", "ja");
-    assert!(bot.wait_until(SOON, |b| b.errors.len() == 5));
-    assert_eq!(bot.errors[4].0, ErrorCode::AlreadyJoined);
+    assert!(bot.wait_until(SOON, |b| b.errors.len() == 6));
+    assert_eq!(bot.errors[5].0, ErrorCode::AlreadyJoined);
+}
+
+/// The look a resident chose on the join screen is the one everyone else sees; a clerk is seen
+/// in the staff's look whatever their client sent.
+#[test]
+fn everyone_sees_the_look_a_resident_chose_and_staff_in_theirs() {
+    let h = Harness::start(&[]);
+    let mut a = h.connect();
+    a.hello_as("Aiko", "ja", Look { color: 5, shape: 2 });
+    assert!(a.wait_until(SOON, |a| a.me.is_some()), "{:?}", a.errors);
+    let mut b = h.connect();
+    b.hello_as("Bao", "vi", Look { color: 1, shape: 0 });
+    assert!(b.wait_until(SOON, |b| b.me.is_some()), "{:?}", b.errors);
+    let clerk = h.clerk("kato", "welfare");
+    let mut c = h.join_as(&clerk, "ignored");
+    let mut watcher = h.join("watcher");
+    assert!(
+        watcher.wait_until(SOON, |w| w.looks.len() >= 3),
+        "{:?} {:?} {:?} {:?}",
+        watcher.looks,
+        a.errors,
+        b.errors,
+        c.errors
+    );
+    assert_eq!(watcher.looks.get("Aiko"), Some(&Look { color: 5, shape: 2 }));
+    assert_eq!(watcher.looks.get("Bao"), Some(&Look { color: 1, shape: 0 }));
+    assert_eq!(watcher.looks.get("kato"), Some(&Look::default()), "{:?}", watcher.looks);
+    assert!(a.wait_until(SOON, |a| a.looks.get("Bao") == Some(&Look { color: 1, shape: 0 })));
+    c.pump();
 }
 
 #[test]

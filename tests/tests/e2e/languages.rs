@@ -44,6 +44,7 @@ fn the_text_mode_and_the_3d_office_speak_chinese_korean_and_vietnamese() {
                 "lobby": lang.name(&lobby.file.name),
                 "play_name": t("play-name"),
                 "play_enter": t("play-enter"),
+                "colors": (0..8).map(|i| t(&format!("look-color-{i}"))).collect::<Vec<_>>(),
             }),
         );
     }

@@ -186,7 +186,8 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
     let shot = std::env::temp_dir().join(format!("madoguchi-native-{}.png", std::process::id()));
     let _ = std::fs::remove_file(&shot);
     let mut cmd = Command::new(bin);
-    cmd.args(["--server", &h.base(), "--name", "描画テスト", "--lang", "ja", "--screenshot"]).arg(&shot);
+    cmd.args(["--server", &h.base(), "--name", "描画テスト", "--lang", "ja", "--look", "1,0", "--screenshot"])
+        .arg(&shot);
     let (status, err, mut saw) = run_client(cmd, &x, &mut watcher, "描画テスト", |_| {});
     assert!(status.is_some_and(|s| s.success()), "the client failed ({status:?}):\n{err}");
     saw |= watcher.wait_until(SOON, |b| b.others.values().any(|(n, _)| n == "描画テスト"));
@@ -208,7 +209,7 @@ fn the_desktop_client_renders_the_office_under_xvfb() {
         })
         .count();
     assert!(dark > 200, "no HUD text drawn at the top left ({dark} dark pixels)");
-    // Our avatar is the orange one, near the middle of the picture.
+    // Our avatar is the orange one (`--look 1,0`: orange, round), near the middle of the picture.
     let orange = px.chunks(3).filter(|p| p[0] > 200 && p[1] > 100 && p[1] < 190 && p[2] < 90).count();
     assert!(orange > 100, "our avatar is not drawn ({orange} orange pixels)");
     eprintln!("{w}x{hgt}, {} colors, {dark} dark HUD pixels, {orange} avatar pixels", colors.len());

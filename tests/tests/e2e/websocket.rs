@@ -70,7 +70,12 @@ fn websocket_tickets_are_required_single_use_and_need_a_session() {
     let again = madoguchi_bots::Bot::connect_ws(&h.base(), &ticket);
     assert!(again.is_err(), "a ticket works once");
     // The protocol rules are the same as over UDP: a second Hello is refused.
-    first.send(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, name: "t".into(), locale: "ja".into() });
+    first.send(&ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: "t".into(),
+        locale: "ja".into(),
+        look: madoguchi_shared::protocol::Look::default(),
+    });
     assert!(first.wait_until(SOON, |b| b.errors.iter().any(|(c, _)| *c == ErrorCode::AlreadyJoined)));
 }
 
