@@ -48,6 +48,11 @@ const PAUSED_UPDATE: std::time::Duration = std::time::Duration::from_secs(1);
 #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
 fn pause_drawing(winit: Option<&mut bevy::winit::WinitSettings>, paused: bool) {
     #[cfg(target_arch = "wasm32")]
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        // For the phone test: <body data-paused="true"> while the overlay covers the game.
+        let _ = body.set_attribute("data-paused", if paused { "true" } else { "false" });
+    }
+    #[cfg(target_arch = "wasm32")]
     if let Some(w) = winit {
         *w = if paused {
             let slow = bevy::winit::UpdateMode::reactive_low_power(PAUSED_UPDATE);

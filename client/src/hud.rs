@@ -409,10 +409,12 @@ fn mirror_to_page(
 /// data-hud-overflow="…" data-hud-small="…">` list the shown UI nodes that reach past the
 /// window's edges and the shown buttons under 44 × 44 px (empty when all is well), once a
 /// second. Labels that float over the room (names, signs) follow the 3D view and are left out.
+/// `data-frames` counts the frames drawn so far (a paused game adds about one a second).
 #[cfg(target_arch = "wasm32")]
 #[allow(clippy::type_complexity)]
 fn report_layout(
     time: Res<Time<Real>>,
+    frames: Res<bevy::diagnostic::FrameCount>,
     windows: Query<&Window>,
     nodes: Query<
         (Entity, &ComputedNode, &bevy::ui::UiGlobalTransform, &InheritedVisibility, Has<Button>, Option<&Text>),
@@ -446,6 +448,7 @@ fn report_layout(
     if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
         let _ = body.set_attribute("data-hud-overflow", &over.join(" | "));
         let _ = body.set_attribute("data-hud-small", &small.join(" | "));
+        let _ = body.set_attribute("data-frames", &frames.0.to_string());
     }
 }
 

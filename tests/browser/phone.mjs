@@ -1,12 +1,17 @@
-// The 3D office on phones in portrait (390×844 and 360×640, touch) and on a desktop (1280×720),
-// in Japanese. On each, a resident enters, opens "窓口へ行く" (go to a counter), taps a counter in
+// The 3D office on phones in portrait (390×844 and 360×640, touch), a phone in landscape
+// (844×390, touch) and on a desktop (1280×720), in Japanese. On each, a resident enters, opens "窓口へ行く" (go to a counter), taps a counter in
 // the other room, and the avatar walks there by the server's routes (through the door) and takes
 // a ticket on arrival; the Rust test (the clerk) calls it; the called banner shows. Checked on
 // each: no on-screen control reaches past the viewport (the client reports its own UI nodes on
 // <body data-hud-overflow>), buttons and the page's controls are at least 44 px, and on touch no
-// hint names a key (on the desktop the hints name keys). Screenshots go to SCREENSHOTS.
+// hint names a key (on the desktop the hints name keys). On the 390 px phone the clerk then
+// starts the consultation: its page covers the whole screen, fits it (no sideways scrolling,
+// controls at least 44 px), and the game behind it stops drawing (about a frame a second instead
+// of many). Screenshots go to SCREENSHOTS.
 //
 //   this script prints "ticket <label>" -> the test calls that ticket and answers "called"
+//   this script prints "consult <label>" -> the test starts that desk's consultation and
+//                                           answers "started"
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 SCREENSHOTS=… node phone.mjs
 import { launch, checker, conversation, MEDIA_ARGS } from './lib.mjs';
@@ -19,8 +24,9 @@ const { check, finish } = checker(out, 420);
 const { expect, say } = conversation();
 
 const RUNS = [
-  { name: 'phone-390', viewport: { width: 390, height: 844 }, touch: true, counter: 'A1', who: '山田 花子' },
+  { name: 'phone-390', viewport: { width: 390, height: 844 }, touch: true, counter: 'A1', who: '山田 花子', consult: true },
   { name: 'phone-360', viewport: { width: 360, height: 640 }, touch: true, counter: 'C1', who: '佐藤 次郎' },
+  { name: 'landscape', viewport: { width: 844, height: 390 }, touch: true, counter: 'B1', who: '高橋 三郎' },
   { name: 'desktop', viewport: { width: 1280, height: 720 }, touch: false, counter: 'E1', who: '鈴木 一郎' },
 ];
 // Words that name a key: none may appear on a touch screen.
@@ -70,6 +76,11 @@ try {
     check(layout.hudOverflow === '', `${run.name}: nothing on screen reaches past the viewport`, layout.hudOverflow);
     check(layout.hudSmall === '', `${run.name}: on-screen buttons are at least 44 px`, layout.hudSmall);
     if (shots) await page.screenshot({ path: `${shots}/${run.name}-lobby.png` });
+    {
+      const f0 = await page.evaluate(() => Number(document.body.dataset.frames || 0));
+      await page.waitForTimeout(3000);
+      r.lobby_frames_3s = (await page.evaluate(() => Number(document.body.dataset.frames || 0))) - f0;
+    }
     // Go to a counter without steering.
     const go = page.locator('#go summary');
     if (run.touch) await go.tap(); else await go.click();
@@ -96,6 +107,36 @@ try {
     r.called_layout = layout;
     check(layout.hudOverflow === '', `${run.name}: called, nothing reaches past the viewport`, layout.hudOverflow);
     if (shots) await page.screenshot({ path: `${shots}/${run.name}-called.png` });
+    if (run.consult) {
+      // Frames drawn in 3 s, from the client's own count.
+      const frames = () => page.evaluate(() => Number(document.body.dataset.frames || 0));
+      const drawn = async () => { const a = await frames(); await page.waitForTimeout(3000); return (await frames()) - a; };
+      r.frames_before = await drawn();
+      say('consult ' + label);
+      await expect('started');
+      const overlay = await page.waitForSelector('iframe#consultation', { timeout: 30_000 });
+      const box = await overlay.boundingBox();
+      check(box && box.x <= 0 && box.y <= 0 && box.width >= run.viewport.width && box.height >= run.viewport.height, `${run.name}: the consultation covers the whole screen`, box);
+      const frame = await overlay.contentFrame();
+      await frame.waitForSelector('#consult', { timeout: 30_000 });
+      await page.waitForTimeout(1500);
+      r.consult_fit = await frame.evaluate(() => {
+        const d = document.documentElement;
+        const shown = (e) => { const b = e.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
+        return {
+          sideways: d.scrollWidth - d.clientWidth,
+          small: [...document.querySelectorAll('button, a, input')].filter(shown).filter((e) => { const b = e.getBoundingClientRect(); return b.height < 44 || b.width < 44; }).map((e) => e.outerHTML.slice(0, 60)),
+        };
+      });
+      check(r.consult_fit.sideways <= 1, `${run.name}: the consultation page does not scroll sideways`, r.consult_fit);
+      check(r.consult_fit.small.length === 0, `${run.name}: the consultation page's controls are 44 px`, r.consult_fit);
+      // Paused, the game updates once a second; a software-rendered game draws only a few frames
+      // a second anyway, so the count is checked against that rate, not against the count before.
+      r.frames_during = await drawn();
+      r.paused = await page.evaluate(() => document.body.dataset.paused);
+      check(r.paused === 'true' && r.frames_during <= 5, `${run.name}: the game stops drawing behind the consultation`, { before: r.frames_before, during: r.frames_during, paused: r.paused });
+      if (shots) await page.screenshot({ path: `${shots}/${run.name}-consultation.png` });
+    }
     check(errors.length === 0, `${run.name}: no page errors`, errors);
     await ctx.close();
   }

@@ -274,11 +274,14 @@ fn the_client_files_are_served_brotli_or_gzip_with_one_etag_per_encoding() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The 3D office on phones in portrait (390×844, 360×640, touch) and on a desktop (1280×720):
+/// The 3D office on phones in portrait (390×844, 360×640, touch), in landscape (844×390) and on
+/// a desktop (1280×720):
 /// `tests/browser/phone.mjs` enters, goes to a counter in the other room through the page's
 /// counters list (the avatar walks there through the door and takes a ticket on arrival), and
 /// is called by this test's clerks; on each screen nothing reaches past the viewport, controls
-/// are at least 44 px, and touch hints name no key. Screenshots: `target/screenshots/phone/`.
+/// are at least 44 px, and touch hints name no key; on the 390 px phone the consultation then
+/// covers the screen, fits it, and the game stops drawing behind it. Screenshots:
+/// `target/screenshots/phone/`.
 #[test]
 fn the_3d_office_works_on_a_phone_in_portrait_through_the_counters_list() {
     let _one = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
@@ -286,30 +289,45 @@ fn the_3d_office_works_on_a_phone_in_portrait_through_the_counters_list() {
     assert!(dist.join("madoguchi_bg.wasm").exists(), "the browser client is not built: run scripts/build-web");
     let dist_s = dist.display().to_string();
     let h = Harness::start(&["--always-open", "--sessions-per-minute", "0", "--web-dir", &dist_s]);
-    let clerks: Vec<(char, String)> =
-        [('A', "resident_registration", "a1"), ('C', "children_families", "c1"), ('E', "taxation", "e1")]
-            .into_iter()
-            .map(|(prefix, department, desk)| {
-                let clerk = h.clerk(&format!("clerk.{desk}"), department);
-                assert_eq!(h.call("POST", &format!("/api/v1/staff/desks/{desk}/take"), Some(&clerk), None).0, 200);
-                (prefix, clerk)
-            })
-            .collect();
+    let clerks: Vec<(char, String)> = [
+        ('A', "resident_registration", "a1"),
+        ('B', "insurance_pension", "b1"),
+        ('C', "children_families", "c1"),
+        ('E', "taxation", "e1"),
+    ]
+    .into_iter()
+    .map(|(prefix, department, desk)| {
+        let clerk = h.clerk(&format!("clerk.{desk}"), department);
+        assert_eq!(h.call("POST", &format!("/api/v1/staff/desks/{desk}/take"), Some(&clerk), None).0, 200);
+        (prefix, clerk)
+    })
+    .collect();
     let mut page = madoguchi_tests::BrowserScript::start(
         "phone.mjs",
         &[("MADOGUCHI_BASE", &h.base()), ("SCREENSHOTS", &madoguchi_tests::screenshots("phone"))],
     );
-    let mut called = Vec::new();
+    let (mut called, mut consulted) = (Vec::new(), 0);
     let mut last = page.next_line();
-    while let Some(label) = last.strip_prefix("ticket ").map(str::to_string) {
-        let prefix = label.chars().next().unwrap_or_default();
-        let (_, clerk) = clerks.iter().find(|(p, _)| *p == prefix).expect("a clerk for the ticket");
-        let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(clerk), None);
-        assert_eq!((s, v["called"]["label"].as_str()), (200, Some(label.as_str())), "{v}");
-        called.push(label);
-        page.answer("called");
+    loop {
+        let clerk_of = |label: &str| {
+            let prefix = label.chars().next().unwrap_or_default();
+            clerks.iter().find(|(p, _)| *p == prefix).map(|(_, c)| c.clone()).expect("a clerk for the ticket")
+        };
+        if let Some(label) = last.strip_prefix("ticket ").map(str::to_string) {
+            let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", Some(&clerk_of(&label)), None);
+            assert_eq!((s, v["called"]["label"].as_str()), (200, Some(label.as_str())), "{v}");
+            called.push(label);
+            page.answer("called");
+        } else if let Some(label) = last.strip_prefix("consult ") {
+            let (s, v) = h.call("POST", "/api/v1/staff/consultations", Some(&clerk_of(label)), None);
+            assert_eq!(s, 201, "{v}");
+            consulted += 1;
+            page.answer("started");
+        } else {
+            break;
+        }
         last = page.next_line();
     }
     let report = page.finish(last);
-    assert_eq!(called.len(), 3, "{report}");
+    assert_eq!((called.len(), consulted), (4, 1), "{report}");
 }
