@@ -371,6 +371,24 @@ fn banner(
     }
 }
 
+/// On a short landscape screen (a phone on its side) the banner keeps to the left of the middle,
+/// where the avatar is, in a smaller font; elsewhere it may span up to 720 px.
+fn fit_banner(windows: Query<&Window, Changed<Window>>, mut q: Query<(&mut Node, &mut TextFont), With<Banner>>) {
+    let Ok(window) = windows.single() else { return };
+    let short = window.width() > window.height() && window.height() < 600.0;
+    for (mut node, mut font) in &mut q {
+        if short {
+            node.width = Val::Px((window.width() * 0.42).min(420.0));
+            node.align_self = AlignSelf::FlexStart;
+            font.font_size = FontSize::Px(18.0);
+        } else {
+            node.width = Val::Auto;
+            node.align_self = AlignSelf::Stretch;
+            font.font_size = FontSize::Px(24.0);
+        }
+    }
+}
+
 /// In the browser, the canvas says nothing to a screen reader: the status and ticket lines are
 /// mirrored into the page's `#hud-live` region (role=status), which also lets tests read them.
 #[cfg(target_arch = "wasm32")]
@@ -466,7 +484,7 @@ fn mirror_chat(chat: Res<ChatLog>) {
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup).add_systems(Update, (refresh, near_counter, take_button, banner));
+    app.add_systems(Startup, setup).add_systems(Update, (refresh, near_counter, take_button, banner, fit_banner));
     #[cfg(target_arch = "wasm32")]
     app.add_systems(PostUpdate, (mirror_to_page, mirror_chat, report_layout.after(bevy::ui::UiSystems::Layout)));
 }
