@@ -34,7 +34,8 @@ pub fn department_color(prefix: &str) -> Color {
     Color::hsl(hue, 0.55, 0.55)
 }
 
-/// A box `[x0, y0, x1, y1]` (layout metres) from height `y0` to `y1`: `(x0, x1, y0, y1, h0, h1)`.
+/// A box: its floor rectangle `[x0, y0, x1, y1]` (layout metres), then its bottom and top
+/// heights.
 pub type Block = ([f32; 4], f32, f32);
 
 /// The boxes of a counter's furniture besides the desk itself: the desk's top, the clerk's chair
@@ -134,7 +135,7 @@ mod tests {
     use super::*;
 
     fn office() -> Office {
-        crate::embedded_office()
+        crate::office::embedded_office()
     }
 
     #[test]

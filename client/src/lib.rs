@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod input;
 pub mod link;
 pub mod net;
+pub mod office;
 pub mod platform;
 pub mod scene;
 #[cfg(not(target_arch = "wasm32"))]
@@ -23,18 +24,7 @@ use bevy::prelude::*;
 use madoguchi_shared::layout::Office;
 use std::sync::Arc;
 
-/// The office layout the client draws: the same files the server loads, built in.
-pub fn embedded_office() -> Office {
-    let office = ("office.toml", include_str!("../../assets/office.toml"));
-    let rooms = [
-        ("layouts/counters.toml", include_str!("../../assets/layouts/counters.toml")),
-        ("layouts/lobby.toml", include_str!("../../assets/layouts/lobby.toml")),
-    ];
-    let rooms: Vec<(String, String)> = rooms.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-    // The build checks these files with the server's own validation (see the tests); a bad
-    // layout fails the build's tests, not a resident's browser.
-    Office::parse(office, &rooms).unwrap_or_else(|e| panic!("built-in layout: {e}"))
-}
+pub use office::embedded_office;
 
 /// The logic of the client (connection, world, input) without a window: for tests.
 pub fn headless_app(office: Office) -> App {

@@ -83,6 +83,17 @@ fn counter_head(office: &Office, lang: Lang, department: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One box of the room, in `mat`.
+fn spawn_block(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    mat: &Handle<StandardMaterial>,
+    (rect, y0, y1): Block,
+) {
+    let (m, c) = cuboid_between(rect, y0, y1);
+    commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat.clone()), Transform::from_translation(c), RoomPiece));
+}
+
 /// Rebuilds the room's geometry when we arrive in a room.
 #[allow(clippy::too_many_arguments)]
 fn build_room(
@@ -119,10 +130,7 @@ fn build_room(
             RoomPiece,
         ));
     }
-    let mut block = |mat: &Handle<StandardMaterial>, (rect, y0, y1): Block| {
-        let (m, c) = cuboid_between(rect, y0, y1);
-        commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat.clone()), Transform::from_translation(c), RoomPiece));
-    };
+    let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(&mut commands, &mut meshes, mat, b);
     let mut paint = |color: Color| materials.add(StandardMaterial { base_color: color, ..default() });
     let wood = paint(Color::srgb(0.80, 0.68, 0.50));
     let pillar = paint(Color::srgb(0.88, 0.88, 0.86));
@@ -230,15 +238,7 @@ fn build_room(
         let color = department_color(&prefix);
         let mat = materials.add(StandardMaterial { base_color: color, ..default() });
         let parts = decor::counter_parts(ct);
-        let mut block = |mat: &Handle<StandardMaterial>, (rect, y0, y1): Block| {
-            let (m, c) = cuboid_between(rect, y0, y1);
-            commands.spawn((
-                Mesh3d(meshes.add(m)),
-                MeshMaterial3d(mat.clone()),
-                Transform::from_translation(c),
-                RoomPiece,
-            ));
-        };
+        let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(&mut commands, &mut meshes, mat, b);
         block(&mat, parts.body);
         block(&wood, parts.top);
         for p in parts.chair {
