@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod consult;
 pub mod decor;
+pub mod go;
 pub mod hud;
 pub mod i18n;
 pub mod input;
@@ -80,7 +81,7 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
         warn!("font: {e:?}");
     }
     #[cfg(not(target_arch = "wasm32"))]
-    app.add_plugins((shot::plugin, signin::plugin));
+    app.add_plugins((shot::plugin, signin::plugin, go::plugin));
     if let Some(join) = join {
         app.insert_resource(join);
     }
@@ -331,6 +332,50 @@ mod tests {
         app.update();
         app.update();
         assert!(sent(&mut app).is_empty(), "standing still sends nothing");
+    }
+
+    #[test]
+    fn the_desktop_counters_list_walks_to_a_counter_in_the_other_room() {
+        let o = embedded_office();
+        let mut app = headless_app(o.clone());
+        app.add_plugins(go::plugin);
+        app.update();
+        let corner_shown = |app: &mut App| {
+            let mut q = app.world_mut().query_filtered::<&Visibility, With<go::GoCorner>>();
+            q.iter(app.world()).any(|v| *v == Visibility::Inherited)
+        };
+        assert!(!corner_shown(&mut app), "not in the office: no list");
+        let lobby = o.room_index("lobby").unwrap();
+        say(&mut app, ServerMessage::EnteredRoom { room: lobby, pos: QPos::from_point(Point::new(12.0, 2.0)) });
+        app.world_mut().resource_mut::<world::WorldView>().me = Some(1);
+        app.update();
+        assert!(corner_shown(&mut app), "in the office: the button shows");
+        let find = |app: &mut App, id: &str| {
+            let mut q = app.world_mut().query::<(Entity, &go::GoCounter)>();
+            q.iter(app.world()).find(|(_, c)| c.0 == id).map(|(e, _)| e).expect("the counter's button")
+        };
+        let toggle = {
+            let mut q = app.world_mut().query_filtered::<Entity, With<go::GoToggle>>();
+            q.single(app.world()).unwrap()
+        };
+        app.world_mut().entity_mut(toggle).insert(Interaction::Pressed);
+        app.update();
+        let open = {
+            let mut q = app.world_mut().query_filtered::<&Node, With<go::GoList>>();
+            q.single(app.world()).unwrap().display
+        };
+        assert_eq!(open, Display::Flex, "the button opens the list");
+        sent(&mut app);
+        let c1 = find(&mut app, "c1");
+        app.world_mut().entity_mut(c1).insert(Interaction::Pressed);
+        app.update();
+        assert_eq!(app.world().resource::<input::PendingTake>().0.as_deref(), Some("c1"));
+        let out = sent(&mut app);
+        let door = input::next_leg(&o, lobby, "c1").unwrap();
+        assert!(
+            out.iter().any(|m| matches!(m, ClientMessage::MoveTo { target, .. } if target.to_point().x == door.x)),
+            "first to the door: {out:?}"
+        );
     }
 
     #[test]
