@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod consult;
 pub mod decor;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod go;
 pub mod hud;
 pub mod i18n;
