@@ -61,6 +61,8 @@ async function mediaFlows(page, who) {
 
 const browser = await launch(MEDIA_ARGS);
 let failed = null;
+// The clerk's page, to say where it was when the run fails.
+let clerkPage = null;
 try {
   if (shots) await mkdir(shots, { recursive: true });
   const staffCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
@@ -69,6 +71,7 @@ try {
     : await browser.newContext({ locale: 'ja-JP', viewport: { width: 360, height: 640 }, hasTouch: true, isMobile: true });
   for (const c of [staffCtx, residentCtx]) c.setDefaultTimeout(20_000);
   const clerk = await staffCtx.newPage();
+  clerkPage = clerk;
   const resident = await residentCtx.newPage();
   const csp = [];
   const pageErrors = [];
@@ -329,6 +332,10 @@ try {
   check(csp.length === 0, 'no Content-Security-Policy violation', csp);
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+  if (clerkPage) {
+    out.clerk_url = clerkPage.url();
+    out.clerk_page = await clerkPage.locator('body').innerText({ timeout: 2_000 }).then((t) => t.slice(0, 600)).catch(() => '?');
+  }
 } finally {
   await browser.close();
 }
