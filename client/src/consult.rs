@@ -11,6 +11,7 @@
 //! consultation end) and gives the processor to the video. It draws again when the overlay goes.
 
 use crate::net::{ServerConfig, SessionToken};
+use crate::pacing::DrawingPaused;
 use crate::world::ActiveConsultation;
 use bevy::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -46,7 +47,9 @@ const PAUSED_UPDATE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Pauses drawing (the browser overlay covers the game) or resumes it.
 #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
-fn pause_drawing(winit: Option<&mut bevy::winit::WinitSettings>, paused: bool) {
+fn pause_drawing(winit: Option<&mut bevy::winit::WinitSettings>, drawing: &mut DrawingPaused, paused: bool) {
+    // Frame pacing judges the device by the frames it draws, not by the paused ones.
+    drawing.0 = paused;
     #[cfg(target_arch = "wasm32")]
     if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
         // For the phone test: <body data-paused="true"> while the overlay covers the game.
@@ -68,6 +71,7 @@ fn follow(
     session: Res<SessionToken>,
     config: Res<ServerConfig>,
     mut winit: Option<ResMut<bevy::winit::WinitSettings>>,
+    mut drawing: ResMut<DrawingPaused>,
     mut asked: Local<Asked>,
 ) {
     match (consultation.0, asked.id) {
@@ -87,7 +91,7 @@ fn follow(
             asked.id = None;
             if asked.shown {
                 crate::platform::close_consultation();
-                pause_drawing(winit.as_deref_mut(), false);
+                pause_drawing(winit.as_deref_mut(), &mut drawing, false);
             }
             asked.shown = false;
         }
@@ -98,7 +102,7 @@ fn follow(
         match answer {
             Some(Ok(url)) => {
                 crate::platform::open_consultation(&url);
-                pause_drawing(winit.as_deref_mut(), true);
+                pause_drawing(winit.as_deref_mut(), &mut drawing, true);
                 asked.shown = true;
             }
             Some(Err(e)) => {
@@ -112,5 +116,5 @@ fn follow(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(Update, follow);
+    app.init_resource::<DrawingPaused>().add_systems(Update, follow);
 }

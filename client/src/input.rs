@@ -27,10 +27,18 @@ pub struct InputState {
     pub seq: u32,
     pub last_vel: Point,
     pub since: f32,
+    /// Copies of the last stop still to send.
+    pub stops_left: u8,
 }
 
 /// How often a held direction is renewed (the server stops an avatar whose input lapses).
 const RENEW_EVERY: f32 = 0.05;
+
+/// A stop is sent this many more times, [`RENEW_EVERY`] apart: inputs travel unreliably, and a
+/// lost stop would walk the avatar on until the input lapses ([`INPUT_TTL`]).
+///
+/// [`INPUT_TTL`]: madoguchi_shared::limits::INPUT_TTL
+const STOP_REPEATS: u8 = 2;
 
 /// The walking direction the keys ask for, unit length or zero.
 pub fn key_direction(keys: &ButtonInput<KeyCode>) -> Point {
@@ -122,7 +130,13 @@ pub fn send_movement(
     state.since += time.delta_secs();
     let changed = vel != state.last_vel;
     let moving = vel != Point::ZERO;
-    if changed || (moving && state.since >= RENEW_EVERY) {
+    let repeat_stop = !moving && state.stops_left > 0 && state.since >= RENEW_EVERY;
+    if changed || (moving && state.since >= RENEW_EVERY) || repeat_stop {
+        state.stops_left = match (changed, moving) {
+            (_, true) => 0,
+            (true, false) => STOP_REPEATS,
+            (false, false) => state.stops_left - 1,
+        };
         state.seq = state.seq.wrapping_add(1);
         state.since = 0.0;
         state.last_vel = vel;

@@ -9,8 +9,10 @@ pub const WALK_SPEED: f32 = 1.6;
 pub const RUN_SPEED: f32 = 4.0;
 /// Half the side of the square an avatar occupies for collision, metres.
 pub const AVATAR_RADIUS: f32 = 0.3;
-/// An input not renewed within this time stops the avatar, so a lost "stop" cannot walk it forever.
-pub const INPUT_TTL: Duration = Duration::from_millis(500);
+/// An input not renewed within this time stops the avatar, so a client that stalls or goes away
+/// does not walk it on. Long enough that a device drawing one frame a second (its inputs go out
+/// once a frame) walks smoothly; clients send a stop three times, so losing one costs nothing.
+pub const INPUT_TTL: Duration = Duration::from_millis(1000);
 
 /// How near a counter's resident spot a resident must stand to take a ticket there, metres.
 pub const TAKE_RANGE: f32 = 3.0;

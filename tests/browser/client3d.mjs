@@ -92,6 +92,21 @@ try {
   out.distinct_colors = colors;
   check(colors >= 8, 'the screenshot is not blank', colors);
   check(errors.length === 0, 'no page errors or CSP violations after connecting', errors);
+  // Frame pacing: software rendering is a weak device. Frames a second now, then the quality
+  // level the client settles on (<body data-quality>, absent while at full quality) and the
+  // frames a second at that level. Both rates are figures, not checks (a machine's load moves
+  // them); the step down is checked in the test (--walk).
+  const frames = () => page.evaluate(() => Number(document.body.dataset.frames || 0));
+  const fps = async (ms) => {
+    const a = await frames();
+    await page.waitForTimeout(ms);
+    return Math.round((await frames() - a) * 10_000 / ms) / 10;
+  };
+  out.fps_at_start = await fps(4000);
+  await page.waitForFunction(() => Number(document.body.dataset.quality || 0) >= 1, null, { timeout: 30_000 }).catch(() => {});
+  out.quality = Number(await page.evaluate(() => document.body.dataset.quality || 0));
+  out.fps_paced = await fps(4000);
+  if (walk) check(out.quality >= 1, 'slow frames step the quality down (frame pacing)', out);
   if (walk) {
     await page.locator('canvas#madoguchi').focus();
     const { holdUntil } = walker(page);

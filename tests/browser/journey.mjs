@@ -31,7 +31,7 @@ const base = process.env.MADOGUCHI_BASE;
 const shots = process.env.SCREENSHOTS;
 const mode = process.env.RESIDENT === '3d' ? '3d' : 'text';
 const out = { test: 'journey', mode };
-const { check, finish } = checker(out, mode === '3d' ? 330 : 240);
+const { check, finish } = checker(out, mode === '3d' ? 420 : 300);
 let n = 0;
 // A whole page for the console and the text mode; the 3D client is one screen (a full-page
 // capture of a busy software-rendered canvas can take longer than the test's patience).
@@ -63,16 +63,18 @@ const browser = await launch(MEDIA_ARGS);
 let failed = null;
 // The clerk's page, to say where it was when the run fails.
 let clerkPage = null;
+let residentPage = null;
 try {
   if (shots) await mkdir(shots, { recursive: true });
   const staffCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
   const residentCtx = mode === '3d'
     ? await browser.newContext({ locale: 'ja-JP', viewport: { width: 960, height: 600 } })
     : await browser.newContext({ locale: 'ja-JP', viewport: { width: 360, height: 640 }, hasTouch: true, isMobile: true });
-  for (const c of [staffCtx, residentCtx]) c.setDefaultTimeout(20_000);
+  for (const c of [staffCtx, residentCtx]) c.setDefaultTimeout(45_000);
   const clerk = await staffCtx.newPage();
   clerkPage = clerk;
   const resident = await residentCtx.newPage();
+  residentPage = resident;
   const csp = [];
   const pageErrors = [];
   for (const p of [clerk, resident]) {
@@ -108,7 +110,7 @@ try {
     check(Math.hypot(w.pos[0] - 4, w.pos[1] - 15) <= 1.5, 'standing at counter A1', w.pos);
     await resident.waitForTimeout(300);
     await resident.keyboard.press('KeyE');
-    await resident.waitForFunction(() => /A-\d{3}/.test(document.getElementById('hud-live').textContent), null, { timeout: 10_000 })
+    await resident.waitForFunction(() => /A-\d{3}/.test(document.getElementById('hud-live').textContent), null, { timeout: 30_000 })
       .catch(async () => { throw new Error('no ticket on the HUD: ' + await hud()); });
     out.ticket = (await hud()).match(/A-\d{3}/)[0];
     // Step back to wait, out of the counter's reach.
@@ -125,12 +127,12 @@ try {
   await shot(resident, 'resident-ticket');
 
   // 3. The clerk calls it; the resident comes; the consultation starts.
-  await clerk.waitForSelector('tr[data-ticket]', { timeout: 10_000 });
+  await clerk.waitForSelector('tr[data-ticket]', { timeout: 30_000 });
   await clerk.evaluate(() => document.activeElement && document.activeElement.blur());
   await clerk.keyboard.press('n');
   await clerk.waitForFunction(() => /呼び出し中/.test((document.getElementById('at-desk-status') || {}).textContent || ''));
   if (mode === '3d') {
-    await resident.waitForFunction((t) => new RegExp(`番号札 ${t} の方`).test(document.getElementById('hud-live').textContent), out.ticket, { timeout: 15_000 })
+    await resident.waitForFunction((t) => new RegExp(`番号札 ${t} の方`).test(document.getElementById('hud-live').textContent), out.ticket, { timeout: 30_000 })
       .catch(async () => { throw new Error('no called banner: ' + await hud()); });
     check(true, 'the resident is told their number is called (the banner)');
     await shot(resident, 'resident-called');
@@ -140,13 +142,13 @@ try {
     out.arrived_at = w.pos;
     check(Math.hypot(w.pos[0] - 4, w.pos[1] - 15) <= 1.8, 'back at counter A1', w.pos);
   } else {
-    await resident.waitForSelector('[data-called]', { timeout: 15_000 });
+    await resident.waitForSelector('[data-called]', { timeout: 30_000 });
     check(true, 'the resident is told their number is called');
     await shot(resident, 'resident-called');
     await resident.getByRole('button', { name: '窓口に来ました' }).click();
     await resident.waitForURL(/\/text\/consultation/);
   }
-  await clerk.waitForFunction(() => (document.getElementById('at-desk-status') || {}).textContent === '窓口にいます', null, { timeout: 15_000 });
+  await clerk.waitForFunction(() => (document.getElementById('at-desk-status') || {}).textContent === '窓口にいます', null, { timeout: 30_000 });
   check(true, 'the clerk sees the resident at the counter');
   await clerk.getByRole('button', { name: '相談を始める' }).click();
   await clerk.getByRole('link', { name: '相談を開く' }).click();
@@ -158,7 +160,7 @@ try {
       .catch(() => { throw new Error('no consultation overlay over the 3D office'); });
     rv = await overlay.contentFrame();
   }
-  await rv.waitForSelector('#consult', { timeout: 20_000 });
+  await rv.waitForSelector('#consult', { timeout: 45_000 });
   await mediaFlows(clerk, 'clerk');
   await mediaFlows(rv, 'resident');
   await shot(clerk, 'clerk-consultation');
@@ -169,7 +171,7 @@ try {
   // and they cannot fill the form (that is the clerk's).
   if (process.env.SUPERVISOR_LOGIN) {
     const superCtx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
-    superCtx.setDefaultTimeout(20_000);
+    superCtx.setDefaultTimeout(45_000);
     const sup = await superCtx.newPage();
     sup.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
     await sup.goto(base + '/staff');
@@ -188,7 +190,7 @@ try {
     await mediaFlows(sup, 'supervisor');
     check((await sup.locator('#form-editor').count()) === 0 && (await sup.getByRole('button', { name: '住民の申請を作成' }).count()) === 0,
       'a supervisor watches: no form editor');
-    await rv.waitForFunction(() => /責任者/.test(document.getElementById('people').textContent), null, { timeout: 15_000 })
+    await rv.waitForFunction(() => /責任者/.test(document.getElementById('people').textContent), null, { timeout: 30_000 })
       .catch(async () => { throw new Error('the resident does not see the supervisor: ' + await rv.locator('#people').textContent()); });
     check(true, 'the resident sees the supervisor present');
     const as = await axe(sup);
@@ -226,7 +228,7 @@ try {
 
   // The resident sees the form filled in, and confirms it.
   const confirm = rv.getByRole('button', { name: 'この内容で申請する' });
-  await confirm.waitFor({ timeout: 15_000 });
+  await confirm.waitFor({ timeout: 30_000 });
   if (mode === '3d') await rv.locator('#apps').scrollIntoViewIfNeeded();
   const shown = await rv.locator('#apps').textContent();
   check(shown.includes('東京都まどぐち区1-2-3') && shown.includes('転入届'), 'the resident sees the form as filled', shown);
@@ -258,14 +260,14 @@ try {
   await clerk.getByRole('button', { name: '相談を終了する' }).click();
   await clerk.waitForURL(/notice=consultation-ended/);
   if (mode === '3d') {
-    await resident.waitForSelector('iframe#consultation', { state: 'detached', timeout: 15_000 })
+    await resident.waitForSelector('iframe#consultation', { state: 'detached', timeout: 30_000 })
       .catch(() => { throw new Error('the overlay stayed after the consultation ended'); });
     check(true, 'ending it closes the overlay over the 3D office');
     // What happens next: the client's own panel opens by itself with the application.
     await resident.waitForFunction((r) => {
       const el = document.getElementById('apps-live');
       return el.dataset.open === 'true' && el.textContent.includes(r) && /審査中/.test(el.textContent);
-    }, reference, { timeout: 20_000 })
+    }, reference, { timeout: 45_000 })
       .catch(async () => { throw new Error('no what-happens-next panel: ' + await resident.evaluate(() => document.getElementById('apps-live').outerHTML)); });
     const panel = await resident.evaluate(() => document.getElementById('apps-live').textContent);
     check(panel.includes('転入届') && panel.includes('転出証明書の原本をお持ちください'), 'the 3D panel shows the procedure and the clerk\'s note', panel);
@@ -312,10 +314,10 @@ try {
       await resident.mouse.up();
     };
     await tap();
-    await resident.waitForFunction(() => document.getElementById('apps-live').dataset.open === 'false', null, { timeout: 10_000 })
+    await resident.waitForFunction(() => document.getElementById('apps-live').dataset.open === 'false', null, { timeout: 30_000 })
       .catch(() => { throw new Error('the button did not close the panel'); });
     await tap();
-    await resident.waitForFunction(() => /承認/.test(document.getElementById('apps-live').textContent), null, { timeout: 15_000 })
+    await resident.waitForFunction(() => /承認/.test(document.getElementById('apps-live').textContent), null, { timeout: 30_000 })
       .catch(async () => { throw new Error('the panel did not show the approval: ' + await resident.evaluate(() => document.getElementById('apps-live').textContent)); });
     const mine = await resident.evaluate(() => document.getElementById('apps-live').textContent);
     check(mine.includes(reference) && mine.includes('住民票に記載しました'), 'the resident sees what happens next in 3D', mine);
@@ -335,6 +337,20 @@ try {
   if (clerkPage) {
     out.clerk_url = clerkPage.url();
     out.clerk_page = await clerkPage.locator('body').innerText({ timeout: 2_000 }).then((t) => t.slice(0, 600)).catch(() => '?');
+  }
+  // The resident's frames (in 3D, the consultation overlay is one): where each was, and what its
+  // application list and media status said.
+  if (residentPage) {
+    out.resident_frames = [];
+    for (const f of residentPage.frames()) {
+      out.resident_frames.push(await f.evaluate(() => ({
+        url: location.href,
+        ended: (document.getElementById('consult') || { dataset: {} }).dataset.ended || null,
+        status: (document.getElementById('media-status') || {}).textContent || null,
+        apps: ((document.getElementById('apps') || {}).innerHTML || '').slice(0, 800),
+        body: Object.fromEntries(['room', 'pos', 'frames', 'paused'].map((k) => [k, document.body.dataset[k] || null])),
+      })).catch((e) => ({ url: f.url(), error: String(e).slice(0, 200) })));
+    }
   }
 } finally {
   await browser.close();

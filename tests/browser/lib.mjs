@@ -141,17 +141,25 @@ export const inbound = (page) =>
 // spot, goTo(x, y, tol) walks in timed steps, each shorter than the way left, and looks again
 // once the avatar has stopped.
 export function walker(page) {
-  const where = () => page.evaluate(() => ({ room: document.body.dataset.room, pos: (document.body.dataset.pos || '0,0').split(',').map(Number) }));
+  // `frames`: frames drawn so far, to tell a slow machine from a blocked walk when one fails.
+  const where = () => page.evaluate(() => ({
+    room: document.body.dataset.room,
+    pos: (document.body.dataset.pos || '0,0').split(',').map(Number),
+    frames: Number(document.body.dataset.frames || 0),
+  }));
   const holdUntil = async (keys, done, ms) => {
     for (const k of keys) await page.keyboard.down(k);
-    const end = Date.now() + ms;
-    let w = await where();
+    const start = Date.now();
+    const end = start + ms;
+    const first = await where();
+    let w = first;
     while (!done(w) && Date.now() < end) {
       await page.waitForTimeout(50);
       w = await where();
     }
     for (const k of [...keys].reverse()) await page.keyboard.up(k);
-    return w;
+    // How long it took and how many frames were drawn meanwhile (a failure says if it was slow).
+    return { ...w, ms: Date.now() - start, frames: w.frames - first.frames };
   };
   // Where the avatar is once it has not moved for 600 ms (at most 6 s).
   const settle = async () => {

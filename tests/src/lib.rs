@@ -551,6 +551,21 @@ macro_rules! on_both_backends {
     };
 }
 
+/// One 3D office in a software-rendered browser at a time. SwiftShader draws on the processor,
+/// and two of them beside each other (with the rest of the suite) on a 2-core machine slowed
+/// each to a frame every few seconds: steps that take a second on their own then outlasted the
+/// scripts' patience. Tests that run a browser with the 3D client hold this while it runs; the
+/// other tests go on beside it.
+pub fn software_gl() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves it poisoned: that says nothing to the next one.
+    ONE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The browser scripts that load the 3D office (`/play`), when run by [`BrowserScript`]
+/// (`journey.mjs` only with `RESIDENT=3d`).
+const SCRIPTS_WITH_3D: &[&str] = &["client3d.mjs", "languages.mjs", "phone.mjs", "reconnect.mjs", "signin.mjs"];
+
 /// A browser script of `tests/browser/` that may talk with the test: it prints a word when it
 /// needs the test to act, the test answers with a line; its last line is its JSON report.
 pub struct BrowserScript {
@@ -558,6 +573,8 @@ pub struct BrowserScript {
     to: std::process::ChildStdin,
     from: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     name: String,
+    /// Held while a script with the 3D office runs (see [`software_gl`]); dropped last.
+    _gl: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
 impl BrowserScript {
@@ -567,6 +584,9 @@ impl BrowserScript {
         use std::process::Stdio;
         let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/browser"));
         assert!(dir.join("node_modules/playwright-core").exists(), "run scripts/test-deps (scripts/test does)");
+        let with_3d =
+            SCRIPTS_WITH_3D.contains(&script) || (script == "journey.mjs" && env.contains(&("RESIDENT", "3d")));
+        let _gl = with_3d.then(software_gl);
         let mut cmd = std::process::Command::new("node");
         cmd.arg(script).current_dir(&dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         for (k, v) in env {
@@ -575,7 +595,7 @@ impl BrowserScript {
         let mut child = cmd.spawn().expect("run node (Node.js 20+ is needed for the browser tests)");
         let to = child.stdin.take().expect("stdin");
         let from = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-        BrowserScript { child, to, from, name: script.to_string() }
+        BrowserScript { _gl, child, to, from, name: script.to_string() }
     }
 
     /// The script's next line; empty once it has ended.

@@ -1,7 +1,7 @@
 //! Avatars move under the server's rule: seen by others, stopped by walls, capped in speed,
 //! and carried between rooms by doors.
 
-use madoguchi_shared::limits::{AVATAR_RADIUS, WALK_SPEED};
+use madoguchi_shared::limits::{AVATAR_RADIUS, INPUT_TTL, WALK_SPEED};
 use madoguchi_shared::protocol::ServerMessage;
 use madoguchi_shared::quant::Point;
 use madoguchi_tests::{Harness, SOON, office, pump_all, pump_until, saw};
@@ -52,6 +52,26 @@ fn walls_block() {
     let stop = wall.min.x - AVATAR_RADIUS;
     assert!((p.x - stop).abs() <= 0.02, "stopped flush against the wall at x={stop}, got {p:?}");
     assert!((p.y - p0.y).abs() < 0.02, "no sideways drift: {p:?}");
+}
+
+#[test]
+fn an_input_not_renewed_lapses_to_a_stop() {
+    let h = Harness::start(&[]);
+    let mut a = h.join("Stalled");
+    let p0 = a.pos.unwrap();
+    // One input west, then silence (a client that stalled, or whose stop was lost): the avatar
+    // walks for INPUT_TTL and stops, rather than walking on.
+    a.walk(Point::new(-WALK_SPEED, 0.0), false);
+    pump_all(&mut [&mut a], INPUT_TTL * 3);
+    let moved = p0.x - a.pos.unwrap().x;
+    let expected = WALK_SPEED * INPUT_TTL.as_secs_f32();
+    assert!(
+        (moved - expected).abs() <= WALK_SPEED * 0.15,
+        "walked {moved} m on one input: {expected} m ({INPUT_TTL:?} at {WALK_SPEED} m/s) expected"
+    );
+    let p1 = a.pos.unwrap();
+    pump_all(&mut [&mut a], Duration::from_millis(500));
+    assert_eq!(a.pos.unwrap(), p1, "and stays stopped");
 }
 
 #[test]

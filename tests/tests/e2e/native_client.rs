@@ -8,14 +8,18 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A virtual X display on a free number, gone when dropped.
+/// A virtual X display on a free number, gone when dropped. The desktop client draws on it in
+/// software (Mesa's lavapipe), so it is one of the software-rendered 3D offices that run one at a
+/// time ([`madoguchi_tests::software_gl`]).
 pub(crate) struct Xvfb {
     child: std::process::Child,
     pub(crate) display: String,
+    _gl: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Xvfb {
     pub(crate) fn start() -> Xvfb {
+        let _gl = madoguchi_tests::software_gl();
         let mut child = Command::new("Xvfb")
             .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
@@ -25,7 +29,7 @@ impl Xvfb {
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("Xvfb display number");
         let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb said {line:?}"));
-        Xvfb { child, display: format!(":{n}") }
+        Xvfb { child, display: format!(":{n}"), _gl }
     }
 }
 

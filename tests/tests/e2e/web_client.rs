@@ -46,6 +46,7 @@ fn the_browser_client_renders_joins_walks_takes_a_ticket_is_called_and_chats() {
     // A resident already in the office watches the browser client arrive.
     let mut watcher = h.join("watcher");
     let shot = std::env::temp_dir().join(format!("madoguchi-office-{}.png", std::process::id()));
+    let _gl = madoguchi_tests::software_gl();
     let mut child = Guard(
         Command::new("node")
             .arg("client3d.mjs")
@@ -155,6 +156,7 @@ fn the_browser_client_comes_back_by_itself_after_a_server_restart() {
     let mut h = Harness::start(&args);
     let base = h.base();
     let http_addr = base.trim_start_matches("http://").to_string();
+    let _gl = madoguchi_tests::software_gl();
     let mut child = Guard(
         Command::new("node")
             .arg("reconnect.mjs")
