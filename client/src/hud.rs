@@ -373,12 +373,18 @@ fn banner(
 
 /// On a short landscape screen (a phone on its side) the banner keeps to the left of the middle,
 /// where the avatar is, in a smaller font; elsewhere it may span up to 720 px.
-fn fit_banner(windows: Query<&Window, Changed<Window>>, mut q: Query<(&mut Node, &mut TextFont), With<Banner>>) {
+fn fit_banner(
+    windows: Query<&Window, Changed<Window>>,
+    ui_scale: Res<UiScale>,
+    mut q: Query<(&mut Node, &mut TextFont), With<Banner>>,
+) {
     let Ok(window) = windows.single() else { return };
-    let short = window.width() > window.height() && window.height() < 600.0;
+    // The screen's size in UI pixels (at a lowered resolution the window is smaller).
+    let (w, h) = (window.width() / ui_scale.0, window.height() / ui_scale.0);
+    let short = w > h && h < 600.0;
     for (mut node, mut font) in &mut q {
         if short {
-            node.width = Val::Px((window.width() * 0.42).min(420.0));
+            node.width = Val::Px((w * 0.42).min(420.0));
             node.align_self = AlignSelf::FlexStart;
             font.font_size = FontSize::Px(18.0);
         } else {
@@ -434,6 +440,7 @@ fn report_layout(
     time: Res<Time<Real>>,
     frames: Res<bevy::diagnostic::FrameCount>,
     windows: Query<&Window>,
+    ui_scale: Res<UiScale>,
     nodes: Query<
         (Entity, &ComputedNode, &bevy::ui::UiGlobalTransform, &InheritedVisibility, Has<Button>, Option<&Text>),
         Without<crate::scene::WorldLabel>,
@@ -446,7 +453,19 @@ fn report_layout(
     }
     *next = now + 1.0;
     let Ok(window) = windows.single() else { return };
-    let (w, h) = (window.width(), window.height());
+    // In UI pixels, as the nodes below (the same as the page's unless the resolution is lowered).
+    let (w, h) = (window.width() / ui_scale.0, window.height() / ui_scale.0);
+    // Just after a change of resolution the UI scale is new and the window's size not yet (it
+    // follows the canvas a frame or two later): wait until both agree with what the page shows.
+    let shown = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("madoguchi"))
+        .map(|c| c.get_bounding_client_rect());
+    if let Some(r) = shown
+        && ((r.width() as f32 - w).abs() > 2.0 || (r.height() as f32 - h).abs() > 2.0)
+    {
+        return;
+    }
     let (mut over, mut small) = (Vec::new(), Vec::new());
     for (e, node, at, visible, button, text) in &nodes {
         if !visible.get() || node.size.x <= 0.0 {

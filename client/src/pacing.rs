@@ -3,11 +3,16 @@
 //! consultation overlay has paused it) and steps the quality down when frames are slow for a
 //! while, and back up when they have been quick for longer:
 //!
-//! - level 0: full quality (4× multisampling);
-//! - level 1: no multisampling (each pixel shaded once instead of four times: the biggest cost
-//!   of a frame on a weak or software GPU);
-//! - level 2: also flat colours: every material unlit, so a pixel costs a colour instead of the
-//!   lighting model (on a software or weak GPU, most of a frame is that shading).
+//! - level 0: full quality (4× multisampling, the screen's own resolution);
+//! - level 1: no multisampling, and in the browser ¾ of the resolution (about half the pixels);
+//! - level 2: flat colours (every material unlit: a pixel costs a colour instead of the lighting
+//!   model), and in the browser half the resolution (a quarter of the pixels).
+//!
+//! Measured in headless Chromium drawing with SwiftShader (a processor standing in for the GPU,
+//! like a weak phone's), a frame's cost follows its pixels: at 960 × 600 the office drew 1.75
+//! frames a second, at 480 × 300 8.75; multisampling and lighting changed little there. So
+//! resolution is the step that counts in the browser; the desktop client, on real GPUs, keeps
+//! its window's resolution and steps down multisampling and lighting only.
 //!
 //! In the browser `<body data-quality="0|1|2">` says the level (tests read it).
 
@@ -94,6 +99,16 @@ pub fn lit(level: u8) -> bool {
     level < LOWEST
 }
 
+/// The share of the screen's resolution drawn at a level, where the platform can scale it.
+pub fn render_scale(level: u8, scales: bool) -> f32 {
+    match level {
+        _ if !scales => 1.0,
+        0 => 1.0,
+        1 => 0.75,
+        _ => 0.5,
+    }
+}
+
 fn pace(
     time: Res<Time<Real>>,
     paused: Res<DrawingPaused>,
@@ -101,6 +116,7 @@ fn pace(
     mut was_paused: Local<bool>,
     mut cameras: Query<&mut Msaa, With<Camera3d>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    mut ui_scale: ResMut<UiScale>,
 ) {
     if paused.0 {
         *was_paused = true;
@@ -115,6 +131,11 @@ fn pace(
     for mut m in &mut cameras {
         *m = msaa(level);
     }
+    // The canvas is laid out at `k` times the page's size and stretched back; the UI is scaled
+    // by the same `k`, so it keeps its size on the screen.
+    let k = render_scale(level, crate::platform::SCALES_RESOLUTION);
+    crate::platform::set_render_scale(k);
+    ui_scale.0 = k;
     let unlit = !lit(level);
     for (_, m) in materials.iter_mut() {
         if m.unlit != unlit {
@@ -207,5 +228,7 @@ mod tests {
         assert_eq!(msaa(0), Msaa::Sample4);
         assert_eq!(msaa(1), Msaa::Off);
         assert!(lit(0) && lit(1) && !lit(LOWEST));
+        assert_eq!([0, 1, 2].map(|l| render_scale(l, true)), [1.0, 0.75, 0.5]);
+        assert_eq!([0, 1, 2].map(|l| render_scale(l, false)), [1.0; 3]);
     }
 }

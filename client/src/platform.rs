@@ -128,6 +128,11 @@ mod native {
     /// The system browser's page ends by itself when the consultation does.
     pub fn close_consultation() {}
 
+    /// A desktop window draws at its own resolution (see [`crate::pacing`]).
+    pub const SCALES_RESOLUTION: bool = false;
+
+    pub fn set_render_scale(_k: f32) {}
+
     /// Netcode over UDP.
     pub struct UdpNetcode {
         socket: UdpSocket,
@@ -299,6 +304,33 @@ mod web {
         );
         if let Some(body) = doc.body() {
             let _ = body.append_child(&frame);
+        }
+    }
+
+    /// The browser game can draw at a lower resolution (see [`set_render_scale`]).
+    pub const SCALES_RESOLUTION: bool = true;
+
+    /// Draws the game at `k` times the page's resolution, stretched to fill the page: the canvas
+    /// is laid out `k` times as large (the client then renders that many pixels; the UI follows
+    /// through `UiScale`) and scaled up by a CSS transform. Pointer positions come in the
+    /// canvas's own, untransformed coordinates, so clicks and taps land where they did.
+    pub fn set_render_scale(k: f32) {
+        let Some(canvas) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("madoguchi"))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            return;
+        };
+        let style = canvas.style();
+        let percent = format!("{}%", k * 100.0);
+        let _ = style.set_property("width", &percent);
+        let _ = style.set_property("height", &percent);
+        if k < 1.0 {
+            let _ = style.set_property("transform", &format!("scale({})", 1.0 / k));
+            let _ = style.set_property("transform-origin", "0 0");
+        } else {
+            let _ = style.remove_property("transform");
         }
     }
 

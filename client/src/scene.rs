@@ -350,6 +350,7 @@ fn place_labels(
     camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
     followed: Query<&GlobalTransform, With<Avatar>>,
     mut labels: Query<(Entity, &WorldLabel, &mut Node, &mut Visibility)>,
+    ui_scale: Res<UiScale>,
     mut commands: Commands,
 ) {
     let Ok((cam, cam_tf)) = camera.single() else { return };
@@ -366,8 +367,10 @@ fn place_labels(
         };
         match cam.world_to_viewport(cam_tf, world) {
             Ok(p) => {
-                node.left = Val::Px(p.x - 30.0);
-                node.top = Val::Px(p.y - 10.0);
+                // The viewport is in the window's pixels, a node's place in UI pixels (they
+                // differ when the resolution is lowered, see `pacing`).
+                node.left = Val::Px(p.x / ui_scale.0 - 30.0);
+                node.top = Val::Px(p.y / ui_scale.0 - 10.0);
                 *vis = Visibility::Inherited;
             }
             Err(_) => *vis = Visibility::Hidden,

@@ -324,13 +324,18 @@ pub fn stick_direction(start: Vec2, now: Vec2) -> Point {
 fn touch_stick(
     touches: Res<Touches>,
     buttons: Query<&Interaction>,
+    ui_scale: Option<Res<UiScale>>,
     mut stick: ResMut<TouchStick>,
     mut dir: ResMut<StickDir>,
 ) {
+    // Touches come in the window's pixels; the drag lengths are the screen's (at a lowered
+    // resolution, see `pacing`, the window has fewer pixels than the screen).
+    let per_screen_px = ui_scale.map_or(1.0, |u| u.0);
+    let at = |t: &Touch| t.position() / per_screen_px;
     if stick.finger.is_none()
         && let Some(t) = touches.iter_just_pressed().next()
     {
-        stick.finger = Some((t.id(), t.position()));
+        stick.finger = Some((t.id(), at(t)));
         stick.dragging = false;
         stick.on_ui = buttons.iter().any(|i| *i != Interaction::None);
     }
@@ -341,7 +346,7 @@ fn touch_stick(
         }
         return;
     }
-    match touches.get_pressed(id).map(Touch::position) {
+    match touches.get_pressed(id).map(at) {
         Some(now) => {
             let d = stick_direction(start, now);
             if d != Point::ZERO {

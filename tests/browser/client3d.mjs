@@ -106,7 +106,18 @@ try {
   await page.waitForFunction(() => Number(document.body.dataset.quality || 0) >= 1, null, { timeout: 30_000 }).catch(() => {});
   out.quality = Number(await page.evaluate(() => document.body.dataset.quality || 0));
   out.fps_paced = await fps(4000);
-  if (walk) check(out.quality >= 1, 'slow frames step the quality down (frame pacing)', out);
+  // What the canvas draws (its backing store) against what it covers on the page.
+  out.canvas = await page.evaluate(() => {
+    const c = document.getElementById('madoguchi');
+    const r = c.getBoundingClientRect();
+    return { drawn: [c.width, c.height], shown: [Math.round(r.width), Math.round(r.height)], page: [innerWidth, innerHeight], dpr: devicePixelRatio };
+  });
+  if (walk) {
+    check(out.quality >= 1, 'slow frames step the quality down (frame pacing)', out);
+    const { drawn, shown, page: size, dpr } = out.canvas;
+    check(drawn[0] <= 0.8 * size[0] * dpr && drawn[1] <= 0.8 * size[1] * dpr, 'a lower quality draws fewer pixels', out.canvas);
+    check(Math.abs(shown[0] - size[0]) <= 1 && Math.abs(shown[1] - size[1]) <= 1, 'and still fills the page', out.canvas);
+  }
   if (walk) {
     await page.locator('canvas#madoguchi').focus();
     const { holdUntil } = walker(page);

@@ -105,7 +105,12 @@ try {
     await page.waitForTimeout(1200);
     layout = await pageLayout(page);
     r.called_layout = layout;
+    // By now a software-rendered game has lowered its resolution (frame pacing): the layout
+    // holds there too (the UI is scaled with it).
+    r.quality = Number(await page.evaluate(() => document.body.dataset.quality || 0));
+    check(r.quality >= 1, `${run.name}: slow frames lowered the quality`, r.quality);
     check(layout.hudOverflow === '', `${run.name}: called, nothing reaches past the viewport`, layout.hudOverflow);
+    check(layout.hudSmall === '', `${run.name}: called, on-screen buttons are at least 44 px`, layout.hudSmall);
     if (shots) await page.screenshot({ path: `${shots}/${run.name}-called.png` });
     if (run.consult) {
       // Frames drawn in 3 s, from the client's own count.
