@@ -89,6 +89,28 @@ impl Pacer {
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DrawingPaused(pub bool);
 
+/// Whether the page is hidden (another tab, a locked phone): see [`follow_page_visibility`].
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageHidden(pub bool);
+
+/// Follows the page's visibility (`<body data-hidden>`). A hidden page gets no animation frames,
+/// and the game updates (and so answers the office, which drops a client silent for 10 s) only
+/// in one: the page (`play.html`) then hands out its animation frames from a 1 s timer, so the
+/// game keeps its connection, hears its call and chimes. Frame pacing ignores those frames.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn follow_page_visibility(mut occluded: MessageReader<bevy::window::WindowOccluded>, mut hidden: ResMut<PageHidden>) {
+    let Some(now) = occluded.read().last().map(|o| o.occluded) else { return };
+    if now == hidden.0 {
+        return;
+    }
+    hidden.0 = now;
+    info!(hidden = now, "the page is {}", if now { "hidden: drawing once a second" } else { "shown again" });
+    #[cfg(target_arch = "wasm32")]
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        let _ = body.set_attribute("data-hidden", if now { "true" } else { "false" });
+    }
+}
+
 /// The multisampling of a level.
 pub fn msaa(level: u8) -> Msaa {
     if level == 0 { Msaa::Sample4 } else { Msaa::Off }
@@ -112,13 +134,14 @@ pub fn render_scale(level: u8, scales: bool) -> f32 {
 fn pace(
     time: Res<Time<Real>>,
     paused: Res<DrawingPaused>,
+    hidden: Res<PageHidden>,
     mut pacer: ResMut<Pacer>,
     mut was_paused: Local<bool>,
     mut cameras: Query<&mut Msaa, With<Camera3d>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut ui_scale: ResMut<UiScale>,
 ) {
-    if paused.0 {
+    if paused.0 || hidden.0 {
         *was_paused = true;
         return;
     }
@@ -167,7 +190,12 @@ fn new_materials_follow(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<Pacer>().init_resource::<DrawingPaused>().add_systems(Last, (pace, new_materials_follow));
+    app.init_resource::<Pacer>()
+        .init_resource::<DrawingPaused>()
+        .init_resource::<PageHidden>()
+        .add_systems(Last, (pace, new_materials_follow));
+    #[cfg(target_arch = "wasm32")]
+    app.add_systems(PreUpdate, follow_page_visibility);
 }
 
 #[cfg(test)]

@@ -26,6 +26,20 @@ try {
   const ctx = await browser.newContext({ viewport: { width: 960, height: 600 } });
   ctx.setDefaultTimeout(60_000);
   const page = await ctx.newPage();
+  // Counts the page's WebSockets (a reconnect opens another), and lets the test hide the page
+  // as a browser does: while window.__hide is set, animation frames do not come (headless
+  // Chromium never hides a page itself, and keeps drawing one in the background).
+  await page.addInitScript(() => {
+    const native = window.requestAnimationFrame.bind(window);
+    window.__hide = false;
+    window.__held = [];
+    window.requestAnimationFrame = (cb) => native((t) => (window.__hide ? window.__held.push(cb) : cb(t)));
+    const Real = window.WebSocket;
+    window.__wsOpened = 0;
+    window.WebSocket = function (...args) { window.__wsOpened++; return new Real(...args); };
+    window.WebSocket.prototype = Real.prototype;
+    Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   // The page's Content-Security-Policy must let the client load and connect: any violation
@@ -146,13 +160,48 @@ try {
     if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-counter.png'), await page.screenshot());
     check(out.ticket === 'C-001', 'walked to the counter and took ticket C-001 with E', tickets);
     // The test now has a clerk open c1 and call the next ticket: ours.
+    // The resident looks at another tab while waiting: the page says it is hidden
+    // (visibilityState, the visibilitychange event) and gets no animation frames, for longer
+    // than the office's 10 s of silence; the call comes then.
+    const hide = () => page.evaluate(() => {
+      window.__hide = true;
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      return window.__wsOpened;
+    });
+    const show = () => page.evaluate(() => {
+      window.__hide = false;
+      delete document.visibilityState;
+      delete document.hidden;
+      document.dispatchEvent(new Event('visibilitychange'));
+      for (const cb of window.__held.splice(0)) cb(performance.now());
+    });
+    const sockets = await hide();
+    // (Waits poll on a timer while hidden: Playwright's default polls on animation frames.)
+    await page.waitForFunction(() => document.body.dataset.hidden === 'true', null, { timeout: 10_000, polling: 250 })
+      .catch(() => { throw new Error('the client did not see the page hidden'); });
+    const f0 = await frames();
+    await page.waitForTimeout(15_000);
+    out.hidden_updates_15s = (await frames()) - f0;
+    check(out.hidden_updates_15s >= 5, 'hidden, the game still updates (about once a second)', out.hidden_updates_15s);
+    out.frames_held_hidden = await page.evaluate(() => window.__held.length);
     console.log(JSON.stringify({ step: 'ticket' }));
     const live = () => document.getElementById('hud-live').textContent;
-    await page.waitForFunction((f) => /please come to counter C1/.test(document.getElementById('hud-live').textContent), null, { timeout: 30_000 })
+    await page.waitForFunction(() => /please come to counter C1/.test(document.getElementById('hud-live').textContent), null, { timeout: 30_000, polling: 250 })
       .catch(async () => { throw new Error('no called banner: ' + (await page.evaluate(live))); });
     out.banner = (await page.evaluate(live)).split('\n')[0];
     out.chimes = Number(await page.evaluate(() => document.body.dataset.chimes || 0));
     check(out.chimes >= 1, 'the call chimed', out.chimes);
+    check(await page.evaluate(() => document.body.dataset.hidden === 'true'), 'called and chimed while the page was hidden');
+    out.sockets = [sockets, await page.evaluate(() => window.__wsOpened)];
+    check(out.sockets[0] >= 1 && out.sockets[1] === out.sockets[0], 'on the same connection: no reconnect', out.sockets);
+    // The resident comes back to the tab: drawing resumes.
+    await show();
+    await page.waitForFunction(() => document.body.dataset.hidden === 'false', null, { timeout: 10_000, polling: 250 })
+      .catch(() => { throw new Error('the client did not see the page shown again'); });
+    out.fps_shown_again = await fps(3000);
+    check(out.fps_shown_again >= 2, 'shown again, it draws again', out.fps_shown_again);
     if (process.env.SCREENSHOT) await writeFile(process.env.SCREENSHOT.replace(/\.png$/, '-called.png'), await page.screenshot());
     // Chat through the page's chat box: Enter in the game focuses it, Enter sends and returns.
     await page.locator('canvas#madoguchi').focus();

@@ -49,7 +49,8 @@ async function mediaFlows(page, who) {
   await page.waitForFunction(() => /接続しました/.test(document.getElementById('media-status').textContent), null, { timeout: 60_000 })
     .catch(async (e) => {
       const status = await page.evaluate(() => document.getElementById('media-status').textContent).catch(() => '?');
-      throw new Error(`${who}: media not connected (${status}): ${e.message.split('\n')[0]}`);
+      const sent = await page.evaluate(() => JSON.stringify(window.madoguchiConsult.sent())).catch(() => '?');
+      throw new Error(`${who}: media not connected (${status}; sent ${sent}): ${e.message.split('\n')[0]}`);
     });
   const a = await inbound(page);
   await page.waitForTimeout(3000);

@@ -18,13 +18,36 @@
   const url = new URL(root.dataset.signal, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(url.href);
-  const send = (m) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+  // The office takes 40 messages at once from one page, then 10 a second, and refuses (drops)
+  // the rest. A burst of ICE candidates must not lose one, so the page paces itself below that:
+  // 30 at once, then one every 125 ms; messages beyond wait their turn, in order.
+  const sent = {};
+  const queue = [];
+  let tokens = 30, last = Date.now(), timer = null;
+  const pump = () => {
+    timer = null;
+    const now = Date.now();
+    tokens = Math.min(30, tokens + (now - last) / 125);
+    last = now;
+    while (queue.length && tokens >= 1 && ws.readyState === WebSocket.OPEN) {
+      const m = queue.shift();
+      tokens -= 1;
+      sent[m.type] = (sent[m.type] || 0) + 1;
+      ws.send(JSON.stringify(m));
+    }
+    if (queue.length && ws.readyState <= WebSocket.OPEN) timer = setTimeout(pump, 125);
+  };
+  const send = (m) => {
+    if (ws.readyState !== WebSocket.OPEN || queue.length >= 200) return;
+    queue.push(m);
+    if (!timer) pump();
+  };
   let pc = null, local = null, ended = false, noMedia = false;
   const tx = { audio: [], video: [] };
   const streams = [0, 1, 2].map(() => new MediaStream());
   const figures = [0, 1, 2].map((i) => document.getElementById("slot-" + i));
   figures.forEach((f, i) => { f.querySelector("video").srcObject = streams[i]; });
-  window.madoguchiConsult = { pc: () => pc, ended: () => ended };
+  window.madoguchiConsult = { pc: () => pc, ended: () => ended, sent: () => ({ ...sent, queued: queue.length }) };
 
   async function startMedia(iceServers) {
     try {
