@@ -149,7 +149,6 @@ fn pace(
         pacer.restart_window();
         return;
     }
-    let was_lit = lit(pacer.level);
     let Some(level) = pacer.observe(time.delta_secs()) else { return };
     info!(level, "frame pacing: drawing at quality level {level} (0 is full)");
     for mut m in &mut cameras {
@@ -160,10 +159,10 @@ fn pace(
     let k = render_scale(level, crate::platform::SCALES_RESOLUTION);
     crate::platform::set_render_scale(k);
     ui_scale.0 = k;
-    // Every material is prepared again after this: only when lighting changes.
-    if lit(level) != was_lit {
-        for (_, m) in materials.iter_mut() {
-            m.unlit = !lit(level);
+    let unlit = !lit(level);
+    for (_, m) in materials.iter_mut() {
+        if m.unlit != unlit {
+            m.unlit = unlit;
         }
     }
     #[cfg(target_arch = "wasm32")]

@@ -303,11 +303,7 @@ try {
   // 7. After the consultation the resident keeps "what happens next": their application, its
   //    status and the clerk's note, in the text mode.
   if (mode === '3d') {
-    // The panel's button (top right): close, open again; opening asks the office again. The
-    // software-rendered game has lowered its resolution by now (frame pacing): the clicks must
-    // land all the same.
-    out.quality = Number(await resident.evaluate(() => document.body.dataset.quality || 0));
-    check(out.quality >= 1, 'the game draws at a lowered quality', out.quality);
+    // The panel's button (top right): close, open again; opening asks the office again.
     const box = await resident.locator('canvas#madoguchi').boundingBox();
     const tap = async () => {
       // Held for a few frames: a software-rendered frame is slow, and a press and release in
