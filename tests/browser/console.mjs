@@ -72,7 +72,12 @@ try {
   await page.getByRole('button', { name: '窓口 A1 を開く' }).focus();
   await page.keyboard.press('Enter');
   await page.waitForSelector('#call-next');
-  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'notice'), 'the outcome of an action gets the focus');
+  // The page's script moves the focus once the page has loaded, which may be a moment after the
+  // button is there.
+  const focused = await page
+    .waitForFunction(() => document.activeElement && document.activeElement.id === 'notice', null, { timeout: 5_000 })
+    .then(() => true, () => false);
+  check(focused, 'the outcome of an action gets the focus');
   check((await page.locator('#notice').textContent()).includes('窓口を開きました'), 'the desk is open');
   const beat = await page.evaluate(async () => (await fetch('/staff/heartbeat', { method: 'POST', headers: { 'x-csrf-token': document.getElementById('live').dataset.csrf } })).status);
   check(beat === 204, 'the presence heartbeat is accepted', beat);

@@ -137,6 +137,11 @@ try {
       check(r.consult_fit.small.length === 0, `${run.name}: the consultation page's controls are 44 px`, r.consult_fit);
       // Paused, the game updates once a second; a software-rendered game draws only a few frames
       // a second anyway, so the count is checked against that rate, not against the count before.
+      // The client writes its count at most once a second, so the first count written after the
+      // pause still adds the frames drawn in the last second before it (14 at once, measured):
+      // count from the first change on.
+      const settled = await frames();
+      await page.waitForFunction((f) => Number(document.body.dataset.frames || 0) !== f, settled, { timeout: 10_000 });
       r.frames_during = await drawn();
       r.paused = await page.evaluate(() => document.body.dataset.paused);
       check(r.paused === 'true' && r.frames_during <= 5, `${run.name}: the game stops drawing behind the consultation`, { before: r.frames_before, during: r.frames_during, paused: r.paused });

@@ -556,11 +556,26 @@ macro_rules! on_both_backends {
 /// each to a frame every few seconds: steps that take a second on their own then outlasted the
 /// scripts' patience. Tests that run a browser with the 3D client hold this while it runs; the
 /// other tests go on beside it.
-pub fn software_gl() -> std::sync::MutexGuard<'static, ()> {
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    // A test that failed while holding it leaves it poisoned: that says nothing to the next one.
-    ONE.lock().unwrap_or_else(|p| p.into_inner())
+///
+/// A lock on a file, so that it holds across processes: `cargo nextest` (which `scripts/test`
+/// uses) runs each test in a process of its own, `cargo test` runs them as threads of one. Under
+/// nextest, `.config/nextest.toml` also puts these tests in one test group, so that a test
+/// waiting here does not take a test slot; this lock is what makes it so either way.
+pub fn software_gl() -> SoftwareGl {
+    let path = std::env::temp_dir().join("madoguchi-tests-software-gl.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    // The lock goes with the file: released when the guard is dropped, or the process dies.
+    file.lock().unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    SoftwareGl(file)
 }
+
+/// Held while a software-rendered 3D office runs ([`software_gl`]).
+pub struct SoftwareGl(#[allow(dead_code)] std::fs::File);
 
 /// The browser scripts that load the 3D office (`/play`), when run by [`BrowserScript`]
 /// (`journey.mjs` only with `RESIDENT=3d`).
@@ -574,7 +589,7 @@ pub struct BrowserScript {
     from: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     name: String,
     /// Held while a script with the 3D office runs (see [`software_gl`]); dropped last.
-    _gl: Option<std::sync::MutexGuard<'static, ()>>,
+    _gl: Option<SoftwareGl>,
 }
 
 impl BrowserScript {

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub(crate) struct Xvfb {
     child: std::process::Child,
     pub(crate) display: String,
-    _gl: std::sync::MutexGuard<'static, ()>,
+    _gl: madoguchi_tests::SoftwareGl,
 }
 
 impl Xvfb {
