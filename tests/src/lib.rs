@@ -560,7 +560,7 @@ macro_rules! on_both_backends {
 /// A lock on a file, so that it holds across processes: `cargo nextest` (which `scripts/test`
 /// uses) runs each test in a process of its own, `cargo test` runs them as threads of one. Under
 /// nextest, `.config/nextest.toml` also puts these tests in one test group, so that a test
-/// waiting here does not take a test slot; this lock is what makes it so either way.
+/// waiting here does not take a test slot; the lock keeps them one at a time either way.
 pub fn software_gl() -> SoftwareGl {
     let path = std::env::temp_dir().join("madoguchi-tests-software-gl.lock");
     let file = std::fs::OpenOptions::new()
@@ -571,11 +571,13 @@ pub fn software_gl() -> SoftwareGl {
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     // The lock goes with the file: released when the guard is dropped, or the process dies.
     file.lock().unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-    SoftwareGl(file)
+    SoftwareGl { _file: file }
 }
 
 /// Held while a software-rendered 3D office runs ([`software_gl`]).
-pub struct SoftwareGl(#[allow(dead_code)] std::fs::File);
+pub struct SoftwareGl {
+    _file: std::fs::File,
+}
 
 /// The browser scripts that load the 3D office (`/play`), when run by [`BrowserScript`]
 /// (`journey.mjs` only with `RESIDENT=3d`).
