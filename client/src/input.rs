@@ -272,35 +272,66 @@ pub fn next_leg(office: &Office, room: u16, counter: &str) -> Option<Point> {
     Some(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0))
 }
 
+/// A walk to a counter whose avatar has not moved for this long (seconds) is asked for again:
+/// the server ends a route when something stops it on the way, and a resident who chose a
+/// counter should not be left standing halfway.
+const STALL_AFTER: f32 = 2.0;
+/// At most this many times per leg, so an avatar that really cannot get there stops asking.
+const STALL_RETRIES: u8 = 3;
+
+/// The leg being walked, and whether it is still moving.
+#[derive(Default)]
+pub struct Leg {
+    /// Counter, room and avatar the leg was sent for.
+    this: Option<(String, u16, Option<NetId>)>,
+    target: Point,
+    last_pos: Option<Point>,
+    still_for: f32,
+    retries: u8,
+}
+
 /// A counter chosen from the page's counters list, or clicked from afar: the avatar walks there
 /// by the server's routes, one leg per room (to the door, then to the counter), and the ticket
-/// is taken on arrival ([`take_on_arrival`]). Steering by hand ends the walk.
+/// is taken on arrival ([`take_on_arrival`]). Steering by hand ends the walk. A leg on which the
+/// avatar stands still for [`STALL_AFTER`] is sent again, up to [`STALL_RETRIES`] times.
 pub fn walk_to_counter(
+    time: Res<Time>,
     view: Res<WorldView>,
     office: Res<OfficeRes>,
     mut pending: ResMut<PendingTake>,
     mut out: MessageWriter<ToServer>,
-    mut leg: Local<Option<(String, u16, Option<NetId>)>>,
+    mut leg: Local<Leg>,
 ) {
     if let Some(id) = crate::platform::take_page_go().filter(|id| office.counter(id).is_some()) {
         pending.0 = Some(id);
-        *leg = None;
+        leg.this = None;
     }
-    let (Some(want), Some(room), Some(_)) = (pending.0.clone(), view.room, view.my_pos) else {
-        *leg = None;
+    let (Some(want), Some(room), Some(at)) = (pending.0.clone(), view.room, view.my_pos) else {
+        leg.this = None;
         return;
     };
     // A leg per room, and again after a reconnect (a new avatar).
     let this = Some((want.clone(), room, view.me));
-    if *leg == this {
+    if leg.this == this {
+        let moved = leg.last_pos.is_none_or(|p| p.distance_squared(at) > 1e-4);
+        leg.last_pos = Some(at);
+        leg.still_for = if moved { 0.0 } else { leg.still_for + time.delta_secs() };
+        if leg.still_for >= STALL_AFTER && leg.retries < STALL_RETRIES {
+            leg.retries += 1;
+            leg.still_for = 0.0;
+            out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(leg.target), run: false }));
+        }
         return;
     }
-    *leg = this;
     match next_leg(&office, room, &want) {
         Some(target) => {
+            *leg = Leg { this, target, last_pos: Some(at), ..default() };
             out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(target), run: false }));
         }
-        None => pending.0 = None,
+        None => {
+            leg.this = this;
+            pending.0 = None;
+        }
     }
 }
 

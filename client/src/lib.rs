@@ -344,6 +344,48 @@ mod tests {
         assert!(sent(&mut app).is_empty(), "standing still sends nothing");
     }
 
+    /// A walk to a counter on which the avatar stops short (the server ended its route) is asked
+    /// for again after a while, three times at most; while the avatar moves, nothing is resent.
+    #[test]
+    fn a_walk_to_a_counter_that_stops_short_is_asked_for_again_a_few_times() {
+        let mut app = app();
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_millis(200)));
+        let office = embedded_office();
+        let counters = office.room_index("counters").unwrap();
+        say(&mut app, welcome());
+        say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(20.0, 2.5)) });
+        sent(&mut app);
+        let moves = |app: &mut App| -> Vec<Point> {
+            sent(app)
+                .iter()
+                .filter_map(|m| match m {
+                    ClientMessage::MoveTo { target, .. } => Some(target.to_point()),
+                    _ => None,
+                })
+                .collect()
+        };
+        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
+        app.update();
+        assert_eq!(moves(&mut app).len(), 1, "the leg to the counter");
+        // Walking (5 s): nothing more.
+        let mut again = Vec::new();
+        for i in 0..25 {
+            let at = Point::new(20.0 - 0.3 * i as f32, 2.5 + 0.2 * i as f32);
+            app.world_mut().resource_mut::<world::WorldView>().my_pos = Some(at);
+            app.update();
+            again.extend(moves(&mut app));
+        }
+        assert!(again.is_empty(), "nothing resent while the avatar moves: {again:?}");
+        // Standing still short of the counter for 20 s: asked for again three times.
+        for _ in 0..100 {
+            app.update();
+            again.extend(moves(&mut app));
+        }
+        assert_eq!(again.len(), 3, "{again:?}");
+        assert!(again.iter().all(|p| p.distance(Point::new(4.0, 15.0)) < 0.05), "{again:?}");
+        assert_eq!(app.world().resource::<input::PendingTake>().0.as_deref(), Some("a1"), "still on its way");
+    }
+
     #[test]
     fn the_desktop_counters_list_walks_to_a_counter_in_the_other_room() {
         let o = embedded_office();
