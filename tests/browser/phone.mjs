@@ -7,11 +7,13 @@
 // hint names a key (on the desktop the hints name keys). On the 390 px phone the clerk then
 // starts the consultation: its page covers the whole screen, fits it (no sideways scrolling,
 // controls at least 44 px), and the game behind it stops drawing (about a frame a second instead
-// of many). Screenshots go to SCREENSHOTS.
+// of many). Screenshots go to SCREENSHOTS. The four screens run at once, each in its own browser
+// context (as four residents would): their walks overlap instead of adding up.
 //
 //   this script prints "ticket <label>" -> the test calls that ticket and answers "called"
 //   this script prints "consult <label>" -> the test starts that desk's consultation and
 //                                           answers "started"
+// (one exchange at a time: a screen waits for the answer before another one asks)
 //
 //   MADOGUCHI_BASE=http://127.0.0.1:8080 SCREENSHOTS=… node phone.mjs
 import { launch, checker, conversation, MEDIA_ARGS } from './lib.mjs';
@@ -46,18 +48,25 @@ const pageLayout = (page) =>
     };
   });
 
+// One exchange with the test at a time: the answers carry no label.
+let talking = Promise.resolve();
+const ask = (line, answer) => {
+  const done = talking.then(async () => { say(line); await expect(answer); });
+  talking = done.catch(() => {});
+  return done;
+};
+
 const browser = await launch(MEDIA_ARGS);
 let failed = null;
-let current = null;
-try {
-  if (shots) await mkdir(shots, { recursive: true });
-  for (const run of RUNS) {
-    const r = { name: run.name };
-    out.runs.push(r);
-    const ctx = await browser.newContext({ locale: 'ja-JP', viewport: run.viewport, hasTouch: run.touch, isMobile: run.touch });
-    ctx.setDefaultTimeout(60_000);
-    const page = await ctx.newPage();
-    current = page;
+const HUD = () => ({ hud: document.getElementById('hud-live').textContent, room: document.body.dataset.room, pos: document.body.dataset.pos, over: document.body.dataset.hudOverflow, small: document.body.dataset.hudSmall });
+
+async function screen(run) {
+  const r = { name: run.name };
+  out.runs.push(r);
+  const ctx = await browser.newContext({ locale: 'ja-JP', viewport: run.viewport, hasTouch: run.touch, isMobile: run.touch });
+  ctx.setDefaultTimeout(60_000);
+  const page = await ctx.newPage();
+  try {
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) errors.push('CSP: ' + m.text()); });
@@ -98,8 +107,7 @@ try {
     r.room = await page.evaluate(() => document.body.dataset.room);
     check(r.room === 'counters', `${run.name}: walked through the door to the counters`, r.room);
     if (run.touch) check(!KEYS.test(r.hud_ticket), `${run.name}: no key named with a ticket`, r.hud_ticket);
-    say('ticket ' + label);
-    await expect('called');
+    await ask('ticket ' + label, 'called');
     await page.waitForFunction((l) => new RegExp(`番号札 ${l} の方`).test(document.getElementById('hud-live').textContent), label, { timeout: 20_000 });
     // Wait for a fresh layout report with the banner shown.
     await page.waitForTimeout(1200);
@@ -117,8 +125,7 @@ try {
       const frames = () => page.evaluate(() => Number(document.body.dataset.frames || 0));
       const drawn = async () => { const a = await frames(); await page.waitForTimeout(3000); return (await frames()) - a; };
       r.frames_before = await drawn();
-      say('consult ' + label);
-      await expect('started');
+      await ask('consult ' + label, 'started');
       const overlay = await page.waitForSelector('iframe#consultation', { timeout: 30_000 });
       const box = await overlay.boundingBox();
       check(box && box.x <= 0 && box.y <= 0 && box.width >= run.viewport.width && box.height >= run.viewport.height, `${run.name}: the consultation covers the whole screen`, box);
@@ -148,11 +155,21 @@ try {
       if (shots) await page.screenshot({ path: `${shots}/${run.name}-consultation.png` });
     }
     check(errors.length === 0, `${run.name}: no page errors`, errors);
-    await ctx.close();
+  } catch (e) {
+    r.hud_at_failure = await page.evaluate(HUD).catch(() => null);
+    throw new Error(`${run.name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e}`);
+  } finally {
+    await ctx.close().catch(() => {});
   }
+}
+
+try {
+  if (shots) await mkdir(shots, { recursive: true });
+  const results = await Promise.allSettled(RUNS.map(screen));
+  const errors = results.filter((x) => x.status === 'rejected').map((x) => String(x.reason && x.reason.message ? x.reason.message : x.reason));
+  if (errors.length) failed = errors.join(' || ');
 } catch (e) {
   failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
-  if (current) out.hud_at_failure = await current.evaluate(() => ({ hud: document.getElementById('hud-live').textContent, room: document.body.dataset.room, pos: document.body.dataset.pos, over: document.body.dataset.hudOverflow, small: document.body.dataset.hudSmall })).catch(() => null);
 } finally {
   await browser.close();
 }
