@@ -277,7 +277,7 @@ fn the_client_files_are_served_brotli_or_gzip_with_one_etag_per_encoding() {
 }
 
 /// The 3D office on phones in portrait (390×844, 360×640, touch), in landscape (844×390) and on
-/// a desktop (1280×720):
+/// a desktop (1280×720), all four at once (each its own browser context, as four residents):
 /// `tests/browser/phone.mjs` enters, goes to a counter in the other room through the page's
 /// counters list (the avatar walks there through the door and takes a ticket on arrival), and
 /// is called by this test's clerks; on each screen nothing reaches past the viewport, controls
