@@ -31,10 +31,6 @@ pub(crate) fn move_avatars(
 ) {
     let dt = time.delta_secs().min(MAX_DT);
     let now = time.elapsed();
-    if dt <= 0.0 {
-        // No time passed: nothing moves, and no route ends for want of a velocity.
-        return;
-    }
     // Plan the oldest waiting goals first, so clients that click all the time cannot keep
     // everyone else waiting (a new click puts a client at the back).
     let mut waiting: Vec<(Duration, Entity)> =
@@ -63,10 +59,8 @@ pub(crate) fn move_avatars(
             continue;
         }
         let next = step(pos.at, vel, dt, room.size, &room.solids);
-        // Blocked (a corner, or another rule moved us): stop rather than push forever. Judged
-        // against the way this tick should have gone, so that a short tick is not a block.
-        let meant = vel.length() * dt;
-        if !intent.route.is_empty() && next.distance(pos.at) < 0.1 * meant {
+        if !intent.route.is_empty() && next.distance_squared(pos.at) < 1e-6 {
+            // Blocked (another rule moved us, or a corner): stop rather than push forever.
             intent.route.clear();
         }
         pos.at = next;
