@@ -158,6 +158,16 @@ mod tests {
         app.world_mut().resource_mut::<Messages<ToServer>>().drain().map(|m| m.0).collect()
     }
 
+    /// The click-to-move targets among messages sent.
+    fn moves(m: &[ClientMessage]) -> Vec<Point> {
+        m.iter()
+            .filter_map(|m| match m {
+                ClientMessage::MoveTo { target, .. } => Some(target.to_point()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A counter chosen from the counters list (or clicked from afar) in the other room: the
     /// avatar is sent to the door first, then, in the counter's room, to the counter, where the
     /// ticket is taken on arrival; steering by hand ends the walk.
@@ -171,14 +181,6 @@ mod tests {
         sent(&mut app);
         app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
         app.update();
-        let moves = |m: &[ClientMessage]| -> Vec<Point> {
-            m.iter()
-                .filter_map(|m| match m {
-                    ClientMessage::MoveTo { target, .. } => Some(target.to_point()),
-                    _ => None,
-                })
-                .collect()
-        };
         let door = moves(&sent(&mut app));
         assert_eq!(door.len(), 1, "{door:?}");
         let d = &office.room(lobby).unwrap().file.doors[0];
@@ -355,31 +357,22 @@ mod tests {
         say(&mut app, welcome());
         say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(20.0, 2.5)) });
         sent(&mut app);
-        let moves = |app: &mut App| -> Vec<Point> {
-            sent(app)
-                .iter()
-                .filter_map(|m| match m {
-                    ClientMessage::MoveTo { target, .. } => Some(target.to_point()),
-                    _ => None,
-                })
-                .collect()
-        };
         app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
         app.update();
-        assert_eq!(moves(&mut app).len(), 1, "the leg to the counter");
+        assert_eq!(moves(&sent(&mut app)).len(), 1, "the leg to the counter");
         // Walking (5 s): nothing more.
         let mut again = Vec::new();
         for i in 0..25 {
             let at = Point::new(20.0 - 0.3 * i as f32, 2.5 + 0.2 * i as f32);
             app.world_mut().resource_mut::<world::WorldView>().my_pos = Some(at);
             app.update();
-            again.extend(moves(&mut app));
+            again.extend(moves(&sent(&mut app)));
         }
         assert!(again.is_empty(), "nothing resent while the avatar moves: {again:?}");
         // Standing still short of the counter for 20 s: asked for again three times.
         for _ in 0..100 {
             app.update();
-            again.extend(moves(&mut app));
+            again.extend(moves(&sent(&mut app)));
         }
         assert_eq!(again.len(), 3, "{again:?}");
         assert!(again.iter().all(|p| p.distance(Point::new(4.0, 15.0)) < 0.05), "{again:?}");
