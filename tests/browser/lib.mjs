@@ -24,8 +24,32 @@ export const MEDIA_ARGS = [
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 
+// How many times launch() starts Chromium when it dies by a signal before it is up.
+const LAUNCH_ATTEMPTS = 3;
+
+// Whether a failed chromium.launch() was Chromium dying by a signal while it started (Playwright's
+// browser log ends in "process did exit: exitCode=null, signal=SIGSEGV"). A CI run saw this once
+// (SIGSEGV, before any page was opened); a missing executable or a bad flag fails otherwise.
+export function diedStarting(error) {
+  return /process did exit: exitCode=null, signal=SIG[A-Z]+/.test(String(error && error.message));
+}
+
 // `extraArgs`: more Chromium flags (e.g. a fake camera for the consultation tests).
+// A Chromium that dies by a signal while it starts is started again, up to LAUNCH_ATTEMPTS times
+// in all, each retry said on stderr; any other failure, and any crash after launch, fails the test.
 export async function launch(extraArgs = []) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(extraArgs);
+    } catch (e) {
+      if (attempt >= LAUNCH_ATTEMPTS || !diedStarting(e)) throw e;
+      const signal = /signal=(SIG[A-Z]+)/.exec(e.message)[1];
+      console.error(`Chromium died (${signal}) while starting, attempt ${attempt} of ${LAUNCH_ATTEMPTS}: starting it again`);
+    }
+  }
+}
+
+function launchOnce(extraArgs) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod authz;
+mod browser_harness;
 mod chat;
 mod console;
 mod consult;
