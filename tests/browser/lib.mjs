@@ -27,11 +27,12 @@ export const MEDIA_ARGS = [
 // How many times launch() starts Chromium when it dies by a signal before it is up.
 const LAUNCH_ATTEMPTS = 3;
 
-// Whether a failed chromium.launch() was Chromium dying by a signal while it started (Playwright's
-// browser log ends in "process did exit: exitCode=null, signal=SIGSEGV"). A CI run saw this once
-// (SIGSEGV, before any page was opened); a missing executable or a bad flag fails otherwise.
-export function diedStarting(error) {
-  return /process did exit: exitCode=null, signal=SIG[A-Z]+/.test(String(error && error.message));
+// The signal a failed chromium.launch() says Chromium died by while it started (Playwright's
+// browser log ends in "process did exit: exitCode=null, signal=SIGSEGV"), or null. A CI run saw
+// this once (SIGSEGV, before any page was opened); a missing executable or a bad flag fails otherwise.
+function signalWhileStarting(error) {
+  const m = /process did exit: exitCode=null, signal=(SIG[A-Z]+)/.exec(String(error && error.message));
+  return m && m[1];
 }
 
 // `extraArgs`: more Chromium flags (e.g. a fake camera for the consultation tests).
@@ -42,8 +43,8 @@ export async function launch(extraArgs = []) {
     try {
       return await launchOnce(extraArgs);
     } catch (e) {
-      if (attempt >= LAUNCH_ATTEMPTS || !diedStarting(e)) throw e;
-      const signal = /signal=(SIG[A-Z]+)/.exec(e.message)[1];
+      const signal = signalWhileStarting(e);
+      if (attempt >= LAUNCH_ATTEMPTS || !signal) throw e;
       console.error(`Chromium died (${signal}) while starting, attempt ${attempt} of ${LAUNCH_ATTEMPTS}: starting it again`);
     }
   }
