@@ -57,6 +57,8 @@ pub struct Heard {
     pub chat: Vec<madoguchi_shared::consult::ChatLine>,
     pub applications: Vec<madoguchi_shared::consult::LinkedApplication>,
     pub errors: Vec<(String, String)>,
+    /// Fresh ICE servers the server handed out after `joined`, in order.
+    pub ice_renewals: Vec<Vec<IceServer>>,
     pub media_states: Vec<String>,
     pub ended: Option<String>,
     /// Local candidates the server trickled (as sent).
@@ -78,6 +80,9 @@ pub struct MediaPeer {
     pub received: Arc<Mutex<HashMap<String, SlotStats>>>,
     pub heard: Arc<Mutex<Heard>>,
     connected: watch::Receiver<bool>,
+    /// When this peer sent its first SDP offer, and when its media connection first came up.
+    pub offered_at: Instant,
+    connected_at: Arc<Mutex<Option<Instant>>>,
     sent: Arc<AtomicU64>,
     /// Sequence numbers (audio, video) and packet count so far.
     numbering: Mutex<((u16, u16), u64)>,
@@ -130,6 +135,8 @@ struct Handler {
     /// only after its offer): `None` once the offer is sent.
     early: Arc<Mutex<Option<Vec<ClientSignal>>>>,
     connected: watch::Sender<bool>,
+    /// When the media connection first came up.
+    connected_at: Arc<Mutex<Option<Instant>>>,
     received: Arc<Mutex<HashMap<String, SlotStats>>>,
     heard: Arc<Mutex<Heard>>,
     remotes: Remotes,
@@ -159,6 +166,7 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         if state == RTCPeerConnectionState::Connected {
+            self.connected_at.lock().unwrap().get_or_insert_with(Instant::now);
             let _ = self.connected.send(true);
         }
         self.heard.lock().unwrap().media_states.push(format!("peer:{state}"));
@@ -309,6 +317,7 @@ impl MediaPeer {
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();
         let (connected_tx, connected) = watch::channel(false);
+        let connected_at = Arc::new(Mutex::new(None));
         let received = Arc::new(Mutex::new(HashMap::new()));
         let (audio_ssrc, video_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
         let audio = local_track(RtpCodecKind::Audio, audio_ssrc);
@@ -321,6 +330,7 @@ impl MediaPeer {
             signal: signal.clone(),
             early: early.clone(),
             connected: connected_tx,
+            connected_at: connected_at.clone(),
             received: received.clone(),
             heard: heard.clone(),
         };
@@ -371,6 +381,7 @@ impl MediaPeer {
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         let sdp = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local offer"))?.sdp;
+        let offered_at = Instant::now();
         signal.send(ClientSignal::Offer { sdp })?;
         for m in early.lock().unwrap().take().unwrap_or_default() {
             signal.send(m)?;
@@ -427,6 +438,7 @@ impl MediaPeer {
                         heard2.lock().unwrap().ended = Some(reason);
                         break;
                     }
+                    ServerSignal::IceServers { ice_servers } => heard2.lock().unwrap().ice_renewals.push(ice_servers),
                     ServerSignal::Joined { .. } | ServerSignal::Pong => {}
                 }
             }
@@ -443,6 +455,8 @@ impl MediaPeer {
             received,
             heard,
             connected,
+            offered_at,
+            connected_at,
             sent: Arc::new(AtomicU64::new(0)),
             numbering: Mutex::new(((rand::random(), rand::random()), 0)),
             closed,
@@ -475,6 +489,16 @@ impl MediaPeer {
     /// Waits until the media connection is up.
     pub async fn connected(&mut self, within: Duration) -> bool {
         tokio::time::timeout(within, self.connected.wait_for(|c| *c)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// When the media connection first came up, if it has.
+    pub fn connected_at(&self) -> Option<Instant> {
+        *self.connected_at.lock().unwrap()
+    }
+
+    /// When the first media packet arrived, on any slot.
+    pub fn first_media_at(&self) -> Option<Instant> {
+        self.received.lock().unwrap().values().filter_map(|s| s.first_at).min()
     }
 
     /// Sends a signalling message as is.

@@ -2,6 +2,19 @@
 //! through a real server, sending synthetic RTP both ways; connection time, loss, the server's
 //! CPU and memory, and how its memory moves over consultations opened and closed in a loop.
 //!
+//! What each figure measures:
+//! - `connect_*_ms`: per participant, from its own SDP offer to the first media packet from its
+//!   partner (each pair starts sending as soon as it has joined; packets sent before the media
+//!   connection is up are dropped by the sender's stack, as a browser's are). `ice_connected_*_ms`:
+//!   from its offer to its peer connection's `connected`. Not included: logging in, tickets,
+//!   desks, the clerk accepting, and other pairs' joins (every pair joins at once).
+//! - `loss_pct`: over the sending window, packets every participant sent against those its
+//!   partners received on every slot, both directions.
+//! - `server_cpu_pct`: the server's CPU time over the sending window only, against its length.
+//! - `rss_growth_mb`: the server's RSS after `cycles` consultations were opened (with media
+//!   connected) and closed, less its RSS before them; both read after a 2 s settle, the first
+//!   after the pairs above have left. Not extrapolated.
+//!
 //! The default office has six counters; the bench adds a hall with one counter per pair (a
 //! copy of the assets in a temporary directory), so that every pair has a desk.
 
@@ -106,15 +119,9 @@ async fn seat(http: &reqwest::Client, base: &str, d: &Desk) -> anyhow::Result<()
     Ok(())
 }
 
-/// Accepts, and both sides join: the two peers, and when the clerk accepted.
-async fn consult(
-    http: &reqwest::Client,
-    base: &str,
-    d: &Desk,
-    tag: u64,
-) -> anyhow::Result<(Instant, MediaPeer, MediaPeer)> {
+/// Accepts, and both sides join: the clerk's peer and the resident's.
+async fn consult(http: &reqwest::Client, base: &str, d: &Desk, tag: u64) -> anyhow::Result<(MediaPeer, MediaPeer)> {
     let ws = base.replacen("http://", "ws://", 1);
-    let accepted = Instant::now();
     let c = post(http, base, "/api/v1/staff/consultations", &d.clerk, None).await?;
     let id = c["id"].as_i64().context("no consultation id")?;
     let mut peers = Vec::new();
@@ -125,7 +132,28 @@ async fn consult(
     }
     let r = peers.pop().context("resident")?;
     let c = peers.pop().context("clerk")?;
-    Ok((accepted, c, r))
+    Ok((c, r))
+}
+
+/// Both sides of a pair send a trickle (64 kbit/s) from now until each has heard the other (at
+/// most 10 s); then, per participant, its offer → its partner's first packet and its offer →
+/// `connected`.
+async fn first_media(c: &MediaPeer, r: &MediaPeer) -> anyhow::Result<[(Duration, Duration); 2]> {
+    let heard = || c.first_media_at().is_some() && r.first_media_at().is_some();
+    let trickle = async {
+        while !heard() {
+            tokio::join!(c.send_media(Duration::from_millis(100), 64), r.send_media(Duration::from_millis(100), 64));
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), trickle).await.is_err() {
+        bail!("a participant got no media within 10 s of its offer");
+    }
+    let of = |p: &MediaPeer| -> anyhow::Result<(Duration, Duration)> {
+        let first = p.first_media_at().context("no media")?;
+        let up = p.connected_at().context("no connection")?;
+        Ok((first.saturating_duration_since(p.offered_at), up.saturating_duration_since(p.offered_at)))
+    };
+    Ok([of(c)?, of(r)?])
 }
 
 /// Runs the bench; the JSON figures.
@@ -184,62 +212,56 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
         })?;
         desks.push(d);
     }
-    // Every pair at its desk, then all accepted at once.
-    let (connects, peers) = rt.block_on(async {
+    // Every pair at its desk, then all accepted and joined at once; each pair sends as soon as
+    // it has joined, and each participant is timed from its own offer.
+    let (mut connects, mut ice, peers) = rt.block_on(async {
         for d in &desks {
             seat(&http, &base, d).await?;
         }
-        let joins = desks.iter().enumerate().map(|(i, d)| consult(&http, &base, d, 2 * i as u64 + 1));
-        let mut pairs = Vec::new();
-        for r in futures_util::future::join_all(joins).await {
-            pairs.push(r?);
-        }
-        // Each side sends a trickle until both sides hear each other.
-        let start = Instant::now();
-        let trickle = pairs
-            .iter()
-            .flat_map(|(_, c, r)| [c.send_media(Duration::from_secs(3), 64), r.send_media(Duration::from_secs(3), 64)]);
-        futures_util::future::join_all(trickle).await;
-        let mut connects = Vec::new();
-        for (accepted, c, r) in &pairs {
-            for p in [c, r] {
-                let first = ["audio", "video"].iter().filter_map(|k| p.slot(k, 0).first_at).min();
-                match first {
-                    Some(t) => connects.push(t.saturating_duration_since(*accepted)),
-                    None => bail!("a participant got no media within {:?}", start.elapsed()),
-                }
+        let joins = desks.iter().enumerate().map(|(i, d)| {
+            let http = &http;
+            let base = &base;
+            async move {
+                let (c, r) = consult(http, base, d, 2 * i as u64 + 1).await?;
+                let times = first_media(&c, &r).await?;
+                anyhow::Ok((times, c, r))
             }
+        });
+        let (mut connects, mut ice, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+        for r in futures_util::future::join_all(joins).await {
+            let (times, c, r) = r?;
+            for (media, up) in times {
+                connects.push(media);
+                ice.push(up);
+            }
+            pairs.push((c, r));
         }
-        anyhow::Ok((connects, pairs))
+        anyhow::Ok((connects, ice, pairs))
     })?;
-    let mut connects = connects;
     connects.sort();
-    let pct = |q: f64| {
-        let i = ((connects.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        connects.get(i).map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0).unwrap_or(f64::NAN)
+    ice.sort();
+    let pct = |list: &[Duration], q: f64| {
+        let i = ((list.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        list.get(i).map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0).unwrap_or(f64::NAN)
     };
-    // The measured window: everyone sends at the rate asked.
-    let before: Vec<(u64, u64)> = peers
-        .iter()
-        .flat_map(|(_, c, r)| [c, r])
-        .map(|p| (p.sent(), ["audio", "video"].iter().map(|k| p.slot(k, 0).packets).sum()))
-        .collect();
+    // The measured window: everyone sends at the rate asked. The server's CPU is read at its
+    // start and end; what is received is read after a short drain (packets in flight).
+    let counts = |peers: &[(MediaPeer, MediaPeer)]| -> Vec<(u64, u64)> {
+        peers.iter().flat_map(|(c, r)| [c, r]).map(|p| (p.sent(), p.total_received())).collect()
+    };
+    let before = counts(&peers);
     let (cpu0, _) = cpu_and_rss(pid);
     let t0 = Instant::now();
     rt.block_on(async {
-        let sends = peers.iter().flat_map(|(_, c, r)| {
+        let sends = peers.iter().flat_map(|(c, r)| {
             [c.send_media(Duration::from_secs(o.seconds), o.kbps), r.send_media(Duration::from_secs(o.seconds), o.kbps)]
         });
         futures_util::future::join_all(sends).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
     });
     let (cpu1, rss) = cpu_and_rss(pid);
     let wall = t0.elapsed().as_secs_f64();
-    let after: Vec<(u64, u64)> = peers
-        .iter()
-        .flat_map(|(_, c, r)| [c, r])
-        .map(|p| (p.sent(), ["audio", "video"].iter().map(|k| p.slot(k, 0).packets).sum()))
-        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let after = counts(&peers);
     // What each participant sent in the window, against what its partner received.
     let (mut sent, mut got) = (0u64, 0u64);
     for pair in 0..o.pairs {
@@ -249,22 +271,23 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
     }
     let loss_pct = if sent == 0 { 100.0 } else { (1.0 - got as f64 / sent as f64).max(0.0) * 100.0 };
     rt.block_on(async {
-        for (_, c, r) in peers {
+        for (c, r) in peers {
             c.drop_out().await;
             r.drop_out().await;
         }
     });
-    // Open and close consultations at the first desk; memory before and after.
-    let mut growth = f64::NAN;
+    // Open and close consultations at the first desk; memory before and after, each after a
+    // settle.
+    let (mut rss_before, mut rss_after) = (f64::NAN, f64::NAN);
     if o.cycles > 0 {
         let d = &desks[0];
         rt.block_on(post(&http, &base, "/api/v1/staff/desk/done", &d.clerk, None))?;
-        std::thread::sleep(Duration::from_millis(500));
-        let (_, rss_before) = cpu_and_rss(pid);
+        std::thread::sleep(Duration::from_secs(2));
+        rss_before = cpu_and_rss(pid).1;
         rt.block_on(async {
             for i in 0..o.cycles {
                 seat(&http, &base, d).await?;
-                let (_, mut c, mut r) = consult(&http, &base, d, 10_000 + 2 * i as u64).await?;
+                let (mut c, mut r) = consult(&http, &base, d, 10_000 + 2 * i as u64).await?;
                 if !(c.connected(Duration::from_secs(10)).await && r.connected(Duration::from_secs(10)).await) {
                     bail!("cycle {i}: no media");
                 }
@@ -274,9 +297,8 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
             }
             anyhow::Ok(())
         })?;
-        std::thread::sleep(Duration::from_secs(1));
-        let (_, rss_after) = cpu_and_rss(pid);
-        growth = (rss_after - rss_before) * 1000.0 / o.cycles as f64;
+        std::thread::sleep(Duration::from_secs(2));
+        rss_after = cpu_and_rss(pid).1;
     }
     let round = |x: f64| (x * 100.0).round() / 100.0;
     Ok(json!({
@@ -284,14 +306,21 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
         "pairs": o.pairs,
         "kbps": o.kbps,
         "seconds": o.seconds,
-        "connect_p50_ms": pct(0.5),
-        "connect_p95_ms": pct(0.95),
+        "connect_from_to": "each participant's SDP offer to its first media packet from its partner",
+        "connect_excludes": "logins, tickets, desks and the clerk accepting before the offer; other pairs' joins",
+        "connect_p50_ms": pct(&connects, 0.5),
+        "connect_p95_ms": pct(&connects, 0.95),
+        "ice_connected_p50_ms": pct(&ice, 0.5),
+        "ice_connected_p95_ms": pct(&ice, 0.95),
         "loss_pct": round(loss_pct),
         "packets_sent": sent,
         "server_cpu_pct": round((cpu1 - cpu0) / wall * 100.0),
+        "cpu_window_s": round(wall),
         "server_rss_mb": round(rss),
         "cycles": o.cycles,
         "malloc_arena_max": o.malloc_arena_max,
-        "rss_growth_mb_per_1000_cycles": round(growth),
+        "rss_before_cycles_mb": round(rss_before),
+        "rss_after_cycles_mb": round(rss_after),
+        "rss_growth_mb": round(rss_after - rss_before),
     }))
 }

@@ -254,6 +254,17 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_MEDIA_PUBLIC_IP")]
     pub media_public_ip: Option<std::net::IpAddr>,
 
+    /// Networks the media server never sends ICE checks to, on top of the defaults (link-local,
+    /// including the cloud metadata address 169.254.169.254; multicast and reserved; loopback
+    /// unless `--media-bind` is loopback): comma-separated, e.g. the server's own internal
+    /// ranges, `10.0.0.0/8,fd00::/8`. A participant's candidate naming one is refused.
+    #[arg(long, env = "MADOGUCHI_MEDIA_PEER_DENY", default_value = "", value_parser = parse_networks)]
+    pub media_peer_deny: Networks,
+
+    /// Exceptions to the denied networks (e.g. the clerks' subnet inside a denied internal range).
+    #[arg(long, env = "MADOGUCHI_MEDIA_PEER_ALLOW", default_value = "", value_parser = parse_networks)]
+    pub media_peer_allow: Networks,
+
     /// Also accept consultation media over TCP (ICE-TCP, passive) on the media ports, for
     /// networks that block UDP.
     #[arg(long, env = "MADOGUCHI_MEDIA_TCP")]
@@ -273,8 +284,10 @@ pub struct ServeConfig {
     #[arg(long, env = "MADOGUCHI_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
 
-    /// Seconds a participant's TURN credential is valid.
-    #[arg(long, env = "MADOGUCHI_TURN_TTL_SECS", default_value_t = 3600)]
+    /// Seconds a participant's TURN credential is valid. TURN credentials cannot be revoked, so
+    /// they are short-lived: a participant's signalling connection hands out fresh ones at half
+    /// this while the consultation runs, and none after it ends.
+    #[arg(long, env = "MADOGUCHI_TURN_TTL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(4..))]
     pub turn_ttl_secs: u32,
 
     /// Seconds an interpreter's one-time code is valid.
@@ -307,6 +320,14 @@ fn parse_proxies(s: &str) -> Result<crate::http::client_addr::TrustedProxies, St
 }
 
 /// An http(s) URL of scheme and host (and port): the origin browsers send, no path.
+/// A list of networks (`--media-peer-deny`, `--media-peer-allow`).
+#[derive(Debug, Clone, Default)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+fn parse_networks(s: &str) -> Result<Networks, String> {
+    crate::consult::media::candidates::parse_networks(s).map(Networks)
+}
+
 fn parse_public_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let (scheme, rest) = s.split_once("://").ok_or("expected e.g. https://madoguchi.example.jp")?;

@@ -218,6 +218,31 @@ pub(crate) use {for_update, skip_locked};
 mod tests {
     use super::*;
 
+    /// What the README promises of the SQLite file: every connection of the pool writes ahead
+    /// (WAL) and fsyncs each commit before acknowledging it (`synchronous = FULL`, 2), and checks
+    /// foreign keys.
+    #[tokio::test]
+    async fn every_sqlite_connection_fsyncs_each_commit_in_wal_mode() {
+        let dir = std::env::temp_dir().join(format!("madoguchi-db-pragmas-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::connect(&database_url(None, &dir).unwrap()).await.expect("the database");
+        // Hold every connection of the pool at once, so each is asked.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(db.pool.acquire().await.expect("a connection"));
+        }
+        for conn in &mut held {
+            let read = |pragma: &'static str| sqlx::query_scalar::<_, String>(pragma);
+            let mode: String = read("PRAGMA journal_mode").fetch_one(&mut **conn).await.unwrap();
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut **conn).await.unwrap();
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.unwrap();
+            assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+        }
+        drop(held);
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Every file of a migrations directory is listed, in order, with the version and the
     /// description `sqlx migrate` derives from its name.
     #[test]

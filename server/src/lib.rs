@@ -35,7 +35,7 @@ use bevy::prelude::*;
 use bevy_renet::{RenetServer, RenetServerPlugin};
 use config::{AuditCommand, Command, DbConfig, ServeConfig, StaffCommand};
 use db::Db;
-use identity::sessions::{self, SessionKey};
+use identity::sessions::{self, SessionEnds, SessionKey};
 use identity::staff;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::{NETCODE_PROTOCOL_ID, connection_config};
@@ -48,7 +48,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 /// Loads the procedure catalog under `assets/procedures`, checked against the office.
 pub fn load_catalog(assets: &Path, office: &Office) -> anyhow::Result<catalog::Catalog> {
@@ -254,15 +254,16 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
 }
 
 /// Starts the session keeper: it keeps the sessions of world connections alive (the world sends
-/// them in batches, see `net::sessions`); sessions found ended go back to the world, which
-/// closes their connections, and their residents' waiting tickets are cancelled.
+/// them in batches, see `net::sessions`); sessions found ended are published as such (the world
+/// closes their connections), and their residents' waiting tickets are cancelled.
 fn spawn_session_keeper(
     runtime: &tokio::runtime::Runtime,
     db: &Db,
     queues: &queue::Queues,
-    ended_tx: UnboundedSender<SessionKey>,
-    ended_rx: UnboundedReceiver<SessionKey>,
+    ends: &SessionEnds,
 ) -> net::sessions::SessionLink {
+    let ended_rx = ends.subscribe();
+    let ends = ends.clone();
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<Vec<SessionKey>>(1);
     let (db, queues) = (db.clone(), queues.clone());
     runtime.spawn(async move {
@@ -272,9 +273,7 @@ fn spawn_session_keeper(
                     if let Err(e) = queues.cancel_orphaned(sessions::idle_expiry_ms()).await {
                         tracing::warn!(error = %e, "could not cancel the tickets of ended sessions");
                     }
-                    for key in ended {
-                        let _ = ended_tx.send(key);
-                    }
+                    ends.publish(ended, None, sessions::EndReason::Expired);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not keep the world's sessions alive"),
@@ -337,6 +336,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics.clone(),
     );
     runtime.block_on(queues.recover())?;
+    let session_ends = SessionEnds::default();
+    queues.close_desks_of_ended(runtime.handle(), session_ends.subscribe());
     let (failures_tx, failures_rx) = unbounded_channel();
     let media: Arc<dyn consult::media::MediaEngine> = Arc::new(consult::media::sfu::Sfu::new(
         consult::media::sfu::SfuConfig {
@@ -344,6 +345,12 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             public_ip: cfg.media_public_ip,
             ports: cfg.media_ports.clone(),
             tcp: cfg.media_tcp,
+            peers: consult::media::candidates::PeerNetworks::new(
+                cfg.media_bind,
+                &cfg.media_peer_deny.0,
+                &cfg.media_peer_allow.0,
+            ),
+            fault_injection: cfg.fault_injection,
         },
         failures_tx,
         metrics.clone(),
@@ -371,6 +378,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         },
         metrics.clone(),
         Some(notice_tx),
+        session_ends.clone(),
     );
     runtime.block_on(consults.start_service(failures_rx))?;
     queues.spawn(runtime.handle(), request_rx);
@@ -381,8 +389,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         let _guard = runtime.enter();
         records::checkpoint::spawn_writer(db.clone(), key, file, Duration::from_secs(cfg.audit_checkpoint_secs.into()));
     }
-    let (ended_tx, ended_rx) = unbounded_channel();
-    let session_link = spawn_session_keeper(&runtime, &db, &queues, ended_tx.clone(), ended_rx);
+    let session_link = spawn_session_keeper(&runtime, &db, &queues, &session_ends);
     let (ws_tx, ws_rx) = unbounded_channel();
     let ws_tickets = Arc::new(net::websocket::WsTickets::new(
         Duration::from_secs(cfg.token_ttl_secs.into()),
@@ -436,7 +443,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         )),
         guest_limit: Arc::new(RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
         login_limit: Arc::new(RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
-        ended_sessions: ended_tx,
+        session_ends: session_ends.clone(),
         token_limit: Arc::new(RateLimiter::new(12, 30)),
         write_limit: Arc::new(RateLimiter::new(cfg.resident_writes_per_minute, cfg.resident_writes_per_minute)),
     };

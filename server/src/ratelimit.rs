@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex};
 ///
 /// Each key has its own bucket while fewer than [`MAX_KEYS`] keys are remembered (keys whose
 /// buckets are full again are forgotten first). When a flood of distinct keys fills the table,
-/// every request (a newcomer's too) is not refused for that: its key shares one of
-/// [`OVERFLOW_BUCKETS`] buckets, picked by a hash keyed at random per process (so nobody can aim
-/// at another's bucket), until the table has room again. Memory stays bounded either way.
+/// a request is not refused for that alone: its key shares one of [`OVERFLOW_BUCKETS`] buckets,
+/// picked by a hash keyed at random per process (so nobody can aim at another's bucket), until
+/// the table has room again. Memory stays bounded either way. While the flood goes on, though,
+/// its keys drain the shared buckets too, and a newcomer sharing one is refused: this bounds
+/// memory, it does not keep newcomers served through a flood.
 pub struct RateLimiter<K: Hash + Eq + Clone = IpAddr> {
     limiter: Option<Limiters<K>>,
 }
@@ -160,6 +162,20 @@ mod tests {
         assert!(l.check(newcomer).is_ok(), "a newcomer is not refused because the table is full");
         assert!(l.check(newcomer).is_ok());
         assert!(l.check(newcomer).is_err(), "and is still limited");
+    }
+
+    #[test]
+    fn a_continuing_flood_drains_the_shared_buckets_and_a_newcomer_is_refused() {
+        let l = RateLimiter::<u32>::new(1, 1);
+        for k in 0..MAX_KEYS as u32 {
+            let _ = l.check(k);
+        }
+        // The flood goes on with more new keys than there are shared buckets.
+        for k in MAX_KEYS as u32..MAX_KEYS as u32 + 20 * OVERFLOW_BUCKETS as u32 {
+            let _ = l.check(k);
+        }
+        let refused = (0..100u32).filter(|i| l.check(u32::MAX - i).is_err()).count();
+        assert!(refused > 90, "newcomers share drained buckets: {refused} of 100 refused");
     }
 
     #[test]

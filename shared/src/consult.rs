@@ -221,6 +221,11 @@ pub enum ServerSignal {
     Applications {
         applications: Vec<LinkedApplication>,
     },
+    /// Fresh ICE servers (TURN credentials expire within minutes): sent while the consultation
+    /// runs, well before the last ones expire, for the page's `setConfiguration`.
+    IceServers {
+        ice_servers: Vec<IceServer>,
+    },
     /// This participant's media: `connected`, `disconnected` or `failed`.
     Media {
         state: String,

@@ -1,5 +1,6 @@
-// The office in Simplified Chinese, Korean and Vietnamese, in a real headless Chromium whose
-// browser language is each of them (Accept-Language, navigator.language): the text mode on a
+// The office in Simplified Chinese, Korean, Vietnamese and やさしい日本語, in a real headless
+// Chromium whose browser language is each of them (Accept-Language, navigator.language; easy
+// Japanese, which no browser asks for, by `query`, added to each address): the text mode on a
 // 360×640 phone and the 3D office on a desktop, each with a screenshot, each checked for the
 // language's own words.
 //
@@ -8,7 +9,7 @@
 // WORDS (from the test, which reads them from the Fluent catalogs and the office's files):
 // { "<code>": { "locale", "html_lang", "name", "front_enter", "department", "japanese" (the
 // departments' Japanese names, none of which may show), "take", "ticket_none", "lobby",
-// "play_name", "play_enter" } }. Prints one JSON line; exits 1 on the first failed check.
+// "play_name", "play_enter", "query" } }. Prints one JSON line; exits 1 on the first failed check.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { launch, axe, report } from './lib.mjs';
 
@@ -50,10 +51,11 @@ try {
       isMobile: true,
     });
     const page = await phone.newPage();
-    await page.goto(`${base}/`);
+    const q = w.query ? `?${w.query}` : '';
+    await page.goto(`${base}/${q}`);
     check(await page.evaluate(() => document.documentElement.lang) === w.html_lang, `${code}: the front page is in ${w.html_lang} by Accept-Language`);
     check((await text(page)).includes(w.front_enter), `${code}: the front page says "${w.front_enter}"`);
-    await page.goto(`${base}/text`);
+    await page.goto(`${base}/text${q}`);
     await page.fill('#name', w.name);
     await page.locator('form[action="/text/start"] button[type=submit]').click();
     await page.waitForURL(/\/text\?lang=/);
@@ -84,7 +86,7 @@ try {
     const game = await desk.newPage();
     const errors = [];
     game.on('pageerror', (e) => errors.push(String(e)));
-    await game.goto(`${base}/play`);
+    await game.goto(`${base}/play${q}`);
     check(await game.evaluate(() => document.documentElement.lang) === w.html_lang, `${code}: the 3D join page is in ${w.html_lang}`);
     check((await game.locator('label[for=name]').innerText()).trim() === w.play_name, `${code}: the join form asks for "${w.play_name}"`);
     // Choosing another language on the form reloads it in that one; and back.
@@ -96,7 +98,7 @@ try {
     check((await game.locator('label[for=name]').innerText()).trim() === w.play_name, `${code}: and choosing it again, back`);
     await game.fill('#name', w.name);
     // The look: a colour swatch (named in the language) and a shape; axe on the whole form.
-    const look = { 'zh-Hans': [5, 2], ko: [6, 1], vi: [3, 0] }[code] || [0, 0];
+    const look = { 'zh-Hans': [5, 2], ko: [6, 1], vi: [3, 0], 'ja-easy': [1, 1] }[code] || [0, 0];
     await game.getByRole('radio', { name: w.colors[look[0]], exact: true }).check();
     await game.check(`input[name=shape][value="${look[1]}"]`);
     const swatch = await game.locator('label.sw').first().boundingBox();

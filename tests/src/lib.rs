@@ -156,6 +156,18 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// How long tests wait for something that should happen within a few ticks.
 pub const SOON: Duration = Duration::from_secs(5);
 
+/// Waits (on the test's clock, polling every 50 ms) until `f` holds; whether it did.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + within;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
 impl Harness {
     /// Starts a server with the default assets plus `extra` flags, on a fresh SQLite file.
     pub fn start(extra: &[&str]) -> Harness {
@@ -448,6 +460,10 @@ impl TurnServer {
             .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--simple-log", "--allow-loopback-peers"])
             .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--realm", "madoguchi.test"])
             .args(["--min-port", "61000", "--max-port", "61999", "--use-auth-secret"])
+            // As the README tells operators: no relaying into internal networks (the test's
+            // peers are on loopback, which --allow-loopback-peers lets through).
+            .args(["--denied-peer-ip=10.0.0.0-10.255.255.255", "--denied-peer-ip=172.16.0.0-172.31.255.255"])
+            .args(["--denied-peer-ip=192.168.0.0-192.168.255.255", "--denied-peer-ip=169.254.0.0-169.254.255.255"])
             .arg(format!("--listening-port={port}"))
             .arg(format!("--static-auth-secret={secret}"))
             .arg(format!("--log-file={}", log.display()))

@@ -5,6 +5,7 @@ staff-nav = Console
 staff-nav-desk = Desk
 staff-logout = Log out
 staff-unavailable = The service is unavailable for a moment. Please try again.
+staff-consult-slow-down = This page was opened too often. Wait a minute and open it again.
 staff-role-clerk = clerk
 staff-role-supervisor = supervisor
 staff-role-admin = admin

@@ -5,6 +5,7 @@ staff-nav = コンソール
 staff-nav-desk = 窓口
 staff-logout = ログアウト
 staff-unavailable = ただいま処理できません。少し待ってからもう一度お試しください。
+staff-consult-slow-down = このページが短い間に何度も開かれました。1分ほど待ってから開き直してください。
 staff-role-clerk = 窓口職員
 staff-role-supervisor = 監督者
 staff-role-admin = 管理者

@@ -137,15 +137,23 @@ fn gauge(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// The q-quantile of the ticks between two scrapes, interpolated within its bucket.
-fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
+/// A quantile read from a histogram: within a bucket (interpolated), or beyond the last finite
+/// bound, where the histogram says only "more than this".
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Quantile {
+    Within(f64),
+    Above(f64),
+}
+
+/// The q-quantile of the ticks between two scrapes.
+fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Quantile {
     let diff: Vec<(f64, u64)> = after
         .iter()
         .map(|(le, c)| (*le, c - before.iter().find(|(l, _)| l == le).map(|(_, c)| *c).unwrap_or(0)))
         .collect();
     let total = diff.last().map(|d| d.1).unwrap_or(0);
     if total == 0 {
-        return f64::NAN;
+        return Quantile::Within(f64::NAN);
     }
     let rank = q * total as f64;
     let mut prev_le = 0.0;
@@ -153,16 +161,28 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
     for (le, c) in diff {
         if c as f64 >= rank {
             if le.is_infinite() {
-                return prev_le;
+                return Quantile::Above(prev_le);
             }
             let in_bucket = (c - prev_c) as f64;
             let frac = if in_bucket > 0.0 { (rank - prev_c as f64) / in_bucket } else { 1.0 };
-            return prev_le + (le - prev_le) * frac;
+            return Quantile::Within(prev_le + (le - prev_le) * frac);
         }
         prev_le = le;
         prev_c = c;
     }
-    prev_le
+    Quantile::Above(prev_le)
+}
+
+/// Ticks between two scrapes that took longer than the histogram's last finite bound, and that
+/// bound (seconds).
+fn beyond_last_bucket(before: &[(f64, u64)], after: &[(f64, u64)]) -> (u64, f64) {
+    let count = |h: &[(f64, u64)]| {
+        let inf = h.iter().find(|(le, _)| le.is_infinite()).map(|(_, c)| *c).unwrap_or(0);
+        let last = h.iter().rfind(|(le, _)| le.is_finite()).copied().unwrap_or((0.0, inf));
+        (inf - last.1, last.0)
+    };
+    let ((a, bound), (b, _)) = (count(after), count(before));
+    (a.saturating_sub(b), bound)
 }
 
 fn world(
@@ -334,10 +354,24 @@ fn window_figures(
     };
     let round = |v: f64, k: f64| (v * k).round() / k;
     let mut m = serde_json::Map::new();
-    m.insert("tick_p50_ms".into(), round(quantile(&hb, &ha, 0.50) * 1000.0, 1000.0).into());
-    m.insert("tick_p99_ms".into(), round(quantile(&hb, &ha, 0.99) * 1000.0, 1000.0).into());
+    // A quantile beyond the histogram's last bucket is not a number: `…_ms` is null and
+    // `…_above_ms` says what it exceeds.
+    let mut put = |name: &str, q: Quantile| match q {
+        Quantile::Within(s) => {
+            m.insert(format!("{name}_ms"), round(s * 1000.0, 1000.0).into());
+        }
+        Quantile::Above(s) => {
+            m.insert(format!("{name}_ms"), serde_json::Value::Null);
+            m.insert(format!("{name}_above_ms"), round(s * 1000.0, 1000.0).into());
+        }
+    };
+    put("tick_p50", quantile(&hb, &ha, 0.50));
+    put("tick_p99", quantile(&hb, &ha, 0.99));
+    put("tick_cpu_p99", quantile(&cb, &ca, 0.99));
+    let (over, bound) = beyond_last_bucket(&hb, &ha);
+    m.insert("ticks_over_last_bucket".into(), over.into());
+    m.insert("last_bucket_ms".into(), round(bound * 1000.0, 1000.0).into());
     m.insert("tick_cpu_mean_ms".into(), cpu_mean.map(|s| round(s * 1000.0, 1000.0)).into());
-    m.insert("tick_cpu_p99_ms".into(), round(quantile(&cb, &ca, 0.99) * 1000.0, 1000.0).into());
     m.insert("server_cpu_cores".into(), delta("process_cpu_seconds_total").map(|c| round(c / secs, 1000.0)).into());
     m.insert("down_kbps_per_bot".into(), round(per_bot_kbps(count.bytes_in, count.packets_in), 10.0).into());
     m.insert("up_kbps_per_bot".into(), round(per_bot_kbps(count.bytes_out, count.packets_out), 10.0).into());
@@ -743,9 +777,19 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
     let calls: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let (take_tx, mut take_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
     let end = Instant::now() + Duration::from_secs(seconds);
+    // Requests that did not succeed (an error status, or no answer), counted, not hidden: takes
+    // and arrivals.
+    let failed_takes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let failed_arrivals = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let failed = |n: &Arc<std::sync::atomic::AtomicU64>, r: Result<reqwest::Response, reqwest::Error>| {
+        if !r.is_ok_and(|r| r.status().is_success()) {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
     // Takers: a ticket for resident i whenever asked.
     let takers = {
         let (http, base, sessions, depts) = (http.clone(), base.clone(), sessions.clone(), depts.clone());
+        let failed_takes = failed_takes.clone();
         rt.spawn(async move {
             let mut n = 0usize;
             while let Some(i) = take_rx.recv().await {
@@ -753,13 +797,15 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                 let token = sessions[i].clone();
                 let dept = depts[(i + n) % depts.len()].to_string();
                 n += 1;
+                let failed_takes = failed_takes.clone();
                 tokio::spawn(async move {
-                    let _ = http
+                    let r = http
                         .post(format!("{base}/api/v1/tickets"))
                         .bearer_auth(&token)
                         .json(&serde_json::json!({ "department": dept }))
                         .send()
                         .await;
+                    failed(&failed_takes, r);
                 });
             }
         })
@@ -771,11 +817,14 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
     let (arrive_tx, mut arrive_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, i64)>();
     let arrivals = {
         let (http, base, sessions) = (http.clone(), base.clone(), sessions.clone());
+        let failed_arrivals = failed_arrivals.clone();
         rt.spawn(async move {
             while let Some((i, id)) = arrive_rx.recv().await {
                 let (http, base, token) = (http.clone(), base.clone(), sessions[i].clone());
+                let failed_arrivals = failed_arrivals.clone();
                 tokio::spawn(async move {
-                    let _ = http.post(format!("{base}/api/v1/tickets/{id}/arrived")).bearer_auth(&token).send().await;
+                    let r = http.post(format!("{base}/api/v1/tickets/{id}/arrived")).bearer_auth(&token).send().await;
+                    failed(&failed_arrivals, r);
                 });
             }
         })
@@ -893,6 +942,8 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
         "notified": notify.len(),
         "notify_p50_ms": percentile_ms(&notify, 0.5),
         "notify_p99_ms": percentile_ms(&notify, 0.99),
+        "failed_takes": failed_takes.load(std::sync::atomic::Ordering::Relaxed),
+        "failed_arrivals": failed_arrivals.load(std::sync::atomic::Ordering::Relaxed),
     });
     println!("{result}");
     Ok(())
@@ -932,6 +983,10 @@ fn web() -> anyhow::Result<()> {
         "decoded_bytes": v["decoded_bytes"],
         "first_frame_ms": v["first_frame_ms"],
         "office_frame_ms": v["office_frame_ms"],
+        "fps_at_start": v["fps_at_start"],
+        "quality": v["quality"],
+        "fps_paced": v["fps_paced"],
+        "canvas": v["canvas"],
     });
     println!("{result}");
     Ok(())

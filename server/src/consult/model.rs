@@ -91,6 +91,10 @@ pub enum ConsultError {
     Invalid(String),
     #[error("too many open invitations for this consultation")]
     TooManyInvites,
+    #[error("this consultation already has a {0}")]
+    RoleTaken(&'static str),
+    #[error("too many passes asked for; wait {0} s")]
+    RateLimited(u64),
     #[error("the application could not be linked: {0}")]
     Record(String),
     #[error("database: {0}")]

@@ -14,6 +14,7 @@ use super::model::{
 use super::store::{ConsultStore, ConsultationRow, LinkedRow};
 use super::turn;
 use crate::db::{Db, now_ms};
+use crate::identity::sessions::{SessionEnds, SessionKey};
 use crate::metrics::Metrics;
 use crate::queue::{Clerk, Queues, WorldNotice};
 use crate::records::applications::{self, RecordError};
@@ -25,7 +26,7 @@ use madoguchi_shared::consult::{
 use madoguchi_shared::protocol::TicketStatus;
 use madoguchi_shared::text::{check_chat, clean_text};
 use rand::Rng;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,8 +37,13 @@ use tokio::sync::{broadcast, mpsc};
 const CHAT_HISTORY: i64 = 50;
 /// Open invitations one consultation may have at once.
 const MAX_OPEN_INVITES: i64 = 3;
-/// Signalling tickets waiting to be used, office-wide.
+/// Signalling tickets waiting to be used, office-wide. A participant holds at most one (a new
+/// one replaces it), so only as many participants as there are could fill it.
 const MAX_PENDING_GRANTS: usize = 4096;
+/// Passes one participant of one consultation may be given at once, and then per minute: a
+/// page reloaded again and again is refused, not served (and cannot push others' passes out).
+const GRANT_BURST: u32 = 10;
+const GRANTS_PER_MINUTE: u32 = 20;
 
 /// The service.
 #[derive(Clone)]
@@ -53,6 +59,12 @@ struct Inner {
     world: Option<mpsc::UnboundedSender<WorldNotice>>,
     live: Mutex<HashMap<i64, Live>>,
     grants: Mutex<HashMap<String, Pending>>,
+    /// The key of interpreters' codes as stored (see [`code_hash`]).
+    code_key: [u8; 32],
+    /// Passes given, per consultation and participant.
+    grant_limit: crate::ratelimit::RateLimiter<String>,
+    /// Sessions whose connections must end: a participant's signalling ends with its session.
+    session_ends: SessionEnds,
     next_conn: AtomicU64,
 }
 
@@ -66,6 +78,8 @@ struct Live {
 
 struct Member {
     conn: u64,
+    /// Who holds the place (`resident:…`, `staff:…`, `invite:…`): only they may take it over.
+    principal: String,
     name: String,
     participation: i64,
     out: mpsc::Sender<ServerSignal>,
@@ -76,6 +90,7 @@ struct Pending {
     role: Role,
     principal: String,
     name: String,
+    session: Option<SessionKey>,
     expires: Instant,
 }
 
@@ -85,6 +100,9 @@ pub struct Attached {
     pub consultation: i64,
     pub role: Role,
     pub name: String,
+    /// The session it belongs to (none for an interpreter, who has a code instead): when the
+    /// session ends, or its account's rights change, the connection ends.
+    pub session: Option<SessionKey>,
     conn: u64,
 }
 
@@ -98,9 +116,15 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-fn code_hash(code: &str) -> String {
+/// What is stored of an interpreter's code: its digits keyed with this process's secret
+/// (HMAC-SHA-256), so the table's 10¹² codes cannot be looked up by hashing them all. Codes live
+/// minutes and consultations end at a restart, so a secret that dies with the process is enough.
+fn code_hash(key: &[u8; 32], code: &str) -> String {
+    use hmac::{Hmac, Mac};
     let digits: String = code.chars().filter(char::is_ascii_digit).collect();
-    hex::encode(Sha256::digest(digits.as_bytes()))
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(digits.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 impl Consultations {
@@ -112,6 +136,7 @@ impl Consultations {
         settings: ConsultSettings,
         metrics: Arc<Metrics>,
         world: Option<mpsc::UnboundedSender<WorldNotice>>,
+        session_ends: SessionEnds,
     ) -> Consultations {
         Consultations(Arc::new(Inner {
             store: ConsultStore::new(db),
@@ -123,6 +148,9 @@ impl Consultations {
             world,
             live: Mutex::default(),
             grants: Mutex::default(),
+            code_key: rand::random(),
+            grant_limit: crate::ratelimit::RateLimiter::new(GRANT_BURST, GRANTS_PER_MINUTE),
+            session_ends,
             next_conn: AtomicU64::new(1),
         }))
     }
@@ -217,10 +245,16 @@ impl Consultations {
     }
 
     /// The consultation as staff see it: the clerk's own, or any of a supervisor's department.
+    /// The linked applications' forms are personal data: each one shown is an audited read
+    /// (`viewed`), as opening it in the records is.
     pub async fn for_staff(&self, clerk: &Clerk, supervisor: bool, id: i64) -> Result<ConsultationBody, ConsultError> {
         let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
         check_staff(&row, clerk, supervisor)?;
-        self.body(&row).await
+        let body = self.body(&row).await?;
+        for a in &body.applications {
+            applications::read(self.0.store.db(), &clerk.actor(), &a.reference).await.map_err(record_error)?;
+        }
+        Ok(body)
     }
 
     /// The resident's running consultation, if any.
@@ -351,8 +385,14 @@ impl Consultations {
     }
 
     /// A one-time pass to the signalling WebSocket for `joiner`, as the role they have in this
-    /// consultation: its resident, its clerk, or a supervisor of its department.
-    pub async fn grant(&self, id: i64, joiner: &Joiner) -> Result<SignalGrant, ConsultError> {
+    /// consultation: its resident, its clerk, or a supervisor of its department. The connection
+    /// it opens belongs to `session` (it ends when the session does).
+    pub async fn grant(
+        &self,
+        id: i64,
+        joiner: &Joiner,
+        session: Option<SessionKey>,
+    ) -> Result<SignalGrant, ConsultError> {
         let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
         let (role, principal, name) = match joiner {
             Joiner::Resident { id: rid, name } if *rid == row.resident_id => {
@@ -375,14 +415,23 @@ impl Consultations {
         if !row.running {
             return Err(ConsultError::Ended);
         }
-        Ok(self.pending(id, role, principal, name))
+        self.pending(id, role, principal, name, session)
     }
 
-    fn pending(&self, consultation: i64, role: Role, principal: String, name: String) -> SignalGrant {
+    /// A new pass for a participant, replacing the one they were given before and have not used.
+    fn pending(
+        &self,
+        consultation: i64,
+        role: Role,
+        principal: String,
+        name: String,
+        session: Option<SessionKey>,
+    ) -> Result<SignalGrant, ConsultError> {
+        self.0.grant_limit.check(format!("{consultation}:{principal}")).map_err(ConsultError::RateLimited)?;
         let ticket = random_hex(24);
         let now = Instant::now();
         let mut grants = lock(&self.0.grants);
-        grants.retain(|_, p| p.expires > now);
+        grants.retain(|_, p| p.expires > now && !(p.consultation == consultation && p.principal == principal));
         if grants.len() >= MAX_PENDING_GRANTS {
             // The oldest goes: a flood of grants cannot grow the table.
             if let Some(k) = grants.iter().min_by_key(|(_, p)| p.expires).map(|(k, _)| k.clone()) {
@@ -390,8 +439,18 @@ impl Consultations {
             }
         }
         let expires = now + self.0.settings.signal_ticket_ttl;
-        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, expires });
-        SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers() }
+        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, session, expires });
+        Ok(SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers(consultation, role) })
+    }
+
+    /// The office's channel of sessions whose connections must end.
+    pub fn session_ends(&self) -> &SessionEnds {
+        &self.0.session_ends
+    }
+
+    /// The records database.
+    pub fn db(&self) -> &Db {
+        self.0.store.db()
     }
 
     /// How long a signalling connection may stay silent before it is closed.
@@ -401,8 +460,16 @@ impl Consultations {
 
     /// The ICE servers for a participant: STUN as configured, TURN with credentials that
     /// expire.
-    pub fn ice_servers(&self) -> Vec<IceServer> {
-        turn::ice_servers(&self.0.settings.ice, now_ms() / 1000)
+    pub fn ice_servers(&self, consultation: i64, role: Role) -> Vec<IceServer> {
+        let label = format!("madoguchi-c{consultation}-{}", role.as_str());
+        turn::ice_servers(&self.0.settings.ice, now_ms() / 1000, &label)
+    }
+
+    /// How often a participant's signalling connection hands out fresh ICE servers: at half the
+    /// TURN credentials' life (at least every 2 s); `None` without TURN.
+    pub fn ice_renewal(&self) -> Option<Duration> {
+        let ice = &self.0.settings.ice;
+        turn::has_turn(ice).then(|| (ice.turn_ttl / 2).max(Duration::from_secs(2)))
     }
 
     /// The clerk invites an interpreter: a one-time code for this consultation, valid for
@@ -419,7 +486,7 @@ impl Consultations {
         let digits = format!("{n:012}");
         let code = format!("{}-{}-{}", &digits[0..4], &digits[4..8], &digits[8..12]);
         let expires_at = now_ms() + self.0.settings.invite_ttl.as_millis() as i64;
-        self.0.store.invite(id, &code_hash(&code), kind, clerk.id, expires_at).await?;
+        self.0.store.invite(id, &code_hash(&self.0.code_key, &code), kind, clerk.id, expires_at).await?;
         tracing::info!(consultation = id, kind, "interpreter invited");
         Ok(InviteBody { consultation: id, code, join_path: "/consult/join".into(), kind: kind.into(), expires_at })
     }
@@ -434,13 +501,13 @@ impl Consultations {
                 madoguchi_shared::limits::NAME_MAX_CHARS
             )));
         }
-        let hash = code_hash(code);
+        let hash = code_hash(&self.0.code_key, code);
         let (id, _kind) = self.0.store.redeem(&hash).await?.ok_or(ConsultError::BadCode)?;
         let row = self.0.store.get(id).await?.ok_or(ConsultError::BadCode)?;
         if !row.running {
             return Err(ConsultError::Ended);
         }
-        Ok(self.pending(id, Role::Interpreter, format!("invite:{}", &hash[..16]), name))
+        self.pending(id, Role::Interpreter, format!("invite:{}", &hash[..16]), name, None)
     }
 
     /// A signalling connection presents its ticket: it becomes the participant the ticket was
@@ -464,9 +531,21 @@ impl Consultations {
                 Some(l) if l.members.len() >= MAX_PARTICIPANTS && !l.members.contains_key(&p.role) => {
                     Err(ConsultError::Invalid("this consultation is full".into()))
                 }
-                Some(l) => {
-                    Ok(l.members.insert(p.role, Member { conn, name: p.name.clone(), participation, out: out.clone() }))
+                // One participant per role: a second interpreter or supervisor is refused, and
+                // the one present stays (only they may take their own place over).
+                Some(l) if l.members.get(&p.role).is_some_and(|m| m.principal != p.principal) => {
+                    Err(ConsultError::RoleTaken(p.role.as_str()))
                 }
+                Some(l) => Ok(l.members.insert(
+                    p.role,
+                    Member {
+                        conn,
+                        principal: p.principal.clone(),
+                        name: p.name.clone(),
+                        participation,
+                        out: out.clone(),
+                    },
+                )),
             }
         };
         let replaced = match replaced {
@@ -485,9 +564,10 @@ impl Consultations {
         tracing::info!(consultation = row.id, role = p.role.as_str(), "joined");
         self.update_gauges();
         let view = self.view(&row, p.role).await?;
-        let _ = out.try_send(ServerSignal::Joined { consultation: view, ice_servers: self.ice_servers() });
+        let ice_servers = self.ice_servers(row.id, p.role);
+        let _ = out.try_send(ServerSignal::Joined { consultation: view, ice_servers });
         self.broadcast_participants(row.id);
-        Ok(Attached { consultation: row.id, role: p.role, name: p.name, conn })
+        Ok(Attached { consultation: row.id, role: p.role, name: p.name, session: p.session, conn })
     }
 
     /// The connection has closed: the participant has left (unless a newer connection of
@@ -557,6 +637,9 @@ impl Consultations {
 
     /// A chat line from a participant, kept with the consultation and shown to everyone in it.
     pub async fn chat(&self, a: &Attached, raw: &str) -> Result<(), (&'static str, String)> {
+        if !self.is_current(a) {
+            return Err(("replaced", "this connection was replaced by a newer one of yours".into()));
+        }
         let text = clean_text(raw);
         check_chat(&text).map_err(|(code, message)| (code.as_str(), message))?;
         let line = ChatLine { role: a.role, name: a.name.clone(), text, at: now_ms() };
@@ -583,6 +666,9 @@ impl Consultations {
     pub async fn offer(&self, a: &Attached, sdp: String, events: mpsc::Sender<LegEvent>) -> Result<String, MediaError> {
         if !self.is_current(a) {
             return Err(MediaError::Closed("this connection was replaced".into()));
+        }
+        if self.0.settings.fault_injection && sdp.contains(&format!("{}signalling", super::media::sfu::FAULT_MARK)) {
+            panic!("fault injected into a participant's signalling");
         }
         self.0.media.offer(a.consultation, a.role, sdp, events).await
     }
@@ -636,8 +722,6 @@ impl Consultations {
         )
         .await
         .map_err(record_error)?;
-        let app_id = applications::id_of(self.0.store.db(), &app.reference).await.map_err(record_error)?;
-        self.0.store.link(id, app_id, "created").await?;
         self.announce_applications(id).await?;
         Ok(self.present(linked_row(app, "created")))
     }
@@ -650,11 +734,10 @@ impl Consultations {
         reference: &str,
     ) -> Result<LinkedApplication, ConsultError> {
         let row = self.running_of_clerk(clerk, id).await?;
-        let (app_id, app) =
+        let (_, app) =
             applications::link_to_consultation(self.0.store.db(), &clerk.actor(), reference, &row.resident_id, id)
                 .await
                 .map_err(record_error)?;
-        self.0.store.link(id, app_id, "linked").await?;
         self.announce_applications(id).await?;
         Ok(self.present(linked_row(app, "linked")))
     }
@@ -723,6 +806,9 @@ impl Consultations {
         if a.role != Role::Resident {
             return Err(("not_allowed", "only the resident confirms their application".into()));
         }
+        if !self.is_current(a) {
+            return Err(("replaced", "this connection was replaced by a newer one of yours".into()));
+        }
         let unavailable = |e: sqlx::Error| {
             tracing::error!(error = %e, "confirming an application");
             ("unavailable", "the records are unavailable; try again".to_string())
@@ -737,8 +823,6 @@ impl Consultations {
         if !self.0.store.is_linked(a.consultation, &reference).await.map_err(unavailable)? {
             return Err(("not_linked", "no such application in this consultation".into()));
         }
-        let verified =
-            self.0.store.identity_level(&resident).await.map_err(unavailable)?.as_deref() == Some("verified");
         let actor = crate::records::audit::Actor::Resident { id: resident };
         match applications::change_status(
             self.0.store.db(),
@@ -747,7 +831,6 @@ impl Consultations {
             &reference,
             applications::Status::Submitted,
             None,
-            verified,
         )
         .await
         {

@@ -5,17 +5,25 @@
 //! this consultation. A refused message gets an error and the connection stays, unless the
 //! connection keeps sending refused messages.
 //!
+//! The connection belongs to its participant's session: it keeps the session alive (as a world
+//! connection does), and ends — with an error saying why, then `ended` — when the session ends
+//! or an admin changes the account's rights ([`SessionEnds`]). Its media leg goes with it.
+//!
 //! The transport (the HTTP layer's WebSocket) is not known here: it hands over the frames as
 //! strings on a bounded channel and sends whatever comes out on the other.
 
 use super::media::{LegEvent, MediaError};
 use super::model::ConsultError;
 use super::service::{Attached, Consultations};
+use crate::db::Db;
+use crate::identity::sessions::{self, EndReason, SessionEnds, SessionKey, SessionsEnded};
+use futures_util::FutureExt;
 use madoguchi_shared::bucket::TokenBucket;
 use madoguchi_shared::consult::{ClientSignal, SIGNAL_BURST, SIGNAL_PER_SECOND, ServerSignal};
 use madoguchi_shared::limits::{CHAT_BURST, CHAT_REFILL, MAX_STRIKES};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 /// Messages waiting to be sent to one participant; a participant that does not read is cut off.
 pub const OUTBOX: usize = 128;
@@ -28,6 +36,55 @@ pub enum Inbound {
     Text(String),
     /// A frame that is not text.
     Other,
+}
+
+/// A participant's session, watched while they are connected.
+struct SessionWatch {
+    key: SessionKey,
+    ends: broadcast::Receiver<Arc<SessionsEnded>>,
+    db: Db,
+    /// When to touch the session again (a connection keeps it alive).
+    touch: tokio::time::Interval,
+}
+
+impl SessionWatch {
+    fn new(service: &Consultations, key: Option<SessionKey>) -> Option<SessionWatch> {
+        let key = key?;
+        let every = Duration::from_millis((sessions::idle_expiry_ms() / 4).clamp(1000, 60_000) as u64);
+        Some(SessionWatch {
+            key,
+            ends: service.session_ends().subscribe(),
+            db: service.db().clone(),
+            touch: tokio::time::interval(every),
+        })
+    }
+
+    /// Waits until the connection must end because of its session, and says why. Cancel-safe.
+    async fn ended(watch: &mut Option<SessionWatch>) -> EndReason {
+        let Some(w) = watch else { return std::future::pending().await };
+        loop {
+            tokio::select! {
+                why = SessionEnds::until_ended(&mut w.ends, &w.db, &w.key) => return why,
+                _ = w.touch.tick() => {
+                    if let Ok(ended) = sessions::keep_alive(&w.db, std::slice::from_ref(&w.key)).await
+                        && !ended.is_empty()
+                    {
+                        return EndReason::Expired;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The next tick of `interval`, or never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs one participant until their connection closes or the consultation ends. `out` carries
@@ -45,6 +102,7 @@ pub async fn run(
                 ConsultError::BadTicket => "bad_ticket",
                 ConsultError::Ended => "ended",
                 ConsultError::NotFound => "not_found",
+                ConsultError::RoleTaken(_) => "role_taken",
                 ConsultError::Db(_) => "unavailable",
                 _ => "refused",
             };
@@ -53,14 +111,53 @@ pub async fn run(
             return;
         }
     };
+    // Whatever happens while serving them — a panic too — the participant leaves afterwards, so
+    // nobody stays listed (or keeps a media leg) for a connection that is gone.
+    let served = std::panic::AssertUnwindSafe(serve(&service, &me, &mut inbound, &out)).catch_unwind().await;
+    if served.is_err() {
+        tracing::error!(consultation = me.consultation, role = me.role.as_str(), "a participant's signalling panicked");
+        let _ = out.try_send(ServerSignal::Error {
+            code: "internal".into(),
+            message: "the office could not handle your last message; join again".into(),
+        });
+        let _ = out.try_send(ServerSignal::Ended { reason: "internal".into() });
+    }
+    service.detach(&me).await;
+}
+
+/// Serves an attached participant until their connection closes, the consultation ends, or
+/// their session does.
+async fn serve(
+    service: &Consultations,
+    me: &Attached,
+    inbound: &mut mpsc::Receiver<Inbound>,
+    out: &mpsc::Sender<ServerSignal>,
+) {
     let (leg_tx, mut leg_rx) = mpsc::channel::<LegEvent>(64);
     let start = Instant::now();
     let now = || start.elapsed();
     let mut bucket = TokenBucket::new(SIGNAL_BURST, Duration::from_secs(1) / SIGNAL_PER_SECOND, now());
     let mut chat_bucket = TokenBucket::new(CHAT_BURST, CHAT_REFILL, now());
     let mut strikes = 0u32;
+    let mut watch = SessionWatch::new(service, me.session.clone());
+    // Fresh TURN credentials before the last ones expire, while the consultation runs.
+    let mut renew =
+        service.ice_renewal().map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     loop {
         let frame = tokio::select! {
+            _ = tick(&mut renew) => {
+                let ice_servers = service.ice_servers(me.consultation, me.role);
+                if out.try_send(ServerSignal::IceServers { ice_servers }).is_err() {
+                    break;
+                }
+                continue;
+            }
+            why = SessionWatch::ended(&mut watch) => {
+                tracing::info!(consultation = me.consultation, role = me.role.as_str(), reason = ?why, "a participant's session ended");
+                let _ = out.try_send(ServerSignal::Error { code: why.code().into(), message: why.message().into() });
+                let _ = out.try_send(ServerSignal::Ended { reason: why.code().into() });
+                break;
+            }
             f = inbound.recv() => match f {
                 Some(f) => f,
                 None => break,
@@ -83,7 +180,7 @@ pub async fn run(
                 Inbound::Other => Some(("malformed", "send JSON text frames".to_string())),
                 Inbound::Text(text) => match serde_json::from_str::<ClientSignal>(&text) {
                     Err(e) => Some(("malformed", format!("not a signalling message: {e}"))),
-                    Ok(msg) => match handle(&service, &me, msg, &leg_tx, &out, &mut chat_bucket, now()).await {
+                    Ok(msg) => match handle(service, me, msg, &leg_tx, out, &mut chat_bucket, now()).await {
                         Step::Ok => None,
                         Step::Refused(code, message) => Some((code, message)),
                         Step::Leave => break,
@@ -94,7 +191,11 @@ pub async fn run(
         match refusal {
             None => strikes = 0,
             Some((code, message)) => {
-                strikes += 1;
+                // A candidate past the connection's allowance is left out, but sending it is no
+                // fault: a browser on a machine with many interfaces may offer more than that.
+                if code != "too_many_candidates" {
+                    strikes += 1;
+                }
                 if strikes >= MAX_STRIKES {
                     let _ = out.try_send(ServerSignal::Error {
                         code: "too_many_errors".into(),
@@ -108,7 +209,6 @@ pub async fn run(
             }
         }
     }
-    service.detach(&me).await;
 }
 
 enum Step {
@@ -168,6 +268,8 @@ fn media_refusal(e: MediaError) -> Step {
         MediaError::Invalid(_) => "media_invalid",
         MediaError::Busy(_) => "media_busy",
         MediaError::NoLeg => "media_not_started",
+        MediaError::Denied(_) => "candidate_denied",
+        MediaError::TooMany(_) => "too_many_candidates",
         MediaError::Closed(_) => "media_closed",
     };
     Step::Refused(code, e.to_string())

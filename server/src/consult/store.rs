@@ -66,8 +66,6 @@ const CHAT: &str =
     "INSERT INTO consultation_messages (consultation_id, at, role, display_name, body) VALUES ($1, $2, $3, $4, $5)";
 const RECENT_CHAT: &str = "SELECT role, display_name, body, at FROM consultation_messages
      WHERE consultation_id = $1 ORDER BY id DESC LIMIT $2";
-const LINK: &str = "INSERT INTO consultation_applications (consultation_id, application_id, how, linked_at)
-     VALUES ($1, $2, $3, $4) ON CONFLICT (consultation_id, application_id) DO NOTHING RETURNING application_id";
 const LINKED: &str =
     "SELECT a.reference, a.procedure_id, a.status, l.how, a.form_data, a.status_note FROM consultation_applications l
      JOIN applications a ON a.id = l.application_id WHERE l.consultation_id = $1 ORDER BY l.linked_at, a.id";
@@ -267,17 +265,6 @@ impl ConsultStore {
     }
 
     /// Links an application; false if it already was.
-    pub async fn link(&self, id: i64, application_id: i64, how: &str) -> Result<bool, sqlx::Error> {
-        Ok(sqlx::query(LINK)
-            .bind(id)
-            .bind(application_id)
-            .bind(how)
-            .bind(now_ms())
-            .fetch_optional(&self.db.pool)
-            .await?
-            .is_some())
-    }
-
     pub async fn linked(&self, id: i64) -> Result<Vec<LinkedRow>, sqlx::Error> {
         sqlx::query(LINKED)
             .bind(id)
@@ -302,15 +289,6 @@ impl ConsultStore {
     pub async fn running_with_application(&self, reference: &str) -> Result<Vec<i64>, sqlx::Error> {
         let rows = sqlx::query(RUNNING_WITH_APPLICATION).bind(reference).fetch_all(&self.db.pool).await?;
         rows.iter().map(|r| r.try_get(0)).collect()
-    }
-
-    /// A resident's identity level (`guest`, `verified`).
-    pub async fn identity_level(&self, resident: &str) -> Result<Option<String>, sqlx::Error> {
-        let row = sqlx::query("SELECT identity_level FROM residents WHERE id = $1")
-            .bind(resident)
-            .fetch_optional(&self.db.pool)
-            .await?;
-        row.map(|r| r.try_get(0)).transpose()
     }
 
     /// Whether an application is linked to a consultation.

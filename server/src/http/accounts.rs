@@ -84,7 +84,7 @@ pub async fn change(
     req: Result<Json<Change>, JsonRejection>,
 ) -> Result<Json<StaffAccount>, ApiError> {
     let c = body(req)?;
-    Ok(Json(accounts::change(&s.db, &admin, &login, c).await?))
+    Ok(Json(accounts::change(&s.db, &s.session_ends, &admin, &login, c).await?))
 }
 
 /// A new password.
@@ -103,7 +103,7 @@ pub async fn reset_password(
     req: Result<Json<NewPassword>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let r = body(req)?;
-    accounts::reset_password(&s.db, &admin, &login, &r.password).await?;
+    accounts::reset_password(&s.db, &s.session_ends, &admin, &login, &r.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,7 @@ use super::queue::clerk;
 use super::state::HttpState;
 use crate::consult::signal::{self, INBOX, Inbound, OUTBOX};
 use crate::consult::{ConsultError, ConsultationBody, InviteBody, Joiner, SignalGrant};
-use crate::identity::sessions::Principal;
+use crate::identity::sessions::{Principal, SessionKey};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -52,6 +52,8 @@ impl From<ConsultError> for ApiError {
             ConsultError::BadTicket => ApiError::Forbidden("ticket_invalid", e.to_string()),
             ConsultError::Invalid(_) => ApiError::BadRequest("invalid", e.to_string()),
             ConsultError::TooManyInvites => ApiError::Conflict("too_many_invites", e.to_string()),
+            ConsultError::RateLimited(wait) => ApiError::RateLimited(wait),
+            ConsultError::RoleTaken(_) => ApiError::Conflict("role_taken", e.to_string()),
             ConsultError::Record(_) => ApiError::BadRequest("application_refused", e.to_string()),
             ConsultError::Db(d) => ApiError::Internal(d.to_string()),
         }
@@ -187,7 +189,7 @@ pub async fn current(State(s): State<HttpState>, ResidentAuth(r): ResidentAuth) 
     params(("id" = i64, Path)), responses((status = 200, body = SignalGrant), (status = 404, body = super::error::ErrorBody)))]
 pub async fn join(
     State(s): State<HttpState>,
-    Auth(principal, _): Auth,
+    Auth(principal, token): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<SignalGrant>, ApiError> {
     let joiner = match principal {
@@ -199,8 +201,7 @@ pub async fn join(
             department: st.department_id,
         },
     };
-    s.token_limit.check(format!("consult:{id}:{joiner:?}")).map_err(ApiError::RateLimited)?;
-    Ok(Json(s.consults.grant(id, &joiner).await?))
+    Ok(Json(s.consults.grant(id, &joiner, Some(SessionKey::of(&token))).await?))
 }
 
 /// A one-time link to the consultation page.
@@ -235,8 +236,10 @@ pub async fn page_link(State(s): State<HttpState>, Auth(principal, token): Auth)
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CodeRequest {
     /// As the clerk gave it: `1234-5678-9012`.
+    #[schema(min_length = 1, max_length = 64)]
     pub code: String,
-    /// The interpreter's name, shown to the participants.
+    /// The interpreter's name, shown to the participants (1 to 32 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub name: String,
 }
 

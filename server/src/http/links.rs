@@ -51,6 +51,14 @@ impl OneTimeCodes {
         code
     }
 
+    /// The session an unbound code would give, without using it up (to ask first whether to
+    /// replace a browser's own session with it).
+    pub fn peek(&self, code: &str) -> Option<String> {
+        let links = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (token, until, challenge) = links.get(code)?;
+        (challenge.is_none() && *until > Instant::now()).then(|| token.clone())
+    }
+
     /// The session of an unbound code, once.
     pub fn redeem(&self, code: &str) -> Option<String> {
         self.redeem_with(code, None)
@@ -88,6 +96,7 @@ mod tests {
         let code = links.issue("token-a");
         assert_eq!(code.len(), 48);
         assert_eq!(links.redeem("nonsense"), None);
+        assert_eq!(links.peek(&code).as_deref(), Some("token-a"), "looking does not use it");
         assert_eq!(links.redeem(&code).as_deref(), Some("token-a"));
         assert_eq!(links.redeem(&code), None, "a second opening finds nothing");
     }

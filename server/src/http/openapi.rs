@@ -170,7 +170,27 @@ impl utoipa::Modify for CommonResponses {
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`.
-pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// `GET /api/v1/openapi.json`: the document, with the office's departments (known at start,
+/// from `office.toml`) as the only values a department field takes.
+pub(super) async fn openapi(
+    axum::extract::State(s): axum::extract::State<super::state::HttpState>,
+) -> Json<utoipa::openapi::OpenApi> {
+    let mut doc = ApiDoc::openapi();
+    let ids: Vec<serde_json::Value> =
+        s.queues.office().departments.iter().map(|d| serde_json::Value::String(d.id.clone())).collect();
+    known_departments(&mut doc, &ids);
+    Json(doc)
+}
+
+/// Every `department` field of a request takes one of `ids`.
+fn known_departments(doc: &mut utoipa::openapi::OpenApi, ids: &[serde_json::Value]) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = doc.components.as_mut() else { return };
+    for name in ["TakeRequest", "TransferRequest", "NewAccount", "Change"] {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name)
+            && let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut("department")
+        {
+            field.enum_values = Some(ids.to_vec());
+        }
+    }
 }

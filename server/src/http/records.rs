@@ -186,7 +186,9 @@ pub async fn resident_edit(
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    Ok(Json(applications::edit(&s.db, &s.catalog, &resident_actor(&r), &reference_, &req.form_data).await?))
+    let view = applications::edit(&s.db, &s.catalog, &resident_actor(&r), &reference_, &req.form_data).await?;
+    s.consults.application_changed(&view.reference).await;
+    Ok(Json(view))
 }
 
 /// Submits a draft (or resubmits after "needs information"). The whole form is checked.
@@ -199,7 +201,6 @@ pub async fn resident_submit(
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
-    let verified = r.identity_level == "verified";
     let view = applications::change_status(
         &s.db,
         &s.catalog,
@@ -207,9 +208,9 @@ pub async fn resident_submit(
         reference(&reference_)?,
         Status::Submitted,
         None,
-        verified,
     )
     .await?;
+    s.consults.application_changed(&view.reference).await;
     Ok(Json(view))
 }
 
@@ -229,9 +230,9 @@ pub async fn resident_withdraw(
         reference(&reference_)?,
         Status::Withdrawn,
         None,
-        false,
     )
     .await?;
+    s.consults.application_changed(&view.reference).await;
     Ok(Json(view))
 }
 
@@ -310,16 +311,9 @@ pub async fn staff_status(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    let view = applications::change_status(
-        &s.db,
-        &s.catalog,
-        &staff_actor(&st),
-        &reference_,
-        req.status,
-        req.note.as_deref(),
-        false,
-    )
-    .await?;
+    let view =
+        applications::change_status(&s.db, &s.catalog, &staff_actor(&st), &reference_, req.status, req.note.as_deref())
+            .await?;
     s.consults.application_changed(&view.reference).await;
     Ok(Json(view))
 }

@@ -27,8 +27,9 @@ pub(super) fn router() -> Router<HttpState> {
 /// Who a guest says they are.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct GuestRequest {
-    /// Shown to clerks and other visitors; 1-32 characters.
+    /// Shown to clerks and other visitors; 1-32 characters, not only spaces.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub display_name: Option<String>,
     /// `ja`, `ja-Hira` (やさしい日本語), `en`, …
     #[serde(default)]
@@ -115,16 +116,21 @@ pub async fn me(Auth(principal, _): Auth) -> Json<MeBody> {
 /// Ends the session.
 #[utoipa::path(post, path = "/api/v1/sessions/logout", tag = "sessions", security(("session" = [])),
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
-pub async fn logout(State(s): State<HttpState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    end_session(&s, &auth.1).await?;
+pub async fn logout(State(s): State<HttpState>, Auth(principal, token): Auth) -> Result<StatusCode, ApiError> {
+    let staff = match principal {
+        Principal::Staff(st) => Some(st.id),
+        Principal::Resident(_) => None,
+    };
+    end_session(&s, &token, staff).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends a session: its world connections close, and a resident left without a session has
-/// their waiting tickets cancelled (nobody could come for them).
-pub(super) async fn end_session(s: &HttpState, token: &str) -> Result<(), ApiError> {
+/// Ends a session (a logout): its live connections close (world, consultation, event streams),
+/// a staff member's desk closes, and a resident left without a session has their waiting
+/// tickets cancelled (nobody could come for them).
+pub(super) async fn end_session(s: &HttpState, token: &str, staff: Option<i64>) -> Result<(), ApiError> {
     sessions::revoke(&s.db, token).await?;
-    let _ = s.ended_sessions.send(SessionKey::of(token));
+    s.session_ends.publish(vec![SessionKey::of(token)], staff, sessions::EndReason::LoggedOut);
     s.queues.cancel_orphaned(sessions::idle_expiry_ms()).await?;
     Ok(())
 }

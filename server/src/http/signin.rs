@@ -105,10 +105,9 @@ async fn begin(
         return Err("rate_limited");
     }
     let redirect = callback_url(s, headers).ok_or("signin_failed")?;
-    match s.oidc.start(provider, &redirect, guest, back).await {
+    match s.oidc.start(provider, &redirect, guest, back, client).await {
         Ok((url, state)) => Ok((url, state_cookie(&state, 600, s.secure_cookies))),
         Err(OidcError::UnknownProvider) => Err("signin_unknown"),
-        Err(OidcError::Busy) => Err("rate_limited"),
         Err(e) => {
             tracing::warn!(provider, error = %e, "sign-in could not start");
             Err("signin_failed")
@@ -345,9 +344,7 @@ pub async fn providers(State(s): State<HttpState>, Query(q): Query<ProvidersQuer
 async fn guest_merged(s: &HttpState, guest: &str, resident: &str, departments: &[String]) {
     s.consults.resident_merged(guest, resident);
     match sessions::end_all_of_resident(&s.db, guest).await {
-        Ok(keys) => keys.into_iter().for_each(|k| {
-            let _ = s.ended_sessions.send(k);
-        }),
+        Ok(keys) => s.session_ends.publish(keys, None, sessions::EndReason::SignedIn),
         Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
     }
     for department in departments {
@@ -422,7 +419,7 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     if let Some((_, old_token)) = old {
         let key = sessions::SessionKey::of(&old_token);
         let _ = sessions::end(&s.db, &old_token).await;
-        let _ = s.ended_sessions.send(key);
+        s.session_ends.publish(vec![key], None, sessions::EndReason::SignedIn);
     }
     tracing::info!(resident = %resident.id, level = %resident.identity_level, tickets = moved.tickets, applications = moved.applications, "a resident signed in");
     if let Some(g) = guest.filter(|g| *g != resident.id) {

@@ -1,7 +1,7 @@
 //! What every handler shares: the services, the database, the catalog and the limits.
 
 use crate::db::Db;
-use crate::identity::sessions::SessionKey;
+use crate::identity::sessions::{SessionEnds, SessionKey};
 use crate::metrics::Metrics;
 use crate::net::tokens::TokenIssuer;
 use crate::net::websocket::WsTickets;
@@ -10,7 +10,6 @@ use crate::ratelimit::RateLimiter;
 use crate::records::catalog::Catalog;
 use madoguchi_shared::i18n;
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
 
 impl HttpState {
     /// The office's time zone: minutes east of UTC.
@@ -51,8 +50,9 @@ pub struct HttpState {
     pub write_limit: Arc<RateLimiter<String>>,
     /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
     pub token_limit: Arc<RateLimiter<String>>,
-    /// Sessions ended here (logout), for the world: their connections close.
-    pub ended_sessions: UnboundedSender<SessionKey>,
+    /// Sessions whose live connections must end (logout, sign-in, an admin's change), for the
+    /// world, the consultations, the event streams and the desks.
+    pub session_ends: SessionEnds,
     /// Open text-mode event streams per session (at most [`STREAMS_PER_SESSION`]).
     pub event_streams: Arc<crate::ratelimit::Slots<SessionKey>>,
     /// Reverse proxies whose forwarding headers name the client.

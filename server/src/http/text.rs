@@ -623,10 +623,12 @@ struct StartForm {
     lang: String,
 }
 
-/// Whether a form post comes from this site: browsers say where a request comes from
-/// (`Sec-Fetch-Site`, `Origin`); a post from another site is refused. `Origin` is compared with
-/// the office's public origin (`--public-url`) when one is set — behind a proxy that rewrites
-/// `Host` — and otherwise with the request's `Host`.
+/// Whether a form post (or a navigation that must not be started by another site) comes from
+/// this site: browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`, `Referer`);
+/// one from another site, or a sibling site, is refused; one the user started (`none`: typed,
+/// a bookmark, an app opening the browser) is not. The origin (`Origin`, or else `Referer`'s) is
+/// compared with the office's public origin (`--public-url`) when one is set — behind a proxy
+/// that rewrites `Host` — and otherwise with the request's `Host`.
 pub(super) fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site")
@@ -634,8 +636,14 @@ pub(super) fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> b
     {
         return false;
     }
-    match (get("origin"), public_origin, get("host")) {
-        (Some(origin), Some(public), _) => origin.eq_ignore_ascii_case(public),
+    // `Referer` is a whole URL; its origin is the scheme and the authority.
+    let referer = get("referer").map(|r| match r.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or("")),
+        None => r.to_string(),
+    });
+    let origin = get("origin").map(str::to_string).or(referer);
+    match (origin.as_deref(), public_origin, get("host")) {
+        (Some(origin), Some(public), _) => origin.eq_ignore_ascii_case(public.trim_end_matches('/')),
         (Some(origin), None, Some(host)) => origin.split_once("://").map(|(_, a)| a) == Some(host),
         _ => true,
     }
@@ -758,7 +766,7 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
         return see_other(&back(lang, "session", None), None);
     };
     if let Some(token) = cookie_token(&headers) {
-        let _ = super::sessions::end_session(&s, &token).await;
+        let _ = super::sessions::end_session(&s, &token, None).await;
     }
     let gone = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     // A resident who signed in with a provider ends their session there too, where the
@@ -775,7 +783,7 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
 /// Live updates of the resident's ticket section, as server-sent events: an event `tickets`
 /// whose data is the section's HTML, first on connecting (so a reconnect misses nothing) and
 /// then whenever it changes. The stream keeps the session alive while the page is open, and
-/// ends when the session does.
+/// ends when the session does (at once when it is ended here: an event `ended` says why).
 async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
@@ -800,15 +808,29 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         csrf: String,
         last: Option<String>,
         touch: tokio::time::Interval,
+        ends: tokio::sync::broadcast::Receiver<std::sync::Arc<sessions::SessionsEnded>>,
+        key: sessions::SessionKey,
+        done: bool,
         _slot: crate::ratelimit::Slot<sessions::SessionKey>,
     }
     let mut touch = tokio::time::interval(Duration::from_secs(5 * 60));
     touch.reset(); // the first touch is due in five minutes, not now
-    let live = Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, _slot: slot };
+    let key = sessions::SessionKey::of(&token);
+    let ends = s.session_ends.subscribe();
+    let live =
+        Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, ends, key, done: false, _slot: slot };
     let stream = futures_util::stream::unfold(live, move |mut st| async move {
         loop {
+            if st.done {
+                return None;
+            }
             if st.last.is_some() {
                 tokio::select! {
+                    why = sessions::SessionEnds::until_ended(&mut st.ends, &st.s.db, &st.key) => {
+                        st.done = true;
+                        let ev = Event::default().event("ended").data(why.message());
+                        return Some((Ok::<_, Infallible>(ev), st));
+                    }
                     msg = st.rx.recv() => match msg {
                         Ok(change) if !change.tickets.iter().any(|(owner, _)| *owner == st.resident) => continue,
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -844,6 +866,12 @@ const LIVE_JS: &str = r#""use strict";
   if (!box || !window.EventSource) return;
   var hint = document.getElementById("reload-hint");
   var es = new EventSource("/text/events?lang=" + encodeURIComponent(box.getAttribute("data-lang") || "ja"));
+  // The session ended (logged out elsewhere, say): say so, then show the page as it is now.
+  es.addEventListener("ended", function (e) {
+    es.close();
+    if (status) status.textContent = e.data;
+    setTimeout(function () { location.reload(); }, 3000);
+  });
   es.addEventListener("tickets", function (e) {
     if (box.innerHTML === e.data) return;
     // Keep keyboard focus on the same button when the section is redrawn.

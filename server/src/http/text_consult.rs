@@ -30,7 +30,7 @@ const CONSULT_JS: &str = include_str!("../../templates/text/consult.js");
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
         .route("/text/consultation", get(page))
-        .route("/text/consultation/open", get(open))
+        .route("/text/consultation/open", get(open).post(open_confirmed))
         .route("/text/consult.js", get(script))
         .route("/consult/join", get(join_form).post(join))
 }
@@ -44,13 +44,84 @@ struct OpenQuery {
 
 /// A one-time link from the 3D or desktop client (`POST /api/v1/consultations/page-link`):
 /// this browser gets the client's session, and goes on to the consultation page.
+///
+/// Only the browser the link was made for may use it: the browser client opens it in a frame of
+/// its own page (`Sec-Fetch-Site: same-origin`), the desktop client in the system browser
+/// (`none`). A link arriving from another site (an attacker's page sending a victim to the
+/// attacker's link, to put them in the attacker's consultation) is refused and stays unused. A
+/// browser already in the office as someone else is asked first (a form that posts back here).
 async fn open(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> Response {
     let l = pick_lang(q.lang.as_deref(), &headers);
+    let tr = Tr::of(&s.words, l);
+    if !super::text::same_origin(&headers, s.public_origin.as_deref()) {
+        return (StatusCode::FORBIDDEN, tr.t("text-consult-link-elsewhere")).into_response();
+    }
+    let Some(token) = (q.code.len() <= 64).then(|| s.page_links.peek(&q.code)).flatten() else {
+        return (StatusCode::FORBIDDEN, tr.t("text-consult-link-used")).into_response();
+    };
+    if let Some((current, current_token)) = resident(&s, &headers).await
+        && current_token != token
+    {
+        let other = match crate::identity::sessions::resume(&s.db, &token).await {
+            Ok(Some(crate::identity::sessions::Principal::Resident(r))) => r,
+            Ok(_) => return (StatusCode::FORBIDDEN, tr.t("text-consult-link-used")).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "consultation link");
+                return (StatusCode::SERVICE_UNAVAILABLE, tr.t("text-unavailable")).into_response();
+            }
+        };
+        if other.id != current.id {
+            let mut page = ConsultPage::empty(&s, l, format!("/text?lang={}", l.code()));
+            page.message = page.tr.a(
+                "text-consult-switch",
+                &[("current", current.display_name.into()), ("other", other.display_name.clone().into())],
+            );
+            page.switch = Some(Switch {
+                code: q.code.clone(),
+                csrf: super::cookies::csrf_for(&current_token),
+                button: page.tr.a("text-consult-switch-continue", &[("other", other.display_name.into())]),
+            });
+            return with_policy(render(StatusCode::OK, &page));
+        }
+    }
+    redeem_link(&s, l, &q.code)
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// The answer to "this browser is someone else in the office; continue as the link's
+/// resident?": a post from this site's own question, with the current session's form token.
+async fn open_confirmed(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<SwitchForm>) -> Response {
+    let l = pick_lang(f.lang.as_deref(), &headers);
+    let current = resident(&s, &headers).await.map(|(_, t)| t);
+    let vouched = current.as_deref().is_none_or(|t| super::cookies::csrf_ok(t, &f.csrf));
+    if !super::text::same_origin(&headers, s.public_origin.as_deref()) || !vouched {
+        return (StatusCode::FORBIDDEN, "cross-site form").into_response();
+    }
+    redeem_link(&s, l, &f.code)
+}
+
+fn redeem_link(s: &HttpState, l: madoguchi_shared::i18n::Lang, code: &str) -> Response {
     let to = format!("/text/consultation?lang={}", l.code());
-    match (q.code.len() <= 64).then(|| s.page_links.redeem(&q.code)).flatten() {
+    match (code.len() <= 64).then(|| s.page_links.redeem(code)).flatten() {
         Some(token) => see_other(&to, Some(session_cookie(&token, s.secure_cookies))),
         None => (StatusCode::FORBIDDEN, Tr::of(&s.words, l).t("text-consult-link-used")).into_response(),
     }
+}
+
+/// The question before a link replaces the browser's own session: the link's code, the current
+/// session's form token, and the button's words.
+struct Switch {
+    code: String,
+    csrf: String,
+    button: String,
 }
 
 struct Running {
@@ -80,7 +151,29 @@ struct ConsultPage<'a> {
     join: Option<JoinForm>,
     /// Waiting at the counter for the clerk (the page looks again).
     waiting: bool,
+    /// Asking before a link replaces this browser's session with another resident's.
+    switch: Option<Switch>,
     message: String,
+}
+
+impl<'a> ConsultPage<'a> {
+    /// A page with nothing in it yet but its frame, whose title links to `home`.
+    fn empty(s: &'a HttpState, l: madoguchi_shared::i18n::Lang, home: String) -> ConsultPage<'a> {
+        let tr = Tr::of(&s.words, l);
+        ConsultPage {
+            lang: l.code(),
+            html_lang: l.html_lang(),
+            office_name: l.name(&s.queues.office().name).to_string(),
+            home,
+            others: lang_links(l, |code| format!("/text/consultation?lang={code}")),
+            consult: None,
+            join: None,
+            waiting: false,
+            switch: None,
+            message: tr.t("text-consult-none"),
+            tr,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -90,23 +183,10 @@ struct PageQuery {
 
 async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let l = pick_lang(q.lang.as_deref(), &headers);
-    let Some((r, _)) = resident(&s, &headers).await else {
+    let Some((r, token)) = resident(&s, &headers).await else {
         return see_other(&format!("/text?lang={}", l.code()), None);
     };
-    let tr = Tr::of(&s.words, l);
-    let office = s.queues.office();
-    let mut page = ConsultPage {
-        lang: l.code(),
-        html_lang: l.html_lang(),
-        office_name: l.name(&office.name).to_string(),
-        home: format!("/text?lang={}", l.code()),
-        others: lang_links(l, |code| format!("/text/consultation?lang={code}")),
-        consult: None,
-        join: None,
-        waiting: false,
-        message: tr.t("text-consult-none"),
-        tr,
-    };
+    let mut page = ConsultPage::empty(&s, l, format!("/text?lang={}", l.code()));
     let current = match s.consults.current_for_resident(&r.id).await {
         Ok(c) => c,
         Err(e) => {
@@ -117,7 +197,7 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     match current {
         Some(view) => {
             let joiner = Joiner::Resident { id: r.id.clone(), name: r.display_name.clone() };
-            match s.consults.grant(view.id, &joiner).await {
+            match s.consults.grant(view.id, &joiner, Some(crate::identity::sessions::SessionKey::of(&token))).await {
                 Ok(grant) => {
                     let mut c = running(&s, l, &page.tr, &view, &grant.ticket, &grant.ice_servers);
                     if r.identity_level != "verified" {
@@ -133,6 +213,9 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
                             .collect();
                     }
                     page.consult = Some(c);
+                }
+                Err(ConsultError::RateLimited(_)) => {
+                    return (StatusCode::TOO_MANY_REQUESTS, page.tr.t("consult-join-slow-down")).into_response();
                 }
                 Err(e) => tracing::warn!(error = %e, "text mode: consultation pass"),
             }
@@ -223,19 +306,11 @@ struct JoinForm {
 }
 
 fn join_page<'a>(s: &'a HttpState, l: madoguchi_shared::i18n::Lang, form: JoinForm) -> ConsultPage<'a> {
-    let tr = Tr::of(&s.words, l);
-    ConsultPage {
-        lang: l.code(),
-        html_lang: l.html_lang(),
-        office_name: l.name(&s.queues.office().name).to_string(),
-        home: format!("/consult/join?lang={}", l.code()),
-        others: lang_links(l, |code| format!("/consult/join?lang={code}")),
-        consult: None,
-        join: Some(form),
-        waiting: false,
-        message: tr.t("consult-join-intro"),
-        tr,
-    }
+    let mut page = ConsultPage::empty(s, l, format!("/consult/join?lang={}", l.code()));
+    page.others = lang_links(l, |code| format!("/consult/join?lang={code}"));
+    page.join = Some(form);
+    page.message = page.tr.t("consult-join-intro");
+    page
 }
 
 /// The interpreter's form.

@@ -1,11 +1,14 @@
 //! What an admin does to staff accounts: list them, add one, change a name, department or
 //! roles, disable and enable, reset a password. Every change is a `staff_events` row written in
 //! the same transaction as the change (append-only: the database refuses to alter or remove
-//! one). Disabling an account or resetting its password ends its sessions at once.
+//! one). Disabling an account or resetting its password ends its sessions at once; changing its
+//! roles or department ends the live connections opened with the old rights (the sessions
+//! stay). Either way, after the commit, [`SessionEnds`] tells every live connection and desk.
 //!
 //! Two guards keep an office administrable: nobody disables themselves or takes away their own
 //! admin role, and the last active admin can be neither disabled nor demoted.
 
+use super::sessions::{self, EndReason, SessionEnds};
 use super::staff::{
     By, StaffAccount, StaffError, account, check_department, check_password, hash_password, parse_roles, record_event,
     roles_text,
@@ -68,7 +71,13 @@ async fn active_admins(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<Vec<
 }
 
 /// Applies `change` to the account `login`, as `by`; returns the account after it.
-pub async fn change(db: &Db, by: &StaffAccount, login: &str, change: Change) -> Result<StaffAccount, StaffError> {
+pub async fn change(
+    db: &Db,
+    ends: &SessionEnds,
+    by: &StaffAccount,
+    login: &str,
+    change: Change,
+) -> Result<StaffAccount, StaffError> {
     let before = by_login(db, login).await?;
     let mut after = before.clone();
     let mut what = serde_json::Map::new();
@@ -133,12 +142,21 @@ pub async fn change(db: &Db, by: &StaffAccount, login: &str, change: Change) -> 
     .bind(before.id)
     .execute(&mut *tx)
     .await?;
-    if after.disabled {
+    let keys = sessions::keys_of_staff(&mut tx, before.id).await?;
+    let reason = if after.disabled {
         end_sessions(&mut tx, before.id).await?;
-    }
+        Some(EndReason::AccountEnded)
+    } else if after.department_id != before.department_id || roles_text(&after.roles) != roles_text(&before.roles) {
+        Some(EndReason::RightsChanged)
+    } else {
+        None
+    };
     record_event(&mut tx, &By::Admin(by), before.id, "changed", &serde_json::Value::Object(what)).await?;
     tx.commit().await?;
     tracing::info!(login = %before.login, by = %by.login, "staff account changed");
+    if let Some(reason) = reason {
+        ends.publish(keys, Some(before.id), reason);
+    }
     Ok(after)
 }
 
@@ -151,7 +169,13 @@ async fn end_sessions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, staff_id: i64) 
 }
 
 /// Sets a new password for `login` (the admin passes it on); its sessions end.
-pub async fn reset_password(db: &Db, by: &StaffAccount, login: &str, password: &str) -> Result<(), StaffError> {
+pub async fn reset_password(
+    db: &Db,
+    ends: &SessionEnds,
+    by: &StaffAccount,
+    login: &str,
+    password: &str,
+) -> Result<(), StaffError> {
     check_password(password)?;
     let target = by_login(db, login).await?;
     let hash = hash_password(password.to_string()).await?;
@@ -161,10 +185,12 @@ pub async fn reset_password(db: &Db, by: &StaffAccount, login: &str, password: &
         .bind(target.id)
         .execute(&mut *tx)
         .await?;
+    let keys = sessions::keys_of_staff(&mut tx, target.id).await?;
     end_sessions(&mut tx, target.id).await?;
     record_event(&mut tx, &By::Admin(by), target.id, "password_reset", &serde_json::json!({})).await?;
     tx.commit().await?;
     tracing::info!(login = %target.login, by = %by.login, "staff password reset");
+    ends.publish(keys, Some(target.id), EndReason::AccountEnded);
     Ok(())
 }
 

@@ -6,8 +6,13 @@
 //! crate: discovery, the code exchange, and the ID token's checks (issuer, audience, expiry,
 //! nonce, signature against the provider's JWKS). A token signed with a key the office has not
 //! seen makes it fetch the provider's metadata and keys again (at most once a second; other bad
-//! signatures at most once a minute) and try once more, so a provider's key rotation is followed. Pending sign-ins live in memory, each for
-//! ten minutes and used once (a replayed `state` is refused), at most [`MAX_PENDING`] at a time.
+//! signatures at most once a minute) and try once more, so a provider's key rotation is followed.
+//! Pending sign-ins live in memory, each for ten minutes and used once (a replayed `state` is
+//! refused), at most [`MAX_PENDING`] at a time. The table is shared fairly between networks (an
+//! IPv4 /24, an IPv6 /48: what one party easily holds): a network holds at most
+//! [`MAX_PER_NETWORK`], its oldest going first, and when the table is full the oldest sign-in of
+//! the fullest network makes room — so one address block cannot keep the rest of the city from
+//! signing in.
 //!
 //! The identity level is the configured rule's: `verified` when the ID token's claim (for
 //! example `acr`, or a claim that an IdP fronting the national ID card sets) has one of the
@@ -39,6 +44,8 @@ use std::time::{Duration, Instant};
 
 /// Sign-ins begun and not finished, at most.
 pub const MAX_PENDING: usize = 10_000;
+/// Sign-ins one network (IPv4 /24, IPv6 /48) may have begun and not finished.
+pub const MAX_PER_NETWORK: usize = MAX_PENDING / 16;
 /// How long a begun sign-in may take at the provider.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// After a signature that does not verify with a key the office has, the provider's metadata
@@ -113,8 +120,6 @@ type OurIdToken = IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryption
 pub enum OidcError {
     #[error("no such sign-in provider")]
     UnknownProvider,
-    #[error("too many sign-ins under way; try again in a few minutes")]
-    Busy,
     #[error("this sign-in is unknown, used already or expired; start again")]
     UnknownState,
     #[error("the provider could not be reached or answered wrongly: {0}")]
@@ -160,7 +165,45 @@ struct Pending {
     /// The guest who began it, if any: their tickets and drafts stay theirs.
     guest: Option<String>,
     back: Back,
+    /// The network the sign-in began from ([`network_of`]).
+    network: ipnet::IpNet,
     at: Instant,
+}
+
+/// The network an address belongs to, for sharing the table: its IPv4 /24 or IPv6 /48.
+pub fn network_of(ip: std::net::IpAddr) -> ipnet::IpNet {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    let prefix = if ip.is_ipv4() { 24 } else { 48 };
+    ipnet::IpNet::new(ip, prefix).map(|n| n.trunc()).unwrap_or_else(|_| ipnet::IpNet::from(ip))
+}
+
+/// Makes room for one more sign-in from `network`: if the network has used its share, its oldest
+/// goes; else, if the table is full, the oldest of the fullest network goes. Expired ones go first.
+fn make_room(pending: &mut HashMap<String, Pending>, network: ipnet::IpNet) {
+    pending.retain(|_, v| v.at.elapsed() < PENDING_TTL);
+    // Per network: how many, and its oldest.
+    let mut by_network: HashMap<ipnet::IpNet, (usize, &str, Instant)> = HashMap::new();
+    for (k, v) in pending.iter() {
+        let e = by_network.entry(v.network).or_insert((0, k.as_str(), v.at));
+        e.0 += 1;
+        if v.at < e.2 {
+            (e.1, e.2) = (k.as_str(), v.at);
+        }
+    }
+    let evict = match by_network.get(&network) {
+        Some((n, oldest, _)) if *n >= MAX_PER_NETWORK => Some(oldest.to_string()),
+        _ if pending.len() >= MAX_PENDING => {
+            by_network.values().max_by_key(|(n, _, at)| (*n, std::cmp::Reverse(*at))).map(|(_, k, _)| k.to_string())
+        }
+        _ => None,
+    };
+    if let Some(k) = evict {
+        pending.remove(&k);
+    }
 }
 
 /// What the provider vouched for.
@@ -268,22 +311,17 @@ impl Providers {
 
     /// Begins a sign-in: the provider's authorization URL to send the browser to, and the
     /// `state` (the caller binds it to the browser with a cookie).
+    /// `from` is the address it comes from (its network's share of the table).
     pub async fn start(
         &self,
         provider: &str,
         redirect: &str,
         guest: Option<String>,
         back: Back,
+        from: std::net::IpAddr,
     ) -> Result<(String, String), OidcError> {
         let index = self.list.iter().position(|p| p.config.id == provider).ok_or(OidcError::UnknownProvider)?;
         let p = &self.list[index];
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|_, v| v.at.elapsed() < PENDING_TTL);
-            if pending.len() >= MAX_PENDING {
-                return Err(OidcError::Busy);
-            }
-        }
         let metadata = self.metadata(p, None).await?;
         let redirect = RedirectUrl::new(redirect.to_string()).map_err(|e| OidcError::Provider(e.to_string()))?;
         let client = CoreClient::from_provider_metadata(
@@ -300,13 +338,12 @@ impl Providers {
             req = req.add_scope(Scope::new(s.clone()));
         }
         let (url, state, nonce) = req.url();
+        let network = network_of(from);
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= MAX_PENDING {
-            return Err(OidcError::Busy);
-        }
+        make_room(&mut pending, network);
         pending.insert(
             state.secret().clone(),
-            Pending { provider: index, nonce, verifier, redirect, guest, back, at: Instant::now() },
+            Pending { provider: index, nonce, verifier, redirect, guest, back, network, at: Instant::now() },
         );
         Ok((url.to_string(), state.secret().clone()))
     }
@@ -596,45 +633,69 @@ mod tests {
         assert!(Providers::from_configs(vec![bad], env).is_err());
     }
 
-    #[test]
-    fn sign_ins_under_way_are_capped_and_expire() {
-        let env = |_: &str| Some("s".to_string());
-        // An issuer nobody answers at: a start that gets past the cap fails at discovery.
-        let unreachable = ProviderConfig { issuer: "http://127.0.0.1:9".into(), ..config("idp") };
-        let p = Providers::from_configs(vec![unreachable], env).unwrap();
-        let dummy = |age: Duration| Pending {
+    fn dummy(network: &str, age: Duration) -> Pending {
+        Pending {
             provider: 0,
             nonce: Nonce::new("n".into()),
             verifier: PkceCodeVerifier::new("v".repeat(43)),
             redirect: RedirectUrl::new("http://127.0.0.1/auth/oidc/callback".into()).unwrap(),
             guest: None,
             back: Back::Text { lang: "ja" },
+            network: network_of(network.parse().unwrap()),
             at: Instant::now().checked_sub(age).unwrap(),
-        };
-        {
-            let mut all = p.pending.lock().unwrap();
-            for i in 0..MAX_PENDING {
-                all.insert(format!("s{i}"), dummy(Duration::ZERO));
-            }
         }
+    }
+
+    #[test]
+    fn networks_are_a_v4_slash_24_and_a_v6_slash_48() {
+        let n = |s: &str| network_of(s.parse().unwrap()).to_string();
+        assert_eq!(n("198.51.100.7"), "198.51.100.0/24");
+        assert_eq!(n("::ffff:198.51.100.7"), "198.51.100.0/24");
+        assert_eq!(n("2001:db8:1:2:3::9"), "2001:db8:1::/48");
+        assert_eq!(n("2001:db8:1:ffff::1"), n("2001:db8:1:2::1"), "many /64s, one /48");
+    }
+
+    #[test]
+    fn one_network_cannot_fill_the_table_of_sign_ins() {
+        let mut all = HashMap::new();
+        // One /48, from many /64s, as fast as it may: it keeps only its share, newest first.
+        for i in 0..MAX_PENDING {
+            make_room(&mut all, network_of(format!("2001:db8:1:{:x}::1", i % 4096).parse().unwrap()));
+            all.insert(format!("a{i}"), dummy(&format!("2001:db8:1:{:x}::1", i % 4096), Duration::ZERO));
+        }
+        assert_eq!(all.len(), MAX_PER_NETWORK);
+        assert!(all.contains_key(&format!("a{}", MAX_PENDING - 1)) && !all.contains_key("a0"), "its oldest went");
+        // A full table of many networks: a newcomer's sign-in evicts the fullest network's
+        // oldest, not the newcomer's.
+        all.clear();
+        for i in 0..MAX_PENDING {
+            let net =
+                if i < MAX_PER_NETWORK { "203.0.113.9".to_string() } else { format!("10.{}.{}.1", i / 256, i % 256) };
+            all.insert(format!("b{i}"), dummy(&net, Duration::from_secs(1)));
+        }
+        let newcomer = network_of("198.51.100.7".parse().unwrap());
+        make_room(&mut all, newcomer);
+        assert_eq!(all.len(), MAX_PENDING - 1, "one went");
+        let left = all.values().filter(|p| p.network == network_of("203.0.113.9".parse().unwrap())).count();
+        assert_eq!(left, MAX_PER_NETWORK - 1, "the fullest network gave it up");
+        // Expired ones go first.
+        for v in all.values_mut() {
+            v.at = Instant::now().checked_sub(PENDING_TTL + Duration::from_secs(1)).unwrap();
+        }
+        make_room(&mut all, newcomer);
+        assert!(all.is_empty(), "the expired ones are gone");
+    }
+
+    #[test]
+    fn an_unknown_provider_or_a_spent_state_is_refused_without_a_request() {
+        let env = |_: &str| Some("s".to_string());
+        let p = Providers::from_configs(vec![config("idp")], env).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let start =
-            || rt.block_on(p.start("idp", "http://127.0.0.1/auth/oidc/callback", None, Back::Text { lang: "ja" }));
-        assert!(matches!(start(), Err(OidcError::Busy)), "the cap holds");
+        let client = "198.51.100.7".parse().unwrap();
         assert!(matches!(
-            rt.block_on(p.start("nope", "http://x/", None, Back::Text { lang: "ja" })),
+            rt.block_on(p.start("nope", "http://x/", None, Back::Text { lang: "ja" }, client)),
             Err(OidcError::UnknownProvider)
         ));
-        // Expired ones make room again.
-        {
-            let mut all = p.pending.lock().unwrap();
-            for v in all.values_mut() {
-                *v = dummy(PENDING_TTL + Duration::from_secs(1));
-            }
-        }
-        assert!(matches!(start(), Err(OidcError::Provider(_))), "past the cap, on to the provider");
-        assert!(p.pending.lock().unwrap().is_empty(), "the expired ones are gone");
-        // A state is good once: finishing an unknown or spent one is refused without a request.
         assert!(matches!(rt.block_on(p.finish("s1", "code")), Err(OidcError::UnknownState)));
     }
 

@@ -13,8 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// Idle time after which a session ends, unless configured otherwise.
 pub const IDLE_EXPIRY_MS: i64 = 30 * 60 * 1000;
@@ -47,6 +49,124 @@ impl SessionKey {
         SessionKey(hash(token))
     }
 }
+/// Why the connections of some sessions must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its holder logged out.
+    LoggedOut,
+    /// Idle or past its age.
+    Expired,
+    /// A guest signed in: the guest's sessions are gone, their holders have the resident's.
+    SignedIn,
+    /// An admin disabled the staff account or reset its password: its sessions are gone.
+    AccountEnded,
+    /// An admin changed the staff account's roles or department: its sessions stay, but a
+    /// connection opened with the old rights must be opened again.
+    RightsChanged,
+}
+
+impl EndReason {
+    /// The code a connection that ends for this reason is told.
+    pub fn code(self) -> &'static str {
+        match self {
+            EndReason::RightsChanged => "rights_changed",
+            _ => "session_ended",
+        }
+    }
+
+    /// What its holder is told, in plain words.
+    pub fn message(self) -> &'static str {
+        match self {
+            EndReason::LoggedOut => "you logged out; log in or join again to continue",
+            EndReason::Expired => "your session has ended; join again to continue",
+            EndReason::SignedIn => "you signed in: this connection was the guest's; open the office again",
+            EndReason::AccountEnded => "an administrator disabled your account or reset its password; log in again",
+            EndReason::RightsChanged => {
+                "an administrator changed your account's roles or department; open the page again to continue"
+            }
+        }
+    }
+}
+
+/// Sessions whose live connections must end (an office event): published after the change is
+/// committed, by whoever ended or changed them.
+#[derive(Debug, Clone)]
+pub struct SessionsEnded {
+    pub keys: Vec<SessionKey>,
+    /// The staff account they belong to, when the change was the account's (its desk closes too).
+    pub staff: Option<i64>,
+    pub reason: EndReason,
+}
+
+/// The office's channel of [`SessionsEnded`]: every kind of live connection (world, consultation
+/// signalling, event streams) and the desks subscribe. A subscriber that falls behind is told so
+/// (`Lagged`) and looks its sessions up instead ([`SessionEnds::until_ended`]).
+#[derive(Clone)]
+pub struct SessionEnds(broadcast::Sender<Arc<SessionsEnded>>);
+
+impl Default for SessionEnds {
+    fn default() -> Self {
+        SessionEnds(broadcast::channel(256).0)
+    }
+}
+
+impl SessionEnds {
+    /// Tells every subscriber.
+    pub fn publish(&self, keys: Vec<SessionKey>, staff: Option<i64>, reason: EndReason) {
+        if !keys.is_empty() || staff.is_some() {
+            let _ = self.0.send(Arc::new(SessionsEnded { keys, staff, reason }));
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SessionsEnded>> {
+        self.0.subscribe()
+    }
+
+    /// Waits until the connections of session `key` must end, and says why. Cancel-safe: it can
+    /// sit in a `select!` loop. After missing events, the session is looked up: gone is
+    /// [`EndReason::Expired`].
+    pub async fn until_ended(rx: &mut broadcast::Receiver<Arc<SessionsEnded>>, db: &Db, key: &SessionKey) -> EndReason {
+        loop {
+            match rx.recv().await {
+                Ok(ended) if ended.keys.contains(key) => return ended.reason,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if !is_live(db, key).await.unwrap_or(true) {
+                        return EndReason::Expired;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+/// Whether session `key` is live (not ended, idle or past its age).
+pub async fn is_live(db: &Db, key: &SessionKey) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    Ok(sqlx::query("SELECT 1 FROM sessions WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3")
+        .bind(&key.0)
+        .bind(now)
+        .bind(now - idle_expiry_ms())
+        .fetch_optional(&db.pool)
+        .await?
+        .is_some())
+}
+
+/// The sessions of staff account `staff_id`.
+pub async fn keys_of_staff(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    staff_id: i64,
+) -> Result<Vec<SessionKey>, sqlx::Error> {
+    sqlx::query("SELECT token_hash FROM sessions WHERE principal_kind = 'staff' AND principal_id = $1")
+        .bind(staff_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0).map(SessionKey))
+        .collect()
+}
+
 /// Age at which a resident session ends however active it is.
 pub const ABSOLUTE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Staff sessions last a working day at most.

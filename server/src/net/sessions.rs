@@ -4,33 +4,41 @@
 //! Every [`SessionLink::every`] the world sends the sessions of its clients to the session
 //! keeper on the services' side (`identity::sessions::keep_alive`, run by `lib.rs`) over a
 //! channel of one batch: when the keeper is still busy with the last batch, this one is
-//! skipped. Sessions that have ended come back on [`SessionLink::ended`] (from the keeper, and
-//! from logout); their clients are told `session_ended` and closed.
+//! skipped. Sessions whose connections must end come on [`SessionLink::ended`], the office's
+//! [`SessionEnds`] (from the keeper, logout, sign-in, an admin's change to a staff account);
+//! their clients are told why and closed. A link that fell behind asks the keeper about every
+//! session at once.
 
 use super::clients::{Clients, Phase, refuse};
-use crate::identity::sessions::SessionKey;
+use crate::identity::sessions::{SessionKey, SessionsEnded};
 use crate::metrics::WorldMetrics;
 use bevy::prelude::*;
 use bevy_renet::{RenetSend, RenetServer};
 use madoguchi_shared::ErrorCode;
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::{Sender, UnboundedReceiver};
+use tokio::sync::broadcast;
+use tokio::sync::mpsc::Sender;
 
 /// The world's end of the session keeper's channels.
 #[derive(Resource)]
 pub struct SessionLink {
     /// Sessions in use, for the keeper (a channel of one batch).
     pub alive: Sender<Vec<SessionKey>>,
-    /// Sessions that have ended.
-    pub ended: UnboundedReceiver<SessionKey>,
+    /// Sessions whose connections must end.
+    pub ended: broadcast::Receiver<Arc<SessionsEnded>>,
     /// How often the sessions in use are sent.
     pub every: Duration,
     next: Duration,
 }
 
 impl SessionLink {
-    pub fn new(alive: Sender<Vec<SessionKey>>, ended: UnboundedReceiver<SessionKey>, every: Duration) -> Self {
+    pub fn new(
+        alive: Sender<Vec<SessionKey>>,
+        ended: broadcast::Receiver<Arc<SessionsEnded>>,
+        every: Duration,
+    ) -> Self {
         SessionLink { alive, ended, every, next: Duration::ZERO }
     }
 }
@@ -45,23 +53,22 @@ fn keep_sessions(
 ) {
     let Some(mut link) = link else { return };
     let now = time.elapsed();
-    let mut ended = HashSet::new();
-    while let Ok(key) = link.ended.try_recv() {
-        ended.insert(key);
+    let mut ended = HashMap::new();
+    loop {
+        match link.ended.try_recv() {
+            Ok(e) => ended.extend(e.keys.iter().map(|k| (k.clone(), e.reason))),
+            // Missed some: ask the keeper about every session now.
+            Err(broadcast::error::TryRecvError::Lagged(_)) => link.next = Duration::ZERO,
+            Err(_) => break,
+        }
     }
     if !ended.is_empty() {
         for (&client_id, client) in clients.iter_mut() {
-            let gone = client.session.as_ref().is_some_and(|s| ended.contains(s));
-            if gone && !matches!(client.phase, Phase::Closing { .. }) {
-                refuse(
-                    &mut server,
-                    &metrics,
-                    client,
-                    client_id,
-                    ErrorCode::SessionEnded,
-                    "your session has ended, and your waiting tickets were cancelled; join again to continue".into(),
-                    now,
-                );
+            let why = client.session.as_ref().and_then(|s| ended.get(s));
+            if let Some(why) = why
+                && !matches!(client.phase, Phase::Closing { .. })
+            {
+                refuse(&mut server, &metrics, client, client_id, ErrorCode::SessionEnded, why.message().into(), now);
             }
         }
     }
@@ -69,7 +76,7 @@ fn keep_sessions(
         return;
     }
     link.next = now + link.every;
-    let keys: HashSet<SessionKey> = clients
+    let keys: std::collections::HashSet<SessionKey> = clients
         .values()
         .filter(|c| !matches!(c.phase, Phase::Closing { .. }))
         .filter_map(|c| c.session.clone())

@@ -7,10 +7,13 @@ use super::model::{Clerk, DeskView, QueueError, StaffTicket, local_rfc3339};
 use super::service::Queues;
 use super::store::TicketRow;
 use crate::db::now_ms;
+use crate::identity::sessions::SessionsEnded;
 use crate::records::audit::Actor;
 use madoguchi_shared::protocol::{DeskSign, TicketStatus};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::broadcast;
 
 impl Queues {
     /// Records a desk action or an explicit presence heartbeat of a clerk at their desk (reading
@@ -126,6 +129,37 @@ impl Queues {
         self.notify_world(WorldNotice::Desk { sign: sign.clone(), staff_id: Some(clerk.id) });
         self.publish(&department, vec![]).await?;
         Ok(sign)
+    }
+
+    /// Closes the desk of a staff account when its sessions end or its rights change (an admin
+    /// disabled or moved it, changed its roles, reset its password; or its holder logged out):
+    /// nobody works that desk any more. Runs until `ended` closes.
+    pub fn close_desks_of_ended(
+        &self,
+        handle: &tokio::runtime::Handle,
+        mut ended: broadcast::Receiver<Arc<SessionsEnded>>,
+    ) {
+        let me = self.clone();
+        handle.spawn(async move {
+            loop {
+                let staff = match ended.recv().await {
+                    Ok(e) => e.staff,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "desks: missed ended sessions");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let Some(id) = staff else { continue };
+                if let Some(counter) = me.desk_of(id) {
+                    // Still theirs once its lock is held (they may have moved desks meanwhile).
+                    let theirs = |q: &Self| q.desk_of(id).as_deref() == Some(counter.as_str());
+                    if let Err(e) = me.close_desk_if(&counter, &Actor::System, theirs).await {
+                        tracing::warn!(error = %e, counter, "could not close the desk of an ended session");
+                    }
+                }
+            }
+        });
     }
 
     /// Closes the clerk's desk now.

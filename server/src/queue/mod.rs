@@ -15,7 +15,8 @@
 //! estimate), `no_show` (the clock: the no-show timer, stale desks, old tickets), `requests`
 //! (what the world asks, in bounded per-client lanes), `messages` and `model` (the vocabulary).
 //!
-//! Uses `db`, `records::audit` (the actor of a ticket event), `ratelimit` and `metrics`.
+//! Uses `db`, `records::audit` (the actor of a ticket event), `identity::sessions` (a staff
+//! account whose sessions end loses its desk), `ratelimit` and `metrics`.
 
 pub mod calling;
 pub mod desk_rules;

@@ -375,7 +375,7 @@ pub async fn create_in_consultation(
         .bind(&form_text)
         .bind(now)
         .bind(GENESIS)
-        .bind(consultation)
+        .bind(None::<i64>)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = r {
@@ -384,6 +384,9 @@ pub async fn create_in_consultation(
         }
     }
     let id = id.ok_or(RecordError::Db(sqlx::Error::Protocol("could not draw a unique reference".into())))?;
+    if let Some(c) = consultation {
+        link_in(&mut tx, c, id, "created", now).await?;
+    }
     audit::append(
         db,
         &mut tx,
@@ -429,17 +432,6 @@ pub async fn read(db: &Db, actor: &Actor, reference: &str) -> Result<Application
     }
 }
 
-/// The row id of an application.
-pub async fn id_of(db: &Db, reference: &str) -> Result<i64, RecordError> {
-    sqlx::query("SELECT id FROM applications WHERE reference = $1")
-        .bind(reference)
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?
-        .ok_or(RecordError::NotFound)
-}
-
 /// A clerk brings one of `resident_id`'s applications of the clerk's department into
 /// consultation `consultation`: an audit event names it. Anyone else's is not found.
 pub async fn link_to_consultation(
@@ -457,6 +449,7 @@ pub async fn link_to_consultation(
     if app.view.resident_id.as_deref() != Some(resident_id) {
         return Err(RecordError::NotFound);
     }
+    link_in(&mut tx, consultation, app.id, "linked", now_ms()).await?;
     audit::append(
         db,
         &mut tx,
@@ -469,6 +462,29 @@ pub async fn link_to_consultation(
     .await?;
     tx.commit().await?;
     Ok((app.id, app.view))
+}
+
+/// Links an application to a consultation (`how`: `created` there, or `linked` from the
+/// resident's own), in the transaction that creates or links it: the one place this fact is
+/// written (`consultation_applications`; the old `applications.consultation_id` stays empty).
+async fn link_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    consultation: i64,
+    application: i64,
+    how: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO consultation_applications (consultation_id, application_id, how, linked_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (consultation_id, application_id) DO NOTHING",
+    )
+    .bind(consultation)
+    .bind(application)
+    .bind(how)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A resident's own applications, newest first.
@@ -551,7 +567,6 @@ pub async fn change_status(
     reference: &str,
     to: Status,
     note: Option<&str>,
-    resident_verified: bool,
 ) -> Result<ApplicationView, RecordError> {
     let mut tx = db.begin_write().await?;
     let mut app = find_scoped(db, &mut tx, actor, reference, true).await?;
@@ -570,8 +585,18 @@ pub async fn change_status(
         let needs_verified = catalog
             .get(&app.view.procedure_id)
             .is_some_and(|p| p.identity_level == super::catalog::IdentityLevel::Verified);
-        if needs_verified && matches!(actor, Actor::Resident { .. }) && !resident_verified {
-            return Err(RecordError::IdentityRequired);
+        // Whether the resident is verified is the residents table's, read here, in this
+        // transaction, whoever asks (the REST API, or a confirmation in a consultation).
+        if let (true, Actor::Resident { id }) = (needs_verified, actor) {
+            let level: Option<String> = sqlx::query("SELECT identity_level FROM residents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            if level.as_deref() != Some("verified") {
+                return Err(RecordError::IdentityRequired);
+            }
         }
     }
     let now = now_ms();

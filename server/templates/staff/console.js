@@ -30,6 +30,13 @@
 
   if (window.EventSource) {
     const es = new EventSource("/staff/events?lang=" + encodeURIComponent(lang));
+    // The session ended or an admin changed the account: say so, then load the page again
+    // (the login page, or the desk with the account's new rights).
+    es.addEventListener("ended", (e) => {
+      es.close();
+      announce.textContent = e.data;
+      setTimeout(() => location.reload(), 3000);
+    });
     es.addEventListener("desk", (e) => {
       if (live.innerHTML === e.data) return;
       // Keep keyboard focus on the same control when the section is redrawn.

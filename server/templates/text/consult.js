@@ -204,6 +204,11 @@
       case "candidate":
         if (pc) await pc.addIceCandidate(m.candidate || null).catch(() => {});
         break;
+      case "ice_servers":
+        // Renewed TURN credentials (they expire within minutes), for ICE restarts and new
+        // relays; the connection itself goes on.
+        if (pc) { try { pc.setConfiguration({ ...pc.getConfiguration(), iceServers: m.ice_servers }); } catch (_) {} }
+        break;
       case "participants": showPeople(m.participants); break;
       case "applications": showApps(m.applications); break;
       case "chat": addChat(m.line); break;

@@ -7,7 +7,8 @@ use futures_util::{SinkExt, StreamExt};
 use madoguchi_bots::consult::MediaPeer;
 use madoguchi_shared::consult::{Candidate, ClientSignal, Role, ServerSignal};
 use madoguchi_tests::{
-    BrowserScript, Harness, TurnServer, media_runtime, moving_in_form, signal_url, signal_url_of, start_consultation,
+    BrowserScript, Harness, SOON, TurnServer, eventually, media_runtime, moving_in_form, signal_url, signal_url_of,
+    start_consultation,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -18,18 +19,6 @@ const CONNECT: Duration = Duration::from_secs(10);
 
 fn only(tag: u64) -> std::collections::HashSet<u64> {
     std::collections::HashSet::from([tag])
-}
-
-/// Waits (on the test's clock) until `f` holds.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
 }
 
 #[test]
@@ -454,6 +443,9 @@ fn participants_are_told_only_the_public_media_address() {
         "0.0.0.0",
         "--media-public-ip",
         "127.0.0.2",
+        // Bound to every interface, the server would not send to loopback peers (the test's).
+        "--media-peer-allow",
+        "127.0.0.0/8",
     ]);
     let rt = media_runtime();
     let (clerk, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
@@ -530,7 +522,8 @@ fn media_flows_through_a_real_turn_server_with_the_handed_out_credentials() {
         let user = servers[0].username.as_deref().unwrap_or_default();
         let expiry: u64 = user.split(':').next().unwrap_or_default().parse().expect("expiry:label");
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        assert!((now + 3500..=now + 3700).contains(&expiry), "the credential expires in about an hour: {user}");
+        assert!((now + 290..=now + 310).contains(&expiry), "the credential expires in five minutes: {user}");
+        assert!(user.ends_with(&format!(":madoguchi-c{id}-resident")), "made for this participant: {user}");
     }
     assert!(rt.block_on(c.connected(CONNECT)), "{:?}", c.heard.lock().unwrap());
     assert!(rt.block_on(r.connected(CONNECT)), "relayed: {:?}", r.heard.lock().unwrap());
@@ -551,6 +544,43 @@ fn media_flows_through_a_real_turn_server_with_the_handed_out_credentials() {
     let (_, resident, id) = start_consultation(&h, "clerk.a", "resident_registration", "a1");
     let mut r = rt.block_on(MediaPeer::join_relayed(&signal_url(&h, &resident, id), 0x21)).unwrap();
     assert!(!rt.block_on(r.connected(Duration::from_secs(5))), "connected with a credential coturn should refuse");
+}
+
+/// TURN credentials cannot be revoked, so they live minutes (`--turn-ttl-secs`, 4 s here) and the
+/// signalling connection hands out fresh ones at half that while the consultation runs — each
+/// later than the last, each one coturn's scheme accepts for this participant — and none after
+/// it ends (its connections close, and nobody gets a pass to it any more).
+#[test]
+fn turn_credentials_are_short_lived_and_renewed_only_while_the_consultation_runs() {
+    let turn = TurnServer::start();
+    let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+    flags.extend(turn.flags());
+    flags.extend(["--turn-ttl-secs".into(), "4".into()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let h = Harness::start(&flags);
+    let rt = media_runtime();
+    let (clerk, resident, id) = start_consultation(&h, "clerk.turn", "resident_registration", "a1");
+    let r = rt.block_on(MediaPeer::join(&signal_url(&h, &resident, id), 0x21)).unwrap();
+    let expiry = |servers: &[madoguchi_shared::consult::IceServer]| -> u64 {
+        let user = servers[0].username.as_deref().unwrap_or_default();
+        let credential = servers[0].credential.as_deref().unwrap_or_default();
+        assert_eq!(credential, madoguchi_server::consult::turn::turn_credential(&turn.secret, user), "{user}");
+        assert!(user.ends_with(&format!(":madoguchi-c{id}-resident")), "{user}");
+        user.split(':').next().unwrap_or_default().parse().expect("expiry:label")
+    };
+    let first = expiry(&r.heard.lock().unwrap().ice_servers);
+    assert!(eventually(Duration::from_secs(6), || r.heard.lock().unwrap().ice_renewals.len() >= 2));
+    let renewals: Vec<u64> = r.heard.lock().unwrap().ice_renewals.iter().map(|s| expiry(s)).collect();
+    assert!(renewals[0] > first && renewals[1] > renewals[0], "each later than the last: {first} {renewals:?}");
+    // It ends: no more renewals, no more passes.
+    let (s, v) = h.call("POST", &format!("/api/v1/staff/consultations/{id}/end"), Some(&clerk), Some(&json!({})));
+    assert_eq!(s, 200, "{v}");
+    assert!(eventually(SOON, || r.is_closed()));
+    let after_end = r.heard.lock().unwrap().ice_renewals.len();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(r.heard.lock().unwrap().ice_renewals.len(), after_end, "none after the end");
+    let (s, v) = h.call("POST", &format!("/api/v1/consultations/{id}/join"), Some(&resident), None);
+    assert_eq!((s, v["code"].as_str()), (409, Some("consultation_ended")), "{v}");
 }
 
 /// A signalling connection that stays silent past `--consult-signal-idle-secs` is closed and
@@ -979,6 +1009,10 @@ fn a_thousand_consultations_leave_no_sockets_ports_or_tasks_behind() {
         started.elapsed().as_secs_f64()
     );
     assert!(fds_after <= fds_before + 4, "file descriptors grew from {fds_before} to {fds_after}");
+    // Memory: a leak of even 50 KB a consultation would pass this bound (a leg's buffers are
+    // larger); the allocator keeps some of what it was given, so the bound is not zero.
+    let growth_kb = rss_after.saturating_sub(rss_before);
+    assert!(growth_kb <= 48 * 1024, "RSS grew by {growth_kb} KB over 1 000 consultations");
     assert_eq!(h.metric("madoguchi_media_ports_in_use"), 0.0, "every media port is back in the pool");
     assert_eq!(h.metric("madoguchi_media_legs"), 0.0);
     assert_eq!(h.metric("madoguchi_consultations_running"), 0.0);

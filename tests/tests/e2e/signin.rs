@@ -26,6 +26,11 @@ const SECRET: &str = "office-client-secret-for-the-sign-in-tests";
 
 /// The office configured for the provider at `issuer`, and the provider itself.
 fn office_and_provider() -> (Harness, Provider, tempfile_path::Dir, String) {
+    office_and_provider_with(&[])
+}
+
+/// [`office_and_provider`], the server started with `extra` flags too.
+fn office_and_provider_with(extra: &[&str]) -> (Harness, Provider, tempfile_path::Dir, String) {
     let port = free_port();
     let dir = tempfile_path::Dir::new();
     let config = dir.0.join("oidc.toml");
@@ -46,10 +51,8 @@ verified_when = {{ claim = "identity_assurance", values = ["mynumber_card"] }}
     )
     .unwrap();
     let config = config.display().to_string();
-    let h = Harness::start_with_env(
-        &["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1", "--oidc-config", &config],
-        &[("MADOGUCHI_TEST_OIDC_SECRET", SECRET)],
-    );
+    let flags = ["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1", "--oidc-config", &config];
+    let h = Harness::start_with_env(&[&flags[..], extra].concat(), &[("MADOGUCHI_TEST_OIDC_SECRET", SECRET)]);
     let browser = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
     let mut child = Command::new("node")
         .arg("oidc_provider.mjs")
@@ -206,7 +209,7 @@ fn child_allowance_form() -> serde_json::Value {
 
 /// A stand-in for the system browser: an `xdg-open` in `dir/bin` that writes the address it is
 /// asked to open to `dir/opened`. Returns the `PATH` that finds it first.
-fn stand_in_opener(dir: &std::path::Path) -> String {
+pub(crate) fn stand_in_opener(dir: &std::path::Path) -> String {
     let bindir = dir.join("bin");
     std::fs::create_dir_all(&bindir).unwrap();
     let opener = bindir.join("xdg-open");
@@ -392,6 +395,40 @@ fn the_desktop_client_signs_in_from_its_join_screen_and_a_guest_brings_their_tic
 /// The office lists its ways to sign in, in the language asked for (none when it has none). A
 /// sign-in's code traded with a bearer token that is not a guest's is refused before the code
 /// is looked at: an ended session with 401, a clerk's with 403.
+/// One address block begins sign-ins as fast as it can — 10 000, the whole table of sign-ins
+/// under way were it not shared, from 1 000 /64s of one /48, through a trusted proxy that names
+/// them (`--trusted-proxies`) — and a resident of another network still signs in (in Chromium,
+/// through the provider's pages), while the block keeps only its share.
+#[test]
+fn one_address_block_cannot_keep_the_office_from_signing_residents_in() {
+    let (h, _provider, _dir, _issuer) = office_and_provider_with(&["--trusted-proxies", "127.0.0.1/32"]);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let base = h.base();
+    let started = rt.block_on(async {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut started = 0;
+        let mut batch = tokio::task::JoinSet::new();
+        for i in 0..10_000u32 {
+            let (client, url) = (client.clone(), format!("{base}/auth/oidc/testidp/start?lang=en"));
+            let from = format!("2001:db8:1:{:x}::{}", i / 10, i % 10 + 1);
+            batch.spawn(async move {
+                let r = client.get(url).header("x-forwarded-for", from).send().await.expect("start");
+                r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_string()
+            });
+            if batch.len() >= 16 {
+                started += usize::from(batch.join_next().await.unwrap().unwrap().contains("/auth?"));
+            }
+        }
+        while let Some(r) = batch.join_next().await {
+            started += usize::from(r.unwrap().contains("/auth?"));
+        }
+        started
+    });
+    assert_eq!(started, 10_000, "each start went on to the provider (the block's oldest made room)");
+    let report = browser_report("signin_plain.mjs", &[("MADOGUCHI_BASE", &h.base())]);
+    assert_eq!(report["session"], true, "{report}");
+}
+
 #[test]
 fn the_office_lists_its_providers_and_a_handoff_checks_the_guest_first() {
     let (h, _provider, _dir, _issuer) = office_and_provider();

@@ -51,6 +51,12 @@ pub enum MediaError {
     /// No media port is free, or the room is full.
     #[error("{0}")]
     Busy(String),
+    /// A candidate names an address the server does not send to (`--media-peer-deny`).
+    #[error("{0}")]
+    Denied(String),
+    /// More candidates than one connection may have, or faster than it may send them.
+    #[error("{0}")]
+    TooMany(String),
     /// This participant has no media yet: offer first.
     #[error("no media connection yet: send an offer first")]
     NoLeg,

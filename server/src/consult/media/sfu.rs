@@ -17,11 +17,12 @@
 //! - **Isolation.** Each room's tasks run in a `JoinSet` owned by the room's supervisor: a task
 //!   that panics or fails ends that room (reported as a [`RoomFailure`]) and nothing else.
 
-use super::candidates::{rewrite_candidate, rewrite_sdp};
+use super::candidates::{CandidateAddress, PeerNetworks, candidate_address, rewrite_candidate, rewrite_sdp};
 use super::ports::{PortLease, PortPool};
 use super::rewrite::Renumber;
 use super::{BoxFuture, LegEvent, MediaEngine, MediaError, MediaStats, RoomFailure, RoomId};
 use crate::metrics::Metrics;
+use futures_util::FutureExt;
 use madoguchi_shared::consult::{Candidate, RECEIVE_SLOTS, Role};
 use madoguchi_shared::keyframes::{deliver_keyframe_requests, is_keyframe_request};
 use rand::Rng;
@@ -63,6 +64,14 @@ const UNBOUND_RETRY: Duration = Duration::from_millis(250);
 const MAX_SECTIONS: usize = 2 * RECEIVE_SLOTS + 4;
 /// Longest ICE candidate line accepted.
 const MAX_CANDIDATE_BYTES: usize = 512;
+/// Remote candidates one connection may have (its offer's and trickled ones, per ICE username
+/// fragment: an ICE restart starts again). The server sends ICE checks to each, so a participant
+/// cannot make it send to more addresses than this. A browser with a few interfaces, STUN and
+/// TURN offers about a dozen.
+pub const MAX_REMOTE_CANDIDATES: usize = 20;
+/// New remote candidates one connection may add at once, then one per this long.
+const CANDIDATE_BURST: u32 = 20;
+const CANDIDATE_REFILL: Duration = Duration::from_millis(500);
 /// Rooms remembered as closed, so a late offer cannot reopen one.
 const CLOSED_REMEMBERED: usize = 65_536;
 
@@ -76,7 +85,16 @@ pub struct SfuConfig {
     pub ports: RangeInclusive<u16>,
     /// Also listen for ICE over TCP on each leg's port.
     pub tcp: bool,
+    /// The addresses participants' candidates may name.
+    pub peers: PeerNetworks,
+    /// Tests of isolation (`--fault-injection`): an offer carrying [`FAULT_MARK`]`media` makes
+    /// negotiation panic.
+    pub fault_injection: bool,
 }
+
+/// An SDP attribute that, with `--fault-injection`, makes handling the offer panic: `…media`
+/// inside the media engine's negotiation, `…signalling` in the signalling loop before it.
+pub const FAULT_MARK: &str = "a=x-madoguchi-fault:";
 
 /// The engine.
 pub struct Sfu {
@@ -120,6 +138,67 @@ struct Outs {
     video: Vec<Out>,
     /// The participant's ICE username fragment, from their offer.
     remote_ufrag: Option<String>,
+    /// The participant's candidates so far (under this username fragment), and how fast new
+    /// ones may come.
+    remote_candidates: usize,
+    candidate_rate: Option<(Instant, madoguchi_shared::bucket::TokenBucket)>,
+}
+
+impl Outs {
+    /// Whether one more remote candidate fits; counts it if so.
+    fn admit_candidate(&mut self) -> Result<(), MediaError> {
+        if self.remote_candidates >= MAX_REMOTE_CANDIDATES {
+            return Err(MediaError::TooMany(format!(
+                "at most {MAX_REMOTE_CANDIDATES} candidates per connection; this one was not used"
+            )));
+        }
+        let (start, bucket) = self.candidate_rate.get_or_insert_with(|| {
+            (
+                Instant::now(),
+                madoguchi_shared::bucket::TokenBucket::new(CANDIDATE_BURST, CANDIDATE_REFILL, Duration::ZERO),
+            )
+        });
+        if !bucket.take(start.elapsed()) {
+            return Err(MediaError::TooMany(format!(
+                "candidates come too fast; wait {:.1} s",
+                bucket.wait().as_secs_f32()
+            )));
+        }
+        self.remote_candidates += 1;
+        Ok(())
+    }
+}
+
+/// Why a participant's candidate is not used, if it is not: it names an address the server does
+/// not send to, or no IP address at all.
+fn check_candidate(peers: &PeerNetworks, candidate: &str) -> Result<(), MediaError> {
+    match candidate_address(candidate) {
+        CandidateAddress::Ip(ip) if peers.permits(ip) => Ok(()),
+        CandidateAddress::Ip(ip) => {
+            Err(MediaError::Denied(format!("the media server does not send to {ip} (a denied network)")))
+        }
+        CandidateAddress::Name(name) => {
+            Err(MediaError::Denied(format!("a candidate must name an IP address, not {name:?}")))
+        }
+        CandidateAddress::Unreadable => Err(MediaError::Invalid("this candidate could not be read".into())),
+    }
+}
+
+/// The offer without the candidates the server will not use: those naming a denied network or
+/// no IP address, and those beyond the connection's allowance.
+fn keep_usable_candidates(sdp: &str, peers: &PeerNetworks, outs: &mut Outs) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        if let Some(c) = line.trim_end().strip_prefix("a=candidate:") {
+            let usable =
+                c.len() <= MAX_CANDIDATE_BYTES && check_candidate(peers, c).is_ok() && outs.admit_candidate().is_ok();
+            if !usable {
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 struct Out {
@@ -330,11 +409,19 @@ impl Sfu {
     }
 
     async fn negotiate(&self, room: &Arc<Room>, role: Role, leg: &Arc<Leg>, sdp: String) -> Result<String, MediaError> {
+        if self.cfg.fault_injection && sdp.contains(&format!("{FAULT_MARK}media")) {
+            panic!("fault injected into this consultation's negotiation");
+        }
         let (audio, video) = sections(&sdp)?;
         let ufrag = ice_ufrag(&sdp);
+        let mut outs = leg.outs.lock().await;
+        if outs.remote_ufrag != ufrag {
+            // A new ICE generation: its candidates are counted afresh.
+            outs.remote_candidates = 0;
+        }
+        let sdp = keep_usable_candidates(&sdp, &self.cfg.peers, &mut outs);
         let offer = RTCSessionDescription::offer(sdp)
             .map_err(|e| MediaError::Invalid(format!("the SDP offer could not be read: {e}")))?;
-        let mut outs = leg.outs.lock().await;
         leg.pc
             .set_remote_description(offer)
             .await
@@ -720,7 +807,14 @@ impl MediaEngine for Sfu {
                 }
                 self.update_gauges();
             }
-            match self.negotiate(&r, role, &leg, sdp).await {
+            // A panic while negotiating (inside the webrtc crate, say) fails this consultation's
+            // media, as one in its tasks does, and nothing else.
+            let negotiated = std::panic::AssertUnwindSafe(self.negotiate(&r, role, &leg, sdp)).catch_unwind().await;
+            let negotiated = negotiated.unwrap_or_else(|_| {
+                let _ = self.failures.send(RoomFailure { room, reason: "panic while negotiating".into() });
+                Err(MediaError::Closed("the media server failed on this offer".into()))
+            });
+            match negotiated {
                 Ok(answer) => Ok(answer),
                 Err(e) => {
                     if new {
@@ -757,14 +851,30 @@ impl MediaEngine for Sfu {
                     if c.candidate.len() > MAX_CANDIDATE_BYTES {
                         return Err(MediaError::Invalid(format!("candidate longer than {MAX_CANDIDATE_BYTES} bytes")));
                     }
-                    let theirs = leg.outs.lock().await.remote_ufrag.clone();
-                    if let (Some(given), Some(theirs)) = (&c.username_fragment, theirs)
-                        && *given != theirs
+                    let mut outs = leg.outs.lock().await;
+                    if let (Some(given), Some(theirs)) = (&c.username_fragment, &outs.remote_ufrag)
+                        && given != theirs
                     {
                         return Err(MediaError::Invalid(
                             "this candidate belongs to another session (its username fragment differs)".into(),
                         ));
                     }
+                    let line = c.candidate.strip_prefix("candidate:").unwrap_or(&c.candidate);
+                    // An empty candidate says "no more" (as `None` does).
+                    if !line.is_empty() {
+                        if let Err(e) = check_candidate(&self.cfg.peers, line) {
+                            // An mDNS name (`….local`) is what browsers send for their host
+                            // address by default; this server does not resolve them, so it is
+                            // left out without a word (the browser's other candidates, or its
+                            // checks, connect).
+                            if matches!(candidate_address(line), CandidateAddress::Name(n) if n.ends_with(".local")) {
+                                return Ok(());
+                            }
+                            return Err(e);
+                        }
+                        outs.admit_candidate()?;
+                    }
+                    drop(outs);
                     RTCIceCandidateInit {
                         candidate: c.candidate,
                         sdp_mid: c.sdp_mid,
@@ -775,10 +885,14 @@ impl MediaEngine for Sfu {
                 }
                 None => RTCIceCandidateInit { candidate: String::new(), ..Default::default() },
             };
-            leg.pc
-                .add_ice_candidate(init)
-                .await
-                .map_err(|e| MediaError::Invalid(format!("the candidate was refused: {e}")))
+            let added = std::panic::AssertUnwindSafe(leg.pc.add_ice_candidate(init)).catch_unwind().await;
+            match added {
+                Ok(r) => r.map_err(|e| MediaError::Invalid(format!("the candidate was refused: {e}"))),
+                Err(_) => {
+                    let _ = self.failures.send(RoomFailure { room, reason: "panic while adding a candidate".into() });
+                    Err(MediaError::Closed("the media server failed on this candidate".into()))
+                }
+            }
         })
     }
 
@@ -838,6 +952,168 @@ impl MediaEngine for Sfu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An offer as a browser makes one: audio and video to send, bundled, one host candidate.
+    const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        a=group:BUNDLE 0 1\r\na=msid-semantic: WMS\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
+        a=ice-ufrag:Fz3q\r\na=ice-pwd:4kR8yEoWv4b0pQxG2mZ1nT7s\r\na=ice-options:trickle\r\n\
+        a=fingerprint:sha-256 6B:8B:5D:EA:59:04:20:23:29:C8:87:1C:CC:87:32:BE:DD:8C:66:A5:8E:50:55:EA:8C:D3:B6:5C:09:5E:D6:BC\r\n\
+        a=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=msid:- mic\r\na=rtcp-mux\r\n\
+        a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cname:fuzz\r\n\
+        a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
+        a=ice-ufrag:Fz3q\r\na=ice-pwd:4kR8yEoWv4b0pQxG2mZ1nT7s\r\na=ice-options:trickle\r\n\
+        a=fingerprint:sha-256 6B:8B:5D:EA:59:04:20:23:29:C8:87:1C:CC:87:32:BE:DD:8C:66:A5:8E:50:55:EA:8C:D3:B6:5C:09:5E:D6:BC\r\n\
+        a=setup:actpass\r\na=mid:1\r\na=sendrecv\r\na=msid:- camera\r\na=rtcp-mux\r\na=rtcp-rsize\r\n\
+        a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=ssrc:2002 cname:fuzz\r\n";
+
+    /// Lines worth splicing into an offer.
+    const JUNK: &[&str] = &[
+        "a=candidate:x",
+        "a=candidate:1 1 udp 1 999.1.1.1 1 typ host",
+        "a=candidate:1 1 udp 1 169.254.169.254 80 typ host",
+        "a=candidate:1 1 udp -1 127.0.0.1 70000 typ relay raddr 0.0.0.0 rport -5",
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+        "m=video 0 RTP/AVP",
+        "a=ssrc-group:FID 1",
+        "a=rtpmap:abc",
+        "a=rtpmap:96 VP8/0",
+        "a=mid:",
+        "a=mid:0",
+        "c=IN IP6 ::1",
+        "a=setup:holdconn",
+        "a=fingerprint:sha-256 ZZ",
+        "a=fingerprint:md5 00",
+        "a=group:BUNDLE 0 1 2 3 4 5 6 7 8 9",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+        "a=extmap:65535 x",
+        "a=simulcast:send 1;2;3",
+        "a=rid:1 send",
+        "a=ice-ufrag:",
+        "a=ice-pwd:",
+        "a=end-of-candidates",
+        "a=fmtp:111 \u{0}",
+        "t=-1 -1",
+        "v=1",
+    ];
+
+    /// A small deterministic generator (xorshift), so every run tries the same cases.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n.max(1) as u64) as usize
+        }
+    }
+
+    /// One mutation of `sdp`.
+    fn mutate(rng: &mut Rng, sdp: &str) -> String {
+        let mut lines: Vec<String> = sdp.split("\r\n").filter(|l| !l.is_empty()).map(str::to_string).collect();
+        for _ in 0..1 + rng.below(3) {
+            let n = lines.len();
+            match rng.below(7) {
+                0 if n > 1 => {
+                    lines.remove(rng.below(n));
+                }
+                1 => {
+                    let l = lines[rng.below(n)].clone();
+                    lines.insert(rng.below(n + 1), l);
+                }
+                2 => {
+                    let (a, b) = (rng.below(n), rng.below(n));
+                    lines.swap(a, b);
+                }
+                3 => lines.insert(rng.below(n + 1), JUNK[rng.below(JUNK.len())].to_string()),
+                4 => {
+                    // A number somewhere becomes an awkward one.
+                    let i = rng.below(n);
+                    let awkward = ["0", "-1", "4294967296", "99999999999999999999", "", "1e9"][rng.below(6)];
+                    let mut words: Vec<String> = lines[i].split(' ').map(str::to_string).collect();
+                    if let Some(w) = words.iter_mut().find(|w| w.chars().any(|c| c.is_ascii_digit())) {
+                        *w = awkward.to_string();
+                    }
+                    lines[i] = words.join(" ");
+                }
+                5 => {
+                    // A character becomes another.
+                    let i = rng.below(n);
+                    let mut chars: Vec<char> = lines[i].chars().collect();
+                    if !chars.is_empty() {
+                        let at = rng.below(chars.len());
+                        chars[at] = [':', ' ', '/', '=', 'x', '9', '\u{e9}', '\t'][rng.below(8)];
+                    }
+                    lines[i] = chars.into_iter().collect();
+                }
+                _ => {
+                    let i = rng.below(n);
+                    let cut = rng.below(lines[i].len() + 1);
+                    let cut = (0..=cut).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap_or(0);
+                    lines[i].truncate(cut);
+                }
+            }
+        }
+        let mut out = lines.join("\r\n");
+        out.push_str("\r\n");
+        out
+    }
+
+    /// Mutated offers and candidates from a browser-like template, straight into the SFU (no
+    /// signalling rate limit in the way): none may panic or leave a leg or a port behind.
+    /// `MADOGUCHI_FUZZ_CASES` runs more (the default, 300, keeps CI quick).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mutated_offers_and_candidates_never_panic_or_leave_anything_behind() {
+        let cases: usize = std::env::var("MADOGUCHI_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+        let (failures_tx, mut failures) = mpsc::unbounded_channel();
+        let bound: IpAddr = "127.0.0.1".parse().unwrap();
+        let sfu = Sfu::new(
+            SfuConfig {
+                bind_ip: bound,
+                public_ip: None,
+                ports: 47100..=47163,
+                tcp: false,
+                peers: PeerNetworks::new(bound, &[], &[]),
+                fault_injection: false,
+            },
+            failures_tx,
+            Arc::new(Metrics::default()),
+        );
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut accepted, mut refused) = (0, 0);
+        for case in 0..cases {
+            // A few participants per room, a new room now and then.
+            let room = (case / 8) as RoomId;
+            let role = Role::ALL[case % Role::ALL.len()];
+            let (tx, _rx) = mpsc::channel(64);
+            let sdp = mutate(&mut rng, OFFER);
+            match sfu.offer(room, role, sdp.clone(), tx).await {
+                Ok(_) => accepted += 1,
+                Err(MediaError::Invalid(_) | MediaError::Busy(_) | MediaError::Closed(_)) => refused += 1,
+                Err(e) => panic!("unexpected refusal {e:?} of\n{sdp}"),
+            }
+            let line = mutate(&mut rng, "candidate:1 1 udp 2130706431 127.0.0.1 50001 typ host");
+            let c = Candidate {
+                candidate: line.trim_end().to_string(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            };
+            let _ = sfu.candidate(room, role, Some(c)).await;
+            assert!(failures.try_recv().is_err(), "case {case} failed the room's media:\n{sdp}");
+            if case % 8 == 7 {
+                sfu.close(room).await;
+            }
+        }
+        for room in 0..=(cases / 8) as RoomId {
+            sfu.close(room).await;
+        }
+        let stats = sfu.stats();
+        assert_eq!((stats.rooms, stats.legs, stats.ports_in_use), (0, 0, 0), "{stats:?}");
+        assert!(accepted > 0 && refused > 0, "the cases reach both sides: {accepted} accepted, {refused} refused");
+        eprintln!("{cases} mutated offers: {accepted} accepted, {refused} refused");
+    }
 
     #[test]
     fn offers_are_counted_and_garbage_refused() {

@@ -377,13 +377,15 @@ async fn account_action(
                 roles: Some(roles),
                 disabled: None,
             };
-            accounts::change(&s.db, &st, &login, c).await.map(|_| "admin-saved")
+            accounts::change(&s.db, &s.session_ends, &st, &login, c).await.map(|_| "admin-saved")
         }
         "disable" | "enable" => {
             let c = Change { disabled: Some(action == "disable"), ..Change::default() };
-            accounts::change(&s.db, &st, &login, c).await.map(|_| "admin-saved")
+            accounts::change(&s.db, &s.session_ends, &st, &login, c).await.map(|_| "admin-saved")
         }
-        "password" => accounts::reset_password(&s.db, &st, &login, &f.password).await.map(|_| "admin-password-reset"),
+        "password" => accounts::reset_password(&s.db, &s.session_ends, &st, &login, &f.password)
+            .await
+            .map(|_| "admin-password-reset"),
         _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
     };
     match outcome {

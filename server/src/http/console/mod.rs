@@ -294,11 +294,11 @@ struct ActionForm {
 
 async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<ActionForm>) -> Response {
     let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (_, token) = match authorised(&s, &headers, &f.csrf, l).await {
+    let (st, token) = match authorised(&s, &headers, &f.csrf, l).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let _ = super::sessions::end_session(&s, &token).await;
+    let _ = super::sessions::end_session(&s, &token, Some(st.id)).await;
     see_other(
         &format!("/staff?lang={}", lang_code(l)),
         Some(format!("{STAFF_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")),
@@ -385,7 +385,8 @@ async fn heartbeat(State(s): State<HttpState>, headers: HeaderMap) -> Response {
 
 /// Live updates of the desk section, as server-sent events: an event `desk` whose data is the
 /// section's HTML, on connecting and whenever the department's queue changes (and every
-/// [`REFRESH`], for the waiting times). Ends when the session does.
+/// [`REFRESH`], for the waiting times). Ends when the session does, or when an admin changes
+/// the account's rights, with an event `ended` saying why.
 async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let Some((st, token)) = staff_member(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
@@ -405,15 +406,39 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         token: String,
         last: Option<String>,
         refresh: tokio::time::Interval,
+        ends: tokio::sync::broadcast::Receiver<std::sync::Arc<sessions::SessionsEnded>>,
+        key: SessionKey,
+        done: bool,
         _slot: crate::ratelimit::Slot<SessionKey>,
     }
     let mut refresh = tokio::time::interval(REFRESH);
     refresh.reset();
-    let live = Live { rx: s.queues.subscribe(), s: s.clone(), st, token, last: None, refresh, _slot: slot };
+    let key = SessionKey::of(&token);
+    let ends = s.session_ends.subscribe();
+    let live = Live {
+        rx: s.queues.subscribe(),
+        s: s.clone(),
+        st,
+        token,
+        last: None,
+        refresh,
+        ends,
+        key,
+        done: false,
+        _slot: slot,
+    };
     let stream = futures_util::stream::unfold(live, move |mut lv| async move {
         loop {
+            if lv.done {
+                return None;
+            }
             if lv.last.is_some() {
                 tokio::select! {
+                    why = sessions::SessionEnds::until_ended(&mut lv.ends, &lv.s.db, &lv.key) => {
+                        lv.done = true;
+                        let ev = Event::default().event("ended").data(why.message());
+                        return Some((Ok::<_, Infallible>(ev), lv));
+                    }
                     msg = lv.rx.recv() => match msg {
                         Ok(change) if !change.tickets.iter().any(|(_, t)| t.department == lv.st.department_id) => continue,
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -514,7 +539,7 @@ async fn consultation_page(
         department: st.department_id.clone(),
         supervisor: st.is_supervisor(),
     };
-    let grant = match s.consults.grant(id, &joiner).await {
+    let grant = match s.consults.grant(id, &joiner, Some(SessionKey::of(&token))).await {
         Ok(g) if st.works_counter() => g,
         Ok(_) => {
             page.error = page.tr.t("staff-notice-role-required");
@@ -524,6 +549,9 @@ async fn consultation_page(
             let (status, key) = match e {
                 crate::consult::ConsultError::Ended => (StatusCode::CONFLICT, "staff-consult-ended"),
                 crate::consult::ConsultError::Db(_) => (StatusCode::SERVICE_UNAVAILABLE, "staff-unavailable"),
+                crate::consult::ConsultError::RateLimited(_) => {
+                    (StatusCode::TOO_MANY_REQUESTS, "staff-consult-slow-down")
+                }
                 _ => (StatusCode::NOT_FOUND, "staff-consult-not-yours"),
             };
             page.error = page.tr.t(key);

@@ -1,0 +1,79 @@
+// A one-time link to the consultation page (POST /api/v1/consultations/page-link), opened the
+// ways a real Chromium opens it. URL is the link (absolute, on 127.0.0.1); MODE says how:
+//
+// - MODE=frame: first from another site's page (http://localhost:<port> is another site than
+//   http://127.0.0.1:<port>), as an attacker's page sending a victim to the attacker's link:
+//   the office refuses it and sets no session; then, as the browser client does, in a frame of
+//   the office's own page: the consultation page opens there with the link's session.
+// - MODE=system: as the desktop client's system browser does, by going to the address itself
+//   (xdg-open hands it over): the consultation page opens.
+//
+//   URL=… MODE=frame|system SCREENSHOTS=… node consult_link.mjs
+import { launch, checker, MEDIA_ARGS } from './lib.mjs';
+import { mkdir } from 'node:fs/promises';
+
+const out = { test: 'consult_link', mode: process.env.MODE };
+const { check, finish } = checker(out, 90);
+const link = new URL(process.env.URL);
+const shots = process.env.SCREENSHOTS;
+const browser = await launch(MEDIA_ARGS);
+let failed = null;
+try {
+  const ctx = await browser.newContext({ locale: 'ja-JP' });
+  ctx.setDefaultTimeout(20_000);
+  const page = await ctx.newPage();
+  const sessionCookies = async () =>
+    (await ctx.cookies(link.origin)).filter((c) => c.name === 'madoguchi_session').length;
+  // The consultation page as it comes up in `frame` (a page or a frame): the running
+  // consultation, joined (the people present list the resident).
+  const consultation = async (frame) => {
+    await frame.waitForSelector('#consult');
+    await frame.waitForFunction(() => document.querySelectorAll('#people li').length >= 1);
+    return (await frame.locator('#people').innerText()).trim();
+  };
+  if (process.env.MODE === 'frame') {
+    const elsewhere = `http://localhost:${link.port}/text`;
+    await page.goto(elsewhere);
+    const [response] = await Promise.all([
+      page.waitForNavigation(),
+      page.evaluate((u) => { window.location.href = u; }, link.href),
+    ]);
+    out.cross_site_status = response.status();
+    out.cross_site_page = (await page.locator('body').innerText()).trim();
+    check(response.status() === 403, 'a link opened from another site is refused', out.cross_site_status);
+    check((await sessionCookies()) === 0, 'and the office set no session in this browser');
+    if (shots) {
+      await mkdir(shots, { recursive: true });
+      await page.screenshot({ path: `${shots}/cross-site.png` });
+    }
+    // The browser client's way: a frame over its own page, on the office's origin.
+    await page.goto(`${link.origin}/text`);
+    await page.evaluate((u) => {
+      const f = document.createElement('iframe');
+      f.id = 'consultation';
+      f.src = u;
+      f.allow = 'camera; microphone; autoplay';
+      f.style = 'position:fixed;inset:0;width:100%;height:100%;border:0;background:#fff';
+      document.body.appendChild(f);
+    }, link.href);
+    const frame = await (await page.waitForSelector('iframe#consultation')).contentFrame();
+    out.people = await consultation(frame);
+    out.path = new URL(frame.url()).pathname;
+  } else {
+    // Not until `load`: the page's videos keep it from firing.
+    await page.goto(link.href, { waitUntil: 'domcontentloaded' });
+    out.people = await consultation(page);
+    out.path = new URL(page.url()).pathname;
+  }
+  check(out.path === '/text/consultation', 'the link leads to the consultation page', out.path);
+  check((await sessionCookies()) === 1, 'with the session the link was made for');
+  if (shots) {
+    await mkdir(shots, { recursive: true });
+    await page.screenshot({ path: `${shots}/${process.env.MODE}.png` });
+  }
+} catch (e) {
+  failed = String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+} finally {
+  await browser.close();
+}
+finish(failed);
