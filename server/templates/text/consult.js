@@ -60,7 +60,9 @@
       document.getElementById("mute").disabled = true;
       document.getElementById("camera").disabled = true;
     }
-    pc = new RTCPeerConnection({ iceServers });
+    // One transport for everything (the office bundles): candidates are gathered once, not for
+    // every section, and stay well under the office's allowance per connection.
+    pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
     // One section per kind for what we send (or receive-only without a device), then one
     // receive-only section per other participant: the office fills slot i in that order.
     for (const kind of ["audio", "video"]) {

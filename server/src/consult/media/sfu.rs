@@ -64,10 +64,13 @@ const UNBOUND_RETRY: Duration = Duration::from_millis(250);
 const MAX_SECTIONS: usize = 2 * RECEIVE_SLOTS + 4;
 /// Longest ICE candidate line accepted.
 const MAX_CANDIDATE_BYTES: usize = 512;
-/// Remote candidates one connection may have (its offer's and trickled ones, per ICE username
-/// fragment: an ICE restart starts again). The server sends ICE checks to each, so a participant
-/// cannot make it send to more addresses than this. A browser with a few interfaces, STUN and
-/// TURN offers about a dozen.
+/// Remote candidates one connection may have that draw ICE checks from the server (its offer's
+/// and trickled ones, per ICE username fragment: an ICE restart starts again): UDP candidates of
+/// the media sockets' address family. So a participant cannot make the server send to more
+/// addresses than this. TCP candidates (the server only accepts ICE-TCP connections, it never
+/// dials one) and another family's (which never pair) cost nothing and are not counted. The
+/// consultation page bundles everything on one transport (`max-bundle`): with a few interfaces,
+/// STUN and TURN, a browser offers well under this.
 pub const MAX_REMOTE_CANDIDATES: usize = 20;
 /// New remote candidates one connection may add at once, then one per this long.
 const CANDIDATE_BURST: u32 = 20;
@@ -169,6 +172,12 @@ impl Outs {
     }
 }
 
+/// Whether the server would send ICE checks to `candidate`: a UDP one of `bind`'s family.
+fn draws_checks(bind: IpAddr, candidate: &str) -> bool {
+    let udp = candidate.split_ascii_whitespace().nth(2).is_some_and(|t| t.eq_ignore_ascii_case("udp"));
+    udp && matches!(candidate_address(candidate), CandidateAddress::Ip(ip) if ip.is_ipv4() == bind.is_ipv4())
+}
+
 /// Why a participant's candidate is not used, if it is not: it names an address the server does
 /// not send to, or no IP address at all.
 fn check_candidate(peers: &PeerNetworks, candidate: &str) -> Result<(), MediaError> {
@@ -186,12 +195,13 @@ fn check_candidate(peers: &PeerNetworks, candidate: &str) -> Result<(), MediaErr
 
 /// The offer without the candidates the server will not use: those naming a denied network or
 /// no IP address, and those beyond the connection's allowance.
-fn keep_usable_candidates(sdp: &str, peers: &PeerNetworks, outs: &mut Outs) -> String {
+fn keep_usable_candidates(sdp: &str, peers: &PeerNetworks, bind: IpAddr, outs: &mut Outs) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
         if let Some(c) = line.trim_end().strip_prefix("a=candidate:") {
-            let usable =
-                c.len() <= MAX_CANDIDATE_BYTES && check_candidate(peers, c).is_ok() && outs.admit_candidate().is_ok();
+            let usable = c.len() <= MAX_CANDIDATE_BYTES
+                && check_candidate(peers, c).is_ok()
+                && (!draws_checks(bind, c) || outs.admit_candidate().is_ok());
             if !usable {
                 continue;
             }
@@ -419,7 +429,7 @@ impl Sfu {
             // A new ICE generation: its candidates are counted afresh.
             outs.remote_candidates = 0;
         }
-        let sdp = keep_usable_candidates(&sdp, &self.cfg.peers, &mut outs);
+        let sdp = keep_usable_candidates(&sdp, &self.cfg.peers, self.cfg.bind_ip, &mut outs);
         let offer = RTCSessionDescription::offer(sdp)
             .map_err(|e| MediaError::Invalid(format!("the SDP offer could not be read: {e}")))?;
         leg.pc
@@ -872,7 +882,9 @@ impl MediaEngine for Sfu {
                             }
                             return Err(e);
                         }
-                        outs.admit_candidate()?;
+                        if draws_checks(self.cfg.bind_ip, line) {
+                            outs.admit_candidate()?;
+                        }
                     }
                     drop(outs);
                     RTCIceCandidateInit {
