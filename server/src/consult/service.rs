@@ -902,3 +902,93 @@ fn check_staff(row: &ConsultationRow, clerk: &Clerk, supervisor: bool) -> Result
 fn clean_note(raw: &str) -> String {
     clean_text(&raw.replace(['\n', '\r'], " ")).chars().take(2000).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The service in process, on a SQLite file, the real queue and SFU, no HTTP: what only a
+    //! race could show end to end.
+
+    use super::*;
+    use crate::identity::{sessions, staff};
+    use std::path::Path;
+
+    /// A running consultation at counter a1: the service, the consultation's id, its resident.
+    async fn running() -> (Consultations, i64, String) {
+        let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets");
+        let mut office = crate::assets::load_office(&assets).expect("the office");
+        office.set_always_open();
+        let office = Arc::new(office);
+        let catalog = Arc::new(crate::load_catalog(&assets, &office).expect("the catalog"));
+        let dir = std::env::temp_dir().join(format!("madoguchi-consult-service-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = crate::config::DbConfig { database_url: None, data_dir: dir };
+        let db = crate::open_db(&cfg, &office).await.expect("the database");
+        let metrics = Arc::new(Metrics::default());
+        let (notices, _) = mpsc::unbounded_channel();
+        let queues = Queues::new(db.clone(), office, Default::default(), notices, metrics.clone());
+        let (failures, _) = mpsc::unbounded_channel();
+        let bound: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let media = Arc::new(super::super::media::sfu::Sfu::new(
+            super::super::media::sfu::SfuConfig {
+                bind_ip: bound,
+                public_ip: None,
+                ports: 47200..=47215,
+                tcp: false,
+                peers: super::super::media::candidates::PeerNetworks::new(bound, &[], &[]),
+                fault_injection: false,
+            },
+            failures,
+            metrics.clone(),
+        ));
+        let consults = Consultations::new(
+            db.clone(),
+            queues.clone(),
+            catalog,
+            media,
+            ConsultSettings::default(),
+            metrics,
+            None,
+            SessionEnds::default(),
+        );
+        let account = staff::add(
+            &db,
+            staff::By::CommandLine,
+            "clerk.inproc",
+            "",
+            "resident_registration",
+            &["clerk".to_string()],
+            "a-long-enough-password",
+        )
+        .await
+        .expect("a clerk");
+        let clerk =
+            Clerk { id: account.id, login: account.login, name: "窓口".into(), department: account.department_id };
+        let (resident, _) = sessions::create_guest(&db, "住民", "ja").await.expect("a resident");
+        queues.take_desk(&clerk, "a1").await.expect("the desk");
+        let ticket = queues.take(&resident.id, "resident_registration").await.expect("a ticket");
+        queues.call_next(&clerk).await.expect("called");
+        queues.arrived(&resident.id, ticket.id).await.expect("arrived");
+        let body = consults.start(&clerk).await.expect("started");
+        (consults, body.id, resident.id)
+    }
+
+    /// A participant's newer connection replaces the older: whatever the older one still sends
+    /// (its socket may not have closed yet) is refused — no chat, no confirmation — while the
+    /// newer one chats.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replaced_connection_can_neither_chat_nor_confirm() {
+        let (consults, id, resident) = running().await;
+        let joiner = Joiner::Resident { id: resident, name: "住民".into() };
+        let (old_tx, _old_rx) = mpsc::channel(OUTBOX_FOR_TESTS);
+        let (new_tx, _new_rx) = mpsc::channel(OUTBOX_FOR_TESTS);
+        let first = consults.grant(id, &joiner, None).await.expect("a pass");
+        let old = consults.attach(&first.ticket, old_tx).await.expect("attached");
+        let second = consults.grant(id, &joiner, None).await.expect("another pass");
+        let new = consults.attach(&second.ticket, new_tx).await.expect("attached again");
+        assert_eq!(consults.chat(&old, "まだここに").await.map_err(|e| e.0), Err("replaced"));
+        assert_eq!(consults.confirm(&old, "A2026-XXXX-XXXX").await.map_err(|e| e.0), Err("replaced"));
+        assert_eq!(consults.chat(&new, "こちらです").await, Ok(()));
+    }
+
+    const OUTBOX_FOR_TESTS: usize = 16;
+}
