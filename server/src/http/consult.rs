@@ -239,7 +239,11 @@ pub struct CodeRequest {
     #[schema(min_length = 1, max_length = 64)]
     pub code: String,
     /// The interpreter's name, shown to the participants (1 to 32 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+    )]
     pub name: String,
 }
 

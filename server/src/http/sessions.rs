@@ -29,10 +29,15 @@ pub(super) fn router() -> Router<HttpState> {
 pub struct GuestRequest {
     /// Shown to clerks and other visitors; 1-32 characters, not only spaces.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+    )]
     pub display_name: Option<String>,
     /// `ja`, `ja-Hira` (やさしい日本語), `en`, …
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9-]{2,16}$")]
     pub locale: Option<String>,
 }
 

@@ -150,9 +150,29 @@ pub struct StartBody {
     #[serde(default)]
     back: String,
     /// `loopback`: the app's port on 127.0.0.1 (1024 or above).
+    #[schema(value_type = Option<u16>, minimum = 1024, maximum = 65535)]
+    #[serde(default, deserialize_with = "integral_port")]
     port: Option<u16>,
     /// `loopback`: `BASE64URL(SHA-256(verifier))`; the handoff then wants the verifier.
     challenge: Option<String>,
+}
+
+/// A port as a query string writes it (`40000`) or as JSON may write an integer: `40000`, or
+/// `40000.0` (JSON Schema's integers include numbers with a zero fraction).
+fn integral_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Port {
+        Number(serde_json::Number),
+        Text(String),
+    }
+    let whole = |v: f64| (v.fract() == 0.0 && (0.0..=65535.0).contains(&v)).then_some(v as u16);
+    let port = match Option::<Port>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Port::Number(n)) => n.as_f64().and_then(whole),
+        Some(Port::Text(t)) => t.trim().parse::<f64>().ok().and_then(whole),
+    };
+    port.map(Some).ok_or_else(|| serde::de::Error::custom("port: a whole number from 0 to 65535"))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
