@@ -183,6 +183,7 @@ text-consult-link-used = This link has been used or has expired. Open the consul
 text-consult-link-elsewhere = This link works only when the office's own app or page opens it, not from another site. Open the consultation again from the office.
 text-consult-switch = This browser is in the office as { $current }. The link opens the consultation of { $other } here instead.
 text-consult-switch-continue = Continue as { $other }
+text-consult-open-as = Open the consultation of { $other } in this browser? Only do so if you opened it yourself, from the office's app.
 consult-join-title = Join a consultation as an interpreter
 consult-join-intro = The clerk has given you a one-time code for this consultation. Enter it with your name; the resident and the clerk will see your name.
 consult-join-code = One-time code (12 digits)

@@ -179,6 +179,7 @@ text-consult-link-used = この リンク は もう つかえません。 も�
 text-consult-link-elsewhere = この リンク は、くやくしょ の アプリ や ページ から ひらいた とき だけ つかえます。 もう いちど そうだん を ひらいて ください。
 text-consult-switch = この ブラウザー は { $current } として はいって います。 リンク を ひらくと、 { $other } の そうだん に かわります。
 text-consult-switch-continue = { $other } として つづける
+text-consult-open-as = この ブラウザー で { $other } の そうだん を ひらきますか？ くやくしょ の アプリ から じぶん で ひらいた とき だけ すすんで ください。
 consult-join-title = つうやくの ひとは ここから はいります
 consult-join-intro = しょくいんから もらった ばんごう（12けた）と、なまえを いれてください。なまえは まどぐちの ひとたちに みえます。
 consult-join-code = ばんごう（12けた）

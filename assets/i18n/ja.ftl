@@ -179,6 +179,7 @@ text-consult-link-used = このリンクは使用済みか期限切れです。�
 text-consult-link-elsewhere = このリンクは、ほかのサイトからではなく、区役所のアプリやページから開いたときだけ使えます。オフィスからもう一度ご相談を開いてください。
 text-consult-switch = このブラウザーは { $current } として区役所に入っています。このリンクを開くと、かわりに { $other } のご相談になります。
 text-consult-switch-continue = { $other } として続ける
+text-consult-open-as = このブラウザーで { $other } のご相談を開きますか？ 区役所のアプリからご自身で開いた場合にだけ続けてください。
 consult-join-title = 通訳者として相談に参加
 consult-join-intro = 職員から受け取ったこの相談専用のワンタイムコードと、お名前を入力してください。お名前は住民と職員に表示されます。
 consult-join-code = ワンタイムコード（12桁）

@@ -181,6 +181,7 @@ text-consult-link-used = 이 링크는 이미 사용되었거나 만료되었습
 text-consult-link-elsewhere = 이 링크는 다른 사이트가 아니라 구청 앱이나 페이지에서 열었을 때만 사용할 수 있습니다. 구청 화면에서 상담을 다시 열어 주십시오.
 text-consult-switch = 이 브라우저는 { $current }(으)로 구청에 들어와 있습니다. 이 링크를 열면 대신 { $other }의 상담이 됩니다.
 text-consult-switch-continue = { $other }(으)로 계속
+text-consult-open-as = 이 브라우저에서 { $other }의 상담을 여시겠습니까? 구청 앱에서 직접 연 경우에만 계속하십시오.
 consult-join-title = 통역자로 상담에 참가
 consult-join-intro = 직원에게 받은 이 상담 전용 일회용 코드와 이름을 입력해 주십시오. 이름은 주민과 직원에게 표시됩니다.
 consult-join-code = 일회용 코드(12자리)

@@ -184,6 +184,7 @@ text-consult-link-used = Liên kết này đã được dùng hoặc đã hết 
 text-consult-link-elsewhere = Liên kết này chỉ dùng được khi ứng dụng hoặc trang của văn phòng mở nó, không phải từ trang web khác. Vui lòng mở lại buổi tư vấn từ văn phòng.
 text-consult-switch = Trình duyệt này đang ở văn phòng với tên { $current }. Liên kết sẽ mở buổi tư vấn của { $other } thay vào đó.
 text-consult-switch-continue = Tiếp tục với tên { $other }
+text-consult-open-as = Mở buổi tư vấn của { $other } trong trình duyệt này? Chỉ tiếp tục nếu quý vị tự mở nó từ ứng dụng của văn phòng.
 consult-join-title = Tham gia buổi tư vấn với tư cách phiên dịch viên
 consult-join-intro = Nhân viên đã đưa cho quý vị một mã dùng một lần cho buổi tư vấn này. Hãy nhập mã cùng với tên của quý vị; cư dân và nhân viên sẽ thấy tên này.
 consult-join-code = Mã dùng một lần (12 chữ số)

@@ -182,6 +182,7 @@ text-consult-link-used = 此链接已被使用或已过期。请从区役所页�
 text-consult-link-elsewhere = 此链接只能由区役所自己的应用或页面打开，不能从其他网站打开。请从区役所页面重新打开咨询。
 text-consult-switch = 此浏览器正以 { $current } 的身份在区役所中。打开此链接将改为 { $other } 的咨询。
 text-consult-switch-continue = 以 { $other } 的身份继续
+text-consult-open-as = 要在此浏览器中打开 { $other } 的咨询吗？仅当您自己从区役所的应用打开时才继续。
 consult-join-title = 以口译员身份参加咨询
 consult-join-intro = 工作人员已向您提供本次咨询专用的一次性代码。请输入代码和您的姓名，居民和工作人员将会看到您的姓名。
 consult-join-code = 一次性代码（12 位数字）

@@ -6,7 +6,8 @@
 //   the office refuses it and sets no session; then, as the browser client does, in a frame of
 //   the office's own page: the consultation page opens there with the link's session.
 // - MODE=system: as the desktop client's system browser does, by going to the address itself
-//   (xdg-open hands it over): the consultation page opens.
+//   (xdg-open hands it over): the office asks first (a navigation that says nothing of where it
+//   came from may be someone else's doing), the resident confirms, the consultation page opens.
 //
 //   URL=… MODE=frame|system SCREENSHOTS=… node consult_link.mjs
 import { launch, checker, MEDIA_ARGS } from './lib.mjs';
@@ -62,6 +63,12 @@ try {
   } else {
     // Not until `load`: the page's videos keep it from firing.
     await page.goto(link.href, { waitUntil: 'domcontentloaded' });
+    out.asked = (await page.locator('#switch-question').textContent()).trim();
+    check((await sessionCookies()) === 0, 'nothing is set before the resident says yes');
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === '/text/consultation', { waitUntil: 'domcontentloaded' }),
+      page.locator('form[action="/text/consultation/open"] button').click(),
+    ]);
     out.people = await consultation(page);
     out.path = new URL(page.url()).pathname;
   }

@@ -14,7 +14,7 @@ use super::model::{
 use super::store::{ConsultStore, ConsultationRow, LinkedRow};
 use super::turn;
 use crate::db::{Db, now_ms};
-use crate::identity::sessions::{SessionEnds, SessionKey};
+use crate::identity::sessions::{SessionEnds, SessionKey, SessionListener};
 use crate::metrics::Metrics;
 use crate::queue::{Clerk, Queues, WorldNotice};
 use crate::records::applications::{self, RecordError};
@@ -91,6 +91,9 @@ struct Pending {
     principal: String,
     name: String,
     session: Option<SessionKey>,
+    /// Listening for the session's end from when the pass was given, so that an end or a change
+    /// of rights before the socket opens is not missed.
+    ends: Option<SessionListener>,
     expires: Instant,
 }
 
@@ -439,7 +442,8 @@ impl Consultations {
             }
         }
         let expires = now + self.0.settings.signal_ticket_ttl;
-        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, session, expires });
+        let ends = session.clone().map(|k| SessionListener::new(self.0.session_ends.subscribe(), k));
+        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, session, ends, expires });
         Ok(SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers(consultation, role) })
     }
 
@@ -512,9 +516,14 @@ impl Consultations {
 
     /// A signalling connection presents its ticket: it becomes the participant the ticket was
     /// for (replacing an earlier connection of theirs), everyone is told, and the first message
-    /// on `out` is [`ServerSignal::Joined`].
-    pub async fn attach(&self, ticket: &str, out: mpsc::Sender<ServerSignal>) -> Result<Attached, ConsultError> {
-        let p = lock(&self.0.grants)
+    /// on `out` is [`ServerSignal::Joined`]. With it comes the ear on its session's end, listening
+    /// since the pass was given.
+    pub async fn attach(
+        &self,
+        ticket: &str,
+        out: mpsc::Sender<ServerSignal>,
+    ) -> Result<(Attached, Option<SessionListener>), ConsultError> {
+        let mut p = lock(&self.0.grants)
             .remove(ticket)
             .filter(|p| p.expires > Instant::now())
             .ok_or(ConsultError::BadTicket)?;
@@ -567,7 +576,8 @@ impl Consultations {
         let ice_servers = self.ice_servers(row.id, p.role);
         let _ = out.try_send(ServerSignal::Joined { consultation: view, ice_servers });
         self.broadcast_participants(row.id);
-        Ok(Attached { consultation: row.id, role: p.role, name: p.name, session: p.session, conn })
+        let ends = p.ends.take();
+        Ok((Attached { consultation: row.id, role: p.role, name: p.name, session: p.session, conn }, ends))
     }
 
     /// The connection has closed: the participant has left (unless a newer connection of
@@ -651,6 +661,10 @@ impl Consultations {
     /// A hang-up: the resident's or the clerk's ends the consultation; an interpreter or a
     /// supervisor only leaves.
     pub async fn hangup(&self, a: &Attached) {
+        // A connection already replaced by a newer one of theirs ends nothing but itself.
+        if !self.is_current(a) {
+            return;
+        }
         match a.role {
             Role::Resident | Role::Clerk => {
                 let reason = format!("hangup_{}", a.role.as_str());
@@ -982,9 +996,9 @@ mod tests {
         let (old_tx, _old_rx) = mpsc::channel(OUTBOX_FOR_TESTS);
         let (new_tx, _new_rx) = mpsc::channel(OUTBOX_FOR_TESTS);
         let first = consults.grant(id, &joiner, None).await.expect("a pass");
-        let old = consults.attach(&first.ticket, old_tx).await.expect("attached");
+        let (old, _) = consults.attach(&first.ticket, old_tx).await.expect("attached");
         let second = consults.grant(id, &joiner, None).await.expect("another pass");
-        let new = consults.attach(&second.ticket, new_tx).await.expect("attached again");
+        let (new, _) = consults.attach(&second.ticket, new_tx).await.expect("attached again");
         assert_eq!(consults.chat(&old, "まだここに").await.map_err(|e| e.0), Err("replaced"));
         assert_eq!(consults.confirm(&old, "A2026-XXXX-XXXX").await.map_err(|e| e.0), Err("replaced"));
         assert_eq!(consults.chat(&new, "こちらです").await, Ok(()));

@@ -16,14 +16,13 @@ use super::media::{LegEvent, MediaError};
 use super::model::ConsultError;
 use super::service::{Attached, Consultations};
 use crate::db::Db;
-use crate::identity::sessions::{self, EndReason, SessionEnds, SessionKey, SessionsEnded};
+use crate::identity::sessions::{self, EndReason, SessionKey, SessionListener};
 use futures_util::FutureExt;
 use madoguchi_shared::bucket::TokenBucket;
 use madoguchi_shared::consult::{ClientSignal, SIGNAL_BURST, SIGNAL_PER_SECOND, ServerSignal};
 use madoguchi_shared::limits::{CHAT_BURST, CHAT_REFILL, MAX_STRIKES};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// Messages waiting to be sent to one participant; a participant that does not read is cut off.
 pub const OUTBOX: usize = 128;
@@ -41,22 +40,17 @@ pub enum Inbound {
 /// A participant's session, watched while they are connected.
 struct SessionWatch {
     key: SessionKey,
-    ends: broadcast::Receiver<Arc<SessionsEnded>>,
+    ends: SessionListener,
     db: Db,
     /// When to touch the session again (a connection keeps it alive).
     touch: tokio::time::Interval,
 }
 
 impl SessionWatch {
-    fn new(service: &Consultations, key: Option<SessionKey>) -> Option<SessionWatch> {
-        let key = key?;
+    fn new(service: &Consultations, key: Option<SessionKey>, ends: Option<SessionListener>) -> Option<SessionWatch> {
+        let (key, ends) = (key?, ends?);
         let every = Duration::from_millis((sessions::idle_expiry_ms() / 4).clamp(1000, 60_000) as u64);
-        Some(SessionWatch {
-            key,
-            ends: service.session_ends().subscribe(),
-            db: service.db().clone(),
-            touch: tokio::time::interval(every),
-        })
+        Some(SessionWatch { key, ends, db: service.db().clone(), touch: tokio::time::interval(every) })
     }
 
     /// Waits until the connection must end because of its session, and says why. Cancel-safe.
@@ -64,7 +58,7 @@ impl SessionWatch {
         let Some(w) = watch else { return std::future::pending().await };
         loop {
             tokio::select! {
-                why = SessionEnds::until_ended(&mut w.ends, &w.db, &w.key) => return why,
+                why = w.ends.ended(&w.db) => return why,
                 _ = w.touch.tick() => {
                     if let Ok(ended) = sessions::keep_alive(&w.db, std::slice::from_ref(&w.key)).await
                         && !ended.is_empty()
@@ -95,7 +89,7 @@ pub async fn run(
     mut inbound: mpsc::Receiver<Inbound>,
     out: mpsc::Sender<ServerSignal>,
 ) {
-    let me = match service.attach(&ticket, out.clone()).await {
+    let (me, ends) = match service.attach(&ticket, out.clone()).await {
         Ok(a) => a,
         Err(e) => {
             let code = match &e {
@@ -113,7 +107,8 @@ pub async fn run(
     };
     // Whatever happens while serving them — a panic too — the participant leaves afterwards, so
     // nobody stays listed (or keeps a media leg) for a connection that is gone.
-    let served = std::panic::AssertUnwindSafe(serve(&service, &me, &mut inbound, &out)).catch_unwind().await;
+    let watch = SessionWatch::new(&service, me.session.clone(), ends);
+    let served = std::panic::AssertUnwindSafe(serve(&service, &me, watch, &mut inbound, &out)).catch_unwind().await;
     if served.is_err() {
         tracing::error!(consultation = me.consultation, role = me.role.as_str(), "a participant's signalling panicked");
         let _ = out.try_send(ServerSignal::Error {
@@ -130,6 +125,7 @@ pub async fn run(
 async fn serve(
     service: &Consultations,
     me: &Attached,
+    mut watch: Option<SessionWatch>,
     inbound: &mut mpsc::Receiver<Inbound>,
     out: &mpsc::Sender<ServerSignal>,
 ) {
@@ -139,7 +135,6 @@ async fn serve(
     let mut bucket = TokenBucket::new(SIGNAL_BURST, Duration::from_secs(1) / SIGNAL_PER_SECOND, now());
     let mut chat_bucket = TokenBucket::new(CHAT_BURST, CHAT_REFILL, now());
     let mut strikes = 0u32;
-    let mut watch = SessionWatch::new(service, me.session.clone());
     // Fresh TURN credentials before the last ones expire, while the consultation runs.
     let mut renew =
         service.ice_renewal().map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));

@@ -785,6 +785,8 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
 /// then whenever it changes. The stream keeps the session alive while the page is open, and
 /// ends when the session does (at once when it is ended here: an event `ended` says why).
 async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    // Listening before the session is checked: an end published in between is heard.
+    let ends = s.session_ends.subscribe();
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
     };
@@ -808,17 +810,15 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         csrf: String,
         last: Option<String>,
         touch: tokio::time::Interval,
-        ends: tokio::sync::broadcast::Receiver<std::sync::Arc<sessions::SessionsEnded>>,
-        key: sessions::SessionKey,
+        ends: sessions::SessionListener,
         done: bool,
         _slot: crate::ratelimit::Slot<sessions::SessionKey>,
     }
     let mut touch = tokio::time::interval(Duration::from_secs(5 * 60));
     touch.reset(); // the first touch is due in five minutes, not now
-    let key = sessions::SessionKey::of(&token);
-    let ends = s.session_ends.subscribe();
+    let ends = sessions::SessionListener::new(ends, sessions::SessionKey::of(&token));
     let live =
-        Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, ends, key, done: false, _slot: slot };
+        Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, ends, done: false, _slot: slot };
     let stream = futures_util::stream::unfold(live, move |mut st| async move {
         loop {
             if st.done {
@@ -826,7 +826,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
             }
             if st.last.is_some() {
                 tokio::select! {
-                    why = sessions::SessionEnds::until_ended(&mut st.ends, &st.s.db, &st.key) => {
+                    why = st.ends.ended(&st.s.db) => {
                         st.done = true;
                         let ev = Event::default().event("ended").data(why.message());
                         return Some((Ok::<_, Infallible>(ev), st));

@@ -45,11 +45,14 @@ struct OpenQuery {
 /// A one-time link from the 3D or desktop client (`POST /api/v1/consultations/page-link`):
 /// this browser gets the client's session, and goes on to the consultation page.
 ///
-/// Only the browser the link was made for may use it: the browser client opens it in a frame of
-/// its own page (`Sec-Fetch-Site: same-origin`), the desktop client in the system browser
-/// (`none`). A link arriving from another site (an attacker's page sending a victim to the
-/// attacker's link, to put them in the attacker's consultation) is refused and stays unused. A
-/// browser already in the office as someone else is asked first (a form that posts back here).
+/// Only the browser the link was made for may use it. The browser client opens it in a frame of
+/// its own page: the browser says so (`Sec-Fetch-Site: same-origin`), and the link works at
+/// once. Anything else may have been started by someone else — a link from another site (an
+/// attacker's page sending a victim to the attacker's link, to put them in the attacker's
+/// consultation) is refused and stays unused; a navigation that says nothing of where it came
+/// from (`none`, as when the desktop client opens the system browser, or a link in a mail; or a
+/// browser that sends no such headers) is asked first, with a button that posts back here from
+/// this page. So is a browser already in the office as someone else.
 async fn open(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> Response {
     let l = pick_lang(q.lang.as_deref(), &headers);
     let tr = Tr::of(&s.words, l);
@@ -59,32 +62,38 @@ async fn open(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Op
     let Some(token) = (q.code.len() <= 64).then(|| s.page_links.peek(&q.code)).flatten() else {
         return (StatusCode::FORBIDDEN, tr.t("text-consult-link-used")).into_response();
     };
-    if let Some((current, current_token)) = resident(&s, &headers).await
-        && current_token != token
-    {
-        let other = match crate::identity::sessions::resume(&s.db, &token).await {
-            Ok(Some(crate::identity::sessions::Principal::Resident(r))) => r,
-            Ok(_) => return (StatusCode::FORBIDDEN, tr.t("text-consult-link-used")).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "consultation link");
-                return (StatusCode::SERVICE_UNAVAILABLE, tr.t("text-unavailable")).into_response();
-            }
-        };
-        if other.id != current.id {
-            let mut page = ConsultPage::empty(&s, l, format!("/text?lang={}", l.code()));
-            page.message = page.tr.a(
-                "text-consult-switch",
-                &[("current", current.display_name.into()), ("other", other.display_name.clone().into())],
-            );
-            page.switch = Some(Switch {
-                code: q.code.clone(),
-                csrf: super::cookies::csrf_for(&current_token),
-                button: page.tr.a("text-consult-switch-continue", &[("other", other.display_name.into())]),
-            });
-            return with_policy(render(StatusCode::OK, &page));
-        }
+    let from_this_page = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin");
+    let current = resident(&s, &headers).await;
+    let someone_else = current.as_ref().is_some_and(|(_, t)| *t != token);
+    if from_this_page && !someone_else {
+        return redeem_link(&s, l, &q.code);
     }
-    redeem_link(&s, l, &q.code)
+    let other = match crate::identity::sessions::resume(&s.db, &token).await {
+        Ok(Some(crate::identity::sessions::Principal::Resident(r))) => r,
+        Ok(_) => return (StatusCode::FORBIDDEN, tr.t("text-consult-link-used")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "consultation link");
+            return (StatusCode::SERVICE_UNAVAILABLE, tr.t("text-unavailable")).into_response();
+        }
+    };
+    // The same resident in another session of theirs: nothing to ask.
+    if from_this_page && current.as_ref().is_some_and(|(r, _)| r.id == other.id) {
+        return redeem_link(&s, l, &q.code);
+    }
+    let mut page = ConsultPage::empty(&s, l, format!("/text?lang={}", l.code()));
+    page.message = match &current {
+        Some((r, _)) if r.id != other.id => page.tr.a(
+            "text-consult-switch",
+            &[("current", r.display_name.clone().into()), ("other", other.display_name.clone().into())],
+        ),
+        _ => page.tr.a("text-consult-open-as", &[("other", other.display_name.clone().into())]),
+    };
+    page.switch = Some(Switch {
+        code: q.code.clone(),
+        csrf: current.as_ref().map(|(_, t)| super::cookies::csrf_for(t)).unwrap_or_default(),
+        button: page.tr.a("text-consult-switch-continue", &[("other", other.display_name.into())]),
+    });
+    with_policy(render(StatusCode::OK, &page))
 }
 
 #[derive(Deserialize)]
@@ -102,7 +111,9 @@ async fn open_confirmed(State(s): State<HttpState>, headers: HeaderMap, Form(f):
     let l = pick_lang(f.lang.as_deref(), &headers);
     let current = resident(&s, &headers).await.map(|(_, t)| t);
     let vouched = current.as_deref().is_none_or(|t| super::cookies::csrf_ok(t, &f.csrf));
-    if !super::text::same_origin(&headers, s.public_origin.as_deref()) || !vouched {
+    // The browser must say where the post comes from (every current browser does).
+    let says = headers.contains_key("sec-fetch-site") || headers.contains_key(header::ORIGIN);
+    if !says || !super::text::same_origin(&headers, s.public_origin.as_deref()) || !vouched {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
     redeem_link(&s, l, &f.code)

@@ -100,7 +100,8 @@ pub struct SessionsEnded {
 
 /// The office's channel of [`SessionsEnded`]: every kind of live connection (world, consultation
 /// signalling, event streams) and the desks subscribe. A subscriber that falls behind is told so
-/// (`Lagged`) and looks its sessions up instead ([`SessionEnds::until_ended`]).
+/// (`Lagged`) and looks its sessions up instead ([`SessionListener`]): that finds a session that
+/// ended, not a change of rights it missed.
 #[derive(Clone)]
 pub struct SessionEnds(broadcast::Sender<Arc<SessionsEnded>>);
 
@@ -121,20 +122,38 @@ impl SessionEnds {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<SessionsEnded>> {
         self.0.subscribe()
     }
+}
 
-    /// Waits until the connections of session `key` must end, and says why. Cancel-safe: it can
-    /// sit in a `select!` loop. After missing events, the session is looked up: gone is
-    /// [`EndReason::Expired`].
-    pub async fn until_ended(rx: &mut broadcast::Receiver<Arc<SessionsEnded>>, db: &Db, key: &SessionKey) -> EndReason {
+/// One live connection's ear on [`SessionEnds`], for its session. Subscribe before checking the
+/// session (an end published in between is then heard, not missed).
+pub struct SessionListener {
+    rx: broadcast::Receiver<Arc<SessionsEnded>>,
+    key: SessionKey,
+    /// Events were missed: the session is to be looked up before listening on.
+    lagged: bool,
+}
+
+impl SessionListener {
+    /// Listens, from when `rx` subscribed, for the end of session `key`.
+    pub fn new(rx: broadcast::Receiver<Arc<SessionsEnded>>, key: SessionKey) -> SessionListener {
+        SessionListener { rx, key, lagged: false }
+    }
+
+    /// Waits until the connection must end because of its session, and says why. Cancel-safe
+    /// (it can sit in a `select!` loop): after missing events the session is looked up — again
+    /// next time, if this call is dropped first — and a session gone is [`EndReason::Expired`].
+    pub async fn ended(&mut self, db: &Db) -> EndReason {
         loop {
-            match rx.recv().await {
-                Ok(ended) if ended.keys.contains(key) => return ended.reason,
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if !is_live(db, key).await.unwrap_or(true) {
-                        return EndReason::Expired;
-                    }
+            if self.lagged {
+                if !is_live(db, &self.key).await.unwrap_or(true) {
+                    return EndReason::Expired;
                 }
+                self.lagged = false;
+            }
+            match self.rx.recv().await {
+                Ok(ended) if ended.keys.contains(&self.key) => return ended.reason,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => self.lagged = true,
                 Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
             }
         }

@@ -132,11 +132,14 @@ fn nobody_evicts_another_participant_and_passes_are_one_per_participant() {
     // The resident reloads the consultation page fast: passes beyond the limit are refused, and
     // each new pass replaces the last one (only the newest opens the socket).
     let cookie = format!("madoguchi_session={resident}");
+    let started = std::time::Instant::now();
     let passes: Vec<(u16, String)> =
         (0..14).map(|_| h.get_with_headers("/text/consultation?lang=ja", &[("cookie", &cookie)])).collect();
+    // 10 at once, then one every 3 s (20 a minute).
+    let most = 10 + (started.elapsed().as_secs() / 3) as usize + 1;
     let ok: Vec<&String> = passes.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
     let refused = passes.iter().filter(|(s, _)| *s == 429).count();
-    assert!((8..=11).contains(&ok.len()) && refused >= 3, "{} served, {refused} refused", ok.len());
+    assert!((10..=most).contains(&ok.len()) && ok.len() + refused == 14, "{} served, {refused} refused", ok.len());
     let pass_of = |page: &str| {
         let signal = page.split(r#"data-signal=""#).nth(1).and_then(|r| r.split('"').next()).expect("a pass");
         format!("{}{}", h.base().replacen("http", "ws", 1), signal.replace("&amp;", "&"))

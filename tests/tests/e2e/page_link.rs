@@ -74,12 +74,31 @@ fn a_consultation_link_from_another_site_is_refused_and_another_session_is_never
         assert_eq!((a.status, &a.cookie), (403, &None), "{headers:?}: {}", a.body);
         assert!(a.body.contains("ほかのサイト"), "{headers:?} is told why: {}", a.body);
     }
-    // The desktop client's system browser (a navigation the user started): the link works, once.
-    let a = request(&h, "GET", &url, &[("sec-fetch-site", "none")], None);
+    // A navigation that says nothing of where it came from (the desktop client's system browser,
+    // a link in a mail, a browser without these headers): asked first, nothing set; the answer,
+    // posted from the question's page, opens it, once.
+    let code = url.split("code=").nth(1).and_then(|r| r.split('&').next()).expect("code").to_string();
+    for headers in [vec![("sec-fetch-site", "none")], vec![]] {
+        let a = request(&h, "GET", &url, &headers, None);
+        assert_eq!((a.status, &a.cookie), (200, &None), "{headers:?}: {}", a.body);
+        assert!(
+            a.body.contains("住民-clerk.link") && a.body.contains(r#"action="/text/consultation/open""#),
+            "{}",
+            a.body
+        );
+    }
+    let answer = |headers: &[(&str, &str)]| {
+        request(&h, "POST", "/text/consultation/open", headers, Some(&[("code", &code), ("csrf", ""), ("lang", "ja")]))
+    };
+    let a = answer(&[]);
+    assert_eq!((a.status, &a.cookie), (403, &None), "an answer that says nothing of where it comes from: {}", a.body);
+    let a = answer(&[("origin", "null")]);
+    assert_eq!((a.status, &a.cookie), (403, &None), "an answer from a page without an origin: {}", a.body);
+    let a = answer(&[("origin", &base)]);
     assert_eq!(a.status, 303, "{}", a.body);
     assert_eq!(a.location, "/text/consultation?lang=ja");
     assert_eq!(a.cookie.as_deref(), Some(resident.as_str()), "the resident's session");
-    let a = request(&h, "GET", &url, &[("sec-fetch-site", "none")], None);
+    let a = answer(&[("origin", &base)]);
     assert_eq!((a.status, a.cookie.is_some()), (403, false), "a second opening: {}", a.body);
 
     // The browser client's frame: same origin, its page the referrer.
@@ -137,7 +156,8 @@ fn in_chromium_a_link_from_another_site_is_refused_and_the_browser_clients_frame
 
 /// The desktop client's way: at the counter when the clerk starts the consultation, the app asks
 /// for a link and opens it in the system browser (here `xdg-open` is a stand-in that hands the
-/// address to headless Chromium), which lands on the consultation page with the app's session.
+/// address to headless Chromium); asked first there, the resident confirms and lands on the
+/// consultation page with the app's session.
 #[test]
 fn the_desktop_client_opens_the_consultation_in_the_system_browser() {
     let _one = crate::web_client::BROWSER.lock().unwrap_or_else(|p| p.into_inner());

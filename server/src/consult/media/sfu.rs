@@ -141,16 +141,24 @@ struct Outs {
     video: Vec<Out>,
     /// The participant's ICE username fragment, from their offer.
     remote_ufrag: Option<String>,
-    /// The participant's candidates so far (under this username fragment), and how fast new
-    /// ones may come.
-    remote_candidates: usize,
+    /// The participant's distinct candidates so far that draw checks (under this username
+    /// fragment: transport, address, port), and how fast new ones may come.
+    remote_candidates: HashSet<String>,
     candidate_rate: Option<(Instant, madoguchi_shared::bucket::TokenBucket)>,
 }
 
 impl Outs {
-    /// Whether one more remote candidate fits; counts it if so.
-    fn admit_candidate(&mut self) -> Result<(), MediaError> {
-        if self.remote_candidates >= MAX_REMOTE_CANDIDATES {
+    /// Whether one more remote candidate fits; counts it if so. One the connection already has
+    /// (repeated in a renegotiating offer, or trickled and in the offer) is no new one.
+    fn admit_candidate(&mut self, candidate: &str) -> Result<(), MediaError> {
+        // foundation component transport priority address port …: transport, address, port.
+        let f: Vec<&str> = candidate.split_ascii_whitespace().collect();
+        let field = |i: usize| f.get(i).copied().unwrap_or_default();
+        let key = format!("{} {} {}", field(2), field(4), field(5)).to_ascii_lowercase();
+        if self.remote_candidates.contains(&key) {
+            return Ok(());
+        }
+        if self.remote_candidates.len() >= MAX_REMOTE_CANDIDATES {
             return Err(MediaError::TooMany(format!(
                 "at most {MAX_REMOTE_CANDIDATES} candidates per connection; this one was not used"
             )));
@@ -167,7 +175,7 @@ impl Outs {
                 bucket.wait().as_secs_f32()
             )));
         }
-        self.remote_candidates += 1;
+        self.remote_candidates.insert(key);
         Ok(())
     }
 }
@@ -201,7 +209,7 @@ fn keep_usable_candidates(sdp: &str, peers: &PeerNetworks, bind: IpAddr, outs: &
         if let Some(c) = line.trim_end().strip_prefix("a=candidate:") {
             let usable = c.len() <= MAX_CANDIDATE_BYTES
                 && check_candidate(peers, c).is_ok()
-                && (!draws_checks(bind, c) || outs.admit_candidate().is_ok());
+                && (!draws_checks(bind, c) || outs.admit_candidate(c).is_ok());
             if !usable {
                 continue;
             }
@@ -427,7 +435,7 @@ impl Sfu {
         let mut outs = leg.outs.lock().await;
         if outs.remote_ufrag != ufrag {
             // A new ICE generation: its candidates are counted afresh.
-            outs.remote_candidates = 0;
+            outs.remote_candidates.clear();
         }
         let sdp = keep_usable_candidates(&sdp, &self.cfg.peers, self.cfg.bind_ip, &mut outs);
         let offer = RTCSessionDescription::offer(sdp)
@@ -883,7 +891,7 @@ impl MediaEngine for Sfu {
                             return Err(e);
                         }
                         if draws_checks(self.cfg.bind_ip, line) {
-                            outs.admit_candidate()?;
+                            outs.admit_candidate(line)?;
                         }
                     }
                     drop(outs);

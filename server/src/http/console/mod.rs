@@ -388,6 +388,8 @@ async fn heartbeat(State(s): State<HttpState>, headers: HeaderMap) -> Response {
 /// [`REFRESH`], for the waiting times). Ends when the session does, or when an admin changes
 /// the account's rights, with an event `ended` saying why.
 async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    // Listening before the session is checked: an end published in between is heard.
+    let ends = s.session_ends.subscribe();
     let Some((st, token)) = staff_member(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
     };
@@ -406,27 +408,15 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
         token: String,
         last: Option<String>,
         refresh: tokio::time::Interval,
-        ends: tokio::sync::broadcast::Receiver<std::sync::Arc<sessions::SessionsEnded>>,
-        key: SessionKey,
+        ends: sessions::SessionListener,
         done: bool,
         _slot: crate::ratelimit::Slot<SessionKey>,
     }
     let mut refresh = tokio::time::interval(REFRESH);
     refresh.reset();
-    let key = SessionKey::of(&token);
-    let ends = s.session_ends.subscribe();
-    let live = Live {
-        rx: s.queues.subscribe(),
-        s: s.clone(),
-        st,
-        token,
-        last: None,
-        refresh,
-        ends,
-        key,
-        done: false,
-        _slot: slot,
-    };
+    let ends = sessions::SessionListener::new(ends, SessionKey::of(&token));
+    let live =
+        Live { rx: s.queues.subscribe(), s: s.clone(), st, token, last: None, refresh, ends, done: false, _slot: slot };
     let stream = futures_util::stream::unfold(live, move |mut lv| async move {
         loop {
             if lv.done {
@@ -434,7 +424,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
             }
             if lv.last.is_some() {
                 tokio::select! {
-                    why = sessions::SessionEnds::until_ended(&mut lv.ends, &lv.s.db, &lv.key) => {
+                    why = lv.ends.ended(&lv.s.db) => {
                         lv.done = true;
                         let ev = Event::default().event("ended").data(why.message());
                         return Some((Ok::<_, Infallible>(ev), lv));
