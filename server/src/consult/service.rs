@@ -932,11 +932,20 @@ mod tests {
         let mut office = crate::assets::load_office(&assets).expect("the office");
         office.set_always_open();
         let office = Arc::new(office);
-        let catalog = Arc::new(crate::load_catalog(&assets, &office).expect("the catalog"));
+        let catalog = Arc::new(Catalog::load(&assets.join("procedures"), &office).expect("the catalog"));
         let dir = std::env::temp_dir().join(format!("madoguchi-consult-service-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let cfg = crate::config::DbConfig { database_url: None, data_dir: dir };
-        let db = crate::open_db(&cfg, &office).await.expect("the database");
+        let db = Db::connect(&crate::db::database_url(None, &dir).unwrap()).await.expect("the database");
+        for d in &office.departments {
+            sqlx::query("INSERT INTO departments (id, ticket_prefix, name_ja, name_en) VALUES ($1, $2, $3, $4)")
+                .bind(&d.id)
+                .bind(&d.ticket_prefix)
+                .bind(&d.name.ja)
+                .bind(&d.name.en)
+                .execute(&db.pool)
+                .await
+                .expect("a department");
+        }
         let metrics = Arc::new(Metrics::default());
         let (notices, _) = mpsc::unbounded_channel();
         let queues = Queues::new(db.clone(), office, Default::default(), notices, metrics.clone());
