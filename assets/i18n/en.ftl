@@ -191,6 +191,7 @@ consult-join-your-name = Your name
 consult-join-submit = Join
 consult-join-bad-code = This code is not valid: it is wrong, has been used, or has expired. Ask the clerk for a new one.
 consult-join-ended = This consultation has already ended.
+consult-join-taken = Another interpreter is in this consultation now. Your code still works: try again when they have left, or ask the clerk.
 consult-join-name = Enter your name (1 to 32 characters).
 consult-join-slow-down = Too many tries. Wait a minute and try again.
 app-status-draft = being filled in

@@ -187,6 +187,7 @@ consult-join-your-name = なまえ
 consult-join-submit = はいる
 consult-join-bad-code = この ばんごうは つかえません。しょくいんに あたらしい ばんごうを もらってください。
 consult-join-ended = この そうだんは もう おわりました。
+consult-join-taken = いま ほかの つうやく の ひと が この そうだん に います。 コード は まだ つかえます。 その ひと が でてから もう いちど ためして ください。
 consult-join-name = なまえを いれてください（1〜32もじ）。
 consult-join-slow-down = なんども ためしました。すこし まってから もう いちど ためしてください。
 app-status-draft = かいている ところ

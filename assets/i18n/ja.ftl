@@ -187,6 +187,7 @@ consult-join-your-name = お名前
 consult-join-submit = 参加する
 consult-join-bad-code = このコードは使えません（誤り、使用済み、または期限切れ）。職員に新しいコードを依頼してください。
 consult-join-ended = この相談はすでに終了しています。
+consult-join-taken = 現在、別の通訳者がこのご相談に参加しています。コードはまだ使えます。その方が退出してからもう一度お試しいただくか、職員にお尋ねください。
 consult-join-name = お名前を入力してください（1〜32文字）。
 consult-join-slow-down = 試行回数が多すぎます。1分ほど待ってから、もう一度お試しください。
 app-status-draft = 記入中

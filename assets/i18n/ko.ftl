@@ -189,6 +189,7 @@ consult-join-your-name = 이름
 consult-join-submit = 참가
 consult-join-bad-code = 이 코드는 사용할 수 없습니다(잘못되었거나, 이미 사용되었거나, 만료됨). 직원에게 새 코드를 요청해 주십시오.
 consult-join-ended = 이 상담은 이미 종료되었습니다.
+consult-join-taken = 지금 다른 통역자가 이 상담에 참여하고 있습니다. 코드는 아직 사용할 수 있습니다. 그분이 나간 뒤 다시 시도하거나 직원에게 문의하십시오.
 consult-join-name = 이름을 입력해 주십시오(1~32자).
 consult-join-slow-down = 시도 횟수가 너무 많습니다. 1분 정도 기다린 후 다시 시도해 주십시오.
 app-status-draft = 작성 중

@@ -192,6 +192,7 @@ consult-join-your-name = Tên của quý vị
 consult-join-submit = Tham gia
 consult-join-bad-code = Mã này không hợp lệ: sai, đã được dùng hoặc đã hết hạn. Vui lòng xin nhân viên mã mới.
 consult-join-ended = Buổi tư vấn này đã kết thúc.
+consult-join-taken = Hiện có một phiên dịch viên khác trong buổi tư vấn này. Mã của quý vị vẫn dùng được: hãy thử lại khi người đó đã rời đi, hoặc hỏi nhân viên.
 consult-join-name = Vui lòng nhập tên (từ 1 đến 32 ký tự).
 consult-join-slow-down = Thử quá nhiều lần. Vui lòng đợi một phút rồi thử lại.
 app-status-draft = đang điền

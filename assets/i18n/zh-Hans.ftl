@@ -190,6 +190,7 @@ consult-join-your-name = 您的姓名
 consult-join-submit = 参加
 consult-join-bad-code = 此代码无效：输入有误、已被使用或已过期。请向工作人员索取新的代码。
 consult-join-ended = 本次咨询已经结束。
+consult-join-taken = 目前已有另一位口译员在此咨询中。您的代码仍然有效：请在其离开后重试，或询问工作人员。
 consult-join-name = 请输入您的姓名（1 至 32 个字符）。
 consult-join-slow-down = 尝试次数过多。请等待一分钟后再试。
 app-status-draft = 填写中

@@ -506,6 +506,11 @@ impl Consultations {
             )));
         }
         let hash = code_hash(&self.0.code_key, code);
+        // While an interpreter is there, another's code is refused and stays good for later.
+        let target = self.0.store.invite_target(&hash).await?.ok_or(ConsultError::BadCode)?;
+        if lock(&self.0.live).get(&target).is_some_and(|l| l.members.contains_key(&Role::Interpreter)) {
+            return Err(ConsultError::RoleTaken(Role::Interpreter.as_str()));
+        }
         let (id, _kind) = self.0.store.redeem(&hash).await?.ok_or(ConsultError::BadCode)?;
         let row = self.0.store.get(id).await?.ok_or(ConsultError::BadCode)?;
         if !row.running {

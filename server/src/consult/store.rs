@@ -80,6 +80,8 @@ const INVITE: &str =
      VALUES ($1, $2, $3, $4, $5, $6)";
 const REDEEM: &str = "UPDATE consultation_invites SET used_at = $1
      WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING consultation_id, kind";
+const INVITE_TARGET: &str =
+    "SELECT consultation_id FROM consultation_invites WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2";
 const OPEN_INVITES: &str =
     "SELECT COUNT(*) FROM consultation_invites WHERE consultation_id = $1 AND used_at IS NULL AND expires_at > $2";
 
@@ -323,6 +325,12 @@ impl ConsultStore {
         let out = r.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The consultation an unused, unexpired code is for, without using it.
+    pub async fn invite_target(&self, code_hash: &str) -> Result<Option<i64>, sqlx::Error> {
+        let r = sqlx::query(INVITE_TARGET).bind(code_hash).bind(now_ms()).fetch_optional(&self.db.pool).await?;
+        r.map(|r| r.try_get(0)).transpose()
     }
 
     pub async fn open_invites(&self, id: i64) -> Result<i64, sqlx::Error> {

@@ -249,7 +249,7 @@ pub struct CodeRequest {
 
 /// An interpreter joins with the code the clerk gave them (once, before it expires).
 #[utoipa::path(post, path = "/api/v1/consultations/join-by-code", tag = "consultations",
-    request_body = CodeRequest, responses((status = 200, body = SignalGrant), (status = 403, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    request_body = CodeRequest, responses((status = 200, body = SignalGrant), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn join_by_code(
     State(s): State<HttpState>,
     ClientAddr(addr): ClientAddr,

@@ -365,6 +365,7 @@ async fn join(
         Err(ConsultError::Invalid(_)) => return again(StatusCode::BAD_REQUEST, "consult-join-name"),
         Err(ConsultError::BadCode) => return again(StatusCode::FORBIDDEN, "consult-join-bad-code"),
         Err(ConsultError::Ended) => return again(StatusCode::CONFLICT, "consult-join-ended"),
+        Err(ConsultError::RoleTaken(_)) => return again(StatusCode::CONFLICT, "consult-join-taken"),
         Err(e) => {
             tracing::error!(error = %e, "interpreter page");
             return again(StatusCode::SERVICE_UNAVAILABLE, "text-unavailable");
