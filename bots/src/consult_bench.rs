@@ -6,7 +6,8 @@
 //! - `connect_*_ms`: per participant, from its own SDP offer to the first media packet from its
 //!   partner (each pair starts sending as soon as it has joined; packets sent before the media
 //!   connection is up are dropped by the sender's stack, as a browser's are). `ice_connected_*_ms`:
-//!   from its offer to its peer connection's `connected`. Not included: logging in, tickets,
+//!   from its offer to its peer connection's `connected`. The clerk joins first, so the clerk's
+//!   figure includes the resident's join just after it. Not included: logging in, tickets,
 //!   desks, the clerk accepting, and other pairs' joins (every pair joins at once).
 //! - `loss_pct`: over the sending window, packets every participant sent against those its
 //!   partners received on every slot, both directions.
@@ -306,7 +307,7 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
         "pairs": o.pairs,
         "kbps": o.kbps,
         "seconds": o.seconds,
-        "connect_from_to": "each participant's SDP offer to its first media packet from its partner",
+        "connect_from_to": "each participant's SDP offer to its first media packet from its partner (for the clerk, who joins first, this includes the resident joining just after)",
         "connect_excludes": "logins, tickets, desks and the clerk accepting before the offer; other pairs' joins",
         "connect_p50_ms": pct(&connects, 0.5),
         "connect_p95_ms": pct(&connects, 0.95),

@@ -447,11 +447,6 @@ impl Consultations {
         Ok(SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers(consultation, role) })
     }
 
-    /// The office's channel of sessions whose connections must end.
-    pub fn session_ends(&self) -> &SessionEnds {
-        &self.0.session_ends
-    }
-
     /// The records database.
     pub fn db(&self) -> &Db {
         self.0.store.db()
