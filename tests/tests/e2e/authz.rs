@@ -3,17 +3,20 @@
 //! and by nobody. A route of the document missing from the matrix fails the test, so a new staff
 //! route must say who may use it.
 //!
-//! "Allowed" means the request got past authorization (2xx, or a 400/404/409 about the request
-//! or the desk's state: `no_ticket` at one's own desk); "denied" means 401, 403 or 404 (another
-//! department's record is not found, as far as a clerk can tell). A denied request changes nothing: the application's
-//! audit trail names only allowed actors afterwards.
+//! Each cell is a valid request made for that actor: before it, the actor's desk is taken and a
+//! ticket waits, is called or has arrived as the route needs, and a status change gets its own
+//! freshly submitted application; after it, the desk is left. An allowed cell must succeed (2xx);
+//! a denied one gets 401, 403 (with a code) or 404 (another department's record is not found, as
+//! far as a clerk can tell). A denied request changes nothing: the application's audit trail names
+//! only allowed actors afterwards. The two routes only a consultation's own clerk may use succeed
+//! for that clerk.
 //!
 //! And what admins do to accounts, on both backends: adding, changing, disabling (sessions end),
 //! resetting passwords, the guards that keep an admin, and the append-only history.
 
-use madoguchi_tests::{Backend, Harness, Store, on_both_backends, start_consultation};
+use madoguchi_tests::{Backend, Harness, Store, moving_in_form, on_both_backends, start_consultation};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 const DEPT: &str = "resident_registration";
 const OTHER: &str = "insurance_pension";
@@ -53,7 +56,8 @@ const fn row(method: &'static str, route: &'static str, allowed: &'static [Who])
     Row { method, route, allowed }
 }
 
-/// Who may call what. Order matters a little: desk actions come after reads.
+/// Who may call what. Each cell starts from the state it needs, so the order does not matter, but
+/// for `end`, which ends the consultation the other consultation rows use.
 const MATRIX: &[Row] = &[
     row("GET", "/api/v1/staff/applications", ANY_COUNTER),
     row("POST", "/api/v1/staff/applications", COUNTER),
@@ -94,8 +98,7 @@ fn body_for(route: &str, method: &str, who: Who) -> Option<Value> {
         ("POST", "/api/v1/staff/consultations/{id}/applications") => json!({"procedure_id": "residence_certificate"}),
         ("POST", "/api/v1/staff/consultations/{id}/invites") => json!({"kind": "language"}),
         ("POST", "/api/v1/staff/consultations/{id}/end") => json!({"note": "終了"}),
-        // To a department that does not exist: refused after authorization, nothing moves.
-        ("POST", "/api/v1/staff/tickets/{id}/transfer") => json!({"department": "no_such_department"}),
+        ("POST", "/api/v1/staff/tickets/{id}/transfer") => json!({"department": OTHER}),
         ("POST", "/api/v1/staff/accounts") => json!({
             "login": format!("new.{}", format!("{who:?}").to_lowercase()),
             "department": DEPT,
@@ -111,27 +114,51 @@ fn body_for(route: &str, method: &str, who: Who) -> Option<Value> {
 fn every_staff_route_lets_in_exactly_the_roles_and_departments_it_should() {
     let h = Harness::start(&["--always-open", "--sessions-per-minute", "0", "--media-bind", "127.0.0.1"]);
     // A running consultation of the department, with its own clerk (not one of the actors).
-    let (_, _, consultation) = start_consultation(&h, "clerk.c", DEPT, "a1");
-    // A waiting ticket and a submitted application of a resident of the department.
+    let (own_clerk, _, consultation) = start_consultation(&h, "clerk.c", DEPT, "a1");
+    // Who holds each ticket: the resident who must arrive when it is called.
+    let mut holders: HashMap<i64, String> = HashMap::new();
+    let waiting_ticket = |department: &str, holders: &mut HashMap<i64, String>| -> i64 {
+        let resident = h.guest("住民 次郎");
+        let (s, t) = h.call("POST", "/api/v1/tickets", Some(&resident), Some(&json!({ "department": department })));
+        assert_eq!(s, 201, "{t}");
+        let id = t["id"].as_i64().unwrap();
+        holders.insert(id, resident);
+        id
+    };
+    // A submitted application of a resident of the department.
+    let submitted = |resident: &str| -> String {
+        let (s, app) = h.call(
+            "POST",
+            "/api/v1/applications",
+            Some(resident),
+            Some(&json!({"procedure_id": "moving_in", "form_data": moving_in_form()})),
+        );
+        assert_eq!(s, 201, "{app}");
+        let reference = app["reference"].as_str().unwrap().to_string();
+        let (s, v) = h.call("POST", &format!("/api/v1/applications/{reference}/submit"), Some(resident), None);
+        assert_eq!(s, 200, "{v}");
+        reference
+    };
     let resident = h.guest("住民 太郎");
-    let (s, t) = h.call("POST", "/api/v1/tickets", Some(&resident), Some(&json!({"department": DEPT})));
-    assert_eq!(s, 201, "{t}");
-    let ticket = t["id"].as_i64().unwrap();
-    let (s, app) = h.call(
-        "POST",
-        "/api/v1/applications",
-        Some(&resident),
-        Some(&json!({"procedure_id": "residence_certificate", "form_data": {}})),
-    );
-    assert_eq!(s, 201, "{app}");
-    let reference = app["reference"].as_str().unwrap().to_string();
-    let _ = h.call(
-        "POST",
-        "/api/v1/applications/{reference}/submit".replace("{reference}", &reference).as_str(),
-        Some(&resident),
-        None,
-    );
+    let reference = submitted(&resident);
+    let ticket = waiting_ticket(DEPT, &mut holders);
     h.staff("target.x", DEPT, "clerk");
+
+    // The two routes that belong to the consultation's own clerk work for that clerk.
+    let (s, v) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{consultation}/applications"),
+        Some(&own_clerk),
+        body_for("/api/v1/staff/consultations/{id}/applications", "POST", Clerk).as_ref(),
+    );
+    assert_eq!(s, 201, "the consultation's clerk opens an application: {v}");
+    let (s, v) = h.call(
+        "POST",
+        &format!("/api/v1/staff/consultations/{consultation}/invites"),
+        Some(&own_clerk),
+        body_for("/api/v1/staff/consultations/{id}/invites", "POST", Clerk).as_ref(),
+    );
+    assert_eq!(s, 201, "the consultation's clerk invites an interpreter: {v}");
 
     let token = |who: Who| -> Option<String> {
         match who {
@@ -165,27 +192,63 @@ fn every_staff_route_lets_in_exactly_the_roles_and_departments_it_should() {
     let mut wrong = Vec::new();
     let mut table = Vec::new();
     for r in MATRIX {
-        let path = r
-            .route
-            .replace("{reference}", &reference)
-            .replace("{id}", &if r.route.contains("consultations") { consultation } else { ticket }.to_string())
-            .replace("{counter}", "a2")
-            .replace("{login}", "target.x");
         let mut cells = Vec::new();
         for (who, tok) in &tokens {
+            let counter_worker = ANY_COUNTER.contains(who);
+            let (department, free_counter) =
+                if matches!(who, ClerkOther | SupervisorOther) { (OTHER, "b1") } else { (DEPT, "a2") };
+            // What the cell needs before it: the actor at a desk of their own department, with a
+            // ticket waiting, called, or called and arrived.
+            let at_desk = r.route.starts_with("/api/v1/staff/desk/") || r.route == "/api/v1/staff/consultations";
+            if at_desk && counter_worker {
+                let take = format!("/api/v1/staff/desks/{free_counter}/take");
+                let (s, v) = h.call("POST", &take, tok.as_deref(), None);
+                assert_eq!(s, 200, "{who:?} takes {free_counter}: {v}");
+                let route = r.route.rsplit('/').next().unwrap();
+                if ["call-next", "recall", "no-show", "done", "consultations"].contains(&route) {
+                    waiting_ticket(department, &mut holders);
+                }
+                if ["recall", "no-show", "done", "consultations"].contains(&route) {
+                    let (s, v) = h.call("POST", "/api/v1/staff/desk/call-next", tok.as_deref(), None);
+                    assert_eq!(s, 200, "{who:?} calls: {v}");
+                    let called = v["called"]["id"].as_i64().expect("a ticket is called");
+                    if route == "consultations" {
+                        let arrived = format!("/api/v1/tickets/{called}/arrived");
+                        let (s, v) = h.call("POST", &arrived, Some(holders[&called].as_str()), None);
+                        assert_eq!(s, 200, "the resident arrives: {v}");
+                    }
+                }
+            }
+            // A status change and a transfer each get their own application or ticket.
+            let reference = if r.route.ends_with("/status") { submitted(&resident) } else { reference.clone() };
+            let ticket = if r.route.ends_with("/transfer") { waiting_ticket(DEPT, &mut holders) } else { ticket };
+            let path = r
+                .route
+                .replace("{reference}", &reference)
+                .replace("{id}", &if r.route.contains("consultations") { consultation } else { ticket }.to_string())
+                .replace("{counter}", "a2")
+                .replace("{login}", "target.x");
+
             let (status, v) = h.call(r.method, &path, tok.as_deref(), body_for(r.route, r.method, *who).as_ref());
-            let desk_state = status == 404 && r.route.starts_with("/api/v1/staff/desk/") && v["code"] == "no_ticket";
-            let allowed = (desk_state || !matches!(status, 401 | 403 | 404)) && status < 500;
+
+            // After it: a consultation it started ends, and the desk is free for the next actor.
+            if r.route == "/api/v1/staff/consultations" && status == 201 {
+                let end = format!("/api/v1/staff/consultations/{}/end", v["id"]);
+                let (s, e) = h.call("POST", &end, tok.as_deref(), Some(&json!({"note": "終了"})));
+                assert_eq!(s, 200, "{who:?} ends the consultation it started: {e}");
+            }
+            if (at_desk || r.route.ends_with("/take")) && counter_worker {
+                let _ = h.call("POST", "/api/v1/staff/desk/leave", tok.as_deref(), None);
+            }
+
             let should = r.allowed.contains(who);
             cells.push(format!("{who:?}={status}"));
-            if allowed != should || status >= 500 {
+            let right = if should { (200..300).contains(&status) } else { matches!(status, 401 | 403 | 404) };
+            if !right {
                 wrong.push(format!("{} {} as {who:?}: {status} {v}", r.method, r.route));
             }
-            if !should && status == 403 {
-                let code = v["code"].as_str().unwrap_or_default();
-                if code.is_empty() {
-                    wrong.push(format!("{} {} as {who:?}: a 403 without a code", r.method, r.route));
-                }
+            if !should && status == 403 && v["code"].as_str().unwrap_or_default().is_empty() {
+                wrong.push(format!("{} {} as {who:?}: a 403 without a code", r.method, r.route));
             }
         }
         table.push(format!("{} {}: {}", r.method, r.route, cells.join(" ")));
