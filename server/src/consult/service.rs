@@ -7,7 +7,7 @@
 //! (done, no-show, transfer, the next call: whatever ends the ticket), when everyone has left
 //! for [`ConsultSettings::empty_grace`], when its media fails, or at a restart.
 
-use super::media::{LegEvent, MediaEngine, MediaError, RoomFailure};
+use super::media::{LegEvent, LegOf, MediaEngine, MediaError, RoomFailure};
 use super::model::{
     ConsultError, ConsultSettings, ConsultationBody, InviteBody, Joiner, RunningConsultation, SignalGrant,
 };
@@ -107,6 +107,13 @@ pub struct Attached {
     /// session ends, or its account's rights change, the connection ends.
     pub session: Option<SessionKey>,
     conn: u64,
+}
+
+impl Attached {
+    /// This connection's leg, as the media engine knows it.
+    fn leg(&self) -> LegOf {
+        LegOf { role: self.role, conn: self.conn }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -568,7 +575,7 @@ impl Consultations {
         if let Some(old) = replaced {
             let _ = old.out.try_send(ServerSignal::Ended { reason: "replaced".into() });
             self.0.store.leave(old.participation).await?;
-            self.0.media.leave(row.id, p.role).await;
+            self.0.media.leave(row.id, LegOf { role: p.role, conn: old.conn }).await;
         }
         tracing::info!(consultation = row.id, role = p.role.as_str(), "joined");
         self.update_gauges();
@@ -601,7 +608,7 @@ impl Consultations {
         {
             tracing::warn!(error = %e, "could not record that a participant left");
         }
-        self.0.media.leave(a.consultation, a.role).await;
+        self.0.media.leave(a.consultation, a.leg()).await;
         tracing::info!(consultation = a.consultation, role = a.role.as_str(), "left");
         self.update_gauges();
         self.broadcast_participants(a.consultation);
@@ -684,14 +691,14 @@ impl Consultations {
         if self.0.settings.fault_injection && sdp.contains(&format!("{}signalling", super::media::sfu::FAULT_MARK)) {
             panic!("fault injected into a participant's signalling");
         }
-        self.0.media.offer(a.consultation, a.role, sdp, events).await
+        self.0.media.offer(a.consultation, a.leg(), sdp, events).await
     }
 
     pub async fn candidate(&self, a: &Attached, c: Option<Candidate>) -> Result<(), MediaError> {
         if !self.is_current(a) {
             return Err(MediaError::Closed("this connection was replaced".into()));
         }
-        self.0.media.candidate(a.consultation, a.role, c).await
+        self.0.media.candidate(a.consultation, a.leg(), c).await
     }
 
     /// Consultation `id`, if `clerk` is its clerk and it is running.

@@ -26,6 +26,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A consultation's id, as the media engine knows it.
 pub type RoomId = i64;
 
+/// Whose leg: a participant's role in the room and the number of their signalling connection.
+/// Numbers only grow: a newer connection of a role replaces an older one's leg, and an older
+/// one (an offer still in flight when it was replaced) never replaces or reuses a newer one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegOf {
+    pub role: Role,
+    pub conn: u64,
+}
+
 /// What a leg reports to its participant's signalling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegEvent {
@@ -76,26 +85,30 @@ pub struct MediaStats {
 
 /// The engine's interface.
 pub trait MediaEngine: Send + Sync + 'static {
-    /// Opens `role`'s leg in `room` with an SDP offer, or renegotiates it; the SDP answer.
-    /// The leg's events go to `events` (the sender given with the first offer is kept).
+    /// Opens the connection's leg in `room` with an SDP offer (replacing an older connection's
+    /// leg of the role), or renegotiates it; the SDP answer. The leg's events go to `events` (the
+    /// sender given with the first offer is kept). A connection replaced by a newer one, or one
+    /// that has left, is refused with [`MediaError::Closed`].
     fn offer(
         &self,
         room: RoomId,
-        role: Role,
+        who: LegOf,
         sdp: String,
         events: mpsc::Sender<LegEvent>,
     ) -> BoxFuture<'_, Result<String, MediaError>>;
 
-    /// Adds a remote ICE candidate to `role`'s leg (`None`: the participant has no more).
+    /// Adds a remote ICE candidate to the connection's leg (`None`: the participant has no more).
     fn candidate(
         &self,
         room: RoomId,
-        role: Role,
+        who: LegOf,
         candidate: Option<Candidate>,
     ) -> BoxFuture<'_, Result<(), MediaError>>;
 
-    /// Closes `role`'s leg (they left); the others stop receiving them.
-    fn leave(&self, room: RoomId, role: Role) -> BoxFuture<'_, ()>;
+    /// Closes the connection's leg (they left, or a newer connection replaced this one): the
+    /// others stop receiving them, and no offer of this connection or an older one of the role
+    /// opens a leg any more.
+    fn leave(&self, room: RoomId, who: LegOf) -> BoxFuture<'_, ()>;
 
     /// Closes every leg of `room`.
     fn close(&self, room: RoomId) -> BoxFuture<'_, ()>;

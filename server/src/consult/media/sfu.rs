@@ -20,7 +20,7 @@
 use super::candidates::{CandidateAddress, PeerNetworks, candidate_address, rewrite_candidate, rewrite_sdp};
 use super::ports::{PortLease, PortPool};
 use super::rewrite::Renumber;
-use super::{BoxFuture, LegEvent, MediaEngine, MediaError, MediaStats, RoomFailure, RoomId};
+use super::{BoxFuture, LegEvent, LegOf, MediaEngine, MediaError, MediaStats, RoomFailure, RoomId};
 use crate::metrics::Metrics;
 use futures_util::FutureExt;
 use madoguchi_shared::consult::{Candidate, RECEIVE_SLOTS, Role};
@@ -113,6 +113,9 @@ type Task = BoxFuture<'static, Result<(), String>>;
 
 struct Room {
     legs: Mutex<HashMap<Role, Arc<Leg>>>,
+    /// The newest connection of each role that has left: no connection up to it opens a leg.
+    /// Locked after `legs`.
+    gone: Mutex<HashMap<Role, u64>>,
     spawn: mpsc::UnboundedSender<Task>,
     /// When a receiver's keyframe request was last relayed to each publisher.
     relayed: Mutex<HashMap<Role, Instant>>,
@@ -127,6 +130,8 @@ struct LegShared {
 }
 
 struct Leg {
+    /// The signalling connection this leg is for.
+    conn: u64,
     pc: Arc<dyn PeerConnection>,
     shared: Arc<LegShared>,
     queue: mpsc::Sender<Write>,
@@ -346,7 +351,7 @@ impl Sfu {
             return Ok(r.clone());
         }
         let (spawn, tasks) = mpsc::unbounded_channel();
-        let room = Arc::new(Room { legs: Mutex::default(), spawn, relayed: Mutex::default() });
+        let room = Arc::new(Room { legs: Mutex::default(), gone: Mutex::default(), spawn, relayed: Mutex::default() });
         tokio::spawn(supervise(id, tasks, self.failures.clone()));
         room.run(keyframes(Arc::downgrade(&room)));
         rooms.insert(id, room.clone());
@@ -363,7 +368,7 @@ impl Sfu {
     async fn open_leg(
         &self,
         room: &Arc<Room>,
-        role: Role,
+        who: LegOf,
         events: mpsc::Sender<LegEvent>,
     ) -> Result<Arc<Leg>, MediaError> {
         let family_v4 = self.cfg.bind_ip.is_ipv4();
@@ -391,7 +396,7 @@ impl Sfu {
             let shared = Arc::new(LegShared::default());
             let handler = LegHandler {
                 room: Arc::downgrade(room),
-                role,
+                role: who.role,
                 shared: shared.clone(),
                 events: events.clone(),
                 bound: self.cfg.bind_ip,
@@ -412,6 +417,7 @@ impl Sfu {
                     let (queue, writes) = mpsc::channel(WRITE_QUEUE);
                     room.run(write_loop(writes, self.metrics.clone()));
                     return Ok(Arc::new(Leg {
+                        conn: who.conn,
                         pc: Arc::new(pc),
                         shared,
                         queue,
@@ -806,22 +812,39 @@ impl MediaEngine for Sfu {
     fn offer(
         &self,
         room: RoomId,
-        role: Role,
+        who: LegOf,
         sdp: String,
         events: mpsc::Sender<LegEvent>,
     ) -> BoxFuture<'_, Result<String, MediaError>> {
         Box::pin(async move {
             sections(&sdp)?;
             let r = self.room(room)?;
-            let existing = lock(&r.legs).get(&role).cloned();
+            let role = who.role;
+            let existing = lock(&r.legs).get(&role).filter(|l| l.conn == who.conn).cloned();
             let (leg, new) = match existing {
                 Some(leg) => (leg, false),
-                None => (self.open_leg(&r, role, events).await?, true),
+                None => (self.open_leg(&r, who, events).await?, true),
             };
             if new {
-                let replaced = lock(&r.legs).insert(role, leg.clone());
-                if let Some(old) = replaced {
-                    self.close_leg(old).await;
+                // Placed only if no newer connection of the role has a leg or has left since
+                // this offer came in (it was replaced while its leg was being opened).
+                let placed = {
+                    let mut legs = lock(&r.legs);
+                    let gone = lock(&r.gone).get(&role).copied();
+                    let newer = legs.get(&role).is_some_and(|l| l.conn > who.conn);
+                    if newer || gone.is_some_and(|g| who.conn <= g) {
+                        None
+                    } else {
+                        Some(legs.insert(role, leg.clone()))
+                    }
+                };
+                match placed {
+                    None => {
+                        self.close_leg(leg).await;
+                        return Err(MediaError::Closed("this connection was replaced by a newer one".into()));
+                    }
+                    Some(Some(old)) => self.close_leg(old).await,
+                    Some(None) => {}
                 }
                 self.update_gauges();
             }
@@ -856,13 +879,13 @@ impl MediaEngine for Sfu {
     fn candidate(
         &self,
         room: RoomId,
-        role: Role,
+        who: LegOf,
         candidate: Option<Candidate>,
     ) -> BoxFuture<'_, Result<(), MediaError>> {
         Box::pin(async move {
             let leg = lock(&self.rooms)
                 .get(&room)
-                .and_then(|r| lock(&r.legs).get(&role).cloned())
+                .and_then(|r| lock(&r.legs).get(&who.role).filter(|l| l.conn == who.conn).cloned())
                 .ok_or(MediaError::NoLeg)?;
             let init = match candidate {
                 Some(c) => {
@@ -916,9 +939,18 @@ impl MediaEngine for Sfu {
         })
     }
 
-    fn leave(&self, room: RoomId, role: Role) -> BoxFuture<'_, ()> {
+    fn leave(&self, room: RoomId, who: LegOf) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let leg = lock(&self.rooms).get(&room).and_then(|r| lock(&r.legs).remove(&role));
+            let leg = lock(&self.rooms).get(&room).and_then(|r| {
+                let mut legs = lock(&r.legs);
+                let mut gone = lock(&r.gone);
+                let newest_gone = gone.entry(who.role).or_default();
+                *newest_gone = (*newest_gone).max(who.conn);
+                match legs.get(&who.role) {
+                    Some(l) if l.conn <= who.conn => legs.remove(&who.role),
+                    _ => None,
+                }
+            });
             if let Some(leg) = leg {
                 self.close_leg(leg).await;
             }
@@ -1086,29 +1118,16 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mutated_offers_and_candidates_never_panic_or_leave_anything_behind() {
         let cases: usize = std::env::var("MADOGUCHI_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-        let (failures_tx, mut failures) = mpsc::unbounded_channel();
-        let bound: IpAddr = "127.0.0.1".parse().unwrap();
-        let sfu = Sfu::new(
-            SfuConfig {
-                bind_ip: bound,
-                public_ip: None,
-                ports: 47100..=47163,
-                tcp: false,
-                peers: PeerNetworks::new(bound, &[], &[]),
-                fault_injection: false,
-            },
-            failures_tx,
-            Arc::new(Metrics::default()),
-        );
+        let (sfu, mut failures) = test_sfu(47100..=47163);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let (mut accepted, mut refused) = (0, 0);
         for case in 0..cases {
             // A few participants per room, a new room now and then.
             let room = (case / 8) as RoomId;
-            let role = Role::ALL[case % Role::ALL.len()];
+            let who = LegOf { role: Role::ALL[case % Role::ALL.len()], conn: case as u64 };
             let (tx, _rx) = mpsc::channel(64);
             let sdp = mutate(&mut rng, OFFER);
-            match sfu.offer(room, role, sdp.clone(), tx).await {
+            match sfu.offer(room, who, sdp.clone(), tx).await {
                 Ok(_) => accepted += 1,
                 Err(MediaError::Invalid(_) | MediaError::Busy(_) | MediaError::Closed(_)) => refused += 1,
                 Err(e) => panic!("unexpected refusal {e:?} of\n{sdp}"),
@@ -1120,7 +1139,7 @@ mod tests {
                 sdp_m_line_index: Some(0),
                 username_fragment: None,
             };
-            let _ = sfu.candidate(room, role, Some(c)).await;
+            let _ = sfu.candidate(room, who, Some(c)).await;
             assert!(failures.try_recv().is_err(), "case {case} failed the room's media:\n{sdp}");
             if case % 8 == 7 {
                 sfu.close(room).await;
@@ -1133,6 +1152,78 @@ mod tests {
         assert_eq!((stats.rooms, stats.legs, stats.ports_in_use), (0, 0, 0), "{stats:?}");
         assert!(accepted > 0 && refused > 0, "the cases reach both sides: {accepted} accepted, {refused} refused");
         eprintln!("{cases} mutated offers: {accepted} accepted, {refused} refused");
+    }
+
+    fn test_sfu(ports: std::ops::RangeInclusive<u16>) -> (Sfu, mpsc::UnboundedReceiver<RoomFailure>) {
+        let (failures_tx, failures) = mpsc::unbounded_channel();
+        let bound: IpAddr = "127.0.0.1".parse().unwrap();
+        let cfg = SfuConfig {
+            bind_ip: bound,
+            public_ip: None,
+            ports,
+            tcp: false,
+            peers: PeerNetworks::new(bound, &[], &[]),
+            fault_injection: false,
+        };
+        (Sfu::new(cfg, failures_tx, Arc::new(Metrics::default())), failures)
+    }
+
+    /// A participant's newer connection replaced the older one while the older one's offer was
+    /// still being handled: whatever order things land in, the newer connection's leg (and its
+    /// events) stays, and the older one neither replaces it, nor reuses it, nor opens another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_older_connection_never_takes_the_leg_of_a_newer_one() {
+        let (sfu, _failures) = test_sfu(47300..=47307);
+        let (older, newer) = (LegOf { role: Role::Resident, conn: 1 }, LegOf { role: Role::Resident, conn: 2 });
+        let host = |port: u16| Candidate {
+            candidate: format!("candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host"),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        };
+
+        // The newer connection's offer lands first; the older one's, late, is refused.
+        let (new_tx, mut new_rx) = mpsc::channel(64);
+        sfu.offer(7, newer, OFFER.into(), new_tx).await.expect("the newer connection's offer");
+        let (old_tx, _old_rx) = mpsc::channel(64);
+        let late = sfu.offer(7, older, OFFER.into(), old_tx).await;
+        assert!(matches!(late, Err(MediaError::Closed(_))), "{late:?}");
+        assert_eq!(sfu.candidate(7, older, Some(host(50010))).await, Err(MediaError::NoLeg));
+        // The older connection's leave (its socket closing) leaves the newer leg alone.
+        sfu.leave(7, older).await;
+        assert_eq!(sfu.stats().legs, 1);
+        sfu.candidate(7, newer, Some(host(50011))).await.expect("the newer leg takes candidates");
+        // Its events are the newer connection's: its own candidates reach it.
+        let first = tokio::time::timeout(Duration::from_secs(5), new_rx.recv()).await;
+        assert!(matches!(first, Ok(Some(LegEvent::Candidate(_)))), "{first:?}");
+
+        // The other order: the older connection's leg is open, then it is replaced (its leave
+        // comes as the newer one attaches), and its offer, still in flight, comes after.
+        let (old_tx, _old_rx) = mpsc::channel(64);
+        sfu.offer(8, older, OFFER.into(), old_tx).await.expect("the older connection's offer");
+        sfu.leave(8, older).await;
+        let (old_tx, _old_rx) = mpsc::channel(64);
+        let late = sfu.offer(8, older, OFFER.into(), old_tx).await;
+        assert!(matches!(late, Err(MediaError::Closed(_))), "a connection that left opens no leg: {late:?}");
+        assert_eq!(sfu.stats().legs, 1, "only room 7's");
+        // The newer connection then opens its own leg, with its own events.
+        let (new_tx, mut new_rx) = mpsc::channel(64);
+        sfu.offer(8, newer, OFFER.into(), new_tx).await.expect("the newer connection's offer");
+        let first = tokio::time::timeout(Duration::from_secs(5), new_rx.recv()).await;
+        assert!(matches!(first, Ok(Some(LegEvent::Candidate(_)))), "{first:?}");
+        // And a newer offer replaces an older connection's leg that is still there.
+        let (old_tx, _old_rx) = mpsc::channel(64);
+        sfu.offer(9, older, OFFER.into(), old_tx).await.expect("the older connection's offer");
+        let (new_tx, _new_rx) = mpsc::channel(64);
+        sfu.offer(9, newer, OFFER.into(), new_tx).await.expect("the newer connection's offer");
+        assert_eq!(sfu.candidate(9, older, Some(host(50012))).await, Err(MediaError::NoLeg));
+        assert_eq!(sfu.stats().legs, 3);
+
+        for room in [7, 8, 9] {
+            sfu.close(room).await;
+        }
+        let stats = sfu.stats();
+        assert_eq!((stats.rooms, stats.legs, stats.ports_in_use), (0, 0, 0), "{stats:?}");
     }
 
     #[test]
