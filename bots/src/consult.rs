@@ -285,6 +285,7 @@ impl MediaPeer {
             ServerSignal::Joined { consultation, ice_servers } => {
                 let mut h = heard.lock().unwrap();
                 h.participants = consultation.participants.clone();
+                h.applications = consultation.applications.clone();
                 h.joined = Some(consultation);
                 h.ice_servers = ice_servers;
             }

@@ -57,6 +57,7 @@ pub enum Joiner {
     },
     Staff {
         id: i64,
+        login: String,
         name: String,
         department: String,
         supervisor: bool,

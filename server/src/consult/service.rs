@@ -18,6 +18,7 @@ use crate::identity::sessions::{SessionEnds, SessionKey, SessionListener};
 use crate::metrics::Metrics;
 use crate::queue::{Clerk, Queues, WorldNotice};
 use crate::records::applications::{self, RecordError};
+use crate::records::audit::Actor;
 use crate::records::catalog::Catalog;
 use madoguchi_shared::consult::{
     Candidate, ChatLine, ConsultView, FormField, IceServer, LinkedApplication, MAX_PARTICIPANTS, Participant, Role,
@@ -91,6 +92,8 @@ struct Pending {
     principal: String,
     name: String,
     session: Option<SessionKey>,
+    /// A staff participant, as the author of the reads of the forms they are shown on joining.
+    reader: Option<Actor>,
     /// Listening for the session's end from when the pass was given, so that an end or a change
     /// of rights before the socket opens is not missed.
     ends: Option<SessionListener>,
@@ -404,6 +407,12 @@ impl Consultations {
         session: Option<SessionKey>,
     ) -> Result<SignalGrant, ConsultError> {
         let row = self.0.store.get(id).await?.ok_or(ConsultError::NotFound)?;
+        let reader = match joiner {
+            Joiner::Staff { id, login, department, .. } => {
+                Some(Actor::Staff { id: *id, login: login.clone(), department: department.clone() })
+            }
+            _ => None,
+        };
         let (role, principal, name) = match joiner {
             Joiner::Resident { id: rid, name } if *rid == row.resident_id => {
                 (Role::Resident, format!("resident:{rid}"), name.clone())
@@ -413,7 +422,7 @@ impl Consultations {
             Joiner::Staff { id: sid, name, .. } if *sid == row.staff_id => {
                 (Role::Clerk, format!("staff:{sid}"), name.clone())
             }
-            Joiner::Staff { id: sid, name, department, supervisor: true } if *department == row.department => {
+            Joiner::Staff { id: sid, name, department, supervisor: true, .. } if *department == row.department => {
                 (Role::Supervisor, format!("staff:{sid}"), name.clone())
             }
             Joiner::Staff { department, .. } if *department != row.department => {
@@ -425,7 +434,7 @@ impl Consultations {
         if !row.running {
             return Err(ConsultError::Ended);
         }
-        self.pending(id, role, principal, name, session)
+        self.pending(id, role, principal, name, session, reader)
     }
 
     /// A new pass for a participant, replacing the one they were given before and have not used.
@@ -436,6 +445,7 @@ impl Consultations {
         principal: String,
         name: String,
         session: Option<SessionKey>,
+        reader: Option<Actor>,
     ) -> Result<SignalGrant, ConsultError> {
         self.0.grant_limit.check(format!("{consultation}:{principal}")).map_err(ConsultError::RateLimited)?;
         let ticket = random_hex(24);
@@ -450,7 +460,7 @@ impl Consultations {
         }
         let expires = now + self.0.settings.signal_ticket_ttl;
         let ends = session.clone().map(|k| SessionListener::new(self.0.session_ends.subscribe(), k));
-        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, session, ends, expires });
+        grants.insert(ticket.clone(), Pending { consultation, role, principal, name, session, reader, ends, expires });
         Ok(SignalGrant { consultation, role, ticket, ice_servers: self.ice_servers(consultation, role) })
     }
 
@@ -518,7 +528,7 @@ impl Consultations {
         if !row.running {
             return Err(ConsultError::Ended);
         }
-        self.pending(id, Role::Interpreter, format!("invite:{}", &hash[..16]), name, None)
+        self.pending(id, Role::Interpreter, format!("invite:{}", &hash[..16]), name, None, None)
     }
 
     /// A signalling connection presents its ticket: it becomes the participant the ticket was
@@ -537,6 +547,14 @@ impl Consultations {
         let row = self.0.store.get(p.consultation).await?.ok_or(ConsultError::NotFound)?;
         if !row.running || !lock(&self.0.live).contains_key(&row.id) {
             return Err(ConsultError::Ended);
+        }
+        // The linked forms a staff participant is shown on joining are personal data: each is
+        // an audited read (`viewed`), written before they see it. (Forms linked afterwards are
+        // audited as created or linked, by the clerk who did it.)
+        if let Some(reader) = &p.reader {
+            for linked in self.0.store.linked(row.id).await? {
+                applications::read(self.0.store.db(), reader, &linked.reference).await.map_err(record_error)?;
+            }
         }
         let participation = self.0.store.join(row.id, p.role, &p.principal, &p.name).await?;
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);

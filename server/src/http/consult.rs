@@ -196,6 +196,7 @@ pub async fn join(
         Principal::Resident(r) => Joiner::Resident { id: r.id, name: r.display_name },
         Principal::Staff(st) => Joiner::Staff {
             id: st.id,
+            login: st.login.clone(),
             supervisor: st.is_supervisor(),
             name: st.display_name,
             department: st.department_id,

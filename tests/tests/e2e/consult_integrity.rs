@@ -6,7 +6,8 @@
 //! - a second interpreter or supervisor is refused while one is there (nobody evicts another);
 //! - a resident reloading the consultation page fast is refused passes beyond a limit, and holds
 //!   one pass at a time (so they cannot push anyone else's out);
-//! - a clerk reading a consultation through the API is an audited read of its linked forms.
+//! - a clerk reading a consultation through the API, and a staff participant joining it over
+//!   signalling, is an audited read of its linked forms, naming who read them.
 
 use madoguchi_bots::consult::MediaPeer;
 use madoguchi_shared::consult::{LinkedApplication, Role};
@@ -82,6 +83,17 @@ fn a_residents_own_changes_reach_the_consultation_and_its_link_is_written_once()
     assert_eq!(s, 200, "{body}");
     assert!(body.to_string().contains("9-9-9"), "it shows the form");
     assert_eq!(viewed().parse::<i64>().unwrap(), before.parse::<i64>().unwrap() + 1, "and says who read it");
+
+    // A supervisor joining over signalling is shown the forms: a read in their name, written
+    // before they see it.
+    let supervisor = h.staff("super.one", "resident_registration", "supervisor");
+    let sup = rt.block_on(MediaPeer::join(&signal_url(&h, &supervisor, id), 0xD1)).expect("the supervisor joins");
+    assert!(eventually(SOON, || status_seen(&sup, &reference).is_some()), "the supervisor sees the form");
+    let readers = h.store.rows(&format!(
+        "SELECT e.actor_id FROM application_events e JOIN applications a ON a.id = e.application_id
+         WHERE a.reference = '{reference}' AND e.action = 'viewed' ORDER BY e.id"
+    ));
+    assert_eq!(readers.last().map(|r| r[0].as_str()), Some("super.one"), "{readers:?}");
 }
 
 #[test]

@@ -525,6 +525,7 @@ async fn consultation_page(
     };
     let joiner = crate::consult::Joiner::Staff {
         id: st.id,
+        login: st.login.clone(),
         name: st.display_name.clone(),
         department: st.department_id.clone(),
         supervisor: st.is_supervisor(),
