@@ -76,6 +76,7 @@ migrations!(
     (9, "consultations", "0009_consultations.sql"),
     (10, "staff admin", "0010_staff_admin.sql"),
     (11, "resident identities", "0011_resident_identities.sql"),
+    (12, "session rights", "0012_session_rights.sql"),
 );
 
 /// The migrator of one backend's files.

@@ -147,6 +147,12 @@ pub async fn change(
         end_sessions(&mut tx, before.id).await?;
         Some(EndReason::AccountEnded)
     } else if after.department_id != before.department_id || roles_text(&after.roles) != roles_text(&before.roles) {
+        // A connection whose listener misses the notice below still finds the change here.
+        sqlx::query("UPDATE sessions SET rights_changed_at = $1 WHERE principal_kind = 'staff' AND principal_id = $2")
+            .bind(now_ms())
+            .bind(before.id.to_string())
+            .execute(&mut *tx)
+            .await?;
         Some(EndReason::RightsChanged)
     } else {
         None
@@ -221,4 +227,64 @@ pub async fn has_admin(db: &Db) -> Result<bool, StaffError> {
     let any = !active_admins(&mut tx).await?.is_empty();
     tx.commit().await?;
     Ok(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sessions::{EndReason, SessionEnds, SessionKey, SessionListener, create_staff};
+    use super::super::staff::{self, By};
+    use super::{Change, change};
+    use crate::db::{Db, database_url};
+    use std::time::Duration;
+
+    /// A live connection whose listener fell behind (more than the channel holds went by, the
+    /// notice of the change among them) still ends when its account's rights changed after it
+    /// began listening, and one that began after the change goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listener_that_missed_the_notice_still_ends_on_a_change_of_rights() {
+        let dir = std::env::temp_dir().join(format!("madoguchi-accounts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::connect(&database_url(None, &dir).unwrap()).await.expect("the database");
+        for dept in ["resident_registration", "insurance_pension"] {
+            sqlx::query("INSERT INTO departments (id, ticket_prefix, name_ja, name_en) VALUES ($1, 'A', $1, $1)")
+                .bind(dept)
+                .execute(&db.pool)
+                .await
+                .expect("a department");
+        }
+        let add = |login: &'static str, role: &'static str| {
+            let db = db.clone();
+            async move {
+                let roles = [role.to_string()];
+                staff::add(&db, By::CommandLine, login, "", "resident_registration", &roles, "a-long-enough-password")
+                    .await
+                    .expect("an account")
+            }
+        };
+        let admin = add("admin.one", "admin").await;
+        let clerk = add("clerk.one", "clerk").await;
+        let token = create_staff(&db, clerk.id).await.expect("a session");
+        let ends = SessionEnds::default();
+        let mut before = SessionListener::new(ends.subscribe(), SessionKey::of(&token));
+        // Other sessions' ends, enough to push the notice out of the channel.
+        let unrelated = |n: usize| {
+            for _ in 0..n {
+                ends.publish(vec![SessionKey::of("someone-else")], None, EndReason::Expired);
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+
+        let moved = Change { department: Some("insurance_pension".into()), ..Default::default() };
+        change(&db, &ends, &admin, "clerk.one", moved).await.expect("moved");
+        unrelated(300);
+        let reason = tokio::time::timeout(Duration::from_secs(5), before.ended(&db)).await;
+        assert_eq!(reason.ok(), Some(EndReason::RightsChanged), "the change was missed live but found in the table");
+
+        // A connection opened with the new rights goes on, even after falling behind.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let mut after = SessionListener::new(ends.subscribe(), SessionKey::of(&token));
+        unrelated(300);
+        let reason = tokio::time::timeout(Duration::from_millis(300), after.ended(&db)).await;
+        assert!(reason.is_err(), "a connection opened after the change goes on: {reason:?}");
+    }
 }

@@ -129,6 +129,8 @@ impl SessionEnds {
 pub struct SessionListener {
     rx: broadcast::Receiver<Arc<SessionsEnded>>,
     key: SessionKey,
+    /// When it began listening: a change of rights from then on ends the connection.
+    since: i64,
     /// Events were missed: the session is to be looked up before listening on.
     lagged: bool,
 }
@@ -136,17 +138,18 @@ pub struct SessionListener {
 impl SessionListener {
     /// Listens, from when `rx` subscribed, for the end of session `key`.
     pub fn new(rx: broadcast::Receiver<Arc<SessionsEnded>>, key: SessionKey) -> SessionListener {
-        SessionListener { rx, key, lagged: false }
+        SessionListener { rx, key, since: now_ms(), lagged: false }
     }
 
     /// Waits until the connection must end because of its session, and says why. Cancel-safe
     /// (it can sit in a `select!` loop): after missing events the session is looked up — again
-    /// next time, if this call is dropped first — and a session gone is [`EndReason::Expired`].
+    /// next time, if this call is dropped first — and a session gone is [`EndReason::Expired`],
+    /// one whose account's rights changed since it began listening [`EndReason::RightsChanged`].
     pub async fn ended(&mut self, db: &Db) -> EndReason {
         loop {
             if self.lagged {
-                if !is_live(db, &self.key).await.unwrap_or(true) {
-                    return EndReason::Expired;
+                if let Some(reason) = missed_end(db, &self.key, self.since).await.unwrap_or(None) {
+                    return reason;
                 }
                 self.lagged = false;
             }
@@ -170,6 +173,20 @@ pub async fn is_live(db: &Db, key: &SessionKey) -> Result<bool, sqlx::Error> {
         .fetch_optional(&db.pool)
         .await?
         .is_some())
+}
+
+/// What a listener that missed notices finds in the table: the session gone, or its account's
+/// rights changed at or after `since`; `None` if the connection may go on.
+async fn missed_end(db: &Db, key: &SessionKey, since: i64) -> Result<Option<EndReason>, sqlx::Error> {
+    if !is_live(db, key).await? {
+        return Ok(Some(EndReason::Expired));
+    }
+    let changed: Option<i64> = sqlx::query("SELECT rights_changed_at FROM sessions WHERE token_hash = $1")
+        .bind(&key.0)
+        .fetch_optional(&db.pool)
+        .await?
+        .and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten());
+    Ok(changed.filter(|at| *at >= since).map(|_| EndReason::RightsChanged))
 }
 
 /// The sessions of staff account `staff_id`.
