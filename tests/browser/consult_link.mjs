@@ -8,6 +8,9 @@
 // - MODE=system: as the desktop client's system browser does, by going to the address itself
 //   (xdg-open hands it over): the office asks first (a navigation that says nothing of where it
 //   came from may be someone else's doing), the resident confirms, the consultation page opens.
+//   The question fits a 360 px phone in portrait and a desktop (by the rectangles of its
+//   elements: nothing past the right edge, nothing overlapping, controls of 44 px or more, no
+//   control's words wrapped); a link in a mail may well be opened on a phone.
 //
 //   URL=… MODE=frame|system SCREENSHOTS=… node consult_link.mjs
 import { launch, checker, MEDIA_ARGS } from './lib.mjs';
@@ -17,6 +20,38 @@ const out = { test: 'consult_link', mode: process.env.MODE };
 const { check, finish } = checker(out, 90);
 const link = new URL(process.env.URL);
 const shots = process.env.SCREENSHOTS;
+// What does not fit: elements past the right edge, visible blocks overlapping one another,
+// controls under 44 px, a control's label over more than one line.
+const layoutOf = (page) =>
+  page.evaluate(() => {
+    const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+    const name = (e) => e.tagName + (e.id ? '#' + e.id : '') + ' ' + (e.textContent || '').trim().slice(0, 20);
+    const all = [...document.querySelectorAll('body *')].filter(shown);
+    const wide = all.filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map(name);
+    const controls = all.filter((e) => e.matches('button, a, input:not([type=hidden])'));
+    const small = controls.filter((e) => { const r = e.getBoundingClientRect(); return r.height < 44 || r.width < 44; }).map(name);
+    const wrapped = controls.filter((e) => {
+      const range = document.createRange();
+      range.selectNodeContents(e);
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      return lines.size > 1;
+    }).map(name);
+    const blocks = all.filter((e) => e.matches('h1, h2, p, button, a, li'));
+    const overlapping = [];
+    for (let i = 0; i < blocks.length; i++) {
+      for (let j = i + 1; j < blocks.length; j++) {
+        const [a, b] = [blocks[i], blocks[j]];
+        if (a.contains(b) || b.contains(a)) continue;
+        const [r, q] = [a.getBoundingClientRect(), b.getBoundingClientRect()];
+        const x = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+        const y = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+        if (x > 1 && y > 1) overlapping.push(name(a) + ' / ' + name(b));
+      }
+    }
+    return { width: window.innerWidth, wide, small, wrapped, overlapping };
+  });
+const fits = (l) => l.wide.length + l.small.length + l.wrapped.length + l.overlapping.length === 0;
+
 const browser = await launch(MEDIA_ARGS);
 let failed = null;
 try {
@@ -65,6 +100,17 @@ try {
     await page.goto(link.href, { waitUntil: 'domcontentloaded' });
     out.asked = (await page.locator('#switch-question').textContent()).trim();
     check((await sessionCookies()) === 0, 'nothing is set before the resident says yes');
+    out.question_layout = [];
+    for (const viewport of [{ width: 360, height: 640 }, { width: 1280, height: 800 }]) {
+      await page.setViewportSize(viewport);
+      const layout = await layoutOf(page);
+      out.question_layout.push(layout);
+      check(fits(layout), `the question fits ${viewport.width} px`, JSON.stringify(layout));
+      if (shots) {
+        await mkdir(shots, { recursive: true });
+        await page.screenshot({ path: `${shots}/question-${viewport.width}.png`, fullPage: true });
+      }
+    }
     await Promise.all([
       page.waitForURL((u) => u.pathname === '/text/consultation', { waitUntil: 'domcontentloaded' }),
       page.locator('form[action="/text/consultation/open"] button').click(),
