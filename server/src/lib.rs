@@ -11,7 +11,8 @@
 //! - `net/` — admission, the UDP and WebSocket transports, client records, the outbox;
 //! - `records/` — applications, the audit chain, the procedure catalog;
 //! - `identity/` — sessions, staff accounts, world principals;
-//! - `db.rs`, `config.rs`, `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
+//! - `db.rs`, `events.rs` (office events: who publishes what, who subscribes), `config.rs`,
+//!   `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
 //!
 //! Each folder uses only what is beneath it; `scripts/check-modules` fails on any import cycle.
 
@@ -19,6 +20,7 @@ pub mod assets;
 pub mod config;
 pub mod consult;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod metrics;
@@ -322,6 +324,9 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     tracing::info!(sessions = purged, "purged expired sessions");
     let (notice_tx, notice_rx) = unbounded_channel();
     let (request_tx, request_rx) = tokio::sync::mpsc::channel(queue::REQUEST_QUEUE);
+    let events = events::OfficeEvents::default();
+    world::counters::QueueLink::follow_events(runtime.handle(), &events, notice_tx.clone());
+    let records = records::Records::new(db.clone(), catalog.clone(), events.clone(), office.utc_offset_min);
     let queues = queue::Queues::new(
         db.clone(),
         office.clone(),
@@ -332,7 +337,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             take_burst: 5,
             take_per_minute: cfg.tickets_per_minute,
         },
-        notice_tx.clone(),
+        notice_tx,
+        events.clone(),
         metrics.clone(),
     );
     runtime.block_on(queues.recover())?;
@@ -361,7 +367,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
     let consults = consult::Consultations::new(
         db.clone(),
         queues.clone(),
-        catalog.clone(),
+        records.clone(),
         media,
         consult::ConsultSettings {
             invite_ttl: Duration::from_secs(cfg.invite_ttl_secs.into()),
@@ -377,7 +383,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
             fault_injection: cfg.fault_injection,
         },
         metrics.clone(),
-        Some(notice_tx),
+        events.clone(),
         session_ends.clone(),
     );
     runtime.block_on(consults.start_service(failures_rx))?;
@@ -432,6 +438,8 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         db,
         catalog,
+        records,
+        events,
         words: Arc::new(madoguchi_shared::i18n::Catalog::with_staff()),
         tokens: Arc::new(net::tokens::TokenIssuer::new(
             private_key,

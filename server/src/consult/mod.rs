@@ -7,9 +7,12 @@
 //! errors, API views), `turn` (STUN/TURN servers with short-lived credentials), and `media/`
 //! (the media engine behind one interface, an SFU on the webrtc crate).
 //!
-//! Uses `queue` (the ticket at a desk; a finished ticket ends its consultation), `records`
-//! (applications and their audit trail), `db` and `metrics`. The HTTP layer hands it requests and
-//! WebSocket frames; it imports no HTTP.
+//! Publishes [`crate::events::OfficeEvent::Consultation`] (started, ended). Subscribes to
+//! `Tickets` (a finished ticket ends its consultation) and `Application` (its participants see
+//! the form as it is now).
+//!
+//! Uses `queue` (the ticket at a desk), `records` (applications and their audit trail), `events`,
+//! `db` and `metrics`. The HTTP layer hands it requests and WebSocket frames; it imports no HTTP.
 
 pub mod media;
 pub mod model;

@@ -14,12 +14,13 @@ use super::model::{
 use super::store::{ConsultStore, ConsultationRow, LinkedRow};
 use super::turn;
 use crate::db::{Db, now_ms};
+use crate::events::{OfficeEvent, OfficeEvents};
 use crate::identity::sessions::{SessionEnds, SessionKey, SessionListener};
 use crate::metrics::Metrics;
-use crate::queue::{Clerk, Queues, WorldNotice};
+use crate::queue::{Clerk, Queues};
+use crate::records::Records;
 use crate::records::applications::{self, RecordError};
 use crate::records::audit::Actor;
-use crate::records::catalog::Catalog;
 use madoguchi_shared::consult::{
     Candidate, ChatLine, ConsultView, FormField, IceServer, LinkedApplication, MAX_PARTICIPANTS, Participant, Role,
     ServerSignal,
@@ -53,11 +54,11 @@ pub struct Consultations(Arc<Inner>);
 struct Inner {
     store: ConsultStore,
     queues: Queues,
-    catalog: Arc<Catalog>,
+    records: Records,
+    events: OfficeEvents,
     media: Arc<dyn MediaEngine>,
     settings: ConsultSettings,
     metrics: Arc<Metrics>,
-    world: Option<mpsc::UnboundedSender<WorldNotice>>,
     live: Mutex<HashMap<i64, Live>>,
     grants: Mutex<HashMap<String, Pending>>,
     /// The key of interpreters' codes as stored (see [`code_hash`]).
@@ -144,21 +145,21 @@ impl Consultations {
     pub fn new(
         db: Db,
         queues: Queues,
-        catalog: Arc<Catalog>,
+        records: Records,
         media: Arc<dyn MediaEngine>,
         settings: ConsultSettings,
         metrics: Arc<Metrics>,
-        world: Option<mpsc::UnboundedSender<WorldNotice>>,
+        events: OfficeEvents,
         session_ends: SessionEnds,
     ) -> Consultations {
         Consultations(Arc::new(Inner {
             store: ConsultStore::new(db),
             queues,
-            catalog,
+            records,
+            events,
             media,
             settings,
             metrics,
-            world,
             live: Mutex::default(),
             grants: Mutex::default(),
             code_key: rand::random(),
@@ -169,26 +170,38 @@ impl Consultations {
     }
 
     /// Ends the consultations a previous run left running (their media is gone), then watches
-    /// the queue (a finished ticket ends its consultation) and the media engine (a failed room
-    /// ends its consultation).
+    /// the office's events (a finished ticket ends its consultation; a changed application is
+    /// shown as it is now) and the media engine (a failed room ends its consultation).
     pub async fn start_service(&self, failures: mpsc::UnboundedReceiver<RoomFailure>) -> Result<(), ConsultError> {
         for row in self.0.store.running().await? {
             self.0.store.end(row.id, "restart", None).await?;
             tracing::info!(consultation = row.id, "ended a consultation left running by the previous run");
         }
         let me = self.clone();
-        let mut changes = self.0.queues.subscribe();
+        let mut events = self.0.events.subscribe();
         tokio::spawn(async move {
             loop {
-                match changes.recv().await {
-                    Ok(change) => {
-                        for (_, t) in &change.tickets {
-                            if !t.status.is_active() {
-                                me.ticket_ended(t.id, t.status).await;
+                match events.recv().await {
+                    Ok(event) => match &*event {
+                        OfficeEvent::Tickets { tickets, .. } => {
+                            for (_, t) in tickets {
+                                if !t.status.is_active() {
+                                    me.ticket_ended(t.id, t.status).await;
+                                }
                             }
                         }
+                        OfficeEvent::Application { reference } => me.application_changed(reference).await,
+                        OfficeEvent::Consultation { .. } => {}
+                    },
+                    // Events were missed: the tickets of running consultations are read again,
+                    // and every running consultation shows its forms as they are now.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        me.recheck_tickets().await;
+                        let running: Vec<i64> = lock(&me.0.live).keys().copied().collect();
+                        for id in running {
+                            let _ = me.announce_applications(id).await;
+                        }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => me.recheck_tickets().await,
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
@@ -251,10 +264,10 @@ impl Consultations {
         self.body(&row).await
     }
 
+    /// Tells the office the resident's consultation started or ended (their clients in the
+    /// world open or close its panel).
     fn tell_world(&self, resident: &str, consultation: Option<i64>) {
-        if let Some(w) = &self.0.world {
-            let _ = w.send(WorldNotice::Consultation { resident_id: resident.to_string(), consultation });
-        }
+        self.0.events.publish(OfficeEvent::Consultation { resident_id: resident.to_string(), consultation });
     }
 
     /// The consultation as staff see it: the clerk's own, or any of a supervisor's department.
@@ -749,19 +762,12 @@ impl Consultations {
         form: &serde_json::Value,
     ) -> Result<LinkedApplication, ConsultError> {
         let row = self.running_of_clerk(clerk, id).await?;
-        let app = applications::create_in_consultation(
-            self.0.store.db(),
-            &self.0.catalog,
-            &clerk.actor(),
-            procedure_id,
-            Some(&row.resident_id),
-            form,
-            self.0.queues.office().utc_offset_min,
-            Some(id),
-        )
-        .await
-        .map_err(record_error)?;
-        self.announce_applications(id).await?;
+        let app = self
+            .0
+            .records
+            .create_in_consultation(&clerk.actor(), procedure_id, &row.resident_id, form, id)
+            .await
+            .map_err(record_error)?;
         Ok(self.present(linked_row(app, "created")))
     }
 
@@ -773,11 +779,12 @@ impl Consultations {
         reference: &str,
     ) -> Result<LinkedApplication, ConsultError> {
         let row = self.running_of_clerk(clerk, id).await?;
-        let (_, app) =
-            applications::link_to_consultation(self.0.store.db(), &clerk.actor(), reference, &row.resident_id, id)
-                .await
-                .map_err(record_error)?;
-        self.announce_applications(id).await?;
+        let app = self
+            .0
+            .records
+            .link_to_consultation(&clerk.actor(), reference, &row.resident_id, id)
+            .await
+            .map_err(record_error)?;
         Ok(self.present(linked_row(app, "linked")))
     }
 
@@ -795,7 +802,7 @@ impl Consultations {
     /// A linked application as participants see it: the procedure's name, each field's label and
     /// value in the catalog's order, whether it is ready to confirm.
     fn present(&self, r: LinkedRow) -> LinkedApplication {
-        let procedure = self.0.catalog.get(&r.procedure_id);
+        let procedure = self.0.records.catalog().get(&r.procedure_id);
         let fields = procedure
             .map(|p| {
                 p.fields
@@ -810,7 +817,8 @@ impl Consultations {
                     .collect()
             })
             .unwrap_or_default();
-        let ready = r.status == "draft" && self.0.catalog.validate(&r.procedure_id, &r.form_data, true).is_ok();
+        let ready =
+            r.status == "draft" && self.0.records.catalog().validate(&r.procedure_id, &r.form_data, true).is_ok();
         LinkedApplication {
             name: procedure.map(|p| p.name.clone()),
             documents: procedure.map(|p| p.documents.clone()).unwrap_or_default(),
@@ -824,9 +832,9 @@ impl Consultations {
         }
     }
 
-    /// An application changed outside the consultation's signalling (the clerk edited its form
-    /// or its status): every running consultation it is linked to is told.
-    pub async fn application_changed(&self, reference: &str) {
+    /// An application changed (an office event): every running consultation it is linked to
+    /// shows it as it is now.
+    async fn application_changed(&self, reference: &str) {
         match self.0.store.running_with_application(reference).await {
             Ok(ids) => {
                 for id in ids {
@@ -863,16 +871,7 @@ impl Consultations {
             return Err(("not_linked", "no such application in this consultation".into()));
         }
         let actor = crate::records::audit::Actor::Resident { id: resident };
-        match applications::change_status(
-            self.0.store.db(),
-            &self.0.catalog,
-            &actor,
-            &reference,
-            applications::Status::Submitted,
-            None,
-        )
-        .await
-        {
+        match self.0.records.change_status(&actor, &reference, applications::Status::Submitted, None).await {
             Ok(_) => {}
             Err(RecordError::Db(e)) => return Err(unavailable(e)),
             Err(e @ RecordError::Invalid(_)) => return Err(("incomplete", e.to_string())),
@@ -880,7 +879,6 @@ impl Consultations {
             Err(e) => return Err(("refused", e.to_string())),
         }
         tracing::info!(consultation = a.consultation, reference, "application confirmed by the resident");
-        let _ = self.announce_applications(a.consultation).await;
         Ok(())
     }
 
@@ -949,6 +947,7 @@ mod tests {
 
     use super::*;
     use crate::identity::{sessions, staff};
+    use crate::records::catalog::Catalog;
     use std::path::Path;
 
     /// A running consultation at counter a1: the service, the consultation's id, its resident.
@@ -973,7 +972,10 @@ mod tests {
         }
         let metrics = Arc::new(Metrics::default());
         let (notices, _) = mpsc::unbounded_channel();
-        let queues = Queues::new(db.clone(), office, Default::default(), notices, metrics.clone());
+        let events = OfficeEvents::default();
+        let utc_offset_min = office.utc_offset_min;
+        let queues = Queues::new(db.clone(), office, Default::default(), notices, events.clone(), metrics.clone());
+        let records = Records::new(db.clone(), catalog, events.clone(), utc_offset_min);
         let (failures, _) = mpsc::unbounded_channel();
         let bound: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let media = Arc::new(super::super::media::sfu::Sfu::new(
@@ -991,11 +993,11 @@ mod tests {
         let consults = Consultations::new(
             db.clone(),
             queues.clone(),
-            catalog,
+            records,
             media,
             ConsultSettings::default(),
             metrics,
-            None,
+            events,
             SessionEnds::default(),
         );
         let account = staff::add(

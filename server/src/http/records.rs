@@ -149,16 +149,7 @@ pub async fn resident_create(
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let req = body(req)?;
-    let view = applications::create(
-        &s.db,
-        &s.catalog,
-        &resident_actor(&r),
-        &req.procedure_id,
-        None,
-        &req.form_data,
-        s.utc_offset(),
-    )
-    .await?;
+    let view = s.records.create(&resident_actor(&r), &req.procedure_id, None, &req.form_data).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -186,8 +177,7 @@ pub async fn resident_edit(
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    let view = applications::edit(&s.db, &s.catalog, &resident_actor(&r), &reference_, &req.form_data).await?;
-    s.consults.application_changed(&view.reference).await;
+    let view = s.records.edit(&resident_actor(&r), &reference_, &req.form_data).await?;
     Ok(Json(view))
 }
 
@@ -201,16 +191,7 @@ pub async fn resident_submit(
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
-    let view = applications::change_status(
-        &s.db,
-        &s.catalog,
-        &resident_actor(&r),
-        reference(&reference_)?,
-        Status::Submitted,
-        None,
-    )
-    .await?;
-    s.consults.application_changed(&view.reference).await;
+    let view = s.records.change_status(&resident_actor(&r), reference(&reference_)?, Status::Submitted, None).await?;
     Ok(Json(view))
 }
 
@@ -223,16 +204,7 @@ pub async fn resident_withdraw(
     Path(reference_): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     s.write_limit.check(r.id.clone()).map_err(ApiError::RateLimited)?;
-    let view = applications::change_status(
-        &s.db,
-        &s.catalog,
-        &resident_actor(&r),
-        reference(&reference_)?,
-        Status::Withdrawn,
-        None,
-    )
-    .await?;
-    s.consults.application_changed(&view.reference).await;
+    let view = s.records.change_status(&resident_actor(&r), reference(&reference_)?, Status::Withdrawn, None).await?;
     Ok(Json(view))
 }
 
@@ -257,16 +229,8 @@ pub async fn staff_create(
     req: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let req = body(req)?;
-    let view = applications::create(
-        &s.db,
-        &s.catalog,
-        &staff_actor(&st),
-        &req.procedure_id,
-        req.resident_id.as_deref(),
-        &req.form_data,
-        s.utc_offset(),
-    )
-    .await?;
+    let view =
+        s.records.create(&staff_actor(&st), &req.procedure_id, req.resident_id.as_deref(), &req.form_data).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -293,9 +257,7 @@ pub async fn staff_edit(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    let view = applications::edit(&s.db, &s.catalog, &staff_actor(&st), &reference_, &req.form_data).await?;
-    // Everyone in a consultation it belongs to sees the form as the clerk fills it.
-    s.consults.application_changed(&view.reference).await;
+    let view = s.records.edit(&staff_actor(&st), &reference_, &req.form_data).await?;
     Ok(Json(view))
 }
 
@@ -311,10 +273,7 @@ pub async fn staff_status(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let reference_ = reference(&reference_)?.to_string();
     let req = body(req)?;
-    let view =
-        applications::change_status(&s.db, &s.catalog, &staff_actor(&st), &reference_, req.status, req.note.as_deref())
-            .await?;
-    s.consults.application_changed(&view.reference).await;
+    let view = s.records.change_status(&staff_actor(&st), &reference_, req.status, req.note.as_deref()).await?;
     Ok(Json(view))
 }
 

@@ -39,6 +39,8 @@ pub struct HttpState {
     pub secure_cookies: bool,
     pub db: Db,
     pub catalog: Arc<Catalog>,
+    /// Changes to applications (each one an office event).
+    pub records: crate::records::Records,
     /// The office's words (Fluent), for pages.
     pub words: Arc<i18n::Catalog>,
     pub tokens: Arc<TokenIssuer>,
@@ -50,6 +52,8 @@ pub struct HttpState {
     pub write_limit: Arc<RateLimiter<String>>,
     /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
     pub token_limit: Arc<RateLimiter<String>>,
+    /// The office's events, for live pages.
+    pub events: crate::events::OfficeEvents,
     /// Sessions whose live connections must end (logout, sign-in, an admin's change), for the
     /// world, the consultations, the event streams and the desks.
     pub session_ends: SessionEnds,

@@ -13,8 +13,9 @@
 use super::extract::ClientAddr;
 use super::state::HttpState;
 use crate::db::now_ms;
+use crate::events::OfficeEvent;
 use crate::identity::sessions::{self, Principal, Resident};
-use crate::queue::{QueueChange, QueueError};
+use crate::queue::QueueError;
 use crate::ratelimit::address_key;
 use askama::Template;
 use axum::Router;
@@ -801,9 +802,9 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     };
     let lang = pick_lang(q.lang.as_deref(), &headers);
     let csrf = csrf_for(&token);
-    let rx = s.queues.subscribe();
+    let rx = s.events.subscribe();
     struct Live {
-        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<QueueChange>>,
+        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<OfficeEvent>>,
         s: HttpState,
         resident: String,
         token: String,
@@ -832,8 +833,12 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
                         return Some((Ok::<_, Infallible>(ev), st));
                     }
                     msg = st.rx.recv() => match msg {
-                        Ok(change) if !change.tickets.iter().any(|(owner, _)| *owner == st.resident) => continue,
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Ok(event) => match &*event {
+                            OfficeEvent::Tickets { tickets, .. } if tickets.iter().any(|(owner, _)| *owner == st.resident) => {}
+                            _ => continue,
+                        },
+                        // Events were missed: the section is read again.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = st.touch.tick() => {

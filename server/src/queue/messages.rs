@@ -1,5 +1,4 @@
-//! What the queue service and the world say to each other over their channels, and the changes
-//! live pages (the text mode) subscribe to.
+//! What the queue service and the world say to each other over their channels.
 
 use super::model::Clerk;
 use madoguchi_shared::ErrorCode;
@@ -104,10 +103,4 @@ pub enum StaffCommand {
     TakeDesk(String),
     LeaveDesk,
     CallNext,
-}
-
-/// A change for live pages: tickets of these residents changed.
-#[derive(Debug, Clone)]
-pub struct QueueChange {
-    pub tickets: Vec<(String, TicketInfo)>,
 }

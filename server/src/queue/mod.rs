@@ -7,7 +7,10 @@
 //! restart loses nothing. Desks (who staffs which counter) are presence, kept in memory.
 //!
 //! Every change is published: the world forwards each resident's ticket to their client, and
-//! the text mode's live page listens on [`Queues::subscribe`].
+//! every change of a department's tickets is an office event ([`crate::events::OfficeEvent::Tickets`]).
+//!
+//! Publishes `Tickets`; subscribes to nothing of the bus (a staff account's ended sessions close
+//! its desk, through `identity::sessions`).
 //!
 //! Files: `service` (the service value and its locks), `store` (the SQL), `desk_rules` (the desk
 //! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call
@@ -15,8 +18,8 @@
 //! estimate), `no_show` (the clock: the no-show timer, stale desks, old tickets), `requests`
 //! (what the world asks, in bounded per-client lanes), `messages` and `model` (the vocabulary).
 //!
-//! Uses `db`, `records::audit` (the actor of a ticket event), `identity::sessions` (a staff
-//! account whose sessions end loses its desk), `ratelimit` and `metrics`.
+//! Uses `db`, `events`, `records::audit` (the actor of a ticket event), `identity::sessions` (a
+//! staff account whose sessions end loses its desk), `ratelimit` and `metrics`.
 
 pub mod calling;
 pub mod desk_rules;
@@ -31,7 +34,7 @@ pub mod service;
 pub mod store;
 pub mod tickets;
 
-pub use messages::{Lane, QueueChange, QueueRequest, StaffCommand, WorldNotice};
+pub use messages::{Lane, QueueRequest, StaffCommand, WorldNotice};
 pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
 pub use requests::REQUEST_QUEUE;
 pub use service::Queues;

@@ -1,10 +1,11 @@
 //! Telling people: after every change of a department's queue, each waiting resident's new
 //! position and wait (and the owners of tickets that just ended) go to the world, which
-//! forwards them to the residents' clients, and to live pages (the text mode). Notices of one
+//! forwards them to the residents' clients, and to the office ([`crate::events::OfficeEvent::Tickets`]:
+//! live pages, consultations). Notices of one
 //! department go out in the order the queue changed.
 
 use super::estimate;
-use super::messages::{QueueChange, WorldNotice};
+use super::messages::WorldNotice;
 use super::model::QueueError;
 use super::service::Queues;
 use crate::db::now_ms;
@@ -44,7 +45,7 @@ impl Queues {
         for (resident_id, info) in &change {
             self.notify_world(WorldNotice::Ticket { resident_id: resident_id.clone(), info: info.clone() });
         }
-        self.notify_pages(QueueChange { tickets: change });
+        self.tickets_changed(department, change);
         Ok(out)
     }
 

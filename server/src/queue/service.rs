@@ -4,18 +4,20 @@
 //! them (`tickets`, `desks`, `calling`, `notices`, `no_show`, `requests`).
 
 use super::desk_rules::DeskBoard;
-use super::messages::{QueueChange, WorldNotice};
+use super::messages::WorldNotice;
 use super::model::{DepartmentQueue, QueueError, QueueSettings, local_rfc3339};
 use super::store::TicketStore;
 use crate::db::{Db, now_ms};
+use crate::events::{OfficeEvent, OfficeEvents};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use madoguchi_shared::hours::LocalTime;
 use madoguchi_shared::layout::Office;
+use madoguchi_shared::protocol::TicketInfo;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{OwnedMutexGuard, broadcast, mpsc};
+use tokio::sync::{OwnedMutexGuard, mpsc};
 
 /// The queue service.
 #[derive(Clone)]
@@ -27,7 +29,7 @@ struct Inner {
     settings: QueueSettings,
     desks: Mutex<DeskBoard>,
     world: mpsc::UnboundedSender<WorldNotice>,
-    changes: broadcast::Sender<Arc<QueueChange>>,
+    events: OfficeEvents,
     take_limit: RateLimiter<String>,
     metrics: Arc<Metrics>,
     /// One lock per counter: every action on a desk (call, recall, finish, close) holds it, so
@@ -44,19 +46,19 @@ impl Queues {
         office: Arc<Office>,
         settings: QueueSettings,
         world: mpsc::UnboundedSender<WorldNotice>,
+        events: OfficeEvents,
         metrics: Arc<Metrics>,
     ) -> Queues {
         let take_limit = RateLimiter::new(settings.take_burst, settings.take_per_minute);
         let counter_locks = office.counters().map(|(_, c)| (c.id.clone(), Arc::default())).collect();
         let dept_locks = office.departments.iter().map(|d| (d.id.clone(), Arc::default())).collect();
-        let (changes, _) = broadcast::channel(1024);
         Queues(Arc::new(Inner {
             store: TicketStore::new(db),
             office,
             settings,
             desks: Mutex::default(),
             world,
-            changes,
+            events,
             take_limit,
             metrics,
             counter_locks,
@@ -71,11 +73,6 @@ impl Queues {
     /// How long a called resident has to reach the desk.
     pub fn no_show_after(&self) -> Duration {
         self.0.settings.no_show_after
-    }
-
-    /// Live changes, for pages that update themselves.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<QueueChange>> {
-        self.0.changes.subscribe()
     }
 
     pub(super) fn settings(&self) -> &QueueSettings {
@@ -104,9 +101,9 @@ impl Queues {
         let _ = self.0.world.send(notice);
     }
 
-    /// Tells live pages something.
-    pub(super) fn notify_pages(&self, change: QueueChange) {
-        let _ = self.0.changes.send(Arc::new(change));
+    /// Tells the office a department's tickets changed ([`OfficeEvent::Tickets`]).
+    pub(super) fn tickets_changed(&self, department: &str, tickets: Vec<(String, TicketInfo)>) {
+        self.0.events.publish(OfficeEvent::Tickets { department: department.to_string(), tickets });
     }
 
     /// The office's local date at `now`, which numbers tickets.

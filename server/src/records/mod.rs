@@ -1,9 +1,15 @@
 //! Applications as records: the procedure catalog (forms, fields, validation), applications
 //! with their reference numbers and statuses, and the append-only, hash-chained audit trail.
 //!
-//! Uses `db` only.
+//! Publishes [`crate::events::OfficeEvent::Application`] (through [`Records`], after every
+//! change of an application); subscribes to nothing.
+//!
+//! Uses `db` and `events` only.
 
 pub mod applications;
 pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
+pub mod service;
+
+pub use service::Records;

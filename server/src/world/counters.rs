@@ -51,6 +51,39 @@ impl QueueLink {
         QueueLink { requests, notices, deferred: VecDeque::new(), metrics }
     }
 
+    /// Hands the office events the world acts on to its notices, from a task on `handle`: a
+    /// resident's consultation started or ended (their clients open or close its panel).
+    pub fn follow_events(
+        handle: &tokio::runtime::Handle,
+        events: &crate::events::OfficeEvents,
+        notices: tokio::sync::mpsc::UnboundedSender<WorldNotice>,
+    ) {
+        let mut rx = events.subscribe();
+        handle.spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => {
+                        if let crate::events::OfficeEvent::Consultation { resident_id, consultation } = &*event {
+                            let notice = WorldNotice::Consultation {
+                                resident_id: resident_id.clone(),
+                                consultation: *consultation,
+                            };
+                            if notices.send(notice).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        // Consultations start and end a few times a minute per desk: missing
+                        // any means thousands of events went by; say so.
+                        tracing::warn!(missed = n, "the world missed office events");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// Sends a client's request on: `busy` when the queue is full, `unavailable` when the
     /// queue service has stopped.
     fn submit(&self, req: QueueRequest) -> Result<(), (ErrorCode, &'static str)> {

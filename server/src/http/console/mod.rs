@@ -18,6 +18,7 @@ use super::extract::ClientAddr;
 use super::queue::clerk;
 use super::state::HttpState;
 use super::text::{Tr, pick_staff_lang, render, same_origin, see_other};
+use crate::events::OfficeEvent;
 use crate::identity::sessions::{self, SessionKey};
 use crate::identity::staff::{self, StaffAccount, StaffError};
 use crate::queue::{DeskView, QueueError, StaffTicket};
@@ -402,7 +403,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     };
     let l = pick_staff_lang(q.lang.as_deref(), &headers);
     struct Live {
-        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::queue::QueueChange>>,
+        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<OfficeEvent>>,
         s: HttpState,
         st: StaffAccount,
         token: String,
@@ -416,7 +417,7 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     refresh.reset();
     let ends = sessions::SessionListener::new(ends, SessionKey::of(&token));
     let live =
-        Live { rx: s.queues.subscribe(), s: s.clone(), st, token, last: None, refresh, ends, done: false, _slot: slot };
+        Live { rx: s.events.subscribe(), s: s.clone(), st, token, last: None, refresh, ends, done: false, _slot: slot };
     let stream = futures_util::stream::unfold(live, move |mut lv| async move {
         loop {
             if lv.done {
@@ -430,8 +431,12 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
                         return Some((Ok::<_, Infallible>(ev), lv));
                     }
                     msg = lv.rx.recv() => match msg {
-                        Ok(change) if !change.tickets.iter().any(|(_, t)| t.department == lv.st.department_id) => continue,
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Ok(event) => match &*event {
+                            OfficeEvent::Tickets { department, .. } if *department == lv.st.department_id => {}
+                            _ => continue,
+                        },
+                        // Events were missed: the section is read again.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = lv.refresh.tick() => {

@@ -232,11 +232,8 @@ async fn status(
     let Some(to) = Status::parse(&f.status).filter(|t| MOVES.contains(t)) else { return back("records-bad-status") };
     let note: String = f.note.trim().chars().take(500).collect();
     let note = Some(note.as_str()).filter(|n| !n.is_empty());
-    match applications::change_status(&s.db, &s.catalog, &staff_actor(&st), &reference, to, note).await {
-        Ok(_) => {
-            s.consults.application_changed(&reference).await;
-            back("records-moved")
-        }
+    match s.records.change_status(&staff_actor(&st), &reference, to, note).await {
+        Ok(_) => back("records-moved"),
         Err(RecordError::Transition { .. }) => back("records-bad-status"),
         Err(e) => {
             tracing::warn!(error = %e, "console: status");
