@@ -11,3 +11,5 @@ pub mod oidc;
 pub mod principal;
 pub mod sessions;
 pub mod staff;
+
+pub use principal::Clerk;

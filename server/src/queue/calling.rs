@@ -2,10 +2,11 @@
 //! one: each ticket goes to one desk only), recall, no-show, done. Every action holds the desk's
 //! lock, so a double click and the no-show timer never interleave with the clerk.
 
-use super::model::{Clerk, QueueError};
+use super::model::QueueError;
 use super::service::Queues;
 use super::store::{Ending, TicketRow};
 use crate::db::now_ms;
+use crate::identity::Clerk;
 
 use crate::records::audit::Actor;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};

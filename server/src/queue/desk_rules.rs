@@ -5,7 +5,8 @@
 //! desk action or explicit presence heartbeat from the console; reading the desks or the queue
 //! does not count. Desks are presence, kept in memory: after a restart every desk is closed.
 
-use super::model::{Clerk, QueueError};
+use super::model::QueueError;
+use crate::identity::Clerk;
 use madoguchi_shared::protocol::DeskSign;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -2,13 +2,14 @@
 //! the front of its queue, one being served is finished), recovering after a restart, and the
 //! desks and queue as staff see them. The rules themselves are in `desk_rules`.
 
-use super::messages::WorldNotice;
-use super::model::{Clerk, DeskView, QueueError, StaffTicket, local_rfc3339};
+use super::model::{DeskView, QueueError, StaffTicket, local_rfc3339};
 use super::service::Queues;
 use super::store::TicketRow;
 use crate::db::now_ms;
+use crate::identity::Clerk;
 use crate::identity::sessions::SessionsEnded;
 use crate::records::audit::Actor;
+use crate::world::link::WorldNotice;
 use madoguchi_shared::protocol::{DeskSign, TicketStatus};
 use std::collections::HashMap;
 use std::sync::Arc;

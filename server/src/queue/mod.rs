@@ -16,16 +16,17 @@
 //! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call
 //! next, recall, no-show, done), `notices` (positions and waits sent out), `estimate` (the wait
 //! estimate), `no_show` (the clock: the no-show timer, stale desks, old tickets), `requests`
-//! (what the world asks, in bounded per-client lanes), `messages` and `model` (the vocabulary).
+//! (what the world asks, in bounded per-client lanes) and `model` (the vocabulary). The messages
+//! it exchanges with the world are the world's (`world::link`).
 //!
-//! Uses `db`, `events`, `records::audit` (the actor of a ticket event), `identity::sessions` (a
-//! staff account whose sessions end loses its desk), `ratelimit` and `metrics`.
+//! Uses `db`, `events`, `world::link` (the world's requests and notices), `records::audit` (the
+//! actor of a ticket event), `identity` (the clerk; a staff account whose sessions end loses its
+//! desk), `ratelimit` and `metrics`.
 
 pub mod calling;
 pub mod desk_rules;
 pub mod desks;
 pub mod estimate;
-pub mod messages;
 pub mod model;
 pub mod no_show;
 pub mod notices;
@@ -34,7 +35,6 @@ pub mod service;
 pub mod store;
 pub mod tickets;
 
-pub use messages::{Lane, QueueRequest, StaffCommand, WorldNotice};
-pub use model::{Clerk, DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
+pub use model::{DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
 pub use requests::REQUEST_QUEUE;
 pub use service::Queues;

@@ -1,7 +1,6 @@
 //! The queue's vocabulary: its settings, a clerk as the queue knows them, why an operation is
 //! refused, and the views of queues, desks and tickets that the APIs return.
 
-use crate::records::audit::Actor;
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::hours::LocalTime;
 use madoguchi_shared::protocol::TicketInfo;
@@ -33,22 +32,6 @@ impl Default for QueueSettings {
             take_burst: 5,
             take_per_minute: 10,
         }
-    }
-}
-
-/// A staff member as the queue needs to know them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Clerk {
-    pub id: i64,
-    pub login: String,
-    pub name: String,
-    pub department: String,
-}
-
-impl Clerk {
-    /// The clerk as the author of ticket events.
-    pub fn actor(&self) -> Actor {
-        Actor::Staff { id: self.id, login: self.login.clone(), department: self.department.clone() }
     }
 }
 

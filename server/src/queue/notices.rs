@@ -5,10 +5,10 @@
 //! department go out in the order the queue changed.
 
 use super::estimate;
-use super::messages::WorldNotice;
 use super::model::QueueError;
 use super::service::Queues;
 use crate::db::now_ms;
+use crate::world::link::WorldNotice;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
 
 impl Queues {

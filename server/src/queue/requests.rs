@@ -2,9 +2,9 @@
 //! order per client, side by side across clients, within fixed bounds; a refusal goes back to
 //! the client that asked.
 
-use super::messages::{Lane, QueueRequest, StaffCommand, WorldNotice};
 use super::model::QueueError;
 use super::service::Queues;
+use crate::world::link::{Lane, QueueRequest, StaffCommand, WorldNotice};
 use madoguchi_shared::ErrorCode;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -4,13 +4,13 @@
 //! them (`tickets`, `desks`, `calling`, `notices`, `no_show`, `requests`).
 
 use super::desk_rules::DeskBoard;
-use super::messages::WorldNotice;
 use super::model::{DepartmentQueue, QueueError, QueueSettings, local_rfc3339};
 use super::store::TicketStore;
 use crate::db::{Db, now_ms};
 use crate::events::{OfficeEvent, OfficeEvents};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::world::link::WorldNotice;
 use madoguchi_shared::hours::LocalTime;
 use madoguchi_shared::layout::Office;
 use madoguchi_shared::protocol::TicketInfo;

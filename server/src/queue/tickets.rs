@@ -3,10 +3,11 @@
 //! the desk, cancelling those of ended sessions; and for staff, moving a ticket to another
 //! department and reading its events.
 
-use super::model::{Clerk, QueueError, local_rfc3339};
+use super::model::{QueueError, local_rfc3339};
 use super::service::Queues;
 use super::store::{ORPHANED_BATCH, TicketRow, is_unique_violation};
 use crate::db::now_ms;
+use crate::identity::Clerk;
 use crate::records::audit::Actor;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
 use std::collections::HashMap;

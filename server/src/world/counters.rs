@@ -1,19 +1,21 @@
 //! Counters in the world: taking tickets at a desk, staffed desks and their signs, and the
 //! queue's notices delivered to the right clients.
 //!
-//! The world never waits on the database: requests go to the queue service ([`crate::queue`])
-//! over a channel, and what it decides comes back as [`WorldNotice`]s drained once per tick.
+//! The world never waits on the database: requests go to the queue service over a channel (the
+//! world's own link, `super::link`), and what it decides comes back as [`WorldNotice`]s drained
+//! once per tick.
 
 use super::avatar::{Avatar, Intent, Position, Who};
+use super::link::{QueueRequest, StaffCommand, WorldNotice};
 use super::movement::move_avatars;
 use super::receive::{CounterRequest, receive_messages};
 use super::settings::OfficeLayout;
 use super::tick::{TickCount, TickSet};
+use crate::identity::Clerk;
 use crate::identity::principal::WorldPrincipal;
 use crate::metrics::Metrics;
 use crate::metrics::WorldMetrics;
 use crate::net::outbox::{send_error, send_to};
-use crate::queue::{Clerk, QueueRequest, StaffCommand, WorldNotice};
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
 use madoguchi_shared::ErrorCode;

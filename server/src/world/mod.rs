@@ -2,14 +2,18 @@
 //! counters as the world sees them (desk signs, clerks behind desks, tickets delivered to their
 //! residents). A headless bevy app at a fixed tick that never waits on I/O.
 //!
+//! Owns its link to the services beside it (`link`: the requests it sends the queue, the
+//! notices services send it). Subscribes to [`crate::events::OfficeEvent::Consultation`] (the
+//! resident's clients open or close the consultation panel); publishes nothing on the bus.
+//!
 //! Uses `net` (who is connected, and the outbox), `identity` (who a connection belongs to),
-//! `queue` (the messages it exchanges with the queue service over channels) and `metrics`.
-//! Nothing here touches the database or HTTP.
+//! `events` and `metrics`. Nothing here touches the database, HTTP or another feature's service.
 
 pub mod avatar;
 pub mod bucket;
 pub mod chat;
 pub mod counters;
+pub mod link;
 pub mod movement;
 pub mod receive;
 pub mod settings;

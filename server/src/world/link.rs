@@ -1,6 +1,9 @@
-//! What the queue service and the world say to each other over their channels.
+//! The world's link to the services beside it: what the world asks of the queue service
+//! ([`QueueRequest`], in per-client lanes) and what services tell the world ([`WorldNotice`]).
+//! The world owns these types; the queue holds the sending end of the notices and the receiving
+//! end of the requests.
 
-use super::model::Clerk;
+use crate::identity::Clerk;
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::protocol::{DeskSign, TicketInfo};
 
