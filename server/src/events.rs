@@ -7,6 +7,7 @@
 //! | [`OfficeEvent::Tickets`] | `queue` (after a department's queue changed) | `consult` (a finished ticket ends its consultation), the text mode's and the console's event streams |
 //! | [`OfficeEvent::Application`] | `records` (created, edited, status changed, linked to a consultation) | `consult` (its participants see the form as it is now) |
 //! | [`OfficeEvent::Consultation`] | `consult` (started, ended) | `world` (the resident's clients open or close the consultation panel) |
+//! | [`OfficeEvent::ResidentMerged`] | `identity` (a guest signed in as a resident the office knows; their records moved) | `consult` (the guest's running consultation is the resident's), `queue` (the departments whose tickets changed hands tell everyone again) |
 //!
 //! Sessions that end (logout, expiry, an admin's change) are published on their own channel,
 //! `identity::sessions::SessionEnds`, whose listeners follow one session each.
@@ -33,6 +34,9 @@ pub enum OfficeEvent {
     Application { reference: String },
     /// A resident's consultation started (its id) or ended (`None`).
     Consultation { resident_id: String, consultation: Option<i64> },
+    /// A guest's records (tickets, applications, consultations) became `resident`'s; the
+    /// tickets of `departments` changed hands.
+    ResidentMerged { guest: String, resident: String, departments: Vec<String> },
 }
 
 /// The office's event bus: cheap to clone, one per office.

@@ -342,6 +342,7 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         metrics.clone(),
     );
     runtime.block_on(queues.recover())?;
+    queues.follow_events(runtime.handle(), &events);
     let session_ends = SessionEnds::default();
     queues.close_desks_of_ended(runtime.handle(), session_ends.subscribe());
     let (failures_tx, failures_rx) = unbounded_channel();

@@ -8,8 +8,8 @@
 //! (the media engine behind one interface, an SFU on the webrtc crate).
 //!
 //! Publishes [`crate::events::OfficeEvent::Consultation`] (started, ended). Subscribes to
-//! `Tickets` (a finished ticket ends its consultation) and `Application` (its participants see
-//! the form as it is now).
+//! `Tickets` (a finished ticket ends its consultation), `Application` (its participants see the
+//! form as it is now) and `ResidentMerged` (a guest's running consultation is the resident's).
 //!
 //! Uses `queue` (the ticket at a desk), `records` (applications and their audit trail), `events`,
 //! `db` and `metrics`. The HTTP layer hands it requests and WebSocket frames; it imports no HTTP.

@@ -192,12 +192,14 @@ impl Consultations {
                             }
                         }
                         OfficeEvent::Application { reference } => me.application_changed(reference).await,
+                        OfficeEvent::ResidentMerged { guest, resident, .. } => me.resident_merged(guest, resident),
                         OfficeEvent::Consultation { .. } => {}
                     },
-                    // Events were missed: the tickets of running consultations are read again,
-                    // and every running consultation shows its forms as they are now.
+                    // Events were missed: the tickets and residents of running consultations
+                    // are read again, and each shows its forms as they are now.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         me.recheck_tickets().await;
+                        me.reread_residents().await;
                         let running: Vec<i64> = lock(&me.0.live).keys().copied().collect();
                         for id in running {
                             let _ = me.announce_applications(id).await;
@@ -883,11 +885,23 @@ impl Consultations {
         Ok(())
     }
 
-    /// A guest's records went to the resident they signed in as: their running consultations
-    /// (already moved in the records) are that resident's here too.
-    pub fn resident_merged(&self, guest: &str, resident: &str) {
+    /// A guest's records went to the resident they signed in as (an office event): their
+    /// running consultations (already moved in the records) are that resident's here too.
+    fn resident_merged(&self, guest: &str, resident: &str) {
         for l in lock(&self.0.live).values_mut().filter(|l| l.row.resident_id == guest) {
             l.row.resident_id = resident.to_string();
+        }
+    }
+
+    /// Whose each running consultation is, as the records say (after missing events).
+    async fn reread_residents(&self) {
+        let running: Vec<i64> = lock(&self.0.live).keys().copied().collect();
+        for id in running {
+            if let Ok(Some(row)) = self.0.store.get(id).await
+                && let Some(l) = lock(&self.0.live).get_mut(&id)
+            {
+                l.row.resident_id = row.resident_id;
+            }
         }
     }
 

@@ -301,10 +301,9 @@ pub async fn handoff(
         _ => return Err(ApiError::NotFoundWhat("handoff_invalid", "this sign-in's session has ended".into())),
     };
     if let Some(g) = guest {
-        match crate::identity::oidc::merge_guest(&s.db, &g, &resident.id).await {
+        match crate::identity::oidc::merge_guest(&s.db, (&s.session_ends, &s.events), &g, &resident.id).await {
             Ok(Some(moved)) => {
                 tracing::info!(resident = %resident.id, tickets = moved.tickets, applications = moved.applications, "a desktop guest signed in");
-                guest_merged(&s, &g, &resident.id, &moved.departments).await;
             }
             Ok(None) => {}
             Err(e) => {
@@ -358,22 +357,6 @@ pub async fn providers(State(s): State<HttpState>, Query(q): Query<ProvidersQuer
     })
 }
 
-/// A guest's records became `resident`'s: the consultations learn who the guest is now, the
-/// guest's sessions end (their holders have the resident's), and the queues whose tickets
-/// changed hands tell the resident, the pages and the desks again.
-async fn guest_merged(s: &HttpState, guest: &str, resident: &str, departments: &[String]) {
-    s.consults.resident_merged(guest, resident);
-    match sessions::end_all_of_resident(&s.db, guest).await {
-        Ok(keys) => s.session_ends.publish(keys, None, sessions::EndReason::SignedIn),
-        Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
-    }
-    for department in departments {
-        if let Err(e) = s.queues.republish(department).await {
-            tracing::warn!(error = %e, department, "sign-in: telling the queue");
-        }
-    }
-}
-
 #[derive(Deserialize, Default)]
 struct CallbackQuery {
     #[serde(default)]
@@ -422,6 +405,7 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     let old = if matches!(back, Back::Loopback { .. }) { None } else { old };
     let (resident, token, moved) = match crate::identity::oidc::sign_in(
         &s.db,
+        (&s.session_ends, &s.events),
         &finished.identity,
         guest,
         madoguchi_shared::i18n::Lang::from_code(lang).code(),
@@ -442,9 +426,6 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
         s.session_ends.publish(vec![key], None, sessions::EndReason::SignedIn);
     }
     tracing::info!(resident = %resident.id, level = %resident.identity_level, tickets = moved.tickets, applications = moved.applications, "a resident signed in");
-    if let Some(g) = guest.filter(|g| *g != resident.id) {
-        guest_merged(&s, g, &resident.id, &moved.departments).await;
-    }
     let notice = if resident.identity_level == "verified" { "signed_in_verified" } else { "signed_in" };
     let to = match back {
         Back::Text { .. } => format!("/text?lang={lang}&notice={notice}"),

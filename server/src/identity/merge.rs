@@ -7,7 +7,9 @@
 //! A resident has at most one active ticket per department: where both had one, the resident's
 //! stays and the guest's is cancelled (with a ticket event saying why).
 
+use super::sessions::{self, EndReason, SessionEnds};
 use crate::db::Db;
+use crate::events::{OfficeEvent, OfficeEvents};
 use crate::records::audit::{self, Actor};
 use sqlx::{Any, Row, Transaction};
 
@@ -21,6 +23,30 @@ pub struct Moved {
     pub departments: Vec<String>,
     pub tickets: usize,
     pub applications: usize,
+}
+
+/// After a sign-in that began as `guest` and became `resident` has committed: the guest's
+/// sessions end (their holders now have the resident's), and if records moved (`moved`), the
+/// office hears of it ([`OfficeEvent::ResidentMerged`]).
+pub async fn announce(
+    db: &Db,
+    ends: &SessionEnds,
+    events: &OfficeEvents,
+    guest: &str,
+    resident: &str,
+    moved: Option<&Moved>,
+) {
+    match sessions::end_all_of_resident(db, guest).await {
+        Ok(keys) => ends.publish(keys, None, EndReason::SignedIn),
+        Err(e) => tracing::warn!(error = %e, "sign-in: ending the guest's sessions"),
+    }
+    if let Some(moved) = moved {
+        events.publish(OfficeEvent::ResidentMerged {
+            guest: guest.to_string(),
+            resident: resident.to_string(),
+            departments: moved.departments.clone(),
+        });
+    }
 }
 
 /// Moves `guest`'s records to `resident` inside `tx` (see the module comment).

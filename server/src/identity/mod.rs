@@ -3,7 +3,10 @@
 //! the principal a world connection belongs to, and moving a guest's records to the resident
 //! they sign in as (`merge`).
 //!
-//! Uses `db`, and `records::audit` (a moved application's audit event).
+//! Publishes [`crate::events::OfficeEvent::ResidentMerged`] (after a merge commits) and the
+//! ends of sessions (`sessions::SessionEnds`); subscribes to nothing.
+//!
+//! Uses `db`, `events`, and `records::audit` (a moved application's audit event).
 
 pub mod accounts;
 pub mod merge;

@@ -22,8 +22,9 @@
 //! Uses `db` only (and `sessions` for the resident's new session).
 
 use super::merge;
-use super::sessions::{self, Resident};
+use super::sessions::{self, Resident, SessionEnds};
 use crate::db::{Db, now_ms};
+use crate::events::OfficeEvents;
 use madoguchi_shared::layout::Names;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
@@ -444,6 +445,7 @@ impl Providers {
 /// and move is a resident event.
 pub async fn sign_in(
     db: &Db,
+    office: (&SessionEnds, &OfficeEvents),
     identity: &Identity,
     guest: Option<&str>,
     locale: &str,
@@ -451,6 +453,7 @@ pub async fn sign_in(
     let now = now_ms();
     let level = if identity.verified { "verified" } else { "guest" };
     let mut moved = merge::Moved::default();
+    let mut merged = false;
     let mut tx = db.begin_write().await?;
     let known: Option<String> =
         sqlx::query("SELECT resident_id FROM resident_identities WHERE provider = $1 AND subject = $2")
@@ -479,6 +482,7 @@ pub async fn sign_in(
             // did as a guest becomes that resident's.
             if let Some(g) = guest.filter(|g| guest_free && *g != id) {
                 moved = merge_in(db, &mut tx, g, &id, now).await?;
+                merged = true;
             }
             id
         }
@@ -510,6 +514,10 @@ pub async fn sign_in(
         .await?;
     event(&mut tx, &resident_id, "signed_in", &detail, now).await?;
     tx.commit().await?;
+    // A guest who is now someone else: their sessions end, and what moved is announced.
+    if let Some(g) = guest.filter(|g| *g != resident_id) {
+        merge::announce(db, office.0, office.1, g, &resident_id, merged.then_some(&moved)).await;
+    }
     let token = sessions::open_resident(db, &resident_id).await?;
     let resident = sessions::resident_by_id(db, &resident_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok((resident, token, moved))
@@ -519,7 +527,12 @@ pub async fn sign_in(
 /// system browser begins the sign-in for nobody) brings their records along afterwards, when the
 /// app trades the sign-in's code holding both the guest's session and the code's verifier.
 /// Nothing moves (`None`) when the guest is the resident or has an identity of their own.
-pub async fn merge_guest(db: &Db, guest: &str, resident: &str) -> Result<Option<merge::Moved>, sqlx::Error> {
+pub async fn merge_guest(
+    db: &Db,
+    office: (&SessionEnds, &OfficeEvents),
+    guest: &str,
+    resident: &str,
+) -> Result<Option<merge::Moved>, sqlx::Error> {
     if guest == resident {
         return Ok(None);
     }
@@ -531,6 +544,7 @@ pub async fn merge_guest(db: &Db, guest: &str, resident: &str) -> Result<Option<
     }
     let moved = merge_in(db, &mut tx, guest, resident, now).await?;
     tx.commit().await?;
+    merge::announce(db, office.0, office.1, guest, resident, Some(&moved)).await;
     Ok(Some(moved))
 }
 

@@ -9,8 +9,9 @@
 //! Every change is published: the world forwards each resident's ticket to their client, and
 //! every change of a department's tickets is an office event ([`crate::events::OfficeEvent::Tickets`]).
 //!
-//! Publishes `Tickets`; subscribes to nothing of the bus (a staff account's ended sessions close
-//! its desk, through `identity::sessions`).
+//! Publishes `Tickets`; subscribes to `ResidentMerged` (the departments whose tickets changed
+//! hands tell everyone again). A staff account's ended sessions close its desk (through
+//! `identity::sessions`).
 //!
 //! Files: `service` (the service value and its locks), `store` (the SQL), `desk_rules` (the desk
 //! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call

@@ -8,8 +8,10 @@ use super::estimate;
 use super::model::QueueError;
 use super::service::Queues;
 use crate::db::now_ms;
+use crate::events::{OfficeEvent, OfficeEvents};
 use crate::world::link::WorldNotice;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
+use tokio::sync::broadcast;
 
 impl Queues {
     /// Recomputes positions in `department` and tells every waiting resident, plus the owners
@@ -51,8 +53,38 @@ impl Queues {
 
     /// Tells everyone concerned about `department`'s queue again, after its tickets changed
     /// hands outside the queue (a guest's tickets moved to the resident they signed in as).
-    pub async fn republish(&self, department: &str) -> Result<(), QueueError> {
-        self.publish(department, Vec::new()).await.map(|_| ())
+    async fn republish(&self, department: &str) {
+        if let Err(e) = self.publish(department, Vec::new()).await {
+            tracing::warn!(error = %e, department, "telling a queue again");
+        }
+    }
+
+    /// Follows the office's events, from a task on `handle`: when a guest's tickets became a
+    /// resident's ([`OfficeEvent::ResidentMerged`]), their departments' queues are told again
+    /// (after missing events, every department's).
+    pub fn follow_events(&self, handle: &tokio::runtime::Handle, events: &OfficeEvents) {
+        let me = self.clone();
+        let mut rx = events.subscribe();
+        handle.spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => {
+                        if let OfficeEvent::ResidentMerged { departments, .. } = &*event {
+                            for d in departments {
+                                me.republish(d).await;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let all: Vec<String> = me.office().departments.iter().map(|d| d.id.clone()).collect();
+                        for d in all {
+                            me.republish(&d).await;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
     }
 
     /// Sends the resident's active tickets to the world (they just joined).
