@@ -409,6 +409,53 @@ pub async fn keep_alive(db: &Db, keys: &[SessionKey]) -> Result<Vec<SessionKey>,
     Ok(ended)
 }
 
+/// Starts the session keeper on `handle`: it keeps alive the sessions the world sends it (in
+/// batches, see `net::sessions`); those found ended are published as [`EndReason::Expired`]
+/// (the world closes their connections; the queue cancels tickets nobody can come for). Returns
+/// where to send the batches, and how often to (well within the idle expiry, at most once a
+/// minute: one small write per connection).
+pub fn spawn_keeper(
+    handle: &tokio::runtime::Handle,
+    db: &Db,
+    ends: &SessionEnds,
+) -> (tokio::sync::mpsc::Sender<Vec<SessionKey>>, Duration) {
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<Vec<SessionKey>>(1);
+    let (db, ends) = (db.clone(), ends.clone());
+    handle.spawn(async move {
+        while let Some(keys) = alive_rx.recv().await {
+            match keep_alive(&db, &keys).await {
+                Ok(ended) => ends.publish(ended, None, EndReason::Expired),
+                Err(e) => tracing::warn!(error = %e, "could not keep the world's sessions alive"),
+            }
+        }
+    });
+    (alive_tx, Duration::from_millis((idle_expiry_ms() / 4).clamp(1000, 60_000) as u64))
+}
+
+/// Removes expired sessions and old login attempts every hour (or a quarter of the idle expiry,
+/// if shorter), from a task on `handle` (the first time one period after the start, whose own
+/// purge has run).
+pub fn spawn_purger(handle: &tokio::runtime::Handle, db: &Db) {
+    let db = db.clone();
+    handle.spawn(async move {
+        let mut every = tokio::time::interval(purge_period());
+        every.tick().await; // the first tick is immediate
+        loop {
+            every.tick().await;
+            match purge_expired(&db).await {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
+    });
+}
+
+/// How often expired sessions are swept up: hourly, or a quarter of the idle expiry if shorter.
+pub fn purge_period() -> Duration {
+    Duration::from_millis((idle_expiry_ms() / 4).clamp(1000, 3_600_000) as u64)
+}
+
 /// Ends a session.
 pub async fn revoke(db: &Db, token: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.pool).await?;

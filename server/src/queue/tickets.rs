@@ -8,6 +8,7 @@ use super::service::Queues;
 use super::store::{ORPHANED_BATCH, TicketRow, is_unique_violation};
 use crate::db::now_ms;
 use crate::identity::Clerk;
+use crate::identity::sessions;
 use crate::records::audit::Actor;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
 use std::collections::HashMap;
@@ -100,6 +101,34 @@ impl Queues {
         let info = r.info(None, None);
         self.publish(&r.department, vec![info.clone()]).await?;
         Ok(info)
+    }
+
+    /// Cancels orphaned tickets ([`Self::cancel_orphaned`]) at once, then every
+    /// [`sessions::purge_period`] and whenever sessions expire (`ended` hears it), from a task
+    /// on `handle`.
+    pub fn sweep_orphans(
+        &self,
+        handle: &tokio::runtime::Handle,
+        mut ended: tokio::sync::broadcast::Receiver<std::sync::Arc<sessions::SessionsEnded>>,
+    ) {
+        let me = self.clone();
+        handle.spawn(async move {
+            let mut every = tokio::time::interval(sessions::purge_period());
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    e = ended.recv() => match e {
+                        Ok(e) if e.reason == sessions::EndReason::Expired => {}
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+                if let Err(e) = me.cancel_orphaned(sessions::idle_expiry_ms()).await {
+                    tracing::warn!(error = %e, "could not cancel the tickets of ended sessions");
+                }
+            }
+        });
     }
 
     /// Cancels the waiting and called tickets of residents who have no live session left
