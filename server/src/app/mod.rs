@@ -109,18 +109,7 @@ impl Office {
         );
         consults.start_service(failures_rx).await?;
 
-        if let Some(key_file) = &cfg.audit_key_file {
-            let key = records::checkpoint::load_key(key_file).map_err(anyhow::Error::msg)?;
-            let file =
-                cfg.audit_checkpoint_file.clone().unwrap_or_else(|| db_cfg.data_dir.join("audit-checkpoints.jsonl"));
-            tracing::info!(file = %file.display(), every_s = cfg.audit_checkpoint_secs, "signing audit checkpoints");
-            records::checkpoint::spawn_writer(
-                db.clone(),
-                key,
-                file,
-                Duration::from_secs(cfg.audit_checkpoint_secs.into()),
-            );
-        }
+        start_checkpoints(cfg, db_cfg, &db)?;
         let (alive, every) = sessions::spawn_keeper(&handle, &db, &session_ends);
         sessions::spawn_purger(&handle, &db);
         let session_link = net::sessions::SessionLink::new(alive, session_ends.subscribe(), every);
@@ -131,23 +120,9 @@ impl Office {
             Duration::from_secs(cfg.client_timeout_secs.into()),
             ws_tx,
         ));
-        // An office without an admin prints a one-time link to make the first one.
-        let setup_code = if identity::accounts::has_admin(&db).await? {
-            None
-        } else {
-            let mut b = [0u8; 16];
-            rand::Rng::fill(&mut rand::rng(), &mut b[..]);
-            Some(hex::encode(b))
-        };
+        let setup_code = first_admin_code(&db).await?;
         let setup_path = setup_code.as_ref().map(|c| format!("/staff/setup?code={c}"));
-        let oidc = match &cfg.oidc_config {
-            Some(path) => identity::oidc::Providers::load(path).map_err(anyhow::Error::msg)?,
-            None => identity::oidc::Providers::none(),
-        };
-        if !oidc.is_empty() {
-            let ids: Vec<String> = oidc.offered().into_iter().map(|(id, _)| id).collect();
-            tracing::info!(providers = ?ids, "residents may sign in with OpenID Connect");
-        }
+        let oidc = oidc_providers(cfg)?;
         let (issued_tx, issued_rx) = unbounded_channel();
         let state = HttpState {
             oidc: Arc::new(oidc),
@@ -233,6 +208,40 @@ impl Office {
             sessions: Some(links.sessions),
         })
     }
+}
+
+/// Signs audit checkpoints, if the office has a key for them (`--audit-key-file`).
+fn start_checkpoints(cfg: &ServeConfig, db_cfg: &DbConfig, db: &Db) -> anyhow::Result<()> {
+    if let Some(key_file) = &cfg.audit_key_file {
+        let key = records::checkpoint::load_key(key_file).map_err(anyhow::Error::msg)?;
+        let file = cfg.audit_checkpoint_file.clone().unwrap_or_else(|| db_cfg.data_dir.join("audit-checkpoints.jsonl"));
+        tracing::info!(file = %file.display(), every_s = cfg.audit_checkpoint_secs, "signing audit checkpoints");
+        records::checkpoint::spawn_writer(db.clone(), key, file, Duration::from_secs(cfg.audit_checkpoint_secs.into()));
+    }
+    Ok(())
+}
+
+/// An office without an admin prints a one-time link to make the first one: its code.
+async fn first_admin_code(db: &Db) -> anyhow::Result<Option<String>> {
+    if identity::accounts::has_admin(db).await? {
+        return Ok(None);
+    }
+    let mut b = [0u8; 16];
+    rand::Rng::fill(&mut rand::rng(), &mut b[..]);
+    Ok(Some(hex::encode(b)))
+}
+
+/// The OpenID Connect providers residents may sign in with (`--oidc-config`), if any.
+fn oidc_providers(cfg: &ServeConfig) -> anyhow::Result<identity::oidc::Providers> {
+    let oidc = match &cfg.oidc_config {
+        Some(path) => identity::oidc::Providers::load(path).map_err(anyhow::Error::msg)?,
+        None => identity::oidc::Providers::none(),
+    };
+    if !oidc.is_empty() {
+        let ids: Vec<String> = oidc.offered().into_iter().map(|(id, _)| id).collect();
+        tracing::info!(providers = ?ids, "residents may sign in with OpenID Connect");
+    }
+    Ok(oidc)
 }
 
 fn queue_settings(cfg: &ServeConfig) -> queue::QueueSettings {
