@@ -5,6 +5,8 @@
 
 pub mod commands;
 pub mod serve;
+#[cfg(test)]
+mod tests;
 pub mod world_app;
 
 pub use world_app::{WorldParts, build_world};
