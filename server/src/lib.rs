@@ -3,14 +3,17 @@
 //! The world (rooms, avatars, chat) is a headless bevy app ticking at a fixed rate; it owns all
 //! world state and never waits on I/O. HTTP runs on tokio beside it and reaches the world only
 //! through channels drained once per tick. `main.rs` only parses arguments and calls [`run`];
-//! this file composes the features, one folder each:
+//! `app/` builds the office from the features, one folder each:
 //!
+//! - `app/` — `Office::start` (every service and its background loops), its router and world;
+//!   `serve`; the other subcommands;
 //! - `http/` — routers, one per resource; the text mode; the browser client's files;
+//! - `consult/` — consultations at the counter: signalling, the SFU, chat, applications;
 //! - `world/` — avatars, movement, views, chat, counters in the world, the tick;
 //! - `queue/` — tickets, desks, calling, notices, the no-show timer, the wait estimate;
 //! - `net/` — admission, the UDP and WebSocket transports, client records, the outbox;
 //! - `records/` — applications, the audit chain, the procedure catalog;
-//! - `identity/` — sessions, staff accounts, world principals;
+//! - `identity/` — sessions, staff accounts, world principals, sign-in and a guest's merge;
 //! - `db.rs`, `events.rs` (office events: who publishes what, who subscribes), `config.rs`,
 //!   `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
 //!
