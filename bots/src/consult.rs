@@ -14,11 +14,8 @@ use madoguchi_shared::consult::{
 use madoguchi_shared::keyframes::{deliver_keyframe_requests, is_keyframe_request};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,20 +94,6 @@ pub struct MediaPeer {
 
 type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
 
-fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
-    if kind == RtpCodecKind::Audio {
-        RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.into(),
-            clock_rate: 48_000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
-            rtcp_feedback: vec![],
-        }
-    } else {
-        RTCRtpCodec { mime_type: MIME_TYPE_VP8.into(), clock_rate: 90_000, ..Default::default() }
-    }
-}
-
 fn local_track(kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
     let name = if kind == RtpCodecKind::Audio { "mic" } else { "camera" };
     Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -120,7 +103,7 @@ fn local_track(kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
         kind,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-            codec: codec(kind),
+            codec: madoguchi_shared::codecs::codec(kind),
             ..Default::default()
         }],
     )))
@@ -304,14 +287,9 @@ impl MediaPeer {
         });
 
         let mut table = MediaEngine::default();
-        table.register_codec(
-            RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Audio), payload_type: 111 },
-            RtpCodecKind::Audio,
-        )?;
-        table.register_codec(
-            RTCRtpCodecParameters { rtp_codec: codec(RtpCodecKind::Video), payload_type: 96 },
-            RtpCodecKind::Video,
-        )?;
+        for (parameters, kind) in madoguchi_shared::codecs::table() {
+            table.register_codec(parameters, kind)?;
+        }
         let registry = deliver_keyframe_requests(register_default_interceptors(Registry::new(), &mut table)?);
         let settings = SettingEngineBuilder::new()
             .with_network_types(vec![if tcp { NetworkType::Tcp4 } else { NetworkType::Udp4 }])

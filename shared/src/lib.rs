@@ -6,6 +6,8 @@
 //! too, so the client and the server's pages speak from one catalog.
 
 pub mod bucket;
+#[cfg(feature = "media")]
+pub mod codecs;
 pub mod consult;
 pub mod hours;
 pub mod i18n;

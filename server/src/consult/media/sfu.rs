@@ -30,9 +30,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -263,22 +261,7 @@ impl Kind {
     }
 
     fn codec(self) -> RTCRtpCodec {
-        match self {
-            Kind::Audio => RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.into(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
-                rtcp_feedback: vec![],
-            },
-            Kind::Video => RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.into(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![RTCPFeedback { typ: "ccm".into(), parameter: "fir".into() }],
-            },
-        }
+        madoguchi_shared::codecs::codec(self.codec_kind())
     }
 
     /// RTP timestamp units between two senders in one slot: about a frame.
@@ -325,11 +308,8 @@ fn ice_ufrag(sdp: &str) -> Option<String> {
 
 fn codecs() -> Result<(CodecTable, Registry), MediaError> {
     let mut table = CodecTable::default();
-    for kind in [Kind::Audio, Kind::Video] {
-        let payload_type = if kind == Kind::Audio { 111 } else { 96 };
-        table
-            .register_codec(RTCRtpCodecParameters { rtp_codec: kind.codec(), payload_type }, kind.codec_kind())
-            .map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
+    for (parameters, kind) in madoguchi_shared::codecs::table() {
+        table.register_codec(parameters, kind).map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
     }
     let registry = register_default_interceptors(Registry::new(), &mut table)
         .map_err(|e| MediaError::Closed(format!("media engine: {e}")))?;
