@@ -14,7 +14,10 @@
 //!
 //! An event says what changed, not everything about it: a subscriber re-reads what it shows.
 //! The channel holds [`CAPACITY`] events per subscriber; one that falls further behind is told
-//! (`Lagged`) and re-reads what it shows instead of trusting the events it missed.
+//! (`Lagged`) and re-reads what it shows instead of trusting the events it missed (all but the
+//! world's bridge, which only forwards and warns). Subscribers act after the publisher's call
+//! has returned: a participant's view of a form follows the HTTP answer that changed it by the
+//! time one event takes to cross.
 
 use madoguchi_shared::protocol::TicketInfo;
 use std::sync::Arc;

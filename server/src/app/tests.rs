@@ -21,10 +21,11 @@ enum Backend {
 
 /// A fresh office on `backend`: its own data directory (and, on PostgreSQL, its own database on
 /// the server `MADOGUCHI_TEST_POSTGRES_URL` names, which `scripts/test` starts).
-async fn office(backend: Backend, extra: &[&str]) -> (Office, std::path::PathBuf) {
+async fn office(backend: Backend, extra: &[&str]) -> (Office, Cleanup) {
     let dir = std::env::temp_dir().join(format!("madoguchi-inproc-{:016x}", rand::random::<u64>()));
     let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets");
     let mut args = vec!["madoguchi-server".to_string(), "--assets".into(), assets.into()];
+    let mut pg = None;
     args.extend(["--data-dir".into(), dir.display().to_string()]);
     if let Backend::Postgres = backend {
         let admin = std::env::var("MADOGUCHI_TEST_POSTGRES_URL")
@@ -36,14 +37,39 @@ async fn office(backend: Backend, extra: &[&str]) -> (Office, std::path::PathBuf
             .unwrap_or_else(|e| panic!("PostgreSQL does not answer at {admin} (run scripts/test): {e}"));
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("a database");
         pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
         args.extend(["--database-url".into(), format!("{base}/{name}")]);
+        pg = Some((admin, name));
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let cli = Cli::try_parse_from(&args).expect("the flags");
     let addr = WorldAddress { public_addr: "127.0.0.1:5000".parse().unwrap(), private_key: [7; 32] };
     let office = Office::start(&cli.serve, &cli.db, &addr).await.expect("the office starts");
-    (office, dir)
+    (office, Cleanup { dir, pg })
+}
+
+/// What a test's office leaves behind: its data directory, and its PostgreSQL database (the
+/// admin URL and the name). Removed by [`Cleanup::run`] at the end of a test that passed; a
+/// failed test's are kept to look at.
+struct Cleanup {
+    dir: std::path::PathBuf,
+    pg: Option<(String, String)>,
+}
+
+impl Cleanup {
+    async fn run(self, office: Office) {
+        office.state.db.pool.close().await;
+        drop(office);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin, name)) = self.pg {
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("the PostgreSQL server");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&pool)
+                .await
+                .expect("the test database dropped");
+            pool.close().await;
+        }
+    }
 }
 
 /// One request through the office's router: its status and JSON body (`null` if none).
@@ -83,7 +109,7 @@ async fn clerk(office: &Office, login: &str, department: &str) -> String {
 /// clerk finishes: each step through the router, each answer as the API documents it, and the
 /// office's events heard by a subscriber as they happen.
 async fn a_ticket_goes_through_the_counter(backend: Backend) {
-    let (office, dir) = office(backend, &["--always-open"]).await;
+    let (office, cleanup) = office(backend, &["--always-open"]).await;
     let mut events = office.state.events.subscribe();
     let (s, guest) =
         call(&office, "POST", "/api/v1/sessions/guest", None, Some(json!({"display_name": "住民", "locale": "ja"})))
@@ -122,7 +148,7 @@ async fn a_ticket_goes_through_the_counter(backend: Backend) {
     }
     assert_eq!(statuses.first().map(String::as_str), Some("waiting"), "{statuses:?}");
     assert_eq!(statuses.last().map(String::as_str), Some("served"), "{statuses:?}");
-    let _ = std::fs::remove_dir_all(dir);
+    cleanup.run(office).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,8 @@
 //! configured values; otherwise `guest`. No provider token is kept: the office reads the ID
 //! token once and keeps the subject, the name and the level.
 //!
-//! Uses `db` only (and `sessions` for the resident's new session).
+//! Uses `db`, `sessions` (the resident's new session; a guest's sessions end) and `merge` (a
+//! guest's records move, and `events` hears of it after the commit).
 
 use super::merge;
 use super::sessions::{self, Resident, SessionEnds};

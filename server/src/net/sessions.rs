@@ -2,7 +2,7 @@
 //! session that ends (signed out, or past its age limit) ends its connections.
 //!
 //! Every [`SessionLink::every`] the world sends the sessions of its clients to the session
-//! keeper on the services' side (`identity::sessions::keep_alive`, run by `lib.rs`) over a
+//! keeper on the services' side (`identity::sessions::spawn_keeper`, started by `app::Office::start`) over a
 //! channel of one batch: when the keeper is still busy with the last batch, this one is
 //! skipped. Sessions whose connections must end come on [`SessionLink::ended`], the office's
 //! [`SessionEnds`] (from the keeper, logout, sign-in, an admin's change to a staff account);

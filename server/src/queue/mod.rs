@@ -10,8 +10,9 @@
 //! every change of a department's tickets is an office event ([`crate::events::OfficeEvent::Tickets`]).
 //!
 //! Publishes `Tickets`; subscribes to `ResidentMerged` (the departments whose tickets changed
-//! hands tell everyone again). A staff account's ended sessions close its desk (through
-//! `identity::sessions`).
+//! hands tell everyone again). Follows `identity::sessions::SessionEnds` too: a staff account's
+//! ended sessions close its desk, and expired sessions leave tickets nobody can come for, which
+//! `sweep_orphans` cancels.
 //!
 //! Files: `service` (the service value and its locks), `store` (the SQL), `desk_rules` (the desk
 //! rules, unit-tested), `desks` (desk operations), `tickets` (a resident's tickets, transfers), `calling` (call

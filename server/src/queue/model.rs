@@ -1,5 +1,4 @@
-//! The queue's vocabulary: its settings, a clerk as the queue knows them, why an operation is
-//! refused, and the views of queues, desks and tickets that the APIs return.
+//! The queue's vocabulary: its settings, why an operation is refused, and the views of queues, desks and tickets that the APIs return.
 
 use madoguchi_shared::ErrorCode;
 use madoguchi_shared::hours::LocalTime;

@@ -76,8 +76,11 @@ impl QueueLink {
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        // Consultations start and end a few times a minute per desk: missing
-                        // any means thousands of events went by; say so.
+                        // This task only forwards to an unbounded channel, so it falls
+                        // behind only if it is not scheduled while thousands of events (of
+                        // every kind) go by. What it missed is not re-read yet: a resident's
+                        // consultation panel may then be wrong until their next consultation
+                        // event or reconnect. Say so.
                         tracing::warn!(missed = n, "the world missed office events");
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
