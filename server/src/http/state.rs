@@ -11,13 +11,6 @@ use crate::records::catalog::Catalog;
 use madoguchi_shared::i18n;
 use std::sync::Arc;
 
-impl HttpState {
-    /// The office's time zone: minutes east of UTC.
-    pub fn utc_offset(&self) -> i32 {
-        self.queues.office().utc_offset_min
-    }
-}
-
 /// Text-mode event streams (`/text/events`) one session may hold open: a few tabs.
 pub const STREAMS_PER_SESSION: usize = 4;
 

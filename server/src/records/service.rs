@@ -26,10 +26,6 @@ impl Records {
         Records { db, catalog, events, utc_offset_min }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
