@@ -6,7 +6,7 @@
 //! `app/` builds the office from the features, one folder each:
 //!
 //! - `app/` — `Office::start` (every service and its background loops), its router and world;
-//!   `serve`; the other subcommands;
+//!   `serve`; the other subcommands; the flags (`config.rs`, gathering each feature's own);
 //! - `http/` — routers, one per resource; the text mode; the browser client's files;
 //! - `consult/` — consultations at the counter: signalling, the SFU, chat, applications;
 //! - `world/` — avatars, movement, views, chat, counters in the world, the tick;
@@ -14,14 +14,13 @@
 //! - `net/` — admission, the UDP and WebSocket transports, client records, the outbox;
 //! - `records/` — applications, the audit chain, the procedure catalog;
 //! - `identity/` — sessions, staff accounts, world principals, sign-in and a guest's merge;
-//! - `db.rs`, `events.rs` (office events: who publishes what, who subscribes), `config.rs`,
+//! - `db.rs`, `events.rs` (office events: who publishes what, who subscribes),
 //!   `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
 //!
 //! Each folder uses only what is beneath it; `scripts/check-modules` fails on any import cycle.
 
 pub mod app;
 pub mod assets;
-pub mod config;
 pub mod consult;
 pub mod db;
 pub mod events;
@@ -35,6 +34,6 @@ pub mod records;
 pub mod world;
 
 /// Runs a command of the `madoguchi-server` binary.
-pub fn run(cli: config::Cli) -> anyhow::Result<()> {
+pub fn run(cli: app::config::Cli) -> anyhow::Result<()> {
     app::commands::run(cli)
 }

@@ -23,5 +23,5 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::new("info,renet=warn,renetcode=off")
         }))
         .init();
-    madoguchi_server::run(madoguchi_server::config::Cli::parse())
+    madoguchi_server::run(madoguchi_server::app::config::Cli::parse())
 }

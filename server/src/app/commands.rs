@@ -1,9 +1,9 @@
 //! The `madoguchi-server` subcommands other than `serve`: checking the assets, migrating,
 //! adding a staff member, and the audit trail's checks and keys.
 
+use super::config::{self, AuditCommand, Command, StaffCommand};
 use super::{load_catalog, open_db, runtime};
 use crate::assets::load_office;
-use crate::config::{self, AuditCommand, Command, StaffCommand};
 use crate::identity::staff;
 use crate::records::{self, audit};
 use anyhow::Context;
@@ -55,7 +55,7 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
         }
         Command::Audit(AuditCommand::Verify { since_checkpoint, public_key }) => {
             let office = load_office(&cli.serve.assets)?;
-            let key = match (&since_checkpoint, public_key, &cli.serve.audit_key_file) {
+            let key = match (&since_checkpoint, public_key, &cli.serve.records.audit_key_file) {
                 (None, ..) => None,
                 (Some(_), Some(hex_key), _) => {
                     Some(records::checkpoint::public_key(&hex_key).map_err(anyhow::Error::msg)?)

@@ -4,6 +4,7 @@
 //! and runs these; a test can build the same office in its own process.
 
 pub mod commands;
+pub mod config;
 pub mod serve;
 #[cfg(test)]
 mod tests;
@@ -11,7 +12,6 @@ pub mod world_app;
 
 pub use world_app::{WorldParts, build_world};
 
-use crate::config::{DbConfig, ServeConfig};
 use crate::db::{self, Db};
 use crate::events::OfficeEvents;
 use crate::http::state::HttpState;
@@ -23,6 +23,7 @@ use crate::records::{audit, catalog};
 use crate::{consult, http, identity, net, queue, records, world};
 use anyhow::Context;
 use bevy::prelude::App;
+use config::{DbConfig, ServeConfig};
 use madoguchi_shared::layout::Office as Layout;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -59,14 +60,14 @@ impl Office {
     /// loops on the current tokio runtime.
     pub async fn start(cfg: &ServeConfig, db_cfg: &DbConfig, addr: &WorldAddress) -> anyhow::Result<Office> {
         let mut layout = crate::assets::load_office(&cfg.assets)?;
-        if cfg.always_open {
+        if cfg.queue.always_open {
             tracing::warn!("--always-open: every department takes tickets at any hour");
             layout.set_always_open();
         }
         let layout = Arc::new(layout);
         let catalog = Arc::new(load_catalog(&cfg.assets, &layout)?);
         let metrics = Arc::new(Metrics::default());
-        sessions::set_idle_expiry(Duration::from_secs(cfg.session_idle_secs.into()));
+        sessions::set_idle_expiry(Duration::from_secs(cfg.identity.session_idle_secs.into()));
         let db = open_db(db_cfg, &layout).await?;
         let purged = sessions::purge_expired(&db).await?;
         tracing::info!(sessions = purged, "purged expired sessions");
@@ -82,7 +83,7 @@ impl Office {
         let queues = queue::Queues::new(
             db.clone(),
             layout.clone(),
-            queue_settings(cfg),
+            cfg.queue.settings(),
             notice_tx,
             events.clone(),
             metrics.clone(),
@@ -95,8 +96,8 @@ impl Office {
 
         let (failures_tx, failures_rx) = unbounded_channel();
         let media: Arc<dyn consult::media::MediaEngine> =
-            Arc::new(consult::media::sfu::Sfu::new(media_settings(cfg), failures_tx, metrics.clone()));
-        if cfg.fault_injection {
+            Arc::new(consult::media::sfu::Sfu::new(cfg.consult.media(), failures_tx, metrics.clone()));
+        if cfg.consult.fault_injection {
             tracing::warn!("--fault-injection: staff can make a consultation's media fail on purpose");
         }
         let consults = consult::Consultations::new(
@@ -104,7 +105,7 @@ impl Office {
             queues.clone(),
             records.clone(),
             media,
-            consult_settings(cfg),
+            cfg.consult.settings(),
             metrics.clone(),
             events.clone(),
             session_ends.clone(),
@@ -118,8 +119,8 @@ impl Office {
 
         let (ws_tx, ws_rx) = unbounded_channel();
         let ws_tickets = Arc::new(net::websocket::WsTickets::new(
-            Duration::from_secs(cfg.token_ttl_secs.into()),
-            Duration::from_secs(cfg.client_timeout_secs.into()),
+            Duration::from_secs(cfg.net.token_ttl_secs.into()),
+            Duration::from_secs(cfg.net.client_timeout_secs.into()),
             ws_tx,
         ));
         let setup_code = first_admin_code(&db).await?;
@@ -135,12 +136,11 @@ impl Office {
             consults,
             page_links: Arc::default(),
             handoffs: Arc::default(),
-            // A public https:// URL means browsers reach the office over TLS.
-            secure_cookies: cfg.secure_cookies || cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-            proxies: Arc::new(cfg.trusted_proxies.clone()),
+            secure_cookies: cfg.http.secure_cookies(),
+            proxies: Arc::new(cfg.http.trusted_proxies.clone()),
             event_streams: Slots::new(http::state::STREAMS_PER_SESSION),
-            public_origin: cfg.public_url.as_deref().map(Arc::from),
-            web_dir: Some(cfg.web_dir.clone()),
+            public_origin: cfg.http.public_url.as_deref().map(Arc::from),
+            web_dir: Some(cfg.http.web_dir.clone()),
             metrics: metrics.clone(),
             db,
             catalog,
@@ -150,21 +150,24 @@ impl Office {
             tokens: Arc::new(net::tokens::TokenIssuer::new(
                 addr.private_key,
                 addr.public_addr,
-                Duration::from_secs(cfg.token_ttl_secs.into()),
-                cfg.client_timeout_secs.into(),
+                Duration::from_secs(cfg.net.token_ttl_secs.into()),
+                cfg.net.client_timeout_secs.into(),
                 issued_tx,
                 metrics.clone(),
             )),
-            guest_limit: Arc::new(RateLimiter::new(cfg.sessions_per_minute, cfg.sessions_per_minute)),
-            login_limit: Arc::new(RateLimiter::new(10, cfg.sessions_per_minute.min(10))),
+            guest_limit: Arc::new(RateLimiter::new(cfg.identity.sessions_per_minute, cfg.identity.sessions_per_minute)),
+            login_limit: Arc::new(RateLimiter::new(10, cfg.identity.sessions_per_minute.min(10))),
             session_ends,
             token_limit: Arc::new(RateLimiter::new(12, 30)),
-            write_limit: Arc::new(RateLimiter::new(cfg.resident_writes_per_minute, cfg.resident_writes_per_minute)),
+            write_limit: Arc::new(RateLimiter::new(
+                cfg.records.resident_writes_per_minute,
+                cfg.records.resident_writes_per_minute,
+            )),
         };
         let world = WorldLinks {
             queue: world::counters::QueueLink::new(request_tx, notice_rx, metrics),
             sessions: session_link,
-            websocket: net::websocket::WsLink::new(ws_rx, cfg.max_clients.into()),
+            websocket: net::websocket::WsLink::new(ws_rx, cfg.net.max_clients.into()),
             issued_tokens: issued_rx,
         };
         Ok(Office { layout, state, setup_path, world: Some(world) })
@@ -192,16 +195,12 @@ impl Office {
         build_world(WorldParts {
             in_world: self.state.in_world.clone(),
             office: self.layout.clone(),
-            settings: world::settings::WorldSettings {
-                tick_hz: cfg.tick_hz,
-                snapshot_hz: cfg.snapshot_hz.min(cfg.tick_hz),
-                max_visible: cfg.max_visible,
-            },
+            settings: cfg.world.settings(),
             socket,
             public_addr: addr.public_addr,
             private_key: addr.private_key,
-            max_clients: cfg.max_clients.into(),
-            max_per_address: cfg.max_clients_per_address.into(),
+            max_clients: cfg.net.max_clients.into(),
+            max_per_address: cfg.net.max_clients_per_address.into(),
             metrics: self.state.metrics.clone(),
             issued_tokens: links.issued_tokens,
             shutdown,
@@ -214,11 +213,20 @@ impl Office {
 
 /// Signs audit checkpoints, if the office has a key for them (`--audit-key-file`).
 fn start_checkpoints(cfg: &ServeConfig, db_cfg: &DbConfig, db: &Db) -> anyhow::Result<()> {
-    if let Some(key_file) = &cfg.audit_key_file {
+    if let Some(key_file) = &cfg.records.audit_key_file {
         let key = records::checkpoint::load_key(key_file).map_err(anyhow::Error::msg)?;
-        let file = cfg.audit_checkpoint_file.clone().unwrap_or_else(|| db_cfg.data_dir.join("audit-checkpoints.jsonl"));
-        tracing::info!(file = %file.display(), every_s = cfg.audit_checkpoint_secs, "signing audit checkpoints");
-        records::checkpoint::spawn_writer(db.clone(), key, file, Duration::from_secs(cfg.audit_checkpoint_secs.into()));
+        let file = cfg
+            .records
+            .audit_checkpoint_file
+            .clone()
+            .unwrap_or_else(|| db_cfg.data_dir.join("audit-checkpoints.jsonl"));
+        tracing::info!(file = %file.display(), every_s = cfg.records.audit_checkpoint_secs, "signing audit checkpoints");
+        records::checkpoint::spawn_writer(
+            db.clone(),
+            key,
+            file,
+            Duration::from_secs(cfg.records.audit_checkpoint_secs.into()),
+        );
     }
     Ok(())
 }
@@ -235,7 +243,7 @@ async fn first_admin_code(db: &Db) -> anyhow::Result<Option<String>> {
 
 /// The OpenID Connect providers residents may sign in with (`--oidc-config`), if any.
 fn oidc_providers(cfg: &ServeConfig) -> anyhow::Result<identity::oidc::Providers> {
-    let oidc = match &cfg.oidc_config {
+    let oidc = match &cfg.identity.oidc_config {
         Some(path) => identity::oidc::Providers::load(path).map_err(anyhow::Error::msg)?,
         None => identity::oidc::Providers::none(),
     };
@@ -244,47 +252,6 @@ fn oidc_providers(cfg: &ServeConfig) -> anyhow::Result<identity::oidc::Providers
         tracing::info!(providers = ?ids, "residents may sign in with OpenID Connect");
     }
     Ok(oidc)
-}
-
-fn queue_settings(cfg: &ServeConfig) -> queue::QueueSettings {
-    queue::QueueSettings {
-        no_show_after: Duration::from_secs(cfg.no_show_secs.into()),
-        desk_grace: Duration::from_secs(cfg.desk_grace_secs.into()),
-        desk_presence: Duration::from_secs(cfg.desk_presence_secs.into()),
-        take_burst: 5,
-        take_per_minute: cfg.tickets_per_minute,
-    }
-}
-
-fn media_settings(cfg: &ServeConfig) -> consult::media::sfu::SfuConfig {
-    consult::media::sfu::SfuConfig {
-        bind_ip: cfg.media_bind,
-        public_ip: cfg.media_public_ip,
-        ports: cfg.media_ports.clone(),
-        tcp: cfg.media_tcp,
-        peers: consult::media::candidates::PeerNetworks::new(
-            cfg.media_bind,
-            &cfg.media_peer_deny.0,
-            &cfg.media_peer_allow.0,
-        ),
-        fault_injection: cfg.fault_injection,
-    }
-}
-
-fn consult_settings(cfg: &ServeConfig) -> consult::ConsultSettings {
-    consult::ConsultSettings {
-        invite_ttl: Duration::from_secs(cfg.invite_ttl_secs.into()),
-        empty_grace: Duration::from_secs(cfg.consult_empty_secs.into()),
-        signal_ticket_ttl: Duration::from_secs(30),
-        signal_idle: Duration::from_secs(cfg.consult_signal_idle_secs.into()),
-        ice: consult::IceSettings {
-            stun_urls: cfg.stun_urls.clone(),
-            turn_urls: cfg.turn_urls.clone(),
-            turn_secret: cfg.turn_secret.clone(),
-            turn_ttl: Duration::from_secs(cfg.turn_ttl_secs.into()),
-        },
-        fault_injection: cfg.fault_injection,
-    }
 }
 
 /// Loads the procedure catalog under `assets/procedures`, checked against the office.

@@ -1,8 +1,8 @@
 //! `madoguchi-server serve`: binds the sockets, starts the office ([`super::Office`]), serves
 //! its HTTP, and runs its world until SIGINT or SIGTERM.
 
+use super::config::{DbConfig, ServeConfig};
 use super::{Office, WorldAddress, runtime};
-use crate::config::{DbConfig, ServeConfig};
 use crate::{http, world};
 use anyhow::Context;
 use bevy::prelude::AppExit;
@@ -20,10 +20,11 @@ struct Sockets {
 }
 
 fn bind(cfg: &ServeConfig) -> anyhow::Result<Sockets> {
-    let udp = UdpSocket::bind(cfg.udp_addr).with_context(|| format!("cannot bind UDP {}", cfg.udp_addr))?;
-    let http =
-        std::net::TcpListener::bind(cfg.http_addr).with_context(|| format!("cannot bind HTTP {}", cfg.http_addr))?;
-    let ops = std::net::TcpListener::bind(cfg.ops_addr).with_context(|| format!("cannot bind ops {}", cfg.ops_addr))?;
+    let udp = UdpSocket::bind(cfg.net.udp_addr).with_context(|| format!("cannot bind UDP {}", cfg.net.udp_addr))?;
+    let http = std::net::TcpListener::bind(cfg.http.http_addr)
+        .with_context(|| format!("cannot bind HTTP {}", cfg.http.http_addr))?;
+    let ops = std::net::TcpListener::bind(cfg.http.ops_addr)
+        .with_context(|| format!("cannot bind ops {}", cfg.http.ops_addr))?;
     http.set_nonblocking(true)?;
     ops.set_nonblocking(true)?;
     if !ops.local_addr()?.ip().is_loopback() {
@@ -45,9 +46,9 @@ fn spawn_http(
     let _guard = runtime.enter();
     let (http, ops) = (tokio::net::TcpListener::from_std(http)?, tokio::net::TcpListener::from_std(ops)?);
     let limits = http::listen::ConnectionLimits {
-        max_connections: cfg.max_http_connections as usize,
-        max_per_address: cfg.max_http_connections_per_address as usize,
-        header_timeout: Duration::from_secs(cfg.http_header_timeout_secs.into()),
+        max_connections: cfg.http.max_http_connections as usize,
+        max_per_address: cfg.http.max_http_connections_per_address as usize,
+        header_timeout: Duration::from_secs(cfg.http.http_header_timeout_secs.into()),
     };
     let ops_limits = http::listen::ConnectionLimits { max_connections: 64, max_per_address: 64, ..limits };
     let proxies = office.state.proxies.clone();
@@ -59,10 +60,10 @@ fn spawn_http(
 
 /// Runs the office until SIGINT or SIGTERM.
 pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
-    let private_key = cfg.netcode_key()?;
+    let private_key = cfg.net.netcode_key()?;
     let sockets = bind(&cfg)?;
     let (http_addr, ops_addr, udp_addr) = (sockets.http.local_addr()?, sockets.ops.local_addr()?, sockets.udp_addr);
-    let public_addr = cfg.public_udp_addr.unwrap_or_else(|| {
+    let public_addr = cfg.net.public_udp_addr.unwrap_or_else(|| {
         if udp_addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], udp_addr.port())) } else { udp_addr }
     });
     let addr = WorldAddress { public_addr, private_key };
@@ -77,12 +78,12 @@ pub fn serve(cfg: ServeConfig, db_cfg: DbConfig) -> anyhow::Result<()> {
         let _ = stop_http_tx.send(true);
     });
     let mut app = office.world(&cfg, sockets.udp, &addr, Some(shutdown_rx))?;
-    tracing::info!(%http_addr, %ops_addr, %udp_addr, %public_addr, tick_hz = cfg.tick_hz, "office open");
+    tracing::info!(%http_addr, %ops_addr, %udp_addr, %public_addr, tick_hz = cfg.world.tick_hz, "office open");
     // One machine-readable line on stdout after the first tick, for scripts and tests that start
     // the server on ephemeral ports.
     let mut ready = serde_json::json!({"event": "ready", "http": http_addr.to_string(), "ops": ops_addr.to_string(), "udp": udp_addr.to_string(), "public_udp": public_addr.to_string()});
     if let Some(path) = &office.setup_path {
-        let base = cfg.public_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+        let base = cfg.http.public_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
         tracing::warn!(
             "this office has no admin yet: create the first one at {}{path} (the link works once)",
             base.trim_end_matches('/')

@@ -3,8 +3,8 @@
 //! and a real PostgreSQL database (each test runs on both), nothing mocked. End-to-end tests
 //! (`tests/`) keep what needs real sockets, browsers and the binary.
 
+use super::config::Cli;
 use super::{Office, WorldAddress};
-use crate::config::Cli;
 use crate::identity::{sessions, staff};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

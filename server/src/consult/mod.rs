@@ -17,6 +17,7 @@
 pub mod media;
 pub mod model;
 pub mod service;
+pub mod settings;
 pub mod signal;
 pub mod store;
 pub mod turn;
@@ -25,3 +26,4 @@ pub use model::{
     ConsultError, ConsultSettings, ConsultationBody, IceSettings, InviteBody, Joiner, RunningConsultation, SignalGrant,
 };
 pub use service::Consultations;
+pub use settings::ConsultFlags;

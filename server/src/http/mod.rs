@@ -20,12 +20,15 @@ pub mod ops;
 pub mod queue;
 pub mod records;
 pub mod sessions;
+pub mod settings;
 pub mod signin;
 pub mod state;
 pub mod text;
 pub mod text_consult;
 pub mod web;
 pub mod world;
+
+pub use settings::HttpFlags;
 
 use axum::Router;
 use axum::http::{Request, StatusCode};

@@ -13,6 +13,8 @@ pub mod merge;
 pub mod oidc;
 pub mod principal;
 pub mod sessions;
+pub mod settings;
 pub mod staff;
 
 pub use principal::Clerk;
+pub use settings::IdentityFlags;

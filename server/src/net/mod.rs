@@ -9,10 +9,13 @@
 pub mod clients;
 pub mod outbox;
 pub mod sessions;
+pub mod settings;
 pub mod tokens;
 pub mod transports;
 pub mod udp;
 pub mod websocket;
+
+pub use settings::NetFlags;
 
 use bevy::prelude::*;
 

@@ -34,9 +34,11 @@ pub mod no_show;
 pub mod notices;
 pub mod requests;
 pub mod service;
+pub mod settings;
 pub mod store;
 pub mod tickets;
 
 pub use model::{DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
 pub use requests::REQUEST_QUEUE;
 pub use service::Queues;
+pub use settings::QueueFlags;

@@ -11,5 +11,7 @@ pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
 pub mod service;
+pub mod settings;
 
 pub use service::Records;
+pub use settings::RecordsFlags;

@@ -20,6 +20,8 @@ pub mod settings;
 pub mod tick;
 pub mod view;
 
+pub use settings::WorldFlags;
+
 use bevy::prelude::*;
 
 /// Every system of the world, in its named stages.
