@@ -17,7 +17,8 @@
 //! - `db.rs`, `events.rs` (office events: who publishes what, who subscribes),
 //!   `metrics.rs`, `ratelimit.rs`, `assets.rs` beneath them all.
 //!
-//! Each folder uses only what is beneath it; `scripts/check-modules` fails on any import cycle.
+//! Each folder's `mod.rs` says which features it may use (`May use:`) and opens only what it
+//! re-exports; `scripts/check-modules` fails on an import cycle or a path past those doors.
 
 pub mod app;
 pub mod assets;

@@ -2,6 +2,8 @@
 //! its background loops and wires them through the office's events; [`Office::router`] is its
 //! HTTP; [`Office::world`] its bevy world on the sockets it is given. `serve` binds the sockets
 //! and runs these; a test can build the same office in its own process.
+//!
+//! May use: `consult`, `http`, `identity`, `net`, `queue`, `records`, `world` (it builds the office from all of them).
 
 pub mod commands;
 pub mod config;

@@ -49,7 +49,7 @@ pub fn build_world(parts: WorldParts) -> anyhow::Result<App> {
         public_addresses: vec![parts.public_addr],
         authentication: ServerAuthentication::Secure { private_key: parts.private_key },
     });
-    let transport = net::udp::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
+    let transport = net::UdpTransport::new(parts.socket, netcode).context("cannot configure the UDP socket")?;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)))
         .add_plugins(RenetServerPlugin)

@@ -13,13 +13,15 @@
 //!
 //! Uses `queue` (the ticket at a desk), `records` (applications and their audit trail), `events`,
 //! `db` and `metrics`. The HTTP layer hands it requests and WebSocket frames; it imports no HTTP.
+//!
+//! May use: `identity`, `queue`, `records`.
 
 pub mod media;
-pub mod model;
-pub mod service;
+mod model;
+mod service;
 pub mod settings;
 pub mod signal;
-pub mod store;
+mod store;
 pub mod turn;
 
 pub use model::{

@@ -2,7 +2,7 @@
 //! and the consultation's timers.
 
 use super::media::{candidates, ports, sfu::SfuConfig};
-use super::{ConsultSettings, IceSettings};
+use super::model::{ConsultSettings, IceSettings};
 use std::time::Duration;
 
 /// Consultations and their media.

@@ -5,28 +5,30 @@
 //! One router per resource, merged in [`router`]; the shared state ([`state`]), extractors
 //! ([`extract`]) and the one error type ([`error`]). Handlers call into the features (`identity`,
 //! `records`, `queue`, `net`); no feature imports this module.
+//!
+//! May use: `consult`, `identity`, `net`, `queue`, `records`.
 
-pub mod accounts;
+mod accounts;
 pub mod client_addr;
-pub mod console;
-pub mod consult;
-pub mod cookies;
-pub mod error;
-pub mod extract;
-pub mod links;
+mod console;
+mod consult;
+mod cookies;
+mod error;
+mod extract;
+mod links;
 pub mod listen;
-pub mod openapi;
-pub mod ops;
-pub mod queue;
-pub mod records;
-pub mod sessions;
-pub mod settings;
-pub mod signin;
+mod openapi;
+mod ops;
+mod queue;
+mod records;
+mod sessions;
+mod settings;
+mod signin;
 pub mod state;
-pub mod text;
-pub mod text_consult;
-pub mod web;
-pub mod world;
+mod text;
+mod text_consult;
+mod web;
+mod world;
 
 pub use settings::HttpFlags;
 

@@ -7,9 +7,11 @@
 //! ends of sessions (`sessions::SessionEnds`); subscribes to nothing.
 //!
 //! Uses `db`, `events`, and `records::audit` (a moved application's audit event).
+//!
+//! May use: `records`.
 
 pub mod accounts;
-pub mod merge;
+mod merge;
 pub mod oidc;
 pub mod principal;
 pub mod sessions;

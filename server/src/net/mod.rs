@@ -5,17 +5,20 @@
 //!
 //! Uses `identity` (whom a token was issued to) and `metrics`; knows nothing of avatars or
 //! rooms.
+//!
+//! May use: `identity`.
 
 pub mod clients;
 pub mod outbox;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
-pub mod transports;
-pub mod udp;
+mod transports;
+mod udp;
 pub mod websocket;
 
 pub use settings::NetFlags;
+pub use udp::UdpTransport;
 
 use bevy::prelude::*;
 

@@ -24,19 +24,21 @@
 //! Uses `db`, `events`, `world::link` (the world's requests and notices), `records::audit` (the
 //! actor of a ticket event), `identity` (the clerk; a staff account whose sessions end loses its
 //! desk), `ratelimit` and `metrics`.
+//!
+//! May use: `identity`, `records`, `world`.
 
-pub mod calling;
-pub mod desk_rules;
-pub mod desks;
-pub mod estimate;
-pub mod model;
-pub mod no_show;
-pub mod notices;
-pub mod requests;
-pub mod service;
-pub mod settings;
-pub mod store;
-pub mod tickets;
+mod calling;
+mod desk_rules;
+mod desks;
+mod estimate;
+mod model;
+mod no_show;
+mod notices;
+mod requests;
+mod service;
+mod settings;
+mod store;
+mod tickets;
 
 pub use model::{DepartmentQueue, DeskView, QueueError, QueueSettings, StaffTicket, TicketBody, local_rfc3339};
 pub use requests::REQUEST_QUEUE;

@@ -1,6 +1,6 @@
 //! The queue's flags: ticket limits, opening hours, no-shows and desks.
 
-use super::QueueSettings;
+use super::model::QueueSettings;
 use std::time::Duration;
 
 /// Tickets and desks.

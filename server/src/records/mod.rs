@@ -5,13 +5,15 @@
 //! change of an application); subscribes to nothing.
 //!
 //! Uses `db` and `events` only.
+//!
+//! May use: nothing.
 
 pub mod applications;
 pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
-pub mod service;
-pub mod settings;
+mod service;
+mod settings;
 
 pub use service::Records;
 pub use settings::RecordsFlags;

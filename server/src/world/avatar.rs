@@ -15,7 +15,6 @@ pub struct Avatar {
     pub net_id: NetId,
     pub client_id: u64,
     pub name: String,
-    pub locale: String,
     /// A member of staff; their name comes from their account, not from `Hello`.
     pub staff: bool,
     /// As chosen in `Hello` (staff: the default; clients draw staff in their own look).

@@ -8,17 +8,19 @@
 //!
 //! Uses `net` (who is connected, and the outbox), `identity` (who a connection belongs to),
 //! `events` and `metrics`. Nothing here touches the database, HTTP or another feature's service.
+//!
+//! May use: `identity`, `net`.
 
-pub mod avatar;
-pub mod bucket;
-pub mod chat;
+mod avatar;
+mod bucket;
+mod chat;
 pub mod counters;
 pub mod link;
-pub mod movement;
-pub mod receive;
+mod movement;
+mod receive;
 pub mod settings;
 pub mod tick;
-pub mod view;
+mod view;
 
 pub use settings::WorldFlags;
 

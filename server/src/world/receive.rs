@@ -119,7 +119,7 @@ pub(crate) fn receive_messages(
                                 let who = client.principal.clone().map(Who);
                                 let avatar = commands
                                     .spawn((
-                                        Avatar { net_id, client_id, name: name.clone(), locale, staff, look },
+                                        Avatar { net_id, client_id, name: name.clone(), staff, look },
                                         Position { room: office.entry_room, at },
                                         Intent::default(),
                                     ))
