@@ -78,6 +78,24 @@ pub struct Metrics {
     pub last_tick_ms: AtomicU64,
 }
 
+/// Registers metrics under their names (a counter's samples are named with `_total` appended,
+/// as OpenMetrics has it).
+struct Register<'a>(&'a mut Registry);
+
+impl Register<'_> {
+    fn gauge(&mut self, name: &str, help: &str) -> Gauge {
+        let g = Gauge::default();
+        self.0.register(name, help, g.clone());
+        g
+    }
+
+    fn counter(&mut self, name: &str, help: &str) -> Counter {
+        let c = Counter::default();
+        self.0.register(name, help, c.clone());
+        c
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -99,117 +117,53 @@ impl Metrics {
         );
         let cpu_seconds = Counter::<f64, AtomicU64>::default();
         registry.register("process_cpu_seconds", "CPU time of this process, user and system", cpu_seconds.clone());
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let g = Gauge::default();
-            registry.register(name, help, g.clone());
-            g
-        };
-        // Counters' samples are named with `_total` appended (OpenMetrics).
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let c = Counter::default();
-            registry.register(name, help, c.clone());
-            c
-        };
+        let mut r = Register(&mut registry);
         let refused = Family::<Reason, Counter>::default();
         for code in ErrorCode::ALL {
             drop(refused.get_or_create(&vec![("reason", code.as_str())]));
         }
         let m = Metrics {
-            connected_clients: gauge(
-                &mut registry,
-                "madoguchi_connected_clients",
-                "Clients with an open world connection",
-            ),
-            joined_avatars: gauge(
-                &mut registry,
-                "madoguchi_avatars",
-                "Avatars in the world (clients past the handshake)",
-            ),
-            udp_bytes_in: counter(
-                &mut registry,
-                "madoguchi_udp_bytes_received",
-                "UDP bytes received by the world socket",
-            ),
-            udp_bytes_out: counter(&mut registry, "madoguchi_udp_bytes_sent", "UDP bytes sent by the world socket"),
-            udp_packets_in: counter(
-                &mut registry,
-                "madoguchi_udp_packets_received",
-                "UDP packets received by the world socket",
-            ),
-            udp_packets_out: counter(
-                &mut registry,
-                "madoguchi_udp_packets_sent",
-                "UDP packets sent by the world socket",
-            ),
-            udp_read_budget_spent_total: counter(
-                &mut registry,
+            connected_clients: r.gauge("madoguchi_connected_clients", "Clients with an open world connection"),
+            joined_avatars: r.gauge("madoguchi_avatars", "Avatars in the world (clients past the handshake)"),
+            udp_bytes_in: r.counter("madoguchi_udp_bytes_received", "UDP bytes received by the world socket"),
+            udp_bytes_out: r.counter("madoguchi_udp_bytes_sent", "UDP bytes sent by the world socket"),
+            udp_packets_in: r.counter("madoguchi_udp_packets_received", "UDP packets received by the world socket"),
+            udp_packets_out: r.counter("madoguchi_udp_packets_sent", "UDP packets sent by the world socket"),
+            udp_read_budget_spent_total: r.counter(
                 "madoguchi_udp_read_budget_spent",
                 "Ticks that left UDP datagrams unread for the next tick (read budget spent)",
             ),
-            connections_total: counter(&mut registry, "madoguchi_connections", "World connections opened"),
-            disconnections_total: counter(
-                &mut registry,
-                "madoguchi_disconnections",
-                "World connections closed, for any reason",
-            ),
-            tokens_issued_total: counter(
-                &mut registry,
-                "madoguchi_connect_tokens_issued",
-                "Connect tokens issued over HTTP",
-            ),
-            chat_messages_total: counter(&mut registry, "madoguchi_chat_messages", "Chat messages delivered to a room"),
-            tickets_taken_total: counter(&mut registry, "madoguchi_tickets_taken", "Queue tickets taken"),
-            tickets_called_total: counter(&mut registry, "madoguchi_tickets_called", "Tickets called to a desk"),
-            tickets_no_show_total: counter(
-                &mut registry,
-                "madoguchi_tickets_no_show",
-                "Called tickets whose resident did not come",
-            ),
-            consultations_started_total: counter(
-                &mut registry,
-                "madoguchi_consultations_started",
-                "Consultations a clerk started",
-            ),
-            consultations_ended_total: counter(&mut registry, "madoguchi_consultations_ended", "Consultations ended"),
-            consult_media_failures_total: counter(
-                &mut registry,
-                "madoguchi_consult_media_failures",
-                "Consultations ended because their media failed",
-            ),
-            consultations_running: gauge(&mut registry, "madoguchi_consultations_running", "Consultations running"),
-            consult_participants: gauge(
-                &mut registry,
-                "madoguchi_consult_participants",
-                "Participants connected to consultations",
-            ),
-            media_legs: gauge(&mut registry, "madoguchi_media_legs", "Media peer connections open"),
-            media_ports_in_use: gauge(&mut registry, "madoguchi_media_ports_in_use", "Media UDP ports leased"),
-            media_packets_forwarded_total: counter(
-                &mut registry,
-                "madoguchi_media_packets_forwarded",
-                "RTP packets forwarded to a consultation participant",
-            ),
-            http_connections: gauge(
-                &mut registry,
-                "madoguchi_http_connections",
-                "Connections open on the public HTTP listener",
-            ),
-            http_connections_refused_total: counter(
-                &mut registry,
+            connections_total: r.counter("madoguchi_connections", "World connections opened"),
+            disconnections_total: r.counter("madoguchi_disconnections", "World connections closed, for any reason"),
+            tokens_issued_total: r.counter("madoguchi_connect_tokens_issued", "Connect tokens issued over HTTP"),
+            chat_messages_total: r.counter("madoguchi_chat_messages", "Chat messages delivered to a room"),
+            tickets_taken_total: r.counter("madoguchi_tickets_taken", "Queue tickets taken"),
+            tickets_called_total: r.counter("madoguchi_tickets_called", "Tickets called to a desk"),
+            tickets_no_show_total: r.counter("madoguchi_tickets_no_show", "Called tickets whose resident did not come"),
+            consultations_started_total: r.counter("madoguchi_consultations_started", "Consultations a clerk started"),
+            consultations_ended_total: r.counter("madoguchi_consultations_ended", "Consultations ended"),
+            consult_media_failures_total: r
+                .counter("madoguchi_consult_media_failures", "Consultations ended because their media failed"),
+            consultations_running: r.gauge("madoguchi_consultations_running", "Consultations running"),
+            consult_participants: r.gauge("madoguchi_consult_participants", "Participants connected to consultations"),
+            media_legs: r.gauge("madoguchi_media_legs", "Media peer connections open"),
+            media_ports_in_use: r.gauge("madoguchi_media_ports_in_use", "Media UDP ports leased"),
+            media_packets_forwarded_total: r
+                .counter("madoguchi_media_packets_forwarded", "RTP packets forwarded to a consultation participant"),
+            http_connections: r.gauge("madoguchi_http_connections", "Connections open on the public HTTP listener"),
+            http_connections_refused_total: r.counter(
                 "madoguchi_http_connections_refused",
                 "HTTP connections closed at once: their client address had too many open",
             ),
-            queue_requests_pending: gauge(
-                &mut registry,
+            queue_requests_pending: r.gauge(
                 "madoguchi_queue_requests_pending",
                 "Requests from the world waiting for or in the queue service",
             ),
-            queue_requests_dropped_total: counter(
-                &mut registry,
+            queue_requests_dropped_total: r.counter(
                 "madoguchi_queue_requests_dropped",
                 "Requests from the world dropped because the queue service's queue was full",
             ),
-            resident_memory: gauge(&mut registry, "process_resident_memory_bytes", "Resident memory of this process"),
+            resident_memory: r.gauge("process_resident_memory_bytes", "Resident memory of this process"),
             refused,
             tick,
             tick_cpu,

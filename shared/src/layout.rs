@@ -271,70 +271,12 @@ impl Office {
         if parsed.len() > u16::MAX as usize {
             return Err(LayoutError::field(office_name, "rooms", "too many rooms"));
         }
-        let dept_ids: HashSet<&str> = file.departments.iter().map(|d| d.id.as_str()).collect();
-        let mut room_ids: HashMap<&str, &str> = HashMap::new();
-        let mut counter_ids: HashMap<&str, &str> = HashMap::new();
-        for (name, r) in &parsed {
-            check_id(name, "id", &r.id)?;
-            if let Some(other) = room_ids.insert(r.id.as_str(), name) {
-                return Err(LayoutError::field(name, "id", format!("room id \"{}\" is also used by {other}", r.id)));
-            }
-            for (i, c) in r.counters.iter().enumerate() {
-                if let Some(other) = counter_ids.insert(c.id.as_str(), name) {
-                    return Err(LayoutError::field(
-                        name,
-                        format!("counter[{i}].id"),
-                        format!("counter id \"{}\" is also used in {other}", c.id),
-                    ));
-                }
-                if !dept_ids.contains(c.department.as_str()) {
-                    let mut known: Vec<&str> = dept_ids.iter().copied().collect();
-                    known.sort_unstable();
-                    return Err(LayoutError::field(
-                        name,
-                        format!("counter[{i}].department"),
-                        format!("unknown department \"{}\" (known: {})", c.department, known.join(", ")),
-                    ));
-                }
-            }
-        }
+        check_room_ids(&parsed, &file.departments)?;
         let mut out = Vec::new();
         for (index, (name, r)) in parsed.iter().enumerate() {
             out.push(validate_room(name, r.clone(), index as u16)?);
         }
-        // Doors must lead somewhere real, and arrival points must not be inside a door.
-        let mut targets = Vec::new();
-        for (name, r) in &parsed {
-            let mut room_targets = Vec::new();
-            for (i, d) in r.doors.iter().enumerate() {
-                let Some(target) = out.iter().find(|t| t.file.id == d.to_room) else {
-                    return Err(LayoutError::field(
-                        name,
-                        format!("door[{i}].to_room"),
-                        format!("no room has id \"{}\"", d.to_room),
-                    ));
-                };
-                let Some(at) = target.spawn(&d.to_spawn) else {
-                    return Err(LayoutError::field(
-                        name,
-                        format!("door[{i}].to_spawn"),
-                        format!("room \"{}\" has no spawn \"{}\"", d.to_room, d.to_spawn),
-                    ));
-                };
-                if target.door_at(at).is_some() {
-                    return Err(LayoutError::field(
-                        name,
-                        format!("door[{i}].to_spawn"),
-                        format!("spawn \"{}\" lies inside a door of room \"{}\"", d.to_spawn, d.to_room),
-                    ));
-                }
-                room_targets.push((target.index, at));
-            }
-            targets.push(room_targets);
-        }
-        for (room, t) in out.iter_mut().zip(targets) {
-            room.door_targets = t;
-        }
+        link_doors(&parsed, &mut out)?;
         let Some(entry_room) = out.iter().position(|r| r.file.id == file.entry.room) else {
             return Err(LayoutError::field(
                 office_name,
@@ -362,6 +304,76 @@ impl Office {
             hours,
         })
     }
+}
+
+/// Room ids and counter ids are unique across the office, and every counter names a department.
+fn check_room_ids(parsed: &[(&str, RoomFile)], departments: &[Department]) -> Result<(), LayoutError> {
+    let dept_ids: HashSet<&str> = departments.iter().map(|d| d.id.as_str()).collect();
+    let mut room_ids: HashMap<&str, &str> = HashMap::new();
+    let mut counter_ids: HashMap<&str, &str> = HashMap::new();
+    for (name, r) in parsed {
+        check_id(name, "id", &r.id)?;
+        if let Some(other) = room_ids.insert(r.id.as_str(), name) {
+            return Err(LayoutError::field(name, "id", format!("room id \"{}\" is also used by {other}", r.id)));
+        }
+        for (i, c) in r.counters.iter().enumerate() {
+            if let Some(other) = counter_ids.insert(c.id.as_str(), name) {
+                return Err(LayoutError::field(
+                    name,
+                    format!("counter[{i}].id"),
+                    format!("counter id \"{}\" is also used in {other}", c.id),
+                ));
+            }
+            if !dept_ids.contains(c.department.as_str()) {
+                let mut known: Vec<&str> = dept_ids.iter().copied().collect();
+                known.sort_unstable();
+                return Err(LayoutError::field(
+                    name,
+                    format!("counter[{i}].department"),
+                    format!("unknown department \"{}\" (known: {})", c.department, known.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each door's target: doors must lead somewhere real, and arrival points must not be inside a
+/// door.
+fn link_doors(parsed: &[(&str, RoomFile)], out: &mut [Room]) -> Result<(), LayoutError> {
+    let mut targets = Vec::new();
+    for (name, r) in parsed {
+        let mut room_targets = Vec::new();
+        for (i, d) in r.doors.iter().enumerate() {
+            let Some(target) = out.iter().find(|t| t.file.id == d.to_room) else {
+                return Err(LayoutError::field(
+                    name,
+                    format!("door[{i}].to_room"),
+                    format!("no room has id \"{}\"", d.to_room),
+                ));
+            };
+            let Some(at) = target.spawn(&d.to_spawn) else {
+                return Err(LayoutError::field(
+                    name,
+                    format!("door[{i}].to_spawn"),
+                    format!("room \"{}\" has no spawn \"{}\"", d.to_room, d.to_spawn),
+                ));
+            };
+            if target.door_at(at).is_some() {
+                return Err(LayoutError::field(
+                    name,
+                    format!("door[{i}].to_spawn"),
+                    format!("spawn \"{}\" lies inside a door of room \"{}\"", d.to_spawn, d.to_room),
+                ));
+            }
+            room_targets.push((target.index, at));
+        }
+        targets.push(room_targets);
+    }
+    for (room, t) in out.iter_mut().zip(targets) {
+        room.door_targets = t;
+    }
+    Ok(())
 }
 
 /// A layout file that cannot be used, with the file and the field at fault.

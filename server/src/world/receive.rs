@@ -10,7 +10,7 @@ use super::settings::{OfficeLayout, WorldSettings};
 use super::tick::TickSet;
 use crate::identity::principal::WorldPrincipal;
 use crate::metrics::WorldMetrics;
-use crate::net::clients::{Clients, Phase, protocol_mismatch, strike};
+use crate::net::clients::{Client, Clients, Phase, protocol_mismatch, strike};
 use crate::net::outbox::send_to;
 use bevy::prelude::*;
 use bevy_renet::RenetServer;
@@ -18,7 +18,7 @@ use madoguchi_shared::ErrorCode;
 use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
 use madoguchi_shared::movement::clamp_velocity;
 use madoguchi_shared::protocol::{
-    Channel, ClientMessage, DecodeError, Look, PROTOCOL_VERSION, ServerMessage, decode_client, encode,
+    Channel, ClientMessage, DecodeError, Look, NetId, PROTOCOL_VERSION, ServerMessage, decode_client, encode,
     peek_hello_version,
 };
 use madoguchi_shared::quant::{Point, QPos};
@@ -105,44 +105,20 @@ pub(crate) fn receive_messages(
                             protocol_mismatch(&mut server, &metrics, client, client_id, protocol, now);
                             continue;
                         }
-                        match check_hello(&name, &locale, look) {
-                            Ok(name) => {
-                                let net_id = ids.allocate();
-                                let at = office.entry_point;
-                                // Staff appear under their account's name, marked as staff.
-                                let (name, staff, look) = match &client.principal {
-                                    Some(WorldPrincipal::Staff { name: account, .. }) => {
-                                        (account.clone(), true, Look::default())
-                                    }
-                                    _ => (name, false, look),
-                                };
-                                let who = client.principal.clone().map(Who);
-                                let avatar = commands
-                                    .spawn((
-                                        Avatar { net_id, client_id, name: name.clone(), staff, look },
-                                        Position { room: office.entry_room, at },
-                                        Intent::default(),
-                                    ))
-                                    .id();
-                                if let Some(who) = who {
-                                    commands.entity(avatar).insert(who);
-                                }
-                                client.phase = Phase::Joined;
-                                client.avatar = Some(avatar);
-                                let welcome = ServerMessage::Welcome {
-                                    protocol: PROTOCOL_VERSION,
-                                    you: net_id,
-                                    room: office.entry_room,
-                                    pos: QPos::from_point(at),
-                                    tick_hz: settings.tick_hz,
-                                    snapshot_hz: settings.snapshot_hz,
-                                };
-                                send_to(&mut server, client_id, encode(&welcome));
-                                tracing::info!(client_id, net_id, %name, "joined");
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
-                        }
+                        check_hello(&name, &locale, look).map(|name| {
+                            let (net_id, name) =
+                                spawn_avatar(&mut commands, &office, &mut ids, (client_id, client), name, look);
+                            let welcome = ServerMessage::Welcome {
+                                protocol: PROTOCOL_VERSION,
+                                you: net_id,
+                                room: office.entry_room,
+                                pos: QPos::from_point(office.entry_point),
+                                tick_hz: settings.tick_hz,
+                                snapshot_hz: settings.snapshot_hz,
+                            };
+                            send_to(&mut server, client_id, encode(&welcome));
+                            tracing::info!(client_id, net_id, %name, "joined");
+                        })
                     }
                     (Phase::AwaitingHello { .. }, _) => Err((ErrorCode::NotJoined, "say Hello first".into())),
                     (Phase::Joined, ClientMessage::Hello { .. }) => {
@@ -158,19 +134,7 @@ pub(crate) fn receive_messages(
                         Ok(())
                     }
                     (Phase::Joined, ClientMessage::MoveTo { target, run }) => match intents.get_mut(avatar) {
-                        Ok((pos, mut intent)) => {
-                            let p = target.to_point();
-                            let size = office.room(pos.room).map(|r| r.size).unwrap_or(Point::ZERO);
-                            if p.x < 0.0 || p.y < 0.0 || p.x > size.x || p.y > size.y {
-                                Err((ErrorCode::TargetInvalid, "target lies outside the room".into()))
-                            } else {
-                                intent.goal = Some(p);
-                                intent.goal_at = now;
-                                intent.route.clear();
-                                intent.run = run;
-                                Ok(())
-                            }
-                        }
+                        Ok((pos, mut intent)) => move_to(&office, pos, &mut intent, target.to_point(), run, now),
                         Err(_) => Ok(()),
                     },
                     (Phase::Joined, ClientMessage::Chat { text }) => {
@@ -207,6 +171,56 @@ pub(crate) fn receive_messages(
             }
         }
     }
+}
+
+/// A joining client's avatar at the office's entry point: staff appear under their account's
+/// name, marked as staff. Returns its id and the name it goes by.
+fn spawn_avatar(
+    commands: &mut Commands,
+    office: &OfficeLayout,
+    ids: &mut NetIds,
+    (client_id, client): (u64, &mut Client),
+    name: String,
+    look: Look,
+) -> (NetId, String) {
+    let net_id = ids.allocate();
+    let (name, staff, look) = match &client.principal {
+        Some(WorldPrincipal::Staff { name: account, .. }) => (account.clone(), true, Look::default()),
+        _ => (name, false, look),
+    };
+    let avatar = commands
+        .spawn((
+            Avatar { net_id, client_id, name: name.clone(), staff, look },
+            Position { room: office.entry_room, at: office.entry_point },
+            Intent::default(),
+        ))
+        .id();
+    if let Some(who) = client.principal.clone().map(Who) {
+        commands.entity(avatar).insert(who);
+    }
+    client.phase = Phase::Joined;
+    client.avatar = Some(avatar);
+    (net_id, name)
+}
+
+/// A walk to a point of the avatar's room (a tap on the floor): refused outside the room.
+fn move_to(
+    office: &OfficeLayout,
+    pos: &Position,
+    intent: &mut Intent,
+    target: Point,
+    run: bool,
+    now: std::time::Duration,
+) -> Result<(), (ErrorCode, String)> {
+    let size = office.room(pos.room).map(|r| r.size).unwrap_or(Point::ZERO);
+    if target.x < 0.0 || target.y < 0.0 || target.x > size.x || target.y > size.y {
+        return Err((ErrorCode::TargetInvalid, "target lies outside the room".into()));
+    }
+    intent.goal = Some(target);
+    intent.goal_at = now;
+    intent.route.clear();
+    intent.run = run;
+    Ok(())
 }
 
 pub(crate) fn plugin(app: &mut App) {
