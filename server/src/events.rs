@@ -5,6 +5,7 @@
 //! | event | published by | subscribed by |
 //! |---|---|---|
 //! | [`OfficeEvent::Tickets`] | `queue` (after a department's queue changed) | `consult` (a finished ticket ends its consultation), the text mode's and the console's event streams |
+//! | [`OfficeEvent::Desk`] | `queue` (a desk opened or closed) | `world` (the counter's sign; the clerk goes behind the desk or out to the floor), the console's event stream (its desks) |
 //! | [`OfficeEvent::Application`] | `records` (created, edited, status changed, linked to a consultation) | `consult` (its participants see the form as it is now) |
 //! | [`OfficeEvent::Consultation`] | `consult` (started, ended) | `world` (the resident's clients open or close the consultation panel) |
 //! | [`OfficeEvent::ResidentMerged`] | `identity` (a guest signed in as a resident the office knows; their records moved) | `consult` (the guest's running consultation is the resident's), `queue` (the departments whose tickets changed hands tell everyone again) |
@@ -14,12 +15,13 @@
 //!
 //! An event says what changed, not everything about it: a subscriber re-reads what it shows.
 //! The channel holds [`CAPACITY`] events per subscriber; one that falls further behind is told
-//! (`Lagged`) and re-reads what it shows instead of trusting the events it missed (all but the
-//! world's bridge, which only forwards and warns). Subscribers act after the publisher's call
+//! (`Lagged`) and re-reads what it shows instead of trusting the events it missed (the world's
+//! bridge asks the queue to tell every desk again; consultation panels it cannot re-read, and
+//! it says so). Subscribers act after the publisher's call
 //! has returned: a participant's view of a form follows the HTTP answer that changed it by the
 //! time one event takes to cross.
 
-use madoguchi_shared::protocol::TicketInfo;
+use madoguchi_shared::protocol::{DeskSign, TicketInfo};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -32,6 +34,8 @@ pub enum OfficeEvent {
     /// The tickets of a department's queue, as they are now (positions and waits), and tickets
     /// that just ended: each with the resident it belongs to.
     Tickets { department: String, tickets: Vec<(String, TicketInfo)> },
+    /// A desk of `department` opened (`staff_id` holds it) or closed: its counter's sign now.
+    Desk { department: String, sign: DeskSign, staff_id: Option<i64> },
     /// An application (by reference) changed: created, edited, moved to another status, or
     /// linked to a consultation.
     Application { reference: String },

@@ -78,10 +78,16 @@ impl Office {
         let events = OfficeEvents::default();
         let session_ends = SessionEnds::default();
         let (notice_tx, notice_rx) = unbounded_channel();
-        world::counters::QueueLink::follow_events(&handle, &events, notice_tx.clone());
         let records = records::Records::new(db.clone(), catalog.clone(), events.clone(), layout.utc_offset_min);
 
         let (request_tx, request_rx) = tokio::sync::mpsc::channel(queue::REQUEST_QUEUE);
+        world::counters::QueueLink::follow_events(
+            &handle,
+            &events,
+            notice_tx.clone(),
+            request_tx.clone(),
+            metrics.clone(),
+        );
         let queues = queue::Queues::new(
             db.clone(),
             layout.clone(),

@@ -5,6 +5,7 @@
 
 use super::config::Cli;
 use super::{Office, WorldAddress};
+use crate::events::OfficeEvent;
 use crate::identity::{sessions, staff};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -137,17 +138,28 @@ async fn a_ticket_goes_through_the_counter(backend: Backend) {
     let (s, mine) = call(&office, "GET", "/api/v1/tickets", Some(&resident), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(mine[0]["status"], "served", "{mine}");
+    let (s, v) = call(&office, "POST", "/api/v1/staff/desk/leave", Some(&clerk), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 
-    // The queue published each change of the department's tickets, ending with this one served.
-    let mut statuses = Vec::new();
+    // The queue published each change of the department's tickets, ending with this one served,
+    // and the desk's opening (held by the clerk) and closing.
+    let (mut statuses, mut desks) = (Vec::new(), Vec::new());
     while let Ok(e) = events.try_recv() {
-        if let crate::events::OfficeEvent::Tickets { department, tickets } = &*e {
-            assert_eq!(department, "resident_registration");
-            statuses.extend(tickets.iter().filter(|(_, t)| t.id == id).map(|(_, t)| t.status.as_str().to_string()));
+        match &*e {
+            OfficeEvent::Tickets { department, tickets } => {
+                assert_eq!(department, "resident_registration");
+                statuses.extend(tickets.iter().filter(|(_, t)| t.id == id).map(|(_, t)| t.status.as_str().to_string()));
+            }
+            OfficeEvent::Desk { department, sign, staff_id } => {
+                assert_eq!((department.as_str(), sign.counter.as_str()), ("resident_registration", "a1"));
+                desks.push((sign.open, staff_id.is_some()));
+            }
+            _ => {}
         }
     }
     assert_eq!(statuses.first().map(String::as_str), Some("waiting"), "{statuses:?}");
     assert_eq!(statuses.last().map(String::as_str), Some("served"), "{statuses:?}");
+    assert_eq!(desks, [(true, true), (false, false)], "the desk opened for the clerk, then closed");
     cleanup.run(office).await;
 }
 

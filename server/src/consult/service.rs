@@ -193,7 +193,7 @@ impl Consultations {
                         }
                         OfficeEvent::Application { reference } => me.application_changed(reference).await,
                         OfficeEvent::ResidentMerged { guest, resident, .. } => me.resident_merged(guest, resident),
-                        OfficeEvent::Consultation { .. } => {}
+                        OfficeEvent::Consultation { .. } | OfficeEvent::Desk { .. } => {}
                     },
                     // Events were missed: the tickets and residents of running consultations
                     // are read again, and each shows its forms as they are now.

@@ -131,6 +131,11 @@ impl DeskBoard {
         DeskSign { counter: counter.into(), open: d.is_some(), clerk: d.map(|d| d.clerk.clone()), serving: None }
     }
 
+    /// The staff account holding `counter`, if open.
+    pub fn holder(&self, counter: &str) -> Option<i64> {
+        self.desks.get(counter).map(|d| d.staff_id)
+    }
+
     /// The clerk's name at `counter`, if open.
     pub fn clerk_at(&self, counter: &str) -> Option<String> {
         self.desks.get(counter).map(|d| d.clerk.clone())

@@ -6,10 +6,10 @@ use super::model::{DeskView, QueueError, StaffTicket, local_rfc3339};
 use super::service::Queues;
 use super::store::TicketRow;
 use crate::db::now_ms;
+use crate::events::OfficeEvent;
 use crate::identity::Clerk;
 use crate::identity::sessions::SessionsEnded;
 use crate::records::audit::Actor;
-use crate::world::link::WorldNotice;
 use madoguchi_shared::protocol::{DeskSign, TicketStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,6 +59,25 @@ impl Queues {
 
     fn sign(&self, counter: &str) -> DeskSign {
         self.board().sign(counter)
+    }
+
+    /// Tells the office that `counter`'s desk opened (`staff_id` holds it) or closed
+    /// ([`OfficeEvent::Desk`]); its sign as it is now.
+    fn desk_changed(&self, counter: &str, staff_id: Option<i64>) -> DeskSign {
+        let sign = self.sign(counter);
+        let department = self.department_of_counter(counter).unwrap_or_default();
+        self.tell_office(OfficeEvent::Desk { department, sign: sign.clone(), staff_id });
+        sign
+    }
+
+    /// Tells the office every desk again, as it is now (the world missed events).
+    pub(super) fn retell_desks(&self) {
+        let counters: Vec<String> =
+            self.office().rooms.iter().flat_map(|r| r.file.counters.iter().map(|c| c.id.clone())).collect();
+        for counter in counters {
+            let holder = self.board().holder(&counter);
+            self.desk_changed(&counter, holder);
+        }
     }
 
     fn staff_ticket(&self, t: TicketRow, who: super::store::Holder) -> StaffTicket {
@@ -122,12 +141,11 @@ impl Queues {
         let previous = self.board().take(clerk, counter, &department, Instant::now())?;
         if let Some(prev) = previous {
             let _g = self.lock_counter(&prev).await;
-            self.notify_world(WorldNotice::Desk { sign: self.sign(&prev), staff_id: None });
+            self.desk_changed(&prev, None);
             self.release_counter(&prev, &clerk.actor(), "clerk moved to another desk").await?;
         }
         tracing::info!(counter, clerk = %clerk.login, "desk open");
-        let sign = self.sign(counter);
-        self.notify_world(WorldNotice::Desk { sign: sign.clone(), staff_id: Some(clerk.id) });
+        let sign = self.desk_changed(counter, Some(clerk.id));
         self.publish(&department, vec![]).await?;
         Ok(sign)
     }
@@ -194,7 +212,7 @@ impl Queues {
             return Ok(());
         }
         tracing::info!(counter, "desk closed");
-        self.notify_world(WorldNotice::Desk { sign: self.sign(counter), staff_id: None });
+        self.desk_changed(counter, None);
         self.release_counter(counter, actor, "desk closed").await
     }
 

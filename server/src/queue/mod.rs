@@ -7,9 +7,10 @@
 //! restart loses nothing. Desks (who staffs which counter) are presence, kept in memory.
 //!
 //! Every change is published: the world forwards each resident's ticket to their client, and
-//! every change of a department's tickets is an office event ([`crate::events::OfficeEvent::Tickets`]).
+//! every change of a department's tickets is an office event ([`crate::events::OfficeEvent::Tickets`]),
+//! as is every desk that opens or closes (`Desk`).
 //!
-//! Publishes `Tickets`; subscribes to `ResidentMerged` (the departments whose tickets changed
+//! Publishes `Tickets` and `Desk`; subscribes to `ResidentMerged` (the departments whose tickets changed
 //! hands tell everyone again). Follows `identity::sessions::SessionEnds` too: a staff account's
 //! ended sessions close its desk, and expired sessions leave tickets nobody can come for, which
 //! `sweep_orphans` cancels.

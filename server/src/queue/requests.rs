@@ -46,6 +46,10 @@ impl Queues {
                 self.presence(staff_id, present);
                 return;
             }
+            QueueRequest::RetellDesks => {
+                self.retell_desks();
+                return;
+            }
             QueueRequest::Staff { client_id, clerk, command } => {
                 let r = match command {
                     StaffCommand::TakeDesk(counter) => self.take_desk(&clerk, &counter).await.map(|_| ()),

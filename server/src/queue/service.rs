@@ -101,6 +101,11 @@ impl Queues {
         let _ = self.0.world.send(notice);
     }
 
+    /// Tells the office of a change (after its transaction committed).
+    pub(super) fn tell_office(&self, event: OfficeEvent) {
+        self.0.events.publish(event);
+    }
+
     /// Tells the office a department's tickets changed ([`OfficeEvent::Tickets`]).
     pub(super) fn tickets_changed(&self, department: &str, tickets: Vec<(String, TicketInfo)>) {
         self.0.events.publish(OfficeEvent::Tickets { department: department.to_string(), tickets });

@@ -54,36 +54,46 @@ impl QueueLink {
     }
 
     /// Hands the office events the world acts on to its notices, from a task on `handle`: a
-    /// resident's consultation started or ended (their clients open or close its panel).
+    /// desk opened or closed (its sign, the clerk behind it), a resident's consultation started
+    /// or ended (their clients open or close its panel).
     pub fn follow_events(
         handle: &tokio::runtime::Handle,
         events: &crate::events::OfficeEvents,
         notices: tokio::sync::mpsc::UnboundedSender<WorldNotice>,
+        requests: Sender<QueueRequest>,
+        metrics: Arc<Metrics>,
     ) {
+        use crate::events::OfficeEvent;
         let mut rx = events.subscribe();
         handle.spawn(async move {
             loop {
-                match rx.recv().await {
-                    Ok(event) => {
-                        if let crate::events::OfficeEvent::Consultation { resident_id, consultation } = &*event {
-                            let notice = WorldNotice::Consultation {
-                                resident_id: resident_id.clone(),
-                                consultation: *consultation,
-                            };
-                            if notices.send(notice).is_err() {
-                                break;
-                            }
+                let notice = match rx.recv().await {
+                    Ok(event) => match &*event {
+                        OfficeEvent::Desk { sign, staff_id, .. } => {
+                            WorldNotice::Desk { sign: sign.clone(), staff_id: *staff_id }
                         }
-                    }
+                        OfficeEvent::Consultation { resident_id, consultation } => {
+                            WorldNotice::Consultation { resident_id: resident_id.clone(), consultation: *consultation }
+                        }
+                        _ => continue,
+                    },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        // This task only forwards to an unbounded channel, so it falls
-                        // behind only if it is not scheduled while thousands of events (of
-                        // every kind) go by. What it missed is not re-read yet: a resident's
-                        // consultation panel may then be wrong until their next consultation
-                        // event or reconnect. Say so.
-                        tracing::warn!(missed = n, "the world missed office events");
+                        // This task only forwards to an unbounded channel, so it falls behind
+                        // only if it is not scheduled while thousands of events go by. The
+                        // desks are told again, in order with later events; a resident's
+                        // consultation panel may stay wrong until their next consultation event
+                        // or reconnect. Say so.
+                        tracing::warn!(missed = n, "the world missed office events; desks are told again");
+                        metrics.queue_requests_pending.inc();
+                        if requests.send(QueueRequest::RetellDesks).await.is_err() {
+                            break;
+                        }
+                        continue;
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if notices.send(notice).is_err() {
+                    break;
                 }
             }
         });

@@ -53,15 +53,20 @@ pub enum QueueRequest {
         staff_id: i64,
         present: bool,
     },
+    /// The world missed office events: every desk is told again (as office events, in order
+    /// with the others).
+    RetellDesks,
 }
 
 /// Whose requests must run one after another: one client's, or (for the world's own reports)
-/// one resident's or one clerk's.
+/// one resident's, one clerk's, or the world's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Lane {
     Client(u64),
     Resident(String),
     Staff(i64),
+    /// The world's own bookkeeping (telling it every desk again).
+    World,
 }
 
 impl QueueRequest {
@@ -75,6 +80,7 @@ impl QueueRequest {
                 Lane::Resident(resident_id.clone())
             }
             QueueRequest::Presence { staff_id, .. } => Lane::Staff(*staff_id),
+            QueueRequest::RetellDesks => Lane::World,
         }
     }
 
@@ -95,6 +101,7 @@ impl QueueRequest {
             (QueueRequest::Joined { resident_id: a }, QueueRequest::Joined { resident_id: b }) => a == b,
             (QueueRequest::Arrived { ticket: a, .. }, QueueRequest::Arrived { ticket: b, .. }) => a == b,
             (QueueRequest::Presence { staff_id: a, .. }, QueueRequest::Presence { staff_id: b, .. }) => a == b,
+            (QueueRequest::RetellDesks, QueueRequest::RetellDesks) => true,
             _ => false,
         }
     }

@@ -3,8 +3,9 @@
 //! residents). A headless bevy app at a fixed tick that never waits on I/O.
 //!
 //! Owns its link to the services beside it (`link`: the requests it sends the queue, the
-//! notices services send it). Subscribes to [`crate::events::OfficeEvent::Consultation`] (the
-//! resident's clients open or close the consultation panel); publishes nothing on the bus.
+//! notices services send it). Subscribes to [`crate::events::OfficeEvent::Desk`] (a counter's sign,
+//! the clerk behind it) and `Consultation` (the resident's clients open or close the
+//! consultation panel); publishes nothing on the bus.
 //!
 //! Uses `net` (who is connected, and the outbox), `identity` (who a connection belongs to),
 //! `events` and `metrics`. Nothing here touches the database, HTTP or another feature's service.

@@ -432,7 +432,8 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
                     }
                     msg = lv.rx.recv() => match msg {
                         Ok(event) => match &*event {
-                            OfficeEvent::Tickets { department, .. } if *department == lv.st.department_id => {}
+                            OfficeEvent::Tickets { department, .. } | OfficeEvent::Desk { department, .. }
+                                if *department == lv.st.department_id => {}
                             _ => continue,
                         },
                         // Events were missed: the section is read again.
