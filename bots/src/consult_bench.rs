@@ -22,6 +22,7 @@
 use crate::consult::MediaPeer;
 use crate::server_process::{ServerProcess, assets_dir, fresh_data_dir};
 use anyhow::{Context, bail};
+use madoguchi_shared::api::{self, paths};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -113,22 +114,24 @@ async fn post(
 
 /// Takes a ticket, calls it and arrives: the resident is at the desk.
 async fn seat(http: &reqwest::Client, base: &str, d: &Desk) -> anyhow::Result<()> {
-    post(http, base, "/api/v1/tickets", &d.resident, Some(json!({"department": "resident_registration"}))).await?;
-    let called = post(http, base, "/api/v1/staff/desk/call-next", &d.clerk, None).await?;
+    let take = api::TakeRequest { department: "resident_registration".into() };
+    post(http, base, paths::TICKETS, &d.resident, Some(serde_json::to_value(take)?)).await?;
+    let called = post(http, base, paths::STAFF_DESK_CALL_NEXT, &d.clerk, None).await?;
     let ticket = called["called"]["id"].as_i64().context("nobody was called")?;
-    post(http, base, &format!("/api/v1/tickets/{ticket}/arrived"), &d.resident, None).await?;
+    post(http, base, &paths::ticket_arrived(ticket), &d.resident, None).await?;
     Ok(())
 }
 
 /// Accepts, and both sides join: the clerk's peer and the resident's.
 async fn consult(http: &reqwest::Client, base: &str, d: &Desk, tag: u64) -> anyhow::Result<(MediaPeer, MediaPeer)> {
     let ws = base.replacen("http://", "ws://", 1);
-    let c = post(http, base, "/api/v1/staff/consultations", &d.clerk, None).await?;
+    let c = post(http, base, paths::STAFF_CONSULTATIONS, &d.clerk, None).await?;
     let id = c["id"].as_i64().context("no consultation id")?;
     let mut peers = Vec::new();
     for (token, t) in [(&d.clerk, tag), (&d.resident, tag + 1)] {
-        let grant = post(http, base, &format!("/api/v1/consultations/{id}/join"), token, None).await?;
-        let url = format!("{ws}/api/v1/consultations/signal?ticket={}", grant["ticket"].as_str().unwrap_or_default());
+        let grant = post(http, base, &paths::consultation_join(id), token, None).await?;
+        let ticket = grant["ticket"].as_str().unwrap_or_default();
+        let url = format!("{ws}{}?ticket={ticket}", paths::CONSULTATION_SIGNAL);
         peers.push(MediaPeer::join(&url, t).await?);
     }
     let r = peers.pop().context("resident")?;
@@ -192,24 +195,25 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
             .map_err(anyhow::Error::msg)?;
         let d = rt.block_on(async {
             let v = http
-                .post(format!("{base}/api/v1/staff/login"))
-                .json(&json!({"login": login, "password": password}))
+                .post(format!("{base}{}", paths::STAFF_LOGIN))
+                .json(&api::LoginRequest { login: login.clone(), password: password.to_string() })
                 .send()
                 .await?
                 .error_for_status()?
-                .json::<Value>()
+                .json::<api::SessionBody>()
                 .await?;
-            let clerk = v["session_token"].as_str().unwrap_or_default().to_string();
-            post(&http, &base, &format!("/api/v1/staff/desks/z{i}/take"), &clerk, None).await?;
+            let clerk = v.session_token;
+            post(&http, &base, &paths::staff_desk_take(&format!("z{i}")), &clerk, None).await?;
+            let guest = api::GuestRequest { display_name: Some(format!("住民{i}")), locale: Some("ja".into()) };
             let g = http
-                .post(format!("{base}/api/v1/sessions/guest"))
-                .json(&json!({"display_name": format!("住民{i}"), "locale": "ja"}))
+                .post(format!("{base}{}", paths::GUEST_SESSION))
+                .json(&guest)
                 .send()
                 .await?
                 .error_for_status()?
-                .json::<Value>()
+                .json::<api::SessionBody>()
                 .await?;
-            anyhow::Ok(Desk { clerk, resident: g["session_token"].as_str().unwrap_or_default().to_string() })
+            anyhow::Ok(Desk { clerk, resident: g.session_token })
         })?;
         desks.push(d);
     }
@@ -282,7 +286,7 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
     let (mut rss_before, mut rss_after) = (f64::NAN, f64::NAN);
     if o.cycles > 0 {
         let d = &desks[0];
-        rt.block_on(post(&http, &base, "/api/v1/staff/desk/done", &d.clerk, None))?;
+        rt.block_on(post(&http, &base, paths::STAFF_DESK_DONE, &d.clerk, None))?;
         std::thread::sleep(Duration::from_secs(2));
         rss_before = cpu_and_rss(pid).1;
         rt.block_on(async {
@@ -292,7 +296,7 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
                 if !(c.connected(Duration::from_secs(10)).await && r.connected(Duration::from_secs(10)).await) {
                     bail!("cycle {i}: no media");
                 }
-                post(&http, &base, "/api/v1/staff/desk/done", &d.clerk, None).await?;
+                post(&http, &base, paths::STAFF_DESK_DONE, &d.clerk, None).await?;
                 c.drop_out().await;
                 r.drop_out().await;
             }

@@ -11,6 +11,7 @@ pub mod server_process;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::ErrorCode;
+use madoguchi_shared::api;
 use madoguchi_shared::protocol::{
     Channel, ClientMessage, DeskSign, NetId, PROTOCOL_VERSION, ServerMessage, TicketInfo, connection_config,
     decode_server, encode,
@@ -18,7 +19,6 @@ use madoguchi_shared::protocol::{
 use madoguchi_shared::quant::{Point, QPos, QVel};
 use renet::RenetClient;
 use renetcode::{ClientAuthentication, ConnectToken, DisconnectReason, NETCODE_MAX_PACKET_BYTES, NetcodeClient};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -37,16 +37,6 @@ pub enum BotError {
     Netcode(String),
 }
 
-#[derive(Deserialize)]
-struct GuestSession {
-    session_token: String,
-}
-
-#[derive(Deserialize)]
-struct TokenBody {
-    connect_token: String,
-}
-
 /// A guest session token and a connect token issued to it.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -56,9 +46,9 @@ pub struct Credentials {
 
 /// Creates a guest session at `http_base` (e.g. `http://127.0.0.1:8080`) and gets a connect token.
 pub async fn fetch_credentials(http: &reqwest::Client, http_base: &str) -> Result<Credentials, BotError> {
-    let url = format!("{http_base}/api/v1/sessions/guest");
+    let url = format!("{http_base}{}", api::paths::GUEST_SESSION);
     let err = |url: &str, e: reqwest::Error| BotError::Http { url: url.to_string(), detail: e.to_string() };
-    let session: GuestSession = http
+    let session: api::SessionBody = http
         .post(&url)
         .send()
         .await
@@ -77,8 +67,8 @@ pub async fn fetch_connect_token(
     http_base: &str,
     session_token: &str,
 ) -> Result<ConnectToken, BotError> {
-    let body: TokenBody =
-        post_with_session(http, &format!("{http_base}/api/v1/world/connect-token"), session_token).await?;
+    let body: api::ConnectTokenBody =
+        post_with_session(http, &format!("{http_base}{}", api::paths::CONNECT_TOKEN), session_token).await?;
     let bytes = STANDARD.decode(body.connect_token).map_err(|e| BotError::BadToken(e.to_string()))?;
     ConnectToken::read(&mut bytes.as_slice()).map_err(|e| BotError::BadToken(e.to_string()))
 }
@@ -98,9 +88,9 @@ enum Link {
 
 /// Gets a single-use WebSocket ticket for an existing session.
 pub async fn fetch_ws_ticket(http: &reqwest::Client, http_base: &str, session_token: &str) -> Result<String, BotError> {
-    let body: serde_json::Value =
-        post_with_session(http, &format!("{http_base}/api/v1/world/ws-ticket"), session_token).await?;
-    Ok(body["ticket"].as_str().unwrap_or_default().to_string())
+    let body: api::WsTicketBody =
+        post_with_session(http, &format!("{http_base}{}", api::paths::WS_TICKET), session_token).await?;
+    Ok(body.ticket)
 }
 
 /// POSTs to `url` with the session as bearer token and reads the JSON answer.
@@ -188,7 +178,7 @@ impl Bot {
     /// Connects over WebSocket, as the browser client does: `http_base` is the server's HTTP
     /// base URL, `ticket` a single-use ticket from `POST /api/v1/world/ws-ticket`.
     pub fn connect_ws(http_base: &str, ticket: &str) -> Result<Bot, BotError> {
-        let url = format!("{}/api/v1/world/ws?ticket={ticket}", http_base.replacen("http", "ws", 1));
+        let url = format!("{}{}?ticket={ticket}", http_base.replacen("http", "ws", 1), api::paths::WORLD_WS);
         let (mut ws, _) =
             tungstenite::connect(url.as_str()).map_err(|e| BotError::Netcode(format!("WebSocket: {e}")))?;
         if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {

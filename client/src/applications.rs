@@ -13,6 +13,7 @@ use crate::net::{ConnState, ServerConfig, SessionToken};
 use crate::world::ActiveConsultation;
 use bevy::prelude::*;
 use fluent_bundle::FluentValue;
+use madoguchi_shared::api;
 use madoguchi_shared::layout::Names;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -188,10 +189,10 @@ fn fetch(
     let base = config.http_base.clone();
     let need_catalog = apps.procedures.is_empty();
     crate::platform::spawn(async move {
-        let list = get::<Vec<Application>>(format!("{base}/api/v1/applications"), Some(&token)).await;
+        let list = get::<Vec<Application>>(format!("{base}{}", api::paths::APPLICATIONS), Some(&token)).await;
         let result = match list {
             Ok(list) if need_catalog => {
-                get::<Vec<Procedure>>(format!("{base}/api/v1/procedures"), None).await.map(|p| (list, Some(p)))
+                get::<Vec<Procedure>>(format!("{base}{}", api::paths::PROCEDURES), None).await.map(|p| (list, Some(p)))
             }
             Ok(list) => Ok((list, None)),
             Err(e) => Err(e),

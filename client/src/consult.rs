@@ -24,20 +24,15 @@ struct Asked {
     shown: bool,
 }
 
-#[derive(serde::Deserialize)]
-struct PageLink {
-    url: String,
-}
-
 async fn ask(http_base: String, token: String) -> Result<String, String> {
     let r = reqwest::Client::new()
-        .post(format!("{http_base}/api/v1/consultations/page-link"))
+        .post(format!("{http_base}{}", madoguchi_shared::api::paths::PAGE_LINK))
         .bearer_auth(token)
         .send()
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|e| format!("consultation link: {e}"))?;
-    let link: PageLink = r.json().await.map_err(|e| format!("consultation link: {e}"))?;
+    let link: madoguchi_shared::api::PageLink = r.json().await.map_err(|e| format!("consultation link: {e}"))?;
     Ok(format!("{http_base}{}", link.url))
 }
 

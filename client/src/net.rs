@@ -7,11 +7,11 @@
 
 use crate::link::{Grant, LinkState, Transport};
 use bevy::prelude::*;
+use madoguchi_shared::api;
 use madoguchi_shared::protocol::{
     Channel, ClientMessage, Look, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
 };
 use renet::RenetClient;
-use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -133,22 +133,6 @@ pub struct FromServer(pub ServerMessage);
 #[derive(Message, Debug, Clone)]
 pub struct ToServer(pub ClientMessage);
 
-#[derive(Deserialize)]
-struct GuestBody {
-    session_token: String,
-}
-
-#[derive(Deserialize)]
-struct TokenBody {
-    connect_token: String,
-}
-
-#[derive(Deserialize)]
-struct WsTicketBody {
-    ticket: String,
-    path: String,
-}
-
 /// Gets a grant to enter the world for our session, or starts a guest session first if we have
 /// none. A session the server no longer knows is [`GrantError::SessionEnded`], never silently
 /// replaced by a new one.
@@ -164,10 +148,10 @@ pub async fn request_grant(
     let token = match &session {
         Some(t) => t.clone(),
         None => {
-            let body: GuestBody = http
-                .post(format!("{http_base}/api/v1/sessions/guest"))
+            let body: api::SessionBody = http
+                .post(format!("{http_base}{}", api::paths::GUEST_SESSION))
                 .timeout(HTTP_TIMEOUT)
-                .json(&serde_json::json!({ "display_name": name, "locale": locale }))
+                .json(&api::GuestRequest { display_name: Some(name), locale: Some(locale) })
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
@@ -178,9 +162,9 @@ pub async fn request_grant(
             body.session_token
         }
     };
-    let path = if websocket { "ws-ticket" } else { "connect-token" };
+    let path = if websocket { api::paths::WS_TICKET } else { api::paths::CONNECT_TOKEN };
     let resp = http
-        .post(format!("{http_base}/api/v1/world/{path}"))
+        .post(format!("{http_base}{path}"))
         .timeout(HTTP_TIMEOUT)
         .bearer_auth(&token)
         .send()
@@ -192,12 +176,12 @@ pub async fn request_grant(
     }
     let resp = resp.error_for_status().map_err(|e| err("ticket", e))?;
     let grant = if websocket {
-        let b: WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
+        let b: api::WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
         let ws_base = http_base.replacen("http", "ws", 1);
         Grant::WebSocket { url: format!("{ws_base}{}?ticket={}", b.path, b.ticket) }
     } else {
         use base64::Engine;
-        let b: TokenBody = resp.json().await.map_err(|e| err("token", e))?;
+        let b: api::ConnectTokenBody = resp.json().await.map_err(|e| err("token", e))?;
         let token = base64::engine::general_purpose::STANDARD
             .decode(b.connect_token)
             .map_err(|e| GrantError::Failed(format!("token: {e}")))?;

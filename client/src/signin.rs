@@ -18,6 +18,7 @@ use crate::i18n::I18n;
 use crate::net::{ConnState, JoinRequest, Link, ServerConfig, SessionToken, SignInUnderWay};
 use base64::Engine;
 use bevy::prelude::*;
+use madoguchi_shared::api;
 use madoguchi_shared::i18n::{Catalog, Lang};
 use sha2::Digest;
 use std::io::{Read, Write};
@@ -35,6 +36,11 @@ const MAX_REQUEST: usize = 8 * 1024;
 pub struct SignedIn {
     pub token: String,
     pub display_name: String,
+}
+
+/// A body as JSON, to post.
+fn json<T: serde::Serialize>(body: &T) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(body)?)
 }
 
 fn s256(verifier: &str) -> String {
@@ -70,13 +76,15 @@ pub fn desktop(
             Ok::<_, anyhow::Error>(body)
         })
     };
-    let begin = post(
-        format!("/api/v1/signin/{provider}"),
-        serde_json::json!({"lang": lang.code(), "back": "loopback", "port": port, "challenge": s256(&verifier)}),
-        None,
-    )?;
-    let url = begin["url"].as_str().ok_or_else(|| anyhow::anyhow!("no address to open: {begin}"))?;
-    open(&format!("{base}{url}"));
+    let start = api::StartBody {
+        lang: lang.code().into(),
+        back: "loopback".into(),
+        port: Some(port),
+        challenge: Some(s256(&verifier)),
+    };
+    let begin: api::StartAnswer =
+        serde_json::from_value(post(api::paths::signin_provider(provider), json(&start)?, None)?)?;
+    open(&format!("{base}{}", begin.url));
 
     let words = Catalog::new();
     let deadline = Instant::now() + WAIT;
@@ -92,19 +100,15 @@ pub fn desktop(
             Err(e) => return Err(e.into()),
         }
     };
-    let handoff = serde_json::json!({"code": code, "verifier": verifier});
-    let done = match post("/api/v1/sessions/handoff".into(), handoff.clone(), guest) {
+    let handoff = json(&api::HandoffBody { code, verifier: Some(verifier) })?;
+    let done = match post(api::paths::HANDOFF.into(), handoff.clone(), guest) {
         // The guest session had ended meanwhile (the office checks it before spending the
         // code): the sign-in holds without it.
-        Err(e) if guest.is_some() && e.to_string().contains("401") => {
-            post("/api/v1/sessions/handoff".into(), handoff, None)?
-        }
+        Err(e) if guest.is_some() && e.to_string().contains("401") => post(api::paths::HANDOFF.into(), handoff, None)?,
         r => r?,
     };
-    Ok(SignedIn {
-        token: done["token"].as_str().unwrap_or_default().to_string(),
-        display_name: done["display_name"].as_str().unwrap_or_default().to_string(),
-    })
+    let done: api::HandoffAnswer = serde_json::from_value(done)?;
+    Ok(SignedIn { token: done.token, display_name: done.display_name })
 }
 
 /// The name of the resident whose session the app kept (see
@@ -114,7 +118,7 @@ pub fn kept_resident(base: &str, token: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     rt.block_on(async {
         let r = reqwest::Client::new()
-            .get(format!("{base}/api/v1/sessions/me"))
+            .get(format!("{base}{}", api::paths::ME))
             .bearer_auth(token)
             .timeout(crate::net::HTTP_TIMEOUT)
             .send()
@@ -124,8 +128,8 @@ pub fn kept_resident(base: &str, token: &str) -> Option<String> {
             crate::platform::forget_session();
             return None;
         }
-        let me: serde_json::Value = r.error_for_status().ok()?.json().await.ok()?;
-        me["resident"]["display_name"].as_str().map(str::to_string)
+        let me: api::MeBody = r.error_for_status().ok()?.json().await.ok()?;
+        me.resident.map(|r| r.display_name)
     })
 }
 
@@ -206,17 +210,6 @@ struct SignInRow {
 #[derive(Component)]
 struct SignInNote;
 
-#[derive(serde::Deserialize)]
-struct ProviderBody {
-    id: String,
-    name: String,
-}
-
-#[derive(serde::Deserialize)]
-struct ProvidersBody {
-    providers: Vec<ProviderBody>,
-}
-
 /// Where a question's answer lands: the value, or `Err` for a failure.
 type AnswerSlot<T> = Arc<Mutex<Option<Result<T, ()>>>>;
 
@@ -275,11 +268,11 @@ fn fetch_providers(
         providers.0 = list;
     }
     let Some(slot) = asking.ask(tr.lang, time.elapsed()) else { return };
-    let url = format!("{}/api/v1/signin?lang={}", config.http_base, tr.lang.code());
+    let url = format!("{}{}?lang={}", config.http_base, api::paths::SIGNIN, tr.lang.code());
     crate::platform::spawn(async move {
         let got = async {
             let r = reqwest::Client::new().get(&url).timeout(crate::net::HTTP_TIMEOUT).send().await?;
-            r.error_for_status()?.json::<ProvidersBody>().await
+            r.error_for_status()?.json::<api::ProvidersAnswer>().await
         };
         let answer = match got.await {
             Ok(b) => Ok(b.providers.into_iter().map(|p| (p.id, p.name)).collect()),
@@ -452,15 +445,15 @@ fn check_level(
         status.level = None;
     }
     let Some(slot) = asking.ask(token.clone(), now) else { return };
-    let url = format!("{}/api/v1/sessions/me", config.http_base);
+    let url = format!("{}{}", config.http_base, api::paths::ME);
     crate::platform::spawn(async move {
         let got = async {
             let r =
                 reqwest::Client::new().get(&url).bearer_auth(&token).timeout(crate::net::HTTP_TIMEOUT).send().await?;
-            r.error_for_status()?.json::<serde_json::Value>().await
+            r.error_for_status()?.json::<api::MeBody>().await
         };
         let answer = match got.await {
-            Ok(me) => Ok(me["resident"]["identity_level"].as_str().unwrap_or("staff").to_string()),
+            Ok(me) => Ok(me.resident.map_or_else(|| "staff".to_string(), |r| r.identity_level)),
             Err(e) => {
                 warn!("who am I: {e}");
                 Err(())

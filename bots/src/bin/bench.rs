@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use madoguchi_bots::server_process::ServerProcess;
 use madoguchi_bots::{Bot, fetch_credentials};
+use madoguchi_shared::api::{self, paths};
 use madoguchi_shared::quant::Point;
 use rand::Rng;
 use std::time::{Duration, Instant};
@@ -551,15 +552,15 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
     let (mut latencies, drafts) = rt.block_on(async {
         let mut tokens = Vec::new();
         for i in 0..concurrency {
-            let v: serde_json::Value = http
-                .post(format!("{base}/api/v1/sessions/guest"))
-                .json(&serde_json::json!({"display_name": format!("bench {i}")}))
+            let v: api::SessionBody = http
+                .post(format!("{base}{}", paths::GUEST_SESSION))
+                .json(&api::GuestRequest { display_name: Some(format!("bench {i}")), locale: None })
                 .send()
                 .await?
                 .error_for_status()?
                 .json()
                 .await?;
-            tokens.push(v["session_token"].as_str().unwrap_or_default().to_string());
+            tokens.push(v.session_token);
         }
         let end = Instant::now() + Duration::from_secs(seconds);
         let mut set = tokio::task::JoinSet::new();
@@ -571,9 +572,13 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
                 let mut drafts = 0usize;
                 while Instant::now() < end {
                     let created: serde_json::Value = http
-                        .post(format!("{base}/api/v1/applications"))
+                        .post(format!("{base}{}", paths::APPLICATIONS))
                         .bearer_auth(&token)
-                        .json(&serde_json::json!({"procedure_id": "moving_in", "form_data": moving_in_form()}))
+                        .json(&api::CreateRequest {
+                            procedure_id: "moving_in".into(),
+                            form_data: moving_in_form(),
+                            resident_id: None,
+                        })
                         .send()
                         .await?
                         .error_for_status()?
@@ -585,7 +590,7 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
                     drafts += 1;
                     let reference = created["reference"].as_str().unwrap_or_default().to_string();
                     let t = Instant::now();
-                    http.post(format!("{base}/api/v1/applications/{reference}/submit"))
+                    http.post(format!("{base}{}", paths::application_submit(&reference)))
                         .bearer_auth(&token)
                         .send()
                         .await?
@@ -736,20 +741,20 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
         )
         .map_err(anyhow::Error::msg)?;
         let token = rt.block_on(async {
-            let v: serde_json::Value = http
-                .post(format!("{base}/api/v1/staff/login"))
-                .json(&serde_json::json!({"login": login, "password": password}))
+            let v: api::SessionBody = http
+                .post(format!("{base}{}", paths::STAFF_LOGIN))
+                .json(&api::LoginRequest { login: login.to_string(), password: password.to_string() })
                 .send()
                 .await?
                 .error_for_status()?
                 .json()
                 .await?;
-            http.post(format!("{base}/api/v1/staff/desks/{counter}/take"))
-                .bearer_auth(v["session_token"].as_str().unwrap_or_default())
+            http.post(format!("{base}{}", paths::staff_desk_take(counter)))
+                .bearer_auth(&v.session_token)
                 .send()
                 .await?
                 .error_for_status()?;
-            anyhow::Ok(v["session_token"].as_str().unwrap_or_default().to_string())
+            anyhow::Ok(v.session_token)
         })?;
         clerk_tokens.push(token);
     }
@@ -800,9 +805,9 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                 let failed_takes = failed_takes.clone();
                 tokio::spawn(async move {
                     let r = http
-                        .post(format!("{base}/api/v1/tickets"))
+                        .post(format!("{base}{}", paths::TICKETS))
                         .bearer_auth(&token)
-                        .json(&serde_json::json!({ "department": dept }))
+                        .json(&api::TakeRequest { department: dept })
                         .send()
                         .await;
                     failed(&failed_takes, r);
@@ -823,7 +828,7 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                 let (http, base, token) = (http.clone(), base.clone(), sessions[i].clone());
                 let failed_arrivals = failed_arrivals.clone();
                 tokio::spawn(async move {
-                    let r = http.post(format!("{base}/api/v1/tickets/{id}/arrived")).bearer_auth(&token).send().await;
+                    let r = http.post(format!("{base}{}", paths::ticket_arrived(id))).bearer_auth(&token).send().await;
                     failed(&failed_arrivals, r);
                 });
             }
@@ -839,7 +844,8 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
             let mut no_shows = 0u64;
             while Instant::now() < end {
                 let t = Instant::now();
-                let v = json_of(http.post(format!("{base}/api/v1/staff/desk/call-next")).bearer_auth(&token)).await?;
+                let v =
+                    json_of(http.post(format!("{base}{}", paths::STAFF_DESK_CALL_NEXT)).bearer_auth(&token)).await?;
                 match v["called"]["id"].as_i64() {
                     Some(id) => {
                         call_lat.push(t.elapsed());
@@ -849,7 +855,7 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                         let mut arrived = false;
                         while !arrived && Instant::now() < give_up && Instant::now() < end {
                             let desks =
-                                json_of(http.get(format!("{base}/api/v1/staff/desks")).bearer_auth(&token)).await?;
+                                json_of(http.get(format!("{base}{}", paths::STAFF_DESKS)).bearer_auth(&token)).await?;
                             arrived = desks.as_array().into_iter().flatten().any(|d| {
                                 d["counter"] == counter && d["ticket"]["id"] == id && d["ticket"]["status"] == "serving"
                             });
@@ -859,14 +865,13 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
                         }
                         // Arrived: done. Not after 5 s: a no-show. The window closed first: leave it.
                         let action = if arrived {
-                            "done"
+                            paths::STAFF_DESK_DONE
                         } else if Instant::now() >= give_up {
-                            "no-show"
+                            paths::STAFF_DESK_NO_SHOW
                         } else {
                             continue;
                         };
-                        let r =
-                            http.post(format!("{base}/api/v1/staff/desk/{action}")).bearer_auth(&token).send().await?;
+                        let r = http.post(format!("{base}{action}")).bearer_auth(&token).send().await?;
                         // A resident arriving just as the clerk gives up: the no-show finds no
                         // called ticket (404), which is no error of the server's.
                         if !r.status().is_success() {

@@ -16,6 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use madoguchi_shared::api::PageLink;
+use madoguchi_shared::api::paths;
 use madoguchi_shared::consult::{ConsultView, LinkedApplication, MAX_SIGNAL_BYTES, ServerSignal};
 use serde::Deserialize;
 use std::time::Duration;
@@ -26,17 +28,17 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
-        .route("/api/v1/staff/consultations", post(start))
+        .route(paths::STAFF_CONSULTATIONS, post(start))
         .route("/api/v1/staff/consultations/{id}", get(staff_view))
         .route("/api/v1/staff/consultations/{id}/end", post(end))
         .route("/api/v1/staff/consultations/{id}/applications", post(add_application))
         .route("/api/v1/staff/consultations/{id}/invites", post(invite))
         .route("/api/v1/staff/consultations/{id}/fault", post(fault))
         .route("/api/v1/consultations/current", get(current))
-        .route("/api/v1/consultations/{id}/join", post(join))
+        .route(paths::CONSULTATION_JOIN, post(join))
         .route("/api/v1/consultations/join-by-code", post(join_by_code))
-        .route("/api/v1/consultations/page-link", post(page_link))
-        .route("/api/v1/consultations/signal", get(signal_socket))
+        .route(paths::PAGE_LINK, post(page_link))
+        .route(paths::CONSULTATION_SIGNAL, get(signal_socket))
 }
 
 impl From<ConsultError> for ApiError {
@@ -203,14 +205,6 @@ pub async fn join(
         },
     };
     Ok(Json(s.consults.grant(id, &joiner, Some(SessionKey::of(&token))).await?))
-}
-
-/// A one-time link to the consultation page.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct PageLink {
-    /// Open it (relative to the office) within `expires_in_s`; it works once.
-    pub url: String,
-    pub expires_in_s: u64,
 }
 
 /// A one-time link that opens the resident's running consultation in a browser with this session

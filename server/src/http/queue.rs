@@ -13,24 +13,26 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use madoguchi_shared::api::TakeRequest;
+use madoguchi_shared::api::paths;
 use serde::{Deserialize, Serialize};
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
         .route("/api/v1/queues", get(departments))
-        .route("/api/v1/tickets", get(my_tickets).post(take_ticket))
+        .route(paths::TICKETS, get(my_tickets).post(take_ticket))
         .route("/api/v1/tickets/{id}/cancel", post(cancel_ticket))
         .route("/api/v1/tickets/{id}/arrived", post(arrived))
-        .route("/api/v1/staff/desks", get(desks))
+        .route(paths::STAFF_DESKS, get(desks))
         .route("/api/v1/staff/queue", get(staff_queue))
         .route("/api/v1/staff/overview", get(overview))
-        .route("/api/v1/staff/desks/{counter}/take", post(take_desk))
-        .route("/api/v1/staff/desk/leave", post(leave_desk))
+        .route(paths::STAFF_DESK_TAKE, post(take_desk))
+        .route(paths::STAFF_DESK_LEAVE, post(leave_desk))
         .route("/api/v1/staff/desk/heartbeat", post(heartbeat))
-        .route("/api/v1/staff/desk/call-next", post(call_next))
+        .route(paths::STAFF_DESK_CALL_NEXT, post(call_next))
         .route("/api/v1/staff/desk/recall", post(recall))
-        .route("/api/v1/staff/desk/no-show", post(no_show))
-        .route("/api/v1/staff/desk/done", post(done))
+        .route(paths::STAFF_DESK_NO_SHOW, post(no_show))
+        .route(paths::STAFF_DESK_DONE, post(done))
         .route("/api/v1/staff/tickets/{id}/transfer", post(transfer))
         .route("/api/v1/staff/tickets/{id}/events", get(ticket_events))
 }
@@ -72,13 +74,6 @@ pub async fn my_tickets(
     ResidentAuth(r): ResidentAuth,
 ) -> Result<Json<Vec<TicketBody>>, ApiError> {
     Ok(Json(s.queues.mine(&r.id).await?.iter().map(TicketBody::from).collect()))
-}
-
-/// A ticket request.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct TakeRequest {
-    /// Department id, e.g. `resident_registration`.
-    pub department: String,
 }
 
 /// Takes a ticket. Outside opening hours: 409 `queue_closed`, with the next opening time.

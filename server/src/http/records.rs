@@ -15,16 +15,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use madoguchi_shared::api::CreateRequest;
+use madoguchi_shared::api::paths;
 use serde::Deserialize;
 use serde_json::Value;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
-        .route("/api/v1/procedures", get(list_procedures))
+        .route(paths::PROCEDURES, get(list_procedures))
         .route("/api/v1/procedures/{id}/check", post(check_form))
-        .route("/api/v1/applications", get(resident_list).post(resident_create))
+        .route(paths::APPLICATIONS, get(resident_list).post(resident_create))
         .route("/api/v1/applications/{reference}", get(resident_read).patch(resident_edit))
-        .route("/api/v1/applications/{reference}/submit", post(resident_submit))
+        .route(paths::APPLICATION_SUBMIT, post(resident_submit))
         .route("/api/v1/applications/{reference}/withdraw", post(resident_withdraw))
         .route("/api/v1/staff/applications", get(staff_search).post(staff_create))
         .route("/api/v1/staff/applications/{reference}", get(staff_read).patch(staff_edit))
@@ -94,23 +96,6 @@ pub async fn check_form(
     }
     let errors = s.catalog.validate(&id, &req.form_data, req.complete).err().unwrap_or_default();
     Ok(Json(CheckResult { errors }))
-}
-
-/// A new application.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateRequest {
-    pub procedure_id: String,
-    /// Field values; a draft may leave required fields empty.
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    pub form_data: Value,
-    /// Staff only: the resident it is for.
-    #[serde(default)]
-    pub resident_id: Option<String>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
 }
 
 /// New form data.

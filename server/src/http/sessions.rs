@@ -4,64 +4,25 @@ use super::error::{ApiError, body};
 use super::extract::Auth;
 use super::extract::ClientAddr;
 use super::state::HttpState;
-use crate::identity::sessions::{self, Principal, Resident, SessionKey};
-use crate::identity::staff::{self, StaffAccount};
+use crate::identity::sessions::{self, Principal, SessionKey};
+use crate::identity::staff;
 use crate::ratelimit::address_key;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use madoguchi_shared::api::paths;
+use madoguchi_shared::api::{GuestRequest, LoginRequest, MeBody, SessionBody};
 use madoguchi_shared::limits::{LOCALE_MAX_BYTES, NAME_MAX_CHARS};
 use madoguchi_shared::text::clean_text;
-use serde::{Deserialize, Serialize};
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
-        .route("/api/v1/sessions/guest", post(create_guest_session))
-        .route("/api/v1/sessions/me", get(me))
-        .route("/api/v1/sessions/logout", post(logout))
-        .route("/api/v1/staff/login", post(staff_login))
-}
-
-/// Who a guest says they are.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct GuestRequest {
-    /// Shown to clerks and other visitors; 1-32 characters, not only spaces.
-    #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
-    )]
-    pub display_name: Option<String>,
-    /// `ja`, `ja-Hira` (やさしい日本語), `en`, …
-    #[serde(default)]
-    #[schema(pattern = "^[A-Za-z0-9-]{2,16}$")]
-    pub locale: Option<String>,
-}
-
-/// A new session.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SessionBody {
-    /// Keep it secret; send it as `Authorization: Bearer <token>`.
-    pub session_token: String,
-    pub idle_expiry_s: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resident: Option<Resident>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub staff: Option<StaffAccount>,
-}
-
-/// Whoever holds the session.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MeBody {
-    /// `resident` or `staff`.
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resident: Option<Resident>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub staff: Option<StaffAccount>,
+        .route(paths::GUEST_SESSION, post(create_guest_session))
+        .route(paths::ME, get(me))
+        .route(paths::LOGOUT, post(logout))
+        .route(paths::STAFF_LOGIN, post(staff_login))
 }
 
 /// Starts a guest session (no account, no identity yet).
@@ -113,8 +74,8 @@ pub async fn create_guest_session(
     responses((status = 200, body = MeBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn me(Auth(principal, _): Auth) -> Json<MeBody> {
     Json(match principal {
-        Principal::Resident(r) => MeBody { kind: "resident", resident: Some(r), staff: None },
-        Principal::Staff(st) => MeBody { kind: "staff", resident: None, staff: Some(st) },
+        Principal::Resident(r) => MeBody { kind: "resident".into(), resident: Some(r), staff: None },
+        Principal::Staff(st) => MeBody { kind: "staff".into(), resident: None, staff: Some(st) },
     })
 }
 
@@ -138,13 +99,6 @@ pub(super) async fn end_session(s: &HttpState, token: &str, staff: Option<i64>) 
     s.session_ends.publish(vec![SessionKey::of(token)], staff, sessions::EndReason::LoggedOut);
     s.queues.cancel_orphaned(sessions::idle_expiry_ms()).await?;
     Ok(())
-}
-
-/// Staff credentials.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct LoginRequest {
-    pub login: String,
-    pub password: String,
 }
 
 /// Staff login. Five wrong passwords from one network lock the login from that network for 15

@@ -28,7 +28,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use madoguchi_shared::api::paths;
+use madoguchi_shared::api::{HandoffAnswer, HandoffBody, Provider, ProvidersAnswer, StartAnswer, StartBody};
+use serde::Deserialize;
 
 /// The cookie that binds a sign-in to the browser that began it.
 const STATE_COOKIE: &str = "madoguchi_oidc";
@@ -37,9 +39,9 @@ pub fn router() -> Router<HttpState> {
     Router::new()
         .route("/auth/oidc/{provider}/start", get(start))
         .route("/auth/oidc/callback", get(callback))
-        .route("/api/v1/signin", get(providers))
-        .route("/api/v1/signin/{provider}", post(start_api))
-        .route("/api/v1/sessions/handoff", post(handoff))
+        .route(paths::SIGNIN, get(providers))
+        .route(paths::SIGNIN_PROVIDER, post(start_api))
+        .route(paths::HANDOFF, post(handoff))
 }
 
 /// Where a sign-in comes back to; `None` for a `loopback` without a usable port and challenge.
@@ -137,51 +139,6 @@ async fn start(
     }
 }
 
-/// Where a sign-in comes back to: the query of `GET /auth/oidc/{provider}/start` and the body of
-/// `POST /api/v1/signin/{provider}`.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-pub struct StartBody {
-    /// The language to come back in (`ja`, `en`, `zh-Hans`, …).
-    #[serde(default)]
-    lang: String,
-    /// Where to come back to: `play` (the 3D office's page), `consultation`, `text`, or
-    /// `loopback` (the desktop client: the answer is then the office's own start address, to
-    /// open in the system browser).
-    #[serde(default)]
-    back: String,
-    /// `loopback`: the app's port on 127.0.0.1 (1024 or above).
-    #[schema(value_type = Option<u16>, minimum = 1024, maximum = 65535)]
-    #[serde(default, deserialize_with = "integral_port")]
-    port: Option<u16>,
-    /// `loopback`: `BASE64URL(SHA-256(verifier))`; the handoff then wants the verifier.
-    challenge: Option<String>,
-}
-
-/// A port as a query string writes it (`40000`) or as JSON may write an integer: `40000`, or
-/// `40000.0` (JSON Schema's integers include numbers with a zero fraction).
-fn integral_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Port {
-        Number(serde_json::Number),
-        Text(String),
-    }
-    let whole = |v: f64| (v.fract() == 0.0 && (0.0..=65535.0).contains(&v)).then_some(v as u16);
-    let port = match Option::<Port>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Port::Number(n)) => n.as_f64().and_then(whole),
-        Some(Port::Text(t)) => t.trim().parse::<f64>().ok().and_then(whole),
-    };
-    port.map(Some).ok_or_else(|| serde::de::Error::custom("port: a whole number from 0 to 65535"))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct StartAnswer {
-    /// Where to send the browser: the provider's login (a relative address on this office for
-    /// `loopback`).
-    url: String,
-}
-
 /// Begins a sign-in with an OpenID Connect provider for the resident of this bearer token (a
 /// guest of the 3D office's page, whose tickets and drafts then come along), or for nobody yet
 /// without one. The answer's cookie binds the sign-in to this browser; send the browser to
@@ -246,23 +203,6 @@ pub async fn start_api(
     }
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct HandoffBody {
-    /// The code after `#signed-in=` in the page's address (or `?code=` at the desktop client's
-    /// loopback address).
-    code: String,
-    /// The desktop client's PKCE verifier, for a code bound to its challenge.
-    verifier: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct HandoffAnswer {
-    /// The session the sign-in opened: a bearer token.
-    token: String,
-    /// The resident's name, for the avatar.
-    display_name: String,
-}
-
 /// Trades a sign-in's one-time code for its session (the 3D office's page and the desktop
 /// client, after signing in): valid once, for a minute. With a guest's session as the bearer
 /// token (the desktop client's guest, whose sign-in began for nobody), what the guest did moves
@@ -324,21 +264,6 @@ pub struct ProvidersQuery {
     /// The language of the providers' names (`ja`, `en`, `zh-Hans`, …; Japanese without it).
     #[serde(default)]
     lang: String,
-}
-
-/// A way to sign in.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Provider {
-    /// For `POST /api/v1/signin/{provider}`.
-    id: String,
-    /// The provider's name in the language asked for.
-    name: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ProvidersAnswer {
-    /// Empty when the office offers no sign-in (every resident is a guest).
-    providers: Vec<Provider>,
 }
 
 /// The OpenID Connect providers residents may sign in with (the desktop client's join screen

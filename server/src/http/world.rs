@@ -16,13 +16,15 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use madoguchi_shared::PROTOCOL_VERSION;
-use serde::{Deserialize, Serialize};
+use madoguchi_shared::api::paths;
+use madoguchi_shared::api::{ConnectTokenBody, WsTicketBody};
+use serde::Deserialize;
 
 pub(super) fn router() -> Router<HttpState> {
     Router::new()
-        .route("/api/v1/world/connect-token", post(connect_token))
-        .route("/api/v1/world/ws-ticket", post(ws_ticket))
-        .route("/api/v1/world/ws", get(ws_connect))
+        .route(paths::CONNECT_TOKEN, post(connect_token))
+        .route(paths::WS_TICKET, post(ws_ticket))
+        .route(paths::WORLD_WS, get(ws_connect))
 }
 
 fn world_principal(principal: Principal) -> (WorldPrincipal, String) {
@@ -37,17 +39,6 @@ fn world_principal(principal: Principal) -> (WorldPrincipal, String) {
         WorldPrincipal::Staff { id, .. } => format!("s:{id}"),
     };
     (who, key)
-}
-
-/// A ticket for the world over WebSocket (browsers).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct WsTicketBody {
-    /// Single use; pass it as `?ticket=` to the WebSocket path.
-    pub ticket: String,
-    /// The WebSocket path on this server: `/api/v1/world/ws`.
-    pub path: String,
-    pub expires_in_s: u64,
-    pub protocol: u16,
 }
 
 /// Issues a single-use ticket for entering the world over WebSocket (the browser transport).
@@ -93,18 +84,6 @@ async fn ws_connect(
         .into_response();
     };
     s.ws.accept(ws, entrant, client)
-}
-
-/// A netcode connect token: short-lived, single-use, tied to the session that asked for it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ConnectTokenBody {
-    /// The netcode connect token, standard base64.
-    pub connect_token: String,
-    pub client_id: u64,
-    /// Where to send it (UDP).
-    pub server_addr: String,
-    pub expires_in_s: u64,
-    pub protocol: u16,
 }
 
 /// Issues a connect token for the world.

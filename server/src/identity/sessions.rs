@@ -10,7 +10,7 @@ use super::staff::{self, StaffAccount};
 use crate::db::{Db, now_ms};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
+pub use madoguchi_shared::api::Resident;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::sync::Arc;
@@ -207,19 +207,6 @@ pub async fn keys_of_staff(
 pub const ABSOLUTE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Staff sessions last a working day at most.
 pub const STAFF_ABSOLUTE_EXPIRY_MS: i64 = 10 * 60 * 60 * 1000;
-
-/// A resident as known to the office.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Resident {
-    pub id: String,
-    pub display_name: String,
-    pub locale: String,
-    /// `guest`, or `verified` once an OpenID Connect provider vouched for them (see `oidc`).
-    pub identity_level: String,
-    /// The name the provider vouched for, if they signed in with one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified_name: Option<String>,
-}
 
 /// Who holds a session.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@
 use crate::db::{Db, now_ms};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use serde::Serialize;
+pub use madoguchi_shared::api::{StaffAccount, StaffRole as Role};
 use sqlx::Row;
 
 /// Failed attempts from one network that lock a login from that network.
@@ -65,66 +65,6 @@ async fn argon2_work<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) 
     let _inside = HASH_GATE.admit.try_acquire().map_err(|_| StaffError::Busy)?;
     let _computing = HASH_GATE.work.acquire().await.map_err(|_| StaffError::Busy)?;
     tokio::task::spawn_blocking(f).await.map_err(|_| StaffError::Hash)
-}
-
-/// What a staff member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Staffs a counter, works on their department's applications.
-    Clerk,
-    /// A clerk who also watches queues and moves staff.
-    Supervisor,
-    /// Configures the office.
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "clerk" => Some(Role::Clerk),
-            "supervisor" => Some(Role::Supervisor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Clerk => "clerk",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-/// A staff member, without secrets.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct StaffAccount {
-    #[serde(skip)]
-    pub id: i64,
-    pub login: String,
-    pub display_name: String,
-    pub department_id: String,
-    pub roles: Vec<Role>,
-    /// Disabled accounts cannot log in and have no sessions; they stay, since records name them.
-    pub disabled: bool,
-}
-
-impl StaffAccount {
-    /// Works a desk and its department's records: a clerk, or a supervisor (a clerk who also
-    /// oversees). An admin who is neither does not.
-    pub fn works_counter(&self) -> bool {
-        self.roles.iter().any(|r| matches!(r, Role::Clerk | Role::Supervisor))
-    }
-
-    pub fn is_supervisor(&self) -> bool {
-        self.roles.contains(&Role::Supervisor)
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.roles.contains(&Role::Admin)
-    }
 }
 
 /// Why a staff operation failed.
