@@ -16,8 +16,9 @@
 
 use super::error::{ApiError, body};
 use super::extract::ClientAddr;
+use super::pages::see_other;
 use super::state::HttpState;
-use super::text::{see_other, session_cookie};
+use super::text::session_cookie;
 use crate::identity::oidc::{Back, OidcError};
 use crate::identity::sessions;
 use crate::identity::sessions::Principal;
@@ -79,17 +80,6 @@ fn callback_url(s: &HttpState, headers: &HeaderMap) -> Option<String> {
 fn state_cookie(value: &str, max_age: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{STATE_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
-}
-
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// Why a sign-in could not begin: a text-mode notice code.
@@ -296,9 +286,12 @@ async fn callback(State(s): State<HttpState>, Query(q): Query<CallbackQuery>, he
     let clear = state_cookie("", 0, s.secure_cookies);
     let fail = |notice: &str, lang: &str| see_other(&text_back(lang, notice), Some(clear.clone()));
     // Before the sign-in under way is known, a refusal speaks the browser's language.
-    let browser_lang = super::text::pick_lang(None, &headers).code();
+    let browser_lang = super::pages::pick_lang(None, &headers).code();
     // Only the browser that began this sign-in may finish it.
-    if q.state.is_empty() || q.state.len() > 128 || cookie_value(&headers, STATE_COOKIE).as_deref() != Some(&q.state) {
+    if q.state.is_empty()
+        || q.state.len() > 128
+        || super::cookies::cookie(&headers, STATE_COOKIE).as_deref() != Some(&q.state)
+    {
         return fail("signin_state", browser_lang);
     }
     if let Some(e) = &q.error {

@@ -11,6 +11,8 @@
 //! come from the office's Fluent catalog (`assets/i18n/*.ftl`, the `text-` messages).
 
 use super::extract::ClientAddr;
+use super::live;
+use super::pages::{LangLink, Tr, html, lang_links, pick_lang, render, same_origin, see_other};
 use super::state::HttpState;
 use crate::db::now_ms;
 use crate::events::OfficeEvent;
@@ -21,15 +23,13 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use madoguchi_shared::hours::LocalTime;
-use madoguchi_shared::i18n::{Arg, Catalog, Lang};
+use madoguchi_shared::i18n::Lang;
 use madoguchi_shared::protocol::{TicketInfo, TicketStatus};
 use madoguchi_shared::text::clean_text;
 use serde::Deserialize;
-use std::convert::Infallible;
 use std::time::Duration;
 
 const COOKIE: &str = "madoguchi_session";
@@ -47,126 +47,20 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/text/live.js", get(live_js))
 }
 
-/// A resident page's language: `?lang=` if it names one of the office's, else the browser's
-/// `Accept-Language`, else Japanese.
-pub(super) fn pick_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
-    q.and_then(Lang::from_tag)
-        .or_else(|| {
-            let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())?;
-            Lang::from_accept_language(accept)
-        })
-        .unwrap_or(Lang::Ja)
-}
-
-/// A staff page's language: the console is in Japanese and English (やさしい日本語 gives
-/// Japanese; the other residents' languages English).
-pub(super) fn pick_staff_lang(q: Option<&str>, headers: &HeaderMap) -> Lang {
-    match pick_lang(q, headers) {
-        Lang::Ja | Lang::JaEasy => Lang::Ja,
-        _ => Lang::En,
-    }
-}
-
-/// A link to the same page in another language.
-pub(super) struct LangLink {
-    pub href: String,
-    /// The language's BCP 47 tag, for `lang` and `hreflang`.
-    pub tag: &'static str,
-    pub name: &'static str,
-}
-
-/// Links to the page in every language but `l`; `href` makes a page address from a language's
-/// code.
-pub(super) fn lang_links(l: Lang, href: impl Fn(&str) -> String) -> Vec<LangLink> {
-    Lang::ALL
-        .into_iter()
-        .filter(|o| *o != l)
-        .map(|o| LangLink { href: href(o.code()), tag: o.html_lang(), name: o.endonym() })
-        .collect()
-}
-
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == COOKIE && !v.is_empty() && v.len() <= 128).then(|| v.to_string())
-    })
-}
-
-use super::cookies::csrf_for;
+use super::cookies::{cookie, csrf_for};
 
 pub(super) async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, String)> {
-    let token = cookie_token(headers)?;
+    let token = cookie(headers, COOKIE)?;
     match sessions::resume(&s.db, &token).await.ok()?? {
         Principal::Resident(r) => Some((r, token)),
         Principal::Staff(_) => None,
     }
 }
 
-/// A rendered page, or a plain error if the template failed (it cannot: its inputs are all
-/// strings and numbers, but the error is handled rather than unwrapped).
-pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(body) => html(status, body),
-        Err(e) => {
-            tracing::error!(error = %e, "text mode: template");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    r
-}
-
-pub(super) fn see_other(to: &str, cookie: Option<String>) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        r.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    r
-}
-
 pub(super) fn session_cookie(token: &str, secure: bool) -> String {
     let max_age = sessions::ABSOLUTE_EXPIRY_MS / 1000;
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
-}
-
-/// The words of one page: the office's Fluent catalog in the page's language. Templates call
-/// `tr.t("id")`; sentences with arguments are made here, with [`Tr::a`].
-pub struct Tr<'a> {
-    catalog: &'a Catalog,
-    lang: Lang,
-}
-
-impl Tr<'_> {
-    /// The words of `lang`.
-    pub(super) fn of(catalog: &Catalog, lang: Lang) -> Tr<'_> {
-        Tr { catalog, lang }
-    }
-
-    /// Message `id`.
-    pub fn t(&self, id: &str) -> String {
-        self.catalog.format(self.lang, id, &[])
-    }
-
-    /// Message `id` with arguments.
-    pub fn a(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
-        self.catalog.format(self.lang, id, args)
-    }
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -306,6 +200,104 @@ impl<'a> Ctx<'a> {
             tracing::error!(error = %e, "text mode: tickets template");
             String::new()
         })
+    }
+
+    /// The resident's own part of the page: who they are, their applications, their tickets.
+    async fn me(&self, r: &Resident, csrf: &str) -> Me {
+        let tickets = self.s.queues.mine(&r.id).await.unwrap_or_default();
+        let minutes = self.s.queues.no_show_after().as_secs().div_ceil(60);
+        let applications = crate::records::applications::list_for_resident(&self.s.db, &r.id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                let procedure = self.s.catalog.get(&a.procedure_id);
+                AppRow {
+                    name: procedure
+                        .map(|p| self.lang().name(&p.name).to_string())
+                        .unwrap_or_else(|| a.procedure_id.clone()),
+                    documents: procedure
+                        .filter(|_| !matches!(a.status.as_str(), "approved" | "rejected" | "withdrawn"))
+                        .map(|p| p.documents.iter().map(|d| self.lang().name(d).to_string()).collect())
+                        .unwrap_or_default(),
+                    status: self.tr.t(&format!("app-status-{}", a.status.as_str())),
+                    note: a.status_note,
+                    reference: a.reference,
+                }
+            })
+            .collect();
+        let level = match (r.identity_level.as_str(), r.verified_name.as_deref()) {
+            ("verified", name) => {
+                self.tr.a("text-level-verified", &[("name", name.unwrap_or(&r.display_name).to_string().into())])
+            }
+            _ => self.tr.t("text-level-guest"),
+        };
+        Me {
+            name: r.display_name.clone(),
+            verified: r.identity_level == "verified",
+            level,
+            applications,
+            tickets: self.tickets_html(&tickets, csrf),
+            reload_hint: tickets
+                .iter()
+                .any(|t| t.status.is_active())
+                .then(|| self.tr.a("text-reload-hint", &[("minutes", minutes.to_string().into())])),
+        }
+    }
+
+    /// Each department: open or when it opens, its hours, how many wait.
+    fn department_rows(&self, depts: &[crate::queue::DepartmentQueue]) -> Vec<DeptRow> {
+        let office = self.s.queues.office();
+        depts
+            .iter()
+            .map(|d| {
+                let state = if d.open {
+                    self.tr.a("text-dept-open", &[("desks", d.open_desks.into())])
+                } else {
+                    let next = office
+                        .hours_of(&d.id)
+                        .and_then(|h| h.next_opening(now_ms(), office.utc_offset_min))
+                        .map(|ms| when(&self.tr, ms, office.utc_offset_min));
+                    match next {
+                        Some(n) => self.tr.a("text-dept-closed-until", &[("when", n.into())]),
+                        None => self.tr.t("text-dept-closed"),
+                    }
+                };
+                DeptRow {
+                    id: d.id.clone(),
+                    name: office
+                        .department(&d.id)
+                        .map(|x| self.lang().name(&x.name).into_owned())
+                        .unwrap_or_else(|| d.id.clone()),
+                    state,
+                    waiting: self.tr.a("text-waiting-count", &[("count", d.waiting.to_string().into())]),
+                    hours: office.hours_of(&d.id).map(|h| describe_hours(&self.tr, h)).unwrap_or_default(),
+                    open: d.open,
+                }
+            })
+            .collect()
+    }
+
+    /// The procedures, by department; those that need a verified identity say so to residents
+    /// who are not verified yet.
+    fn procedure_rows(&self, departments: &[DeptRow], verified: bool) -> Vec<ProcedureRow> {
+        self.s
+            .catalog
+            .all()
+            .map(|p| {
+                let needs = p.identity_level == crate::records::catalog::IdentityLevel::Verified;
+                ProcedureRow {
+                    name: self.lang().name(&p.name).to_string(),
+                    department: departments
+                        .iter()
+                        .find(|d: &&DeptRow| d.id == p.department)
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default(),
+                    sign_in_first: needs && !verified,
+                    verified_only: needs,
+                }
+            })
+            .collect()
     }
 }
 
@@ -483,92 +475,11 @@ async fn page(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<Pa
     let office = s.queues.office();
     let csrf = me.as_ref().map(|(_, t)| csrf_for(t));
     let me = match &me {
-        Some((r, _)) => {
-            let tickets = s.queues.mine(&r.id).await.unwrap_or_default();
-            let minutes = s.queues.no_show_after().as_secs().div_ceil(60);
-            let applications = crate::records::applications::list_for_resident(&s.db, &r.id)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| {
-                    let procedure = s.catalog.get(&a.procedure_id);
-                    AppRow {
-                        name: procedure.map(|p| l.name(&p.name).to_string()).unwrap_or_else(|| a.procedure_id.clone()),
-                        documents: procedure
-                            .filter(|_| !matches!(a.status.as_str(), "approved" | "rejected" | "withdrawn"))
-                            .map(|p| p.documents.iter().map(|d| l.name(d).to_string()).collect())
-                            .unwrap_or_default(),
-                        status: c.tr.t(&format!("app-status-{}", a.status.as_str())),
-                        note: a.status_note,
-                        reference: a.reference,
-                    }
-                })
-                .collect();
-            let level = match (r.identity_level.as_str(), r.verified_name.as_deref()) {
-                ("verified", name) => {
-                    c.tr.a("text-level-verified", &[("name", name.unwrap_or(&r.display_name).to_string().into())])
-                }
-                _ => c.tr.t("text-level-guest"),
-            };
-            Some(Me {
-                name: r.display_name.clone(),
-                verified: r.identity_level == "verified",
-                level,
-                applications,
-                tickets: c.tickets_html(&tickets, csrf.as_deref().unwrap_or_default()),
-                reload_hint: tickets
-                    .iter()
-                    .any(|t| t.status.is_active())
-                    .then(|| c.tr.a("text-reload-hint", &[("minutes", minutes.to_string().into())])),
-            })
-        }
+        Some((r, _)) => Some(c.me(r, csrf.as_deref().unwrap_or_default()).await),
         None => None,
     };
-    let departments: Vec<DeptRow> = depts
-        .iter()
-        .map(|d| {
-            let state = if d.open {
-                c.tr.a("text-dept-open", &[("desks", d.open_desks.into())])
-            } else {
-                let next = office
-                    .hours_of(&d.id)
-                    .and_then(|h| h.next_opening(now_ms(), office.utc_offset_min))
-                    .map(|ms| when(&c.tr, ms, office.utc_offset_min));
-                match next {
-                    Some(n) => c.tr.a("text-dept-closed-until", &[("when", n.into())]),
-                    None => c.tr.t("text-dept-closed"),
-                }
-            };
-            DeptRow {
-                id: d.id.clone(),
-                name: office.department(&d.id).map(|x| l.name(&x.name).into_owned()).unwrap_or_else(|| d.id.clone()),
-                state,
-                waiting: c.tr.a("text-waiting-count", &[("count", d.waiting.to_string().into())]),
-                hours: office.hours_of(&d.id).map(|h| describe_hours(&c.tr, h)).unwrap_or_default(),
-                open: d.open,
-            }
-        })
-        .collect();
-    // The procedures, by department; those that need a verified identity say so to residents
-    // who are not verified yet.
-    let verified = me.as_ref().is_some_and(|m| m.verified);
-    let procedures = s
-        .catalog
-        .all()
-        .map(|p| {
-            let needs = p.identity_level == crate::records::catalog::IdentityLevel::Verified;
-            ProcedureRow {
-                name: l.name(&p.name).to_string(),
-                department: departments
-                    .iter()
-                    .find(|d: &&DeptRow| d.id == p.department)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default(),
-                sign_in_first: needs && !verified,
-                verified_only: needs,
-            }
-        })
-        .collect();
+    let departments = c.department_rows(&depts);
+    let procedures = c.procedure_rows(&departments, me.as_ref().is_some_and(|m| m.verified));
     let page = TextPage {
         tr: Tr { catalog: &s.words, lang: l },
         lang: l.code(),
@@ -622,32 +533,6 @@ struct StartForm {
     name: String,
     #[serde(default)]
     lang: String,
-}
-
-/// Whether a form post (or a navigation that must not be started by another site) comes from
-/// this site: browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`, `Referer`);
-/// one from another site, or a sibling site, is refused; one the user started (`none`: typed,
-/// a bookmark, an app opening the browser) is not. The origin (`Origin`, or else `Referer`'s) is
-/// compared with the office's public origin (`--public-url`) when one is set — behind a proxy
-/// that rewrites `Host` — and otherwise with the request's `Host`.
-pub(super) fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
-    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    if let Some(site) = get("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
-    }
-    // `Referer` is a whole URL; its origin is the scheme and the authority.
-    let referer = get("referer").map(|r| match r.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or("")),
-        None => r.to_string(),
-    });
-    let origin = get("origin").map(str::to_string).or(referer);
-    match (origin.as_deref(), public_origin, get("host")) {
-        (Some(origin), Some(public), _) => origin.eq_ignore_ascii_case(public.trim_end_matches('/')),
-        (Some(origin), None, Some(host)) => origin.split_once("://").map(|(_, a)| a) == Some(host),
-        _ => true,
-    }
 }
 
 async fn start(
@@ -766,7 +651,7 @@ async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<Csr
     let Some(r) = authorised(&s, &headers, &f.csrf).await else {
         return see_other(&back(lang, "session", None), None);
     };
-    if let Some(token) = cookie_token(&headers) {
+    if let Some(token) = cookie(&headers, COOKIE) {
         let _ = super::sessions::end_session(&s, &token, None).await;
     }
     let gone = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
@@ -791,129 +676,36 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     let Some((r, token)) = resident(&s, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "no session").into_response();
     };
-    let Some(slot) = s.event_streams.take(sessions::SessionKey::of(&token)) else {
-        // Each open tab holds one; a client opening hundreds is refused, not served.
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "30")],
-            "too many open live updates for this session",
-        )
-            .into_response();
-    };
     let lang = pick_lang(q.lang.as_deref(), &headers);
     let csrf = csrf_for(&token);
-    let rx = s.events.subscribe();
-    struct Live {
-        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<OfficeEvent>>,
-        s: HttpState,
-        resident: String,
-        token: String,
-        csrf: String,
-        last: Option<String>,
-        touch: tokio::time::Interval,
-        ends: sessions::SessionListener,
-        done: bool,
-        _slot: crate::ratelimit::Slot<sessions::SessionKey>,
-    }
-    let mut touch = tokio::time::interval(Duration::from_secs(5 * 60));
-    touch.reset(); // the first touch is due in five minutes, not now
-    let ends = sessions::SessionListener::new(ends, sessions::SessionKey::of(&token));
-    let live =
-        Live { rx, s: s.clone(), resident: r.id, token, csrf, last: None, touch, ends, done: false, _slot: slot };
-    let stream = futures_util::stream::unfold(live, move |mut st| async move {
-        loop {
-            if st.done {
-                return None;
+    let (mine, resident_id) = (r.id.clone(), r.id);
+    let section = live::Section {
+        name: "tickets",
+        every: Duration::from_secs(5 * 60),
+        redraw_every: false,
+        wants: move |e: &OfficeEvent| matches!(e, OfficeEvent::Tickets { tickets, .. } if tickets.iter().any(|(owner, _)| *owner == mine)),
+        draw: move |s: HttpState| {
+            let (resident, csrf) = (resident_id.clone(), csrf.clone());
+            async move {
+                let tickets = s.queues.mine(&resident).await.unwrap_or_default();
+                Some(Ctx::new(&s, lang).tickets_html(&tickets, &csrf))
             }
-            if st.last.is_some() {
-                tokio::select! {
-                    why = st.ends.ended(&st.s.db) => {
-                        st.done = true;
-                        let ev = Event::default().event("ended").data(why.message());
-                        return Some((Ok::<_, Infallible>(ev), st));
-                    }
-                    msg = st.rx.recv() => match msg {
-                        Ok(event) => match &*event {
-                            OfficeEvent::Tickets { tickets, .. } if tickets.iter().any(|(owner, _)| *owner == st.resident) => {}
-                            _ => continue,
-                        },
-                        // Events were missed: the section is read again.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = st.touch.tick() => {
-                        // Resuming touches the session; a session that ended ends the stream.
-                        match sessions::resume(&st.s.db, &st.token).await {
-                            Ok(Some(_)) => continue,
-                            _ => return None,
-                        }
-                    }
-                }
-            }
-            let tickets = st.s.queues.mine(&st.resident).await.unwrap_or_default();
-            let body = Ctx::new(&st.s, lang).tickets_html(&tickets, &st.csrf);
-            if st.last.as_deref() == Some(body.as_str()) {
-                continue;
-            }
-            st.last = Some(body.clone());
-            let ev = Event::default().event("tickets").data(body);
-            return Some((Ok::<_, Infallible>(ev), st));
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+        },
+    };
+    live::stream(&s, &token, ends, section)
 }
 
 /// The progressive enhancement: replace the ticket section when the server says it changed.
-const LIVE_JS: &str = r#""use strict";
-(function () {
-  var box = document.getElementById("my-tickets");
-  var status = document.getElementById("live-status");
-  if (!box || !window.EventSource) return;
-  var hint = document.getElementById("reload-hint");
-  var es = new EventSource("/text/events?lang=" + encodeURIComponent(box.getAttribute("data-lang") || "ja"));
-  // The session ended (logged out elsewhere, say): say so, then show the page as it is now.
-  es.addEventListener("ended", function (e) {
-    es.close();
-    if (status) status.textContent = e.data;
-    setTimeout(function () { location.reload(); }, 3000);
-  });
-  es.addEventListener("tickets", function (e) {
-    if (box.innerHTML === e.data) return;
-    // Keep keyboard focus on the same button when the section is redrawn.
-    var active = document.activeElement;
-    var form = active && box.contains(active) && active.form ? active.form.getAttribute("action") : null;
-    var wasCalled = !!box.querySelector("[data-called]");
-    box.innerHTML = e.data;
-    if (form) {
-      var again = box.querySelector('form[action="' + form + '"] button');
-      if (again) again.focus();
-    }
-    var called = box.querySelector("[data-called]");
-    if (called && !wasCalled) {
-      document.title = "\u2757 " + document.title.replace(/^\u2757 /, "");
-      try { navigator.vibrate && navigator.vibrate([300, 100, 300]); } catch (_) {}
-    } else if (status) {
-      // A short, polite summary for screen readers; a call is announced by its own alert.
-      var first = box.querySelector(".ticket p:nth-of-type(2)");
-      status.textContent = first ? first.textContent : "";
-    }
-  });
-  if (hint) hint.hidden = true;
-  document.documentElement.setAttribute("data-live", "1");
-})();
-"#;
+const LIVE_JS: &str = include_str!("../../templates/text/live.js");
 
 async fn live_js() -> Response {
-    let mut r = LIVE_JS.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    r
+    super::pages::script(LIVE_JS, "public, max-age=300")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use madoguchi_shared::i18n::Catalog;
 
     #[test]
     fn form_origin_is_checked_against_host_or_the_public_url() {
@@ -940,7 +732,7 @@ mod tests {
     fn escaping_and_cookies() {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; madoguchi_session=abc; b=2"));
-        assert_eq!(cookie_token(&h).as_deref(), Some("abc"));
+        assert_eq!(super::cookie(&h, COOKIE).as_deref(), Some("abc"));
         assert_eq!(csrf_for("abc").len(), 32);
         assert_ne!(csrf_for("abc"), csrf_for("abd"));
         assert_eq!(back("en", "taken", Some("welfare\"><script>")), "/text?lang=en&notice=taken");

@@ -9,8 +9,9 @@
 //! them and their name, and answers with the same page, joined as the interpreter.
 
 use super::extract::ClientAddr;
+use super::pages::{LangLink, Tr, lang_links, pick_lang, render, see_other};
 use super::state::HttpState;
-use super::text::{LangLink, Tr, lang_links, pick_lang, render, resident, see_other, session_cookie};
+use super::text::{resident, session_cookie};
 use crate::consult::ConsultError;
 use crate::consult::Joiner;
 use crate::ratelimit::address_key;
@@ -56,7 +57,7 @@ struct OpenQuery {
 async fn open(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> Response {
     let l = pick_lang(q.lang.as_deref(), &headers);
     let tr = Tr::of(&s.words, l);
-    if !super::text::same_origin(&headers, s.public_origin.as_deref()) {
+    if !super::pages::same_origin(&headers, s.public_origin.as_deref()) {
         return (StatusCode::FORBIDDEN, tr.t("text-consult-link-elsewhere")).into_response();
     }
     let Some(token) = (q.code.len() <= 64).then(|| s.page_links.peek(&q.code)).flatten() else {
@@ -113,7 +114,7 @@ async fn open_confirmed(State(s): State<HttpState>, headers: HeaderMap, Form(f):
     let vouched = current.as_deref().is_none_or(|t| super::cookies::csrf_ok(t, &f.csrf));
     // The browser must say where the post comes from (every current browser does).
     let says = headers.contains_key("sec-fetch-site") || headers.contains_key(header::ORIGIN);
-    if !says || !super::text::same_origin(&headers, s.public_origin.as_deref()) || !vouched {
+    if !says || !super::pages::same_origin(&headers, s.public_origin.as_deref()) || !vouched {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
     redeem_link(&s, l, &f.code)
@@ -353,7 +354,7 @@ async fn join(
         let form = JoinForm { error: tr.t(key), name: f.name.chars().take(64).collect() };
         with_policy(render(status, &join_page(&s, l, form)))
     };
-    if !super::text::same_origin(&headers, s.public_origin.as_deref()) {
+    if !super::pages::same_origin(&headers, s.public_origin.as_deref()) {
         return (StatusCode::FORBIDDEN, "cross-site form").into_response();
     }
     if s.login_limit.check(address_key(client)).is_err() {
@@ -385,9 +386,5 @@ async fn join(
 }
 
 async fn script() -> Response {
-    let mut r = CONSULT_JS.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    r
+    super::pages::script(CONSULT_JS, "public, max-age=300")
 }

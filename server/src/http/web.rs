@@ -264,7 +264,7 @@ fn play_page(s: &HttpState, lang: Lang) -> String {
 }
 
 async fn play(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<PlayQuery>) -> Response {
-    let lang = super::text::pick_lang(q.lang.as_deref(), &headers);
+    let lang = super::pages::pick_lang(q.lang.as_deref(), &headers);
     let mut r = play_page(&s, lang).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));

@@ -5,8 +5,8 @@
 
 use super::frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
 use crate::http::extract::ClientAddr;
+use crate::http::pages::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::identity::accounts::{self, AccountEvent, Change};
 use crate::identity::sessions;
 use crate::identity::staff::{self, By, StaffAccount, StaffError};

@@ -3,8 +3,8 @@
 //! post.
 
 use crate::http::cookies::{STAFF_COOKIE, cookie, csrf_for, csrf_ok};
+use crate::http::pages::{Tr, same_origin, see_other};
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, same_origin, see_other};
 use crate::identity::sessions::{self, Principal};
 use crate::identity::staff::StaffAccount;
 use axum::http::{HeaderMap, StatusCode};

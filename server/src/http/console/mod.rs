@@ -15,9 +15,9 @@
 
 use super::cookies::{STAFF_COOKIE, csrf_for, csrf_ok};
 use super::extract::ClientAddr;
+use super::pages::{Tr, pick_staff_lang, render, same_origin, see_other};
 use super::queue::clerk;
 use super::state::HttpState;
-use super::text::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::events::OfficeEvent;
 use crate::identity::sessions::{self, SessionKey};
 use crate::identity::staff::{self, StaffAccount, StaffError};
@@ -27,12 +27,10 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use madoguchi_shared::i18n::{Arg, Lang};
 use serde::Deserialize;
-use std::convert::Infallible;
 use std::time::Duration;
 
 mod admin;
@@ -397,67 +395,21 @@ async fn events(State(s): State<HttpState>, headers: HeaderMap, Query(q): Query<
     if !st.works_counter() {
         return (StatusCode::FORBIDDEN, "no desk work for this account").into_response();
     }
-    let Some(slot) = s.event_streams.take(SessionKey::of(&token)) else {
-        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "too many open live updates")
-            .into_response();
-    };
     let l = pick_staff_lang(q.lang.as_deref(), &headers);
-    struct Live {
-        rx: tokio::sync::broadcast::Receiver<std::sync::Arc<OfficeEvent>>,
-        s: HttpState,
-        st: StaffAccount,
-        token: String,
-        last: Option<String>,
-        refresh: tokio::time::Interval,
-        ends: sessions::SessionListener,
-        done: bool,
-        _slot: crate::ratelimit::Slot<SessionKey>,
-    }
-    let mut refresh = tokio::time::interval(REFRESH);
-    refresh.reset();
-    let ends = sessions::SessionListener::new(ends, SessionKey::of(&token));
-    let live =
-        Live { rx: s.events.subscribe(), s: s.clone(), st, token, last: None, refresh, ends, done: false, _slot: slot };
-    let stream = futures_util::stream::unfold(live, move |mut lv| async move {
-        loop {
-            if lv.done {
-                return None;
-            }
-            if lv.last.is_some() {
-                tokio::select! {
-                    why = lv.ends.ended(&lv.s.db) => {
-                        lv.done = true;
-                        let ev = Event::default().event("ended").data(why.message());
-                        return Some((Ok::<_, Infallible>(ev), lv));
-                    }
-                    msg = lv.rx.recv() => match msg {
-                        Ok(event) => match &*event {
-                            OfficeEvent::Tickets { department, .. } | OfficeEvent::Desk { department, .. }
-                                if *department == lv.st.department_id => {}
-                            _ => continue,
-                        },
-                        // Events were missed: the section is read again.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = lv.refresh.tick() => {
-                        // The session must still be live (an admin may have disabled the account).
-                        match sessions::resume(&lv.s.db, &lv.token).await {
-                            Ok(Some(_)) => {}
-                            _ => return None,
-                        }
-                    }
-                }
-            }
-            let Ok(body) = live_html(&lv.s, l, &lv.st, &lv.token).await else { return None };
-            if lv.last.as_deref() == Some(body.as_str()) {
-                continue;
-            }
-            lv.last = Some(body.clone());
-            return Some((Ok::<_, Infallible>(Event::default().event("desk").data(body)), lv));
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    let department = st.department_id.clone();
+    let page_token = token.clone();
+    let section = crate::http::live::Section {
+        name: "desk",
+        every: REFRESH,
+        // The waiting times change by the minute.
+        redraw_every: true,
+        wants: move |e: &OfficeEvent| matches!(e, OfficeEvent::Tickets { department: d, .. } | OfficeEvent::Desk { department: d, .. } if *d == department),
+        draw: move |s: HttpState| {
+            let (st, token) = (st.clone(), page_token.clone());
+            async move { live_html(&s, l, &st, &token).await.ok() }
+        },
+    };
+    crate::http::live::stream(&s, &token, ends, section)
 }
 
 async fn script() -> Response {
@@ -468,12 +420,9 @@ async fn consult_script() -> Response {
     js(CONSULT_JS)
 }
 
+/// The console's scripts change with the server: always revalidated.
 fn js(body: &'static str) -> Response {
-    let mut r = body.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
+    crate::http::pages::script(body, "no-cache")
 }
 
 #[derive(Template)]

@@ -5,9 +5,9 @@
 
 use super::frame::{Frame, authorised, lang_code, notice_text, staff_member};
 use crate::http::cookies::csrf_for;
+use crate::http::pages::{Tr, pick_staff_lang, render, see_other};
 use crate::http::records::staff_actor;
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_staff_lang, render, see_other};
 use crate::identity::staff::StaffAccount;
 use crate::records::applications::{self, ApplicationSummary, ApplicationView, EventView, RecordError, Search, Status};
 use crate::records::catalog::value_text;

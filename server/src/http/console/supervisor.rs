@@ -5,8 +5,8 @@
 
 use super::frame::{Frame, lang_code, staff_member};
 use crate::consult::RunningConsultation;
+use crate::http::pages::{Tr, pick_staff_lang, render, see_other};
 use crate::http::state::HttpState;
-use crate::http::text::{Tr, pick_staff_lang, render, see_other};
 use crate::identity::staff::StaffAccount;
 use crate::queue::DeskView;
 use askama::Template;
