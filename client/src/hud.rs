@@ -112,6 +112,13 @@ pub fn describe_error(code: ErrorCode, message: &str, tr: &I18n) -> String {
 }
 
 fn setup(mut commands: Commands) {
+    status_column(&mut commands);
+    counter_prompt(&mut commands);
+}
+
+/// Top left, the status line, the ticket panel and the called banner; the chat lines above the
+/// chat entry.
+fn status_column(commands: &mut Commands) {
     // Top left, one column: where you are (kept clear of the applications button on the right,
     // at least its height), the ticket panel under it, and the called banner under that: they
     // never cover each other, however many lines each has.
@@ -179,6 +186,10 @@ fn setup(mut commands: Commands) {
         },
         ChatText,
     ));
+}
+
+/// At a counter: which one and the take-a-ticket button; the chat entry.
+fn counter_prompt(commands: &mut Commands) {
     // At a counter: which one, and a button to take a ticket (the E key does the same), centred
     // above the chat.
     commands

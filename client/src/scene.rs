@@ -94,8 +94,45 @@ fn spawn_block(
     commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(mat.clone()), Transform::from_translation(c), RoomPiece));
 }
 
+/// The materials a room is built of.
+struct Palette {
+    wall: Handle<StandardMaterial>,
+    door: Handle<StandardMaterial>,
+    wood: Handle<StandardMaterial>,
+    pillar: Handle<StandardMaterial>,
+    partition: Handle<StandardMaterial>,
+    seat: Handle<StandardMaterial>,
+    chair: Handle<StandardMaterial>,
+    board: Handle<StandardMaterial>,
+    guide: Handle<StandardMaterial>,
+}
+
+impl Palette {
+    fn new(materials: &mut Assets<StandardMaterial>) -> Palette {
+        let mut paint = |color: Color| materials.add(StandardMaterial { base_color: color, ..default() });
+        Palette {
+            wall: paint(Color::srgb(0.72, 0.74, 0.78)),
+            door: paint(Color::srgb(0.35, 0.62, 0.40)),
+            wood: paint(Color::srgb(0.80, 0.68, 0.50)),
+            pillar: paint(Color::srgb(0.88, 0.88, 0.86)),
+            partition: paint(Color::srgb(0.84, 0.82, 0.78)),
+            seat: paint(Color::srgb(0.25, 0.42, 0.60)),
+            chair: paint(Color::srgb(0.22, 0.23, 0.26)),
+            board: paint(Color::srgb(0.12, 0.13, 0.15)),
+            guide: paint(Color::srgb(0.20, 0.36, 0.30)),
+        }
+    }
+}
+
+/// What a room's parts are built with.
+struct Build<'a, 'w, 's> {
+    commands: &'a mut Commands<'w, 's>,
+    meshes: &'a mut Assets<Mesh>,
+    materials: &'a mut Assets<StandardMaterial>,
+    p: Palette,
+}
+
 /// Rebuilds the room's geometry when we arrive in a room.
-#[allow(clippy::too_many_arguments)]
 fn build_room(
     mut changed: MessageReader<RoomChanged>,
     office: Res<OfficeRes>,
@@ -116,167 +153,181 @@ fn build_room(
         perceptual_roughness: 0.9,
         ..default()
     });
-    let wall = materials.add(StandardMaterial { base_color: Color::srgb(0.72, 0.74, 0.78), ..default() });
-    let door = materials.add(StandardMaterial { base_color: Color::srgb(0.35, 0.62, 0.40), ..default() });
+    let p = Palette::new(&mut materials);
     let (m, c) = cuboid_between([0.0, 0.0, w, d], -0.05, 0.0);
     commands.spawn((Mesh3d(meshes.add(m)), MeshMaterial3d(floor), Transform::from_translation(c), RoomPiece));
     // The room's edges are walls (low, so the camera sees in).
     for rect in [[-0.2, -0.2, w + 0.2, 0.0], [-0.2, d, w + 0.2, d + 0.2], [-0.2, 0.0, 0.0, d], [w, 0.0, w + 0.2, d]] {
-        let (m, c) = cuboid_between(rect, 0.0, WALL_HEIGHT * 0.5);
-        commands.spawn((
-            Mesh3d(meshes.add(m)),
-            MeshMaterial3d(wall.clone()),
-            Transform::from_translation(c),
-            RoomPiece,
-        ));
+        spawn_block(&mut commands, &mut meshes, &p.wall, (rect, 0.0, WALL_HEIGHT * 0.5));
     }
-    let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(&mut commands, &mut meshes, mat, b);
-    let mut paint = |color: Color| materials.add(StandardMaterial { base_color: color, ..default() });
-    let wood = paint(Color::srgb(0.80, 0.68, 0.50));
-    let pillar = paint(Color::srgb(0.88, 0.88, 0.86));
-    let partition = paint(Color::srgb(0.84, 0.82, 0.78));
-    let seat = paint(Color::srgb(0.25, 0.42, 0.60));
-    let chair = paint(Color::srgb(0.22, 0.23, 0.26));
-    let board = paint(Color::srgb(0.12, 0.13, 0.15));
-    let guide = paint(Color::srgb(0.20, 0.36, 0.30));
-    let mut labels = Vec::new();
-    for wl in &room.file.walls {
-        let [x0, y0, x1, y1] = wl.rect;
-        let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-        match wl.kind {
-            WallKind::Wall => block(&wall, (wl.rect, 0.0, WALL_HEIGHT)),
-            WallKind::Partition => block(&partition, (wl.rect, 0.0, 1.3)),
-            WallKind::Pillar => block(&pillar, (wl.rect, 0.0, WALL_HEIGHT + 0.6)),
-            WallKind::Bench => {
-                // A seat, and a back along its far (north) side.
-                block(&seat, (wl.rect, 0.0, 0.45));
-                block(&seat, ([x0, y1 - 0.12, x1, y1], 0.45, 0.85));
+    let mut b = Build { commands: &mut commands, meshes: &mut meshes, materials: &mut materials, p };
+    b.walls(&office, room, &tr);
+    b.doors(room, &tr);
+    b.floor_lines(&office, room);
+    b.counters(&office, room, &tr);
+}
+
+impl Build<'_, '_, '_> {
+    /// Walls, partitions, pillars, benches, desks and the guide board, with their labels.
+    fn walls(&mut self, office: &Office, room: &madoguchi_shared::layout::Room, tr: &I18n) {
+        let (commands, p) = (&mut *self.commands, &self.p);
+        let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(commands, self.meshes, mat, b);
+        let mut labels = Vec::new();
+        for wl in &room.file.walls {
+            let [x0, y0, x1, y1] = wl.rect;
+            let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+            match wl.kind {
+                WallKind::Wall => block(&p.wall, (wl.rect, 0.0, WALL_HEIGHT)),
+                WallKind::Partition => block(&p.partition, (wl.rect, 0.0, 1.3)),
+                WallKind::Pillar => block(&p.pillar, (wl.rect, 0.0, WALL_HEIGHT + 0.6)),
+                WallKind::Bench => {
+                    // A seat, and a back along its far (north) side.
+                    block(&p.seat, (wl.rect, 0.0, 0.45));
+                    block(&p.seat, ([x0, y1 - 0.12, x1, y1], 0.45, 0.85));
+                }
+                WallKind::Desk => {
+                    block(&p.wood, (wl.rect, 0.0, DESK_HEIGHT - 0.06));
+                    block(&p.wall, ([x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05], DESK_HEIGHT - 0.06, DESK_HEIGHT));
+                }
+                WallKind::Guide => block(&p.guide, (wl.rect, 0.0, 2.0)),
             }
-            WallKind::Desk => {
-                block(&wood, (wl.rect, 0.0, DESK_HEIGHT - 0.06));
-                block(&wall, ([x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05], DESK_HEIGHT - 0.06, DESK_HEIGHT));
+            let text = match (wl.kind, &wl.label) {
+                (WallKind::Guide, _) => {
+                    let mut lines = vec![tr.t("guide-title")];
+                    lines.extend(decor::guide_lines(office, tr.lang));
+                    Some((lines.join("\n"), 1.9))
+                }
+                (_, Some(label)) => Some((sign_lines(tr.lang, label), DESK_HEIGHT + 1.0)),
+                (_, None) => None,
+            };
+            if let Some((text, height)) = text {
+                labels.push((text, to_world(middle, height), wl.kind == WallKind::Guide));
             }
-            WallKind::Guide => block(&guide, (wl.rect, 0.0, 2.0)),
         }
-        let text = match (wl.kind, &wl.label) {
-            (WallKind::Guide, _) => {
-                let mut lines = vec![tr.t("guide-title")];
-                lines.extend(decor::guide_lines(&office, tr.lang));
-                Some((lines.join("\n"), 1.9))
-            }
-            (_, Some(label)) => Some((sign_lines(tr.lang, label), DESK_HEIGHT + 1.0)),
-            (_, None) => None,
-        };
-        if let Some((text, height)) = text {
-            labels.push((text, to_world(middle, height), wl.kind == WallKind::Guide));
-        }
-    }
-    for (text, at, is_guide) in labels {
-        let (fg, bg) = if is_guide {
-            (Color::WHITE, Color::srgba(0.12, 0.30, 0.24, 0.92))
-        } else {
-            (Color::srgb(0.05, 0.05, 0.1), Color::srgba(1.0, 0.97, 0.88, 0.92))
-        };
-        commands.spawn((
-            Text::new(text),
-            TextFont { font_size: FontSize::Px(if is_guide { 12.0 } else { 15.0 }), ..default() },
-            TextColor(fg),
-            BackgroundColor(bg),
-            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
-            WorldLabel { anchor: at, follow: None },
-            RoomPiece,
-        ));
-    }
-    for dr in &room.file.doors {
-        let (m, c) = cuboid_between(dr.rect, 0.0, 0.02);
-        commands.spawn((
-            Mesh3d(meshes.add(m)),
-            MeshMaterial3d(door.clone()),
-            Transform::from_translation(c),
-            RoomPiece,
-        ));
-        let [x0, y0, x1, y1] = dr.rect;
-        let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), 1.2);
-        commands.spawn((
-            Text::new(sign_lines(tr.lang, &dr.label)),
-            TextFont { font_size: FontSize::Px(14.0), ..default() },
-            TextColor(Color::srgb(0.1, 0.3, 0.1)),
-            Node { position_type: PositionType::Absolute, ..default() },
-            WorldLabel { anchor: at, follow: None },
-            RoomPiece,
-        ));
-    }
-    // Coloured lines on the floor from where one arrives to each department, side by side, and a
-    // square where one waits at each counter.
-    let lines = decor::floor_lines(&office, room);
-    let n = lines.len() as f32;
-    for (i, line) in lines.iter().enumerate() {
-        let mat =
-            materials.add(StandardMaterial { base_color: department_color(&line.prefix), unlit: true, ..default() });
-        let side = (i as f32 - (n - 1.0) / 2.0) * 0.16;
-        for pair in line.points.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let (dx, dy) = (b.x - a.x, b.y - a.y);
-            let len = dx.hypot(dy);
-            if len < 0.05 {
-                continue;
-            }
-            let (nx, ny) = (-dy / len * side, dx / len * side);
-            let mid = to_world(Point::new((a.x + b.x) / 2.0 + nx, (a.y + b.y) / 2.0 + ny), 0.004);
-            // The strip runs along local x; layout y is world −z, so the angle is atan2(dy, dx).
-            let turn = Quat::from_rotation_y(dy.atan2(dx));
+        for (text, at, is_guide) in labels {
+            let (fg, bg) = if is_guide {
+                (Color::WHITE, Color::srgba(0.12, 0.30, 0.24, 0.92))
+            } else {
+                (Color::srgb(0.05, 0.05, 0.1), Color::srgba(1.0, 0.97, 0.88, 0.92))
+            };
             commands.spawn((
-                Mesh3d(meshes.add(Cuboid::new(len + 0.12, 0.008, 0.1))),
-                MeshMaterial3d(mat.clone()),
-                Transform::from_translation(mid).with_rotation(turn),
+                Text::new(text),
+                TextFont { font_size: FontSize::Px(if is_guide { 12.0 } else { 15.0 }), ..default() },
+                TextColor(fg),
+                BackgroundColor(bg),
+                Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
+                WorldLabel { anchor: at, follow: None },
                 RoomPiece,
             ));
         }
     }
-    for ct in &room.file.counters {
-        let prefix = office.department(&ct.department).map(|d| d.ticket_prefix.clone()).unwrap_or_default();
-        let color = department_color(&prefix);
-        let mat = materials.add(StandardMaterial { base_color: color, ..default() });
-        let parts = decor::counter_parts(ct);
-        let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(&mut commands, &mut meshes, mat, b);
-        block(&mat, parts.body);
-        block(&wood, parts.top);
-        for p in parts.chair {
-            block(&chair, p);
+
+    /// The doors: a green patch on the floor and where it leads.
+    fn doors(&mut self, room: &madoguchi_shared::layout::Room, tr: &I18n) {
+        let (commands, meshes, p) = (&mut *self.commands, &mut *self.meshes, &self.p);
+        for dr in &room.file.doors {
+            let (m, c) = cuboid_between(dr.rect, 0.0, 0.02);
+            commands.spawn((
+                Mesh3d(meshes.add(m)),
+                MeshMaterial3d(p.door.clone()),
+                Transform::from_translation(c),
+                RoomPiece,
+            ));
+            let [x0, y0, x1, y1] = dr.rect;
+            let at = to_world(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0), 1.2);
+            commands.spawn((
+                Text::new(sign_lines(tr.lang, &dr.label)),
+                TextFont { font_size: FontSize::Px(14.0), ..default() },
+                TextColor(Color::srgb(0.1, 0.3, 0.1)),
+                Node { position_type: PositionType::Absolute, ..default() },
+                WorldLabel { anchor: at, follow: None },
+                RoomPiece,
+            ));
         }
-        block(&mat, parts.sign);
-        block(&board, parts.display);
-        let [sx, sy] = ct.resident_spot;
-        let pad = materials.add(StandardMaterial { base_color: color.with_alpha(0.9), unlit: true, ..default() });
-        block(&pad, ([sx - 0.35, sy - 0.35, sx + 0.35, sy + 0.35], 0.0, 0.006));
-        let [x0, y0, x1, y1] = ct.desk;
-        let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-        commands.spawn((
-            Text::new(format!("{}\n{}", counter_head(&office, tr.lang, &ct.department), ct.id.to_uppercase())),
-            TextFont { font_size: FontSize::Px(14.0), ..default() },
-            TextColor(Color::WHITE),
-            BackgroundColor(color.darker(0.18).with_alpha(0.95)),
-            Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
-            Button,
-            WorldLabel { anchor: to_world(middle, (decor::SIGN_SPAN.0 + decor::SIGN_SPAN.1) / 2.0), follow: None },
-            CounterSign(ct.id.clone()),
-            RoomPiece,
-        ));
-        commands.spawn((
-            Text::new(String::new()),
-            TextFont { font_size: FontSize::Px(15.0), ..default() },
-            TextColor(Color::srgb(1.0, 0.75, 0.2)),
-            BackgroundColor(Color::srgba(0.08, 0.08, 0.1, 0.92)),
-            Node {
-                position_type: PositionType::Absolute,
-                padding: UiRect::axes(Val::Px(6.0), Val::Px(2.0)),
+    }
+
+    /// Coloured lines on the floor from where one arrives to each department, side by side.
+    fn floor_lines(&mut self, office: &Office, room: &madoguchi_shared::layout::Room) {
+        let (commands, meshes, materials) = (&mut *self.commands, &mut *self.meshes, &mut *self.materials);
+        let lines = decor::floor_lines(office, room);
+        let n = lines.len() as f32;
+        for (i, line) in lines.iter().enumerate() {
+            let mat = materials.add(StandardMaterial {
+                base_color: department_color(&line.prefix),
+                unlit: true,
                 ..default()
-            },
-            WorldLabel { anchor: to_world(middle, decor::DISPLAY_SPAN.1 + 0.25), follow: None },
-            QueueDisplay(ct.id.clone()),
-            Visibility::Hidden,
-            RoomPiece,
-        ));
+            });
+            let side = (i as f32 - (n - 1.0) / 2.0) * 0.16;
+            for pair in line.points.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                let (dx, dy) = (b.x - a.x, b.y - a.y);
+                let len = dx.hypot(dy);
+                if len < 0.05 {
+                    continue;
+                }
+                let (nx, ny) = (-dy / len * side, dx / len * side);
+                let mid = to_world(Point::new((a.x + b.x) / 2.0 + nx, (a.y + b.y) / 2.0 + ny), 0.004);
+                // The strip runs along local x; layout y is world −z, so the angle is atan2(dy, dx).
+                let turn = Quat::from_rotation_y(dy.atan2(dx));
+                commands.spawn((
+                    Mesh3d(meshes.add(Cuboid::new(len + 0.12, 0.008, 0.1))),
+                    MeshMaterial3d(mat.clone()),
+                    Transform::from_translation(mid).with_rotation(turn),
+                    RoomPiece,
+                ));
+            }
+        }
+    }
+
+    /// Each counter: its body in the department's colour, the clerk's chair, the sign with the
+    /// department and the counter, the number display, and the square where residents wait.
+    fn counters(&mut self, office: &Office, room: &madoguchi_shared::layout::Room, tr: &I18n) {
+        let (commands, meshes, materials, p) = (&mut *self.commands, &mut *self.meshes, &mut *self.materials, &self.p);
+        for ct in &room.file.counters {
+            let prefix = office.department(&ct.department).map(|d| d.ticket_prefix.clone()).unwrap_or_default();
+            let color = department_color(&prefix);
+            let mat = materials.add(StandardMaterial { base_color: color, ..default() });
+            let parts = decor::counter_parts(ct);
+            let mut block = |mat: &Handle<StandardMaterial>, b: Block| spawn_block(commands, meshes, mat, b);
+            block(&mat, parts.body);
+            block(&p.wood, parts.top);
+            for piece in parts.chair {
+                block(&p.chair, piece);
+            }
+            block(&mat, parts.sign);
+            block(&p.board, parts.display);
+            let [sx, sy] = ct.resident_spot;
+            let pad = materials.add(StandardMaterial { base_color: color.with_alpha(0.9), unlit: true, ..default() });
+            block(&pad, ([sx - 0.35, sy - 0.35, sx + 0.35, sy + 0.35], 0.0, 0.006));
+            let [x0, y0, x1, y1] = ct.desk;
+            let middle = Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+            commands.spawn((
+                Text::new(format!("{}\n{}", counter_head(office, tr.lang, &ct.department), ct.id.to_uppercase())),
+                TextFont { font_size: FontSize::Px(14.0), ..default() },
+                TextColor(Color::WHITE),
+                BackgroundColor(color.darker(0.18).with_alpha(0.95)),
+                Node { position_type: PositionType::Absolute, padding: UiRect::all(Val::Px(4.0)), ..default() },
+                Button,
+                WorldLabel { anchor: to_world(middle, (decor::SIGN_SPAN.0 + decor::SIGN_SPAN.1) / 2.0), follow: None },
+                CounterSign(ct.id.clone()),
+                RoomPiece,
+            ));
+            commands.spawn((
+                Text::new(String::new()),
+                TextFont { font_size: FontSize::Px(15.0), ..default() },
+                TextColor(Color::srgb(1.0, 0.75, 0.2)),
+                BackgroundColor(Color::srgba(0.08, 0.08, 0.1, 0.92)),
+                Node {
+                    position_type: PositionType::Absolute,
+                    padding: UiRect::axes(Val::Px(6.0), Val::Px(2.0)),
+                    ..default()
+                },
+                WorldLabel { anchor: to_world(middle, decor::DISPLAY_SPAN.1 + 0.25), follow: None },
+                QueueDisplay(ct.id.clone()),
+                Visibility::Hidden,
+                RoomPiece,
+            ));
+        }
     }
 }
 
