@@ -1,6 +1,7 @@
 //! The text on screen: where you are and the connection state, your tickets (number,
 //! position, wait, and a banner when called, with where to go), chat, and the last refusal.
-//! The right side is left free for the consultation panel (video) of a later issue.
+//! The consultation itself is not drawn here: it opens as the office's consultation page (see
+//! `consult`), over the canvas in the browser or in the system browser on the desktop.
 
 use crate::i18n::I18n;
 use crate::input::{ChatEntry, OfficeRes, TouchFirst, counter_in_reach};

@@ -105,7 +105,7 @@ pub struct Resident {
 
 /// What a staff member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Role))]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
     /// Staffs a counter, works on their department's applications.

@@ -81,13 +81,7 @@ impl Office {
         let records = records::Records::new(db.clone(), catalog.clone(), events.clone(), layout.utc_offset_min);
 
         let (request_tx, request_rx) = tokio::sync::mpsc::channel(queue::REQUEST_QUEUE);
-        world::counters::QueueLink::follow_events(
-            &handle,
-            &events,
-            notice_tx.clone(),
-            request_tx.clone(),
-            metrics.clone(),
-        );
+        world::counters::QueueLink::follow_events(&handle, &events, notice_tx.clone(), &request_tx, metrics.clone());
         let queues = queue::Queues::new(
             db.clone(),
             layout.clone(),

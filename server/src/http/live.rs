@@ -48,7 +48,11 @@ where
 {
     let Some(slot) = s.event_streams.take(SessionKey::of(token)) else {
         // Each open tab holds one; a client opening hundreds is refused, not served.
-        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "too many open live updates")
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "30")],
+            "too many open live updates for this session",
+        )
             .into_response();
     };
     let mut every = tokio::time::interval(section.every);

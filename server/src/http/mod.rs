@@ -4,7 +4,12 @@
 //!
 //! One router per resource, merged in [`router`]; the shared state ([`state`]), extractors
 //! ([`extract`]) and the one error type ([`error`]). Handlers call into the features (`identity`,
-//! `records`, `queue`, `net`); no feature imports this module.
+//! `records`, `queue`, `consult`, `net`); no feature imports this module. The routes' paths and
+//! the bodies clients exchange are `madoguchi_shared::api`'s.
+//!
+//! Pages: the toolkit every page is made with (`pages`), their live sections over server-sent
+//! events (`live`), the resident's text mode (`text`, `text_consult`), the staff console
+//! (`console/`); the pages' scripts are files beside their templates (`server/templates/`).
 //!
 //! May use: `consult`, `identity`, `net`, `queue`, `records`.
 

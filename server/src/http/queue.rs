@@ -39,19 +39,19 @@ pub(super) fn router() -> Router<HttpState> {
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
+        let (code, message) = (e.api_code(), e.to_string());
         match e {
-            QueueError::UnknownDepartment => ApiError::BadRequest("unknown_department", e.to_string()),
-            QueueError::UnknownCounter => ApiError::NotFoundWhat("counter_unknown", e.to_string()),
-            QueueError::Closed { .. } => ApiError::Conflict("queue_closed", e.to_string()),
-            QueueError::Exists(_) => ApiError::Conflict("ticket_exists", e.to_string()),
-            QueueError::TargetHasTicket => ApiError::Conflict("ticket_exists", e.to_string()),
+            QueueError::UnknownDepartment => ApiError::BadRequest(code, message),
+            QueueError::UnknownCounter | QueueError::NoTicket => ApiError::NotFoundWhat(code, message),
+            QueueError::WrongDepartment => ApiError::Forbidden(code, message),
             QueueError::RateLimited(s) => ApiError::RateLimited(s),
-            QueueError::DeskTaken => ApiError::Conflict("desk_taken", e.to_string()),
-            QueueError::WrongDepartment => ApiError::Forbidden("wrong_department", e.to_string()),
-            QueueError::NoDesk => ApiError::Conflict("no_desk", e.to_string()),
-            QueueError::NoTicket => ApiError::NotFoundWhat("no_ticket", e.to_string()),
-            QueueError::NotCalled => ApiError::Conflict("not_called", e.to_string()),
             QueueError::Db(d) => ApiError::Internal(d.to_string()),
+            QueueError::Closed { .. }
+            | QueueError::Exists(_)
+            | QueueError::TargetHasTicket
+            | QueueError::DeskTaken
+            | QueueError::NoDesk
+            | QueueError::NotCalled => ApiError::Conflict(code, message),
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct HttpState {
     pub write_limit: Arc<RateLimiter<String>>,
     /// Connect tokens, per session principal: enough for reconnects, not for hoarding.
     pub token_limit: Arc<RateLimiter<String>>,
-    /// The office's events, for live pages.
+    /// The office's events, which the pages' live sections follow (`live`).
     pub events: crate::events::OfficeEvents,
     /// Sessions whose live connections must end (logout, sign-in, an admin's change), for the
     /// world, the consultations, the event streams and the desks.

@@ -574,13 +574,10 @@ struct TicketForm {
     lang: String,
 }
 
+/// The page's notice for a refusal: the API's code, where the page has words for it.
 fn queue_notice(e: &QueueError) -> &'static str {
-    match e {
-        QueueError::Closed { .. } => "queue_closed",
-        QueueError::Exists(_) | QueueError::TargetHasTicket => "ticket_exists",
-        QueueError::RateLimited(_) => "rate_limited",
-        QueueError::UnknownDepartment | QueueError::UnknownCounter => "unknown_department",
-        QueueError::NoTicket => "no_ticket",
+    match e.api_code() {
+        code @ ("queue_closed" | "ticket_exists" | "rate_limited" | "unknown_department" | "no_ticket") => code,
         _ => "unavailable",
     }
 }

@@ -70,13 +70,19 @@ impl Queues {
         sign
     }
 
-    /// Tells the office every desk again, as it is now (the world missed events).
-    pub(super) fn retell_desks(&self) {
+    /// Tells the office every desk again, as it is now (the world missed events): each under
+    /// its counter's lock, so no change of that desk comes between reading it and telling it.
+    pub(super) async fn retell_desks(&self) {
         let counters: Vec<String> =
             self.office().rooms.iter().flat_map(|r| r.file.counters.iter().map(|c| c.id.clone())).collect();
         for counter in counters {
-            let holder = self.board().holder(&counter);
-            self.desk_changed(&counter, holder);
+            let _g = self.lock_counter(&counter).await;
+            let (sign, holder) = {
+                let board = self.board();
+                (board.sign(&counter), board.holder(&counter))
+            };
+            let department = self.department_of_counter(&counter).unwrap_or_default();
+            self.tell_office(OfficeEvent::Desk { department, sign, staff_id: holder });
         }
     }
 

@@ -64,6 +64,23 @@ pub enum QueueError {
 }
 
 impl QueueError {
+    /// The error's code in the HTTP API's answers (`{"code": …}`) and the text mode's notices.
+    pub fn api_code(&self) -> &'static str {
+        match self {
+            QueueError::UnknownDepartment => "unknown_department",
+            QueueError::UnknownCounter => "counter_unknown",
+            QueueError::Closed { .. } => "queue_closed",
+            QueueError::Exists(_) | QueueError::TargetHasTicket => "ticket_exists",
+            QueueError::RateLimited(_) => "rate_limited",
+            QueueError::DeskTaken => "desk_taken",
+            QueueError::WrongDepartment => "wrong_department",
+            QueueError::NoDesk => "no_desk",
+            QueueError::NoTicket => "no_ticket",
+            QueueError::NotCalled => "not_called",
+            QueueError::Db(_) => "unavailable",
+        }
+    }
+
     /// The wire code for world clients.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -47,7 +47,7 @@ impl Queues {
                 return;
             }
             QueueRequest::RetellDesks => {
-                self.retell_desks();
+                self.retell_desks().await;
                 return;
             }
             QueueRequest::Staff { client_id, clerk, command } => {

@@ -60,11 +60,13 @@ impl QueueLink {
         handle: &tokio::runtime::Handle,
         events: &crate::events::OfficeEvents,
         notices: tokio::sync::mpsc::UnboundedSender<WorldNotice>,
-        requests: Sender<QueueRequest>,
+        requests: &Sender<QueueRequest>,
         metrics: Arc<Metrics>,
     ) {
         use crate::events::OfficeEvent;
         let mut rx = events.subscribe();
+        // Not a sender that keeps the queue's loop alive: it ends when the world's link goes.
+        let requests = requests.downgrade();
         handle.spawn(async move {
             loop {
                 let notice = match rx.recv().await {
@@ -84,8 +86,10 @@ impl QueueLink {
                         // consultation panel may stay wrong until their next consultation event
                         // or reconnect. Say so.
                         tracing::warn!(missed = n, "the world missed office events; desks are told again");
+                        let Some(requests) = requests.upgrade() else { break };
                         metrics.queue_requests_pending.inc();
                         if requests.send(QueueRequest::RetellDesks).await.is_err() {
+                            metrics.queue_requests_pending.dec();
                             break;
                         }
                         continue;
@@ -435,10 +439,13 @@ fn drain_notices(
                 if let (Some(prev), None) = (previous, staff_id) {
                     step_out(&office, &counter, prev, &avatars, &mut places);
                 }
+                // A clerk who just took the desk goes behind it (a desk told again, as after
+                // missed events, moves nobody).
+                let taken_by = staff_id.filter(|s| previous != Some(*s));
                 let bytes = encode(&ServerMessage::Desk(sign));
                 for (entity, a, who) in &avatars {
                     send_to(&mut server, a.client_id, bytes.clone());
-                    let is_holder = matches!((who.map(|w| &w.0), staff_id), (Some(WorldPrincipal::Staff { id, .. }), Some(s)) if *id == s);
+                    let is_holder = matches!((who.map(|w| &w.0), taken_by), (Some(WorldPrincipal::Staff { id, .. }), Some(s)) if *id == s);
                     if is_holder {
                         place_behind(&office, &counter, a.client_id, &mut server, places.get_mut(entity).ok());
                     }
