@@ -3,7 +3,7 @@
 //! roles, disable and enable, reset a password, each account's history. Admins only; every
 //! change goes through `identity::accounts` and is recorded there.
 
-use super::frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
+use super::frame::{Frame, StaffForm, lang_code, notice_text, session_cookie, staff_member};
 use crate::http::extract::ClientAddr;
 use crate::http::pages::{Tr, pick_staff_lang, render, same_origin, see_other};
 use crate::http::state::HttpState;
@@ -254,13 +254,13 @@ struct AddForm {
     roles: Roles,
 }
 
-async fn add(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<AddForm>) -> Response {
-    let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
-        Ok(x) if x.0.is_admin() => x,
-        Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),
-        Err(r) => return r,
-    };
+super::frame::console_form!(AddForm, AccountForm);
+
+async fn add(State(s): State<HttpState>, post: StaffForm<AddForm>) -> Response {
+    let StaffForm { staff: st, lang: l, form: f, .. } = post;
+    if !st.is_admin() {
+        return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None);
+    }
     let back = |n: &str| see_other(&format!("/staff/admin?lang={}&notice={n}", lang_code(l)), None);
     let roles = f.roles.list();
     if roles.is_empty() {
@@ -349,16 +349,13 @@ struct AccountForm {
 /// `change` (name, department, roles), `disable`, `enable`, `password`.
 async fn account_action(
     State(s): State<HttpState>,
-    headers: HeaderMap,
     Path((login, action)): Path<(String, String)>,
-    Form(f): Form<AccountForm>,
+    post: StaffForm<AccountForm>,
 ) -> Response {
-    let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
-        Ok(x) if x.0.is_admin() => x,
-        Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),
-        Err(r) => return r,
-    };
+    let StaffForm { staff: st, lang: l, form: f, .. } = post;
+    if !st.is_admin() {
+        return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None);
+    }
     let login: String = login.chars().take(64).collect();
     let back = |n: &str| {
         let safe = login.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));

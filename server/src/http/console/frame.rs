@@ -3,13 +3,16 @@
 //! post.
 
 use crate::http::cookies::{STAFF_COOKIE, cookie, csrf_for, csrf_ok};
+use crate::http::pages::pick_staff_lang;
 use crate::http::pages::{Tr, same_origin, see_other};
 use crate::http::state::HttpState;
 use crate::identity::sessions::{self, Principal};
 use crate::identity::staff::StaffAccount;
+use axum::extract::{Form, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use madoguchi_shared::i18n::Lang;
+use serde::de::DeserializeOwned;
 
 pub(super) fn session_cookie(token: &str, secure: bool) -> String {
     let max_age = sessions::STAFF_ABSOLUTE_EXPIRY_MS / 1000;
@@ -97,6 +100,53 @@ pub(super) async fn authorised(
     match staff_member(s, headers).await {
         Some((st, token)) if csrf_ok(&token, csrf) => Ok((st, token)),
         _ => Err(see_other(&format!("/staff?lang={}&notice=session", lang_code(l)), None)),
+    }
+}
+
+/// A form of the console's pages: the session's CSRF token and the page's language ride in it.
+pub(super) trait ConsoleForm {
+    fn csrf(&self) -> &str;
+    fn lang(&self) -> &str;
+}
+
+/// Implements [`ConsoleForm`] for forms with `csrf` and `lang` fields.
+macro_rules! console_form {
+    ($($form:ty),+) => {$(
+        impl $crate::http::console::frame::ConsoleForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+            fn lang(&self) -> &str {
+                &self.lang
+            }
+        }
+    )+};
+}
+pub(super) use console_form;
+
+/// The staff member posting this form from the console: it came from this site, carries the
+/// session's CSRF token, and the session is a live staff session ([`authorised`]). Otherwise a
+/// cross-site post gets `403` and anything else goes back to the login page.
+pub(super) struct StaffForm<T> {
+    pub staff: StaffAccount,
+    pub token: String,
+    /// The page's language (the form's, else the browser's).
+    pub lang: Lang,
+    pub form: T,
+}
+
+impl<T> FromRequest<HttpState> for StaffForm<T>
+where
+    T: DeserializeOwned + ConsoleForm + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &HttpState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let Form(form) = Form::<T>::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        let lang = pick_staff_lang(Some(form.lang()), &headers);
+        let (staff, token) = authorised(s, &headers, form.csrf(), lang).await?;
+        Ok(StaffForm { staff, token, lang, form })
     }
 }
 

@@ -38,7 +38,7 @@ mod frame;
 mod records;
 mod supervisor;
 
-use frame::{Frame, authorised, lang_code, notice_text, session_cookie, staff_member};
+use frame::{Frame, StaffForm, lang_code, notice_text, session_cookie, staff_member};
 const CONSOLE_JS: &str = include_str!("../../../templates/staff/console.js");
 const CONSULT_JS: &str = include_str!("../../../templates/staff/consult.js");
 /// How often the live section is redrawn when nothing happened (waiting times move on).
@@ -291,12 +291,10 @@ struct ActionForm {
     ticket: i64,
 }
 
-async fn logout(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<ActionForm>) -> Response {
-    let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (st, token) = match authorised(&s, &headers, &f.csrf, l).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+frame::console_form!(ActionForm);
+
+async fn logout(State(s): State<HttpState>, post: StaffForm<ActionForm>) -> Response {
+    let StaffForm { staff: st, token, lang: l, .. } = post;
     let _ = super::sessions::end_session(&s, &token, Some(st.id)).await;
     see_other(
         &format!("/staff?lang={}", lang_code(l)),
@@ -317,17 +315,8 @@ fn queue_notice(e: &QueueError) -> &'static str {
 }
 
 /// A desk action from the console's forms; back to the desk page with what happened.
-async fn desk_action(
-    State(s): State<HttpState>,
-    headers: HeaderMap,
-    Path(action): Path<String>,
-    Form(f): Form<ActionForm>,
-) -> Response {
-    let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn desk_action(State(s): State<HttpState>, Path(action): Path<String>, post: StaffForm<ActionForm>) -> Response {
+    let StaffForm { staff: st, lang: l, form: f, .. } = post;
     let back = |notice: &str| see_other(&format!("/staff?lang={}&notice={notice}", lang_code(l)), None);
     if !st.works_counter() {
         return back("role-required");

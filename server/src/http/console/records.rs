@@ -3,7 +3,7 @@
 //! data), one application (`/staff/records/{reference}`: opening it is an audited read) with
 //! its form, its status and note, a form to move it on with a note, and its audit history.
 
-use super::frame::{Frame, authorised, lang_code, notice_text, staff_member};
+use super::frame::{Frame, StaffForm, lang_code, notice_text, staff_member};
 use crate::http::cookies::csrf_for;
 use crate::http::pages::{Tr, pick_staff_lang, render, see_other};
 use crate::http::records::staff_actor;
@@ -13,7 +13,7 @@ use crate::records::applications::{self, ApplicationSummary, ApplicationView, Ev
 use crate::records::catalog::value_text;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -213,18 +213,13 @@ struct StatusForm {
     note: String,
 }
 
-async fn status(
-    State(s): State<HttpState>,
-    headers: HeaderMap,
-    Path(reference): Path<String>,
-    Form(f): Form<StatusForm>,
-) -> Response {
-    let l = pick_staff_lang(Some(&f.lang), &headers);
-    let (st, _) = match authorised(&s, &headers, &f.csrf, l).await {
-        Ok(x) if x.0.works_counter() => x,
-        Ok(_) => return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None),
-        Err(r) => return r,
-    };
+super::frame::console_form!(StatusForm);
+
+async fn status(State(s): State<HttpState>, Path(reference): Path<String>, post: StaffForm<StatusForm>) -> Response {
+    let StaffForm { staff: st, lang: l, form: f, .. } = post;
+    if !st.works_counter() {
+        return see_other(&format!("/staff?lang={}&notice=role-required", lang_code(l)), None);
+    }
     let Some(reference) = clean_reference(&reference) else {
         return see_other(&format!("/staff/records?lang={}", lang_code(l)), None);
     };
