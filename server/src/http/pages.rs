@@ -134,6 +134,28 @@ pub(crate) fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> b
     }
 }
 
+/// A form posted from a page: the session's CSRF token and the page's language ride in it. The
+/// extractors of the staff member or the resident posting it check the token.
+pub(crate) trait PostedForm {
+    fn csrf(&self) -> &str;
+    fn lang(&self) -> &str;
+}
+
+/// Implements [`PostedForm`] for forms with `csrf` and `lang` fields.
+macro_rules! posted_form {
+    ($($form:ty),+) => {$(
+        impl $crate::http::pages::PostedForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+            fn lang(&self) -> &str {
+                &self.lang
+            }
+        }
+    )+};
+}
+pub(crate) use posted_form;
+
 /// A page's script (a file under `server/templates/`, built in), with its `Cache-Control`.
 pub(crate) fn script(js: &'static str, cache_control: &'static str) -> Response {
     let mut r = js.into_response();

@@ -12,7 +12,7 @@
 
 use super::extract::ClientAddr;
 use super::live;
-use super::pages::{LangLink, Tr, html, lang_links, pick_lang, render, same_origin, see_other};
+use super::pages::{LangLink, PostedForm, Tr, html, lang_links, pick_lang, render, same_origin, see_other};
 use super::state::HttpState;
 use crate::db::now_ms;
 use crate::events::OfficeEvent;
@@ -21,7 +21,7 @@ use crate::queue::QueueError;
 use crate::ratelimit::address_key;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -47,7 +47,7 @@ pub(super) fn router() -> Router<HttpState> {
         .route("/text/live.js", get(live_js))
 }
 
-use super::cookies::{cookie, csrf_for};
+use super::cookies::{cookie, csrf_for, csrf_ok};
 
 pub(super) async fn resident(s: &HttpState, headers: &HeaderMap) -> Option<(Resident, String)> {
     let token = cookie(headers, COOKIE)?;
@@ -582,19 +582,35 @@ fn queue_notice(e: &QueueError) -> &'static str {
     }
 }
 
-/// The resident behind the cookie, if the form's token matches their session.
-async fn authorised(s: &HttpState, headers: &HeaderMap, csrf: &str) -> Option<Resident> {
-    let (r, token) = resident(s, headers).await?;
-    let expected = csrf_for(&token);
-    // Constant-time enough: both are fixed-length hex of a hash.
-    (expected.len() == csrf.len() && expected.bytes().zip(csrf.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
-        .then_some(r)
+/// The resident posting this form from the text mode: its token is their session's (another
+/// site cannot post it for them). Otherwise the browser goes back to the page, which says the
+/// session is gone.
+struct ResidentForm<T> {
+    resident: Resident,
+    token: String,
+    form: T,
 }
 
-async fn take(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<TicketForm>) -> Response {
-    let Some(r) = authorised(&s, &headers, &f.csrf).await else {
-        return see_other(&back(&f.lang, "session", None), None);
-    };
+impl<T> FromRequest<HttpState> for ResidentForm<T>
+where
+    T: serde::de::DeserializeOwned + PostedForm + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &HttpState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let Form(form) = Form::<T>::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        match resident(s, &headers).await {
+            Some((resident, token)) if csrf_ok(&token, form.csrf()) => Ok(ResidentForm { resident, token, form }),
+            _ => Err(see_other(&back(form.lang(), "session", None), None)),
+        }
+    }
+}
+
+super::pages::posted_form!(TicketForm, CsrfForm);
+
+async fn take(State(s): State<HttpState>, post: ResidentForm<TicketForm>) -> Response {
+    let ResidentForm { resident: r, form: f, .. } = post;
     match s.queues.take(&r.id, &f.department).await {
         Ok(_) => see_other(&back(&f.lang, "taken", None), None),
         Err(e) => see_other(&back(&f.lang, queue_notice(&e), Some(&f.department)), None),
@@ -609,30 +625,16 @@ struct CsrfForm {
     lang: String,
 }
 
-async fn cancel(
-    State(s): State<HttpState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let Some(r) = authorised(&s, &headers, &f.csrf).await else {
-        return see_other(&back(&f.lang, "session", None), None);
-    };
+async fn cancel(State(s): State<HttpState>, Path(id): Path<i64>, post: ResidentForm<CsrfForm>) -> Response {
+    let ResidentForm { resident: r, form: f, .. } = post;
     match s.queues.cancel(&r.id, id).await {
         Ok(_) => see_other(&back(&f.lang, "cancelled", None), None),
         Err(e) => see_other(&back(&f.lang, queue_notice(&e), None), None),
     }
 }
 
-async fn arrived(
-    State(s): State<HttpState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let Some(r) = authorised(&s, &headers, &f.csrf).await else {
-        return see_other(&back(&f.lang, "session", None), None);
-    };
+async fn arrived(State(s): State<HttpState>, Path(id): Path<i64>, post: ResidentForm<CsrfForm>) -> Response {
+    let ResidentForm { resident: r, form: f, .. } = post;
     match s.queues.arrived(&r.id, id).await {
         Ok(_) => {
             let lang = Lang::from_code(&f.lang).code();
@@ -642,15 +644,11 @@ async fn arrived(
     }
 }
 
-async fn leave(State(s): State<HttpState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    let lang = Lang::from_code(&f.lang).code();
+async fn leave(State(s): State<HttpState>, headers: HeaderMap, post: ResidentForm<CsrfForm>) -> Response {
     // Only a form of this session may end it: another site cannot log a resident out.
-    let Some(r) = authorised(&s, &headers, &f.csrf).await else {
-        return see_other(&back(lang, "session", None), None);
-    };
-    if let Some(token) = cookie(&headers, COOKIE) {
-        let _ = super::sessions::end_session(&s, &token, None).await;
-    }
+    let ResidentForm { resident: r, token, form: f } = post;
+    let lang = Lang::from_code(&f.lang).code();
+    let _ = super::sessions::end_session(&s, &token, None).await;
     let gone = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     // A resident who signed in with a provider ends their session there too, where the
     // provider offers it; it sends them back to the text mode.

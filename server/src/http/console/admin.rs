@@ -254,7 +254,7 @@ struct AddForm {
     roles: Roles,
 }
 
-super::frame::console_form!(AddForm, AccountForm);
+crate::http::pages::posted_form!(AddForm, AccountForm);
 
 async fn add(State(s): State<HttpState>, post: StaffForm<AddForm>) -> Response {
     let StaffForm { staff: st, lang: l, form: f, .. } = post;

@@ -3,7 +3,7 @@
 //! post.
 
 use crate::http::cookies::{STAFF_COOKIE, cookie, csrf_for, csrf_ok};
-use crate::http::pages::pick_staff_lang;
+use crate::http::pages::{PostedForm, pick_staff_lang};
 use crate::http::pages::{Tr, same_origin, see_other};
 use crate::http::state::HttpState;
 use crate::identity::sessions::{self, Principal};
@@ -103,27 +103,6 @@ pub(super) async fn authorised(
     }
 }
 
-/// A form of the console's pages: the session's CSRF token and the page's language ride in it.
-pub(super) trait ConsoleForm {
-    fn csrf(&self) -> &str;
-    fn lang(&self) -> &str;
-}
-
-/// Implements [`ConsoleForm`] for forms with `csrf` and `lang` fields.
-macro_rules! console_form {
-    ($($form:ty),+) => {$(
-        impl $crate::http::console::frame::ConsoleForm for $form {
-            fn csrf(&self) -> &str {
-                &self.csrf
-            }
-            fn lang(&self) -> &str {
-                &self.lang
-            }
-        }
-    )+};
-}
-pub(super) use console_form;
-
 /// The staff member posting this form from the console: it came from this site, carries the
 /// session's CSRF token, and the session is a live staff session ([`authorised`]). Otherwise a
 /// cross-site post gets `403` and anything else goes back to the login page.
@@ -137,7 +116,7 @@ pub(super) struct StaffForm<T> {
 
 impl<T> FromRequest<HttpState> for StaffForm<T>
 where
-    T: DeserializeOwned + ConsoleForm + Send,
+    T: DeserializeOwned + PostedForm + Send,
 {
     type Rejection = Response;
 

@@ -291,7 +291,7 @@ struct ActionForm {
     ticket: i64,
 }
 
-frame::console_form!(ActionForm);
+crate::http::pages::posted_form!(ActionForm);
 
 async fn logout(State(s): State<HttpState>, post: StaffForm<ActionForm>) -> Response {
     let StaffForm { staff: st, token, lang: l, .. } = post;

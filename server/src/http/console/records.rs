@@ -213,7 +213,7 @@ struct StatusForm {
     note: String,
 }
 
-super::frame::console_form!(StatusForm);
+crate::http::pages::posted_form!(StatusForm);
 
 async fn status(State(s): State<HttpState>, Path(reference): Path<String>, post: StaffForm<StatusForm>) -> Response {
     let StaffForm { staff: st, lang: l, form: f, .. } = post;
