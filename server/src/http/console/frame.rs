@@ -88,7 +88,7 @@ impl Frame {
 
 /// A form post of this console's session: the staff member and the token, or a response that
 /// sends the browser back to the login page.
-pub(super) async fn authorised(
+async fn authorised(
     s: &HttpState,
     headers: &HeaderMap,
     csrf: &str,
