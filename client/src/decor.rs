@@ -3,7 +3,7 @@
 //! information desk, benches, pillars, the floor guide board, and coloured lines on the floor
 //! that lead from where one arrives to each department's counters. All of it is plain boxes made
 //! in code (no model files to download). The pure parts (the lines, the guide's words) are here
-//! for tests; `scene` spawns the meshes.
+//! for tests; `room` spawns the meshes.
 
 use crate::i18n::Lang;
 use bevy::prelude::*;

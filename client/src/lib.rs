@@ -1,45 +1,59 @@
 //! The Madoguchi client: one bevy app for the Linux desktop (netcode over UDP) and the browser
 //! (wasm32, WebGL2, renet over a WebSocket). Everything but drawing also runs headless, which is
 //! how the tests drive it.
+//!
+//! One folder per feature, each a plugin that reads the server's messages it cares about
+//! ([`connection::FromServer`]) and keeps its own state: `connection` (session, transport,
+//! reconnects), `join` (the join screen, the desktop's sign-in), `avatars` (who is where, our
+//! walking), `room` (the room drawn, desks, the camera, clicks), `tickets` (tickets, the call,
+//! taking one), `chat`, `status` (the status line), `consultation`, `applications`,
+//! `performance` (frame pacing) and, in the browser, `page` (the page's mirrors of the game).
+//! The files beside them are beneath every feature: the layout, words, the platform, HTTP off
+//! the frame loop ([`http`]), where things sit on the screen ([`screen`]), lines being typed.
+//! The order of a frame is declared once, as [`Step`]s ([`frame`]).
 
 pub mod applications;
-pub mod consult;
+pub mod avatars;
+pub mod chat;
+pub mod connection;
+pub mod consultation;
 pub mod decor;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod go;
-pub mod hud;
+pub mod frame;
+pub mod http;
 pub mod i18n;
-pub mod input;
-pub mod link;
-pub mod net;
+pub mod join;
 pub mod office;
-pub mod pacing;
+#[cfg(target_arch = "wasm32")]
+mod page;
+pub mod performance;
 pub mod platform;
-pub mod scene;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod shot;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod signin;
-pub mod ui;
-pub mod world;
+pub mod room;
+pub mod screen;
+pub mod status;
+pub mod tickets;
+pub mod touch;
+pub mod typing;
 
 use bevy::prelude::*;
 use madoguchi_shared::layout::Office;
 use std::sync::Arc;
 
+pub use frame::Step;
 pub use office::embedded_office;
 
-/// The logic of the client (connection, world, input) without a window: for tests.
+/// The logic of the client (connection, avatars, tickets, chat, desks) without a window: for
+/// tests.
 pub fn headless_app(office: Office) -> App {
     let mut app = App::new();
     // Keys are pressed by hand in tests; nothing clears them between updates.
     app.add_plugins(MinimalPlugins)
         .init_resource::<ButtonInput<KeyCode>>()
+        .init_resource::<Touches>()
         .add_message::<bevy::input::keyboard::KeyboardInput>()
         .insert_resource(i18n::I18n::new(i18n::Lang::En))
-        .insert_resource(input::OfficeRes(Arc::new(office)))
-        .insert_resource(net::ServerConfig { http_base: "http://127.0.0.1:0".into() })
-        .add_plugins((net::plugin, world::plugin, input::plugin));
+        .insert_resource(office::OfficeRes(Arc::new(office)))
+        .insert_resource(connection::ServerConfig { http_base: "http://127.0.0.1:0".into() })
+        .add_plugins((frame::steps, connection::plugin, avatars::plugin, tickets::plugin, chat::plugin, room::desks));
     app
 }
 
@@ -48,7 +62,7 @@ pub fn headless_app(office: Office) -> App {
 pub const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJK-Madoguchi.otf");
 
 /// The windowed client. Without `join`, it opens on the join screen.
-pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, lang: i18n::Lang) -> App {
+pub fn windowed_app(server: connection::ServerConfig, join: Option<connection::JoinRequest>, lang: i18n::Lang) -> App {
     let mut app = App::new();
     let window = Window {
         title: "まどぐち区役所 — Madoguchi".into(),
@@ -63,73 +77,35 @@ pub fn windowed_app(server: net::ServerConfig, join: Option<net::JoinRequest>, l
             .set(WindowPlugin { primary_window: Some(window), ..default() })
             .set(AssetPlugin { meta_check: bevy::asset::AssetMetaCheck::Never, ..default() }),
     )
-    .insert_resource(input::OfficeRes(Arc::new(embedded_office())))
+    .insert_resource(office::OfficeRes(Arc::new(embedded_office())))
     .insert_resource(server)
     .insert_resource(i18n::I18n::new(lang))
-    .insert_resource(net::SessionToken(platform::stored_session()))
-    .add_plugins((
-        net::plugin,
-        world::plugin,
-        input::plugin,
-        scene::plugin,
-        hud::plugin,
-        ui::plugin,
-        consult::plugin,
-        applications::plugin,
-        pacing::plugin,
-    ));
+    .insert_resource(connection::SessionToken(platform::stored_session()))
+    .add_plugins((frame::steps, connection::plugin, join::plugin, avatars::plugin, room::plugin, tickets::plugin))
+    .add_plugins((screen::plugin, chat::plugin, status::plugin, consultation::plugin, applications::plugin))
+    .add_plugins(performance::plugin);
     // The default font handle draws every text: make it ours.
     let font = bevy::text::Font::from_bytes(FONT.to_vec());
     if let Err(e) = app.world_mut().resource_mut::<Assets<bevy::text::Font>>().insert(AssetId::default(), font) {
         warn!("font: {e:?}");
     }
     #[cfg(not(target_arch = "wasm32"))]
-    app.add_plugins((shot::plugin, signin::plugin, go::plugin));
+    app.add_plugins((join::signin::plugin, tickets::counters_list));
+    #[cfg(target_arch = "wasm32")]
+    app.add_plugins(page::plugin);
     if let Some(join) = join {
         app.insert_resource(join);
     }
-    #[cfg(target_arch = "wasm32")]
-    app.add_systems(Last, (mark_first_frame, mark_office_frame));
     app
-}
-
-/// Tells the page (and the benchmark) when the office is first on screen: the second frame in
-/// which the room's pieces exist (they are built on `Welcome`, and drawn the frame after they
-/// are spawned): `<body data-office-frame>`, ms since navigation.
-#[cfg(target_arch = "wasm32")]
-fn mark_office_frame(pieces: Query<(), With<scene::RoomPiece>>, mut frames_with_room: Local<u32>) {
-    if *frames_with_room >= 2 || pieces.is_empty() {
-        return;
-    }
-    *frames_with_room += 1;
-    if *frames_with_room == 2 {
-        let now = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default();
-        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-            let _ = body.set_attribute("data-office-frame", &format!("{now:.0}"));
-        }
-    }
-}
-
-/// Tells the page (and the browser test) when the first frames are out — the loading screen
-/// gives way then, to the join screen or the connecting office: `<body data-first-frame>`.
-#[cfg(target_arch = "wasm32")]
-fn mark_first_frame(mut frames: Local<u32>) {
-    *frames += 1;
-    if *frames == 3 {
-        let now = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default();
-        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-            let _ = body.set_attribute("data-first-frame", &format!("{now:.0}"));
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use avatars::{Avatar, Me, RoomChanged};
+    use connection::{FromServer, ToServer};
     use madoguchi_shared::protocol::{AvatarInfo, AvatarPos, ClientMessage, ServerMessage, TicketInfo, TicketStatus};
     use madoguchi_shared::quant::{Point, QPos};
-    use net::{FromServer, ToServer};
-    use world::{Avatar, Me, RoomChanged};
 
     fn app() -> App {
         let mut app = headless_app(embedded_office());
@@ -179,7 +155,7 @@ mod tests {
         say(&mut app, welcome());
         say(&mut app, ServerMessage::EnteredRoom { room: lobby, pos: QPos::from_point(Point::new(12.0, 2.0)) });
         sent(&mut app);
-        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
+        app.world_mut().resource_mut::<tickets::PendingTake>().0 = Some("a1".into());
         app.update();
         let door = moves(&sent(&mut app));
         assert_eq!(door.len(), 1, "{door:?}");
@@ -201,9 +177,9 @@ mod tests {
         say(&mut app, ServerMessage::Snapshot { tick: 1, ack: 0, avatars: vec![you] });
         let took: Vec<ClientMessage> = sent(&mut app);
         assert!(took.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "a1")), "{took:?}");
-        assert!(app.world().resource::<input::PendingTake>().0.is_none());
+        assert!(app.world().resource::<tickets::PendingTake>().0.is_none());
         // An unknown counter goes nowhere.
-        assert_eq!(input::next_leg(&office, lobby, "zz9"), None);
+        assert_eq!(tickets::next_leg(&office, lobby, "zz9"), None);
     }
 
     #[test]
@@ -221,7 +197,7 @@ mod tests {
         let me: Vec<Transform> =
             app.world_mut().query_filtered::<&Transform, With<Me>>().iter(app.world()).copied().collect();
         assert_eq!(me.len(), 1);
-        assert_eq!(me[0].translation, world::to_world(Point::new(12.0, 2.0), 0.0));
+        assert_eq!(me[0].translation, avatars::to_world(Point::new(12.0, 2.0), 0.0));
 
         let other = AvatarInfo {
             id: 9,
@@ -234,7 +210,7 @@ mod tests {
         let mut q = app.world_mut().query::<(&Avatar, &Transform)>();
         let (a, tf) = q.iter(app.world()).find(|(a, _)| a.id == 9).map(|(a, t)| (a.clone(), *t)).unwrap();
         assert!(a.staff && a.name == "花子");
-        assert_eq!(tf.translation, world::to_world(Point::new(10.0, 5.0), 0.0));
+        assert_eq!(tf.translation, avatars::to_world(Point::new(10.0, 5.0), 0.0));
 
         // A snapshot moves it there over one snapshot interval, not in a jump.
         let to = Point::new(11.0, 5.0);
@@ -242,8 +218,13 @@ mod tests {
             &mut app,
             ServerMessage::Snapshot { tick: 1, ack: 0, avatars: vec![AvatarPos { id: 9, pos: QPos::from_point(to) }] },
         );
-        let interp =
-            *app.world_mut().query::<(&Avatar, &world::Interp)>().iter(app.world()).find(|(a, _)| a.id == 9).unwrap().1;
+        let interp = *app
+            .world_mut()
+            .query::<(&Avatar, &avatars::Interp)>()
+            .iter(app.world())
+            .find(|(a, _)| a.id == 9)
+            .unwrap()
+            .1;
         assert_eq!(interp.to, to);
         assert!((interp.span - 0.1).abs() < 1e-6);
         let mut half = interp;
@@ -268,7 +249,7 @@ mod tests {
         );
         say(&mut app, ServerMessage::EnteredRoom { room: 1, pos: QPos::from_point(Point::new(20.0, 2.5)) });
         assert_eq!(app.world_mut().query::<&Avatar>().iter(app.world()).count(), 1);
-        assert_eq!(app.world().resource::<world::WorldView>().room, Some(1));
+        assert_eq!(app.world().resource::<avatars::WorldView>().room, Some(1));
     }
 
     #[test]
@@ -285,20 +266,20 @@ mod tests {
             counter: None,
             recalls: 0,
         };
-        let calls = |app: &mut App| app.world_mut().resource_mut::<Messages<world::Called>>().drain().count();
+        let calls = |app: &mut App| app.world_mut().resource_mut::<Messages<tickets::Called>>().drain().count();
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 0);
         let o = embedded_office();
         let en = i18n::I18n::new(i18n::Lang::En);
         let ja = i18n::I18n::new(i18n::Lang::Ja);
-        assert_eq!(hud::describe_ticket(&t, &o, &en), "D-001  position 2  wait unknown");
+        assert_eq!(tickets::describe_ticket(&t, &o, &en), "D-001  position 2  wait unknown");
         t.status = TicketStatus::Called;
         t.counter = Some("d1".into());
         say(&mut app, ServerMessage::Ticket(t.clone()));
         assert_eq!(calls(&mut app), 1);
-        assert_eq!(hud::describe_ticket(&t, &o, &ja), "D-001  呼び出し中: D1 番窓口 (福祉課) へ");
+        assert_eq!(tickets::describe_ticket(&t, &o, &ja), "D-001  呼び出し中: D1 番窓口 (福祉課) へ");
         assert_eq!(
-            hud::describe_call(&t, &o, &en),
+            tickets::describe_call(&t, &o, &en),
             "Ticket D-001: please come to counter D1 (Welfare) in Service Counters"
         );
         say(&mut app, ServerMessage::Ticket(t.clone()));
@@ -357,14 +338,14 @@ mod tests {
         say(&mut app, welcome());
         say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(20.0, 2.5)) });
         sent(&mut app);
-        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("a1".into());
+        app.world_mut().resource_mut::<tickets::PendingTake>().0 = Some("a1".into());
         app.update();
         assert_eq!(moves(&sent(&mut app)).len(), 1, "the leg to the counter");
         // Walking (5 s): nothing more.
         let mut again = Vec::new();
         for i in 0..25 {
             let at = Point::new(20.0 - 0.3 * i as f32, 2.5 + 0.2 * i as f32);
-            app.world_mut().resource_mut::<world::WorldView>().my_pos = Some(at);
+            app.world_mut().resource_mut::<avatars::WorldView>().my_pos = Some(at);
             app.update();
             again.extend(moves(&sent(&mut app)));
         }
@@ -376,37 +357,37 @@ mod tests {
         }
         assert_eq!(again.len(), 3, "{again:?}");
         assert!(again.iter().all(|p| p.distance(Point::new(4.0, 15.0)) < 0.05), "{again:?}");
-        assert_eq!(app.world().resource::<input::PendingTake>().0.as_deref(), Some("a1"), "still on its way");
+        assert_eq!(app.world().resource::<tickets::PendingTake>().0.as_deref(), Some("a1"), "still on its way");
     }
 
     #[test]
     fn the_desktop_counters_list_walks_to_a_counter_in_the_other_room() {
         let o = embedded_office();
         let mut app = headless_app(o.clone());
-        app.add_plugins(go::plugin);
+        app.add_plugins(tickets::counters_list);
         app.update();
         let corner_shown = |app: &mut App| {
-            let mut q = app.world_mut().query_filtered::<&Visibility, With<go::GoCorner>>();
+            let mut q = app.world_mut().query_filtered::<&Visibility, With<tickets::GoCorner>>();
             q.iter(app.world()).any(|v| *v == Visibility::Inherited)
         };
         assert!(!corner_shown(&mut app), "not in the office: no list");
         let lobby = o.room_index("lobby").unwrap();
         say(&mut app, ServerMessage::EnteredRoom { room: lobby, pos: QPos::from_point(Point::new(12.0, 2.0)) });
-        app.world_mut().resource_mut::<world::WorldView>().me = Some(1);
+        app.world_mut().resource_mut::<avatars::WorldView>().me = Some(1);
         app.update();
         assert!(corner_shown(&mut app), "in the office: the button shows");
         let find = |app: &mut App, id: &str| {
-            let mut q = app.world_mut().query::<(Entity, &go::GoCounter)>();
+            let mut q = app.world_mut().query::<(Entity, &tickets::GoCounter)>();
             q.iter(app.world()).find(|(_, c)| c.0 == id).map(|(e, _)| e).expect("the counter's button")
         };
         let toggle = {
-            let mut q = app.world_mut().query_filtered::<Entity, With<go::GoToggle>>();
+            let mut q = app.world_mut().query_filtered::<Entity, With<tickets::GoToggle>>();
             q.single(app.world()).unwrap()
         };
         app.world_mut().entity_mut(toggle).insert(Interaction::Pressed);
         app.update();
         let open = {
-            let mut q = app.world_mut().query_filtered::<&Node, With<go::GoList>>();
+            let mut q = app.world_mut().query_filtered::<&Node, With<tickets::GoList>>();
             q.single(app.world()).unwrap().display
         };
         assert_eq!(open, Display::Flex, "the button opens the list");
@@ -414,9 +395,9 @@ mod tests {
         let c1 = find(&mut app, "c1");
         app.world_mut().entity_mut(c1).insert(Interaction::Pressed);
         app.update();
-        assert_eq!(app.world().resource::<input::PendingTake>().0.as_deref(), Some("c1"));
+        assert_eq!(app.world().resource::<tickets::PendingTake>().0.as_deref(), Some("c1"));
         let out = sent(&mut app);
-        let door = input::next_leg(&o, lobby, "c1").unwrap();
+        let door = tickets::next_leg(&o, lobby, "c1").unwrap();
         assert!(
             out.iter().any(|m| matches!(m, ClientMessage::MoveTo { target, .. } if target.to_point().x == door.x)),
             "first to the door: {out:?}"
@@ -427,25 +408,25 @@ mod tests {
     fn e_at_a_counter_takes_a_ticket_there() {
         let o = embedded_office();
         let counters = o.room_index("counters").unwrap();
-        assert_eq!(input::counter_in_reach(&o, counters, Point::new(20.5, 14.5)).as_deref(), Some("c1"));
-        assert_eq!(input::counter_in_reach(&o, counters, Point::new(20.5, 5.0)), None);
+        assert_eq!(tickets::counter_in_reach(&o, counters, Point::new(20.5, 14.5)).as_deref(), Some("c1"));
+        assert_eq!(tickets::counter_in_reach(&o, counters, Point::new(20.5, 5.0)), None);
         let mut app = app();
         say(&mut app, ServerMessage::EnteredRoom { room: counters, pos: QPos::from_point(Point::new(15.0, 14.8)) });
-        app.world_mut().resource_mut::<world::WorldView>().me = Some(1);
+        app.world_mut().resource_mut::<avatars::WorldView>().me = Some(1);
         key(&mut app, KeyCode::KeyE, "e");
         app.update();
         let out = sent(&mut app);
         assert!(out.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "b1")), "{out:?}");
         // A click on a desk from afar walks to it and takes the ticket on arrival.
-        assert_eq!(scene::counter_at(&o, counters, Point::new(20.5, 16.0)).as_deref(), Some("c1"));
-        app.world_mut().resource_mut::<input::PendingTake>().0 = Some("c1".into());
+        assert_eq!(room::counter_at(&o, counters, Point::new(20.5, 16.0)).as_deref(), Some("c1"));
+        app.world_mut().resource_mut::<tickets::PendingTake>().0 = Some("c1".into());
         app.update();
         assert!(sent(&mut app).iter().all(|m| !matches!(m, ClientMessage::TakeTicket { .. })), "not there yet");
-        app.world_mut().resource_mut::<world::WorldView>().my_pos = Some(Point::new(20.5, 14.5));
+        app.world_mut().resource_mut::<avatars::WorldView>().my_pos = Some(Point::new(20.5, 14.5));
         app.update();
         let out = sent(&mut app);
         assert!(out.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "c1")), "{out:?}");
-        assert!(app.world().resource::<input::PendingTake>().0.is_none());
+        assert!(app.world().resource::<tickets::PendingTake>().0.is_none());
     }
 
     /// One key press (and release) as the window reports it.
@@ -471,7 +452,7 @@ mod tests {
         sent(&mut app);
         key(&mut app, KeyCode::Enter, "");
         app.update();
-        assert!(app.world().resource::<input::ChatEntry>().open);
+        assert!(app.world().resource::<chat::ChatEntry>().open);
         // W is a letter now, not a step; the IME's commit arrives as its own event.
         app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::KeyW);
         key(&mut app, KeyCode::KeyW, "w");
@@ -483,21 +464,21 @@ mod tests {
         key(&mut app, KeyCode::KeyX, "x");
         key(&mut app, KeyCode::Backspace, "");
         app.update();
-        assert_eq!(app.world().resource::<input::ChatEntry>().text, "w窓口 ");
+        assert_eq!(app.world().resource::<chat::ChatEntry>().text, "w窓口 ");
         let out = sent(&mut app);
         assert!(out.iter().all(|m| !matches!(m, ClientMessage::Input { .. })), "typing is not walking: {out:?}");
         key(&mut app, KeyCode::Enter, "");
         app.update();
         let out = sent(&mut app);
         assert!(out.iter().any(|m| matches!(m, ClientMessage::Chat { text } if text == "w窓口")), "{out:?}");
-        assert!(!app.world().resource::<input::ChatEntry>().open);
+        assert!(!app.world().resource::<chat::ChatEntry>().open);
         // Escape drops a line; a long paste is cut at the limit.
         key(&mut app, KeyCode::Enter, "");
         app.update();
         let long = "あ".repeat(500);
         app.world_mut().write_message(bevy::window::Ime::Commit { window: Entity::PLACEHOLDER, value: long });
         app.update();
-        let typed = app.world().resource::<input::ChatEntry>().text.chars().count();
+        let typed = app.world().resource::<chat::ChatEntry>().text.chars().count();
         assert_eq!(typed, madoguchi_shared::limits::CHAT_MAX_CHARS);
         key(&mut app, KeyCode::Escape, "");
         app.update();
@@ -510,37 +491,37 @@ mod tests {
         let mut app = app();
         say(&mut app, welcome());
         sent(&mut app);
-        assert_eq!(ui::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(105.0, 100.0)), Point::ZERO, "a tap");
-        let d = ui::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(100.0, 10.0));
+        assert_eq!(avatars::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(105.0, 100.0)), Point::ZERO, "a tap");
+        let d = avatars::stick_direction(Vec2::new(100.0, 100.0), Vec2::new(100.0, 10.0));
         assert!((d.y - 1.0).abs() < 1e-5 && d.x == 0.0, "dragging up walks north at full speed: {d:?}");
-        app.world_mut().resource_mut::<input::StickDir>().0 = d;
+        app.world_mut().resource_mut::<avatars::StickDir>().0 = d;
         app.update();
         let out = sent(&mut app);
         assert!(matches!(out.last(), Some(ClientMessage::Input { vel, .. }) if vel.to_point().y > 1.5), "{out:?}");
         use std::time::Duration;
-        assert_eq!(net::retry_delay(1, 0.5), Duration::from_secs(1));
-        assert_eq!(net::retry_delay(3, 0.5), Duration::from_secs(4));
-        assert_eq!(net::retry_delay(40, 0.5), Duration::from_secs(30), "capped");
-        assert_eq!(net::retry_delay(1, 0.0), Duration::from_millis(750));
-        assert_eq!(net::retry_delay(1, 0.999_999), Duration::from_secs_f32(1.25 * 0.999_999_6));
+        assert_eq!(connection::retry_delay(1, 0.5), Duration::from_secs(1));
+        assert_eq!(connection::retry_delay(3, 0.5), Duration::from_secs(4));
+        assert_eq!(connection::retry_delay(40, 0.5), Duration::from_secs(30), "capped");
+        assert_eq!(connection::retry_delay(1, 0.0), Duration::from_millis(750));
+        assert_eq!(connection::retry_delay(1, 0.999_999), Duration::from_secs_f32(1.25 * 0.999_999_6));
     }
 
     #[test]
     fn the_join_screen_takes_a_name_and_a_language_then_goes_away() {
         let mut app = headless_app(embedded_office());
-        app.init_resource::<bevy::input::touch::Touches>().add_plugins(ui::plugin);
+        app.init_resource::<bevy::input::touch::Touches>().add_plugins(join::plugin);
         app.update();
-        assert!(app.world().get_resource::<ui::JoinForm>().is_some(), "no name given: the join screen opens");
+        assert!(app.world().get_resource::<join::JoinForm>().is_some(), "no name given: the join screen opens");
         key(&mut app, KeyCode::Enter, "");
         app.update();
-        assert!(app.world().resource::<ui::JoinForm>().need_name, "Enter without a name asks for one");
-        assert!(app.world().get_resource::<net::JoinRequest>().is_none());
+        assert!(app.world().resource::<join::JoinForm>().need_name, "Enter without a name asks for one");
+        assert!(app.world().get_resource::<connection::JoinRequest>().is_none());
         app.world_mut()
             .write_message(bevy::window::Ime::Commit { window: Entity::PLACEHOLDER, value: "花子".into() });
         app.update();
         key(&mut app, KeyCode::Tab, "");
         app.update();
-        assert_eq!(app.world().resource::<ui::JoinForm>().lang, i18n::Lang::ZhHans, "Tab cycles English → 简体中文");
+        assert_eq!(app.world().resource::<join::JoinForm>().lang, i18n::Lang::ZhHans, "Tab cycles English → 简体中文");
         // → 한국어 → Tiếng Việt → 日本語 → やさしい にほんご
         for _ in 0..4 {
             key(&mut app, KeyCode::Tab, "");
@@ -548,9 +529,9 @@ mod tests {
         key(&mut app, KeyCode::Enter, "");
         app.update();
         app.update();
-        let join = app.world().get_resource::<net::JoinRequest>().cloned().expect("joined");
+        let join = app.world().get_resource::<connection::JoinRequest>().cloned().expect("joined");
         assert_eq!((join.name.as_str(), join.locale.as_str()), ("花子", "ja-easy"));
-        assert!(app.world().get_resource::<ui::JoinForm>().is_none(), "the join screen is gone");
+        assert!(app.world().get_resource::<join::JoinForm>().is_none(), "the join screen is gone");
         assert_eq!(app.world().resource::<i18n::I18n>().lang, i18n::Lang::JaEasy);
         // Typing afterwards neither edits a name nor breaks anything.
         key(&mut app, KeyCode::KeyA, "a");
@@ -559,7 +540,7 @@ mod tests {
 
     #[test]
     fn the_join_form_needs_a_name_and_sends_the_language_and_look() {
-        let mut f = ui::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false, look: None };
+        let mut f = join::JoinForm { name: "  ".into(), lang: i18n::Lang::JaEasy, need_name: false, look: None };
         assert!(f.submit().is_none() && f.need_name);
         f.name = " 花子 ".into();
         let j = f.submit().unwrap();

@@ -1,8 +1,8 @@
 //! `madoguchi-client`: the desktop client (`madoguchi-client --server http://host:8080`), and
 //! the browser client's entry point when built for wasm32.
 
+use madoguchi_client::connection::{JoinRequest, ServerConfig};
 use madoguchi_client::i18n::Lang;
-use madoguchi_client::net::{JoinRequest, ServerConfig};
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> bevy::prelude::AppExit {
@@ -48,7 +48,7 @@ fn main() -> bevy::prelude::AppExit {
         let opened = |url: &str| madoguchi_client::platform::open_in_browser(url, "to sign in");
         // A guest session kept from before comes along.
         let guest = madoguchi_client::platform::stored_session();
-        match madoguchi_client::signin::desktop(&server.http_base, provider, lang, opened, guest.as_deref()) {
+        match madoguchi_client::join::signin::desktop(&server.http_base, provider, lang, opened, guest.as_deref()) {
             Ok(signed) => {
                 eprintln!("signed in as {}", signed.display_name);
                 name = name.or(Some(signed.display_name));
@@ -65,15 +65,15 @@ fn main() -> bevy::prelude::AppExit {
     if name.is_none()
         && let Some(token) = madoguchi_client::platform::stored_session()
     {
-        name = madoguchi_client::signin::kept_resident(&server.http_base, &token);
+        name = madoguchi_client::join::signin::kept_resident(&server.http_base, &token);
     }
     let join = name.map(|name| JoinRequest { name, locale: lang.code().to_string(), look: a.look });
     let mut app = madoguchi_client::windowed_app(server, join, lang);
     if let Some(token) = session {
-        app.insert_resource(madoguchi_client::net::SessionToken(Some(token)));
+        app.insert_resource(madoguchi_client::connection::SessionToken(Some(token)));
     }
     if let Some(path) = a.screenshot {
-        app.insert_resource(madoguchi_client::shot::ScreenshotPlan {
+        app.insert_resource(madoguchi_client::room::ScreenshotPlan {
             path,
             after: std::time::Duration::from_secs(3),
             deadline: std::time::Duration::from_secs(60),

@@ -1,6 +1,12 @@
 //! The office's layout as the client has it: built in from `assets/` at compile time.
 
+use bevy::prelude::*;
 use madoguchi_shared::layout::Office;
+use std::sync::Arc;
+
+/// The office layout, the same files the server validates.
+#[derive(Resource, Clone, Deref)]
+pub struct OfficeRes(pub Arc<Office>);
 
 /// The office layout the client draws: the same files the server loads, built in.
 pub fn embedded_office() -> Office {

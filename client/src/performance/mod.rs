@@ -14,7 +14,9 @@
 //! resolution is the step that counts in the browser; the desktop client, on real GPUs, keeps
 //! its window's resolution and steps down multisampling and lighting only.
 //!
-//! In the browser `<body data-quality="0|1|2">` says the level (tests read it).
+//! In the browser `<body data-quality="0|1|2">` says the level (tests read it; `page` writes it).
+//!
+//! May use: nothing.
 
 use bevy::prelude::*;
 
@@ -105,10 +107,6 @@ fn follow_page_visibility(mut occluded: MessageReader<bevy::window::WindowOcclud
     }
     hidden.0 = now;
     info!(hidden = now, "the page is {}", if now { "hidden: drawing once a second" } else { "shown again" });
-    #[cfg(target_arch = "wasm32")]
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-        let _ = body.set_attribute("data-hidden", if now { "true" } else { "false" });
-    }
 }
 
 /// The multisampling of a level.
@@ -164,10 +162,6 @@ fn pace(
         if m.unlit != unlit {
             m.unlit = unlit;
         }
-    }
-    #[cfg(target_arch = "wasm32")]
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-        let _ = body.set_attribute("data-quality", &level.to_string());
     }
 }
 

@@ -1,12 +1,10 @@
-//! The client's picture of the world, built only from what the server says: who is where,
-//! interpolated between snapshots; tickets, desk signs, chat and errors for the UI.
+//! Who is where: our avatar and the others in the room, as the server says.
 
-use crate::net::{FromServer, JoinRequest, SessionEndedNotice};
+use crate::connection::{FromServer, JoinRequest};
 use bevy::prelude::*;
-use madoguchi_shared::ErrorCode;
-use madoguchi_shared::protocol::{DeskSign, Look, NetId, ServerMessage, TicketInfo};
+use madoguchi_shared::protocol::{Look, NetId, ServerMessage};
 use madoguchi_shared::quant::{Point, QPos};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// An avatar: ours or another's.
 #[derive(Component, Debug, Clone)]
@@ -71,68 +69,19 @@ pub struct WorldView {
     pub my_pos: Option<Point>,
 }
 
-/// Our tickets by id.
-#[derive(Resource, Debug, Default)]
-pub struct Tickets(pub BTreeMap<i64, TicketInfo>);
-
-/// Calls already announced, as (ticket, recalls): a reconnect that reports the same call again
-/// does not ring again.
-#[derive(Resource, Debug, Default)]
-pub struct Announced(pub std::collections::HashSet<(i64, u32)>);
-
-/// Desk signs by counter id.
-#[derive(Resource, Debug, Default)]
-pub struct Desks(pub HashMap<String, DeskSign>);
-
-/// The resident's running consultation at the counter, if any (its id).
-#[derive(Resource, Debug, Default)]
-pub struct ActiveConsultation(pub Option<i64>);
-
-/// Chat lines of the room: (name, text), newest last; at most 50 kept.
-#[derive(Resource, Debug, Default)]
-pub struct ChatLog(pub Vec<(String, String)>);
-
-/// The last refusal, for the UI.
-#[derive(Resource, Debug, Default)]
-pub struct LastError(pub Option<(ErrorCode, String)>);
-
 /// Sent when we arrive in a room (first join, a door, a reconnect): the scene rebuilds.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct RoomChanged(pub u16);
-
-/// A ticket just got called (not a repeat of the same call): the UI shows a banner and plays a sound.
-#[derive(Message, Debug, Clone)]
-pub struct Called(pub TicketInfo);
-
-/// Whether a ticket update is a call to announce: called (again, for a recall), or straight
-/// from waiting to being served (a resident already at the desk skips "called").
-pub fn is_new_call(old: Option<&TicketInfo>, new: &TicketInfo) -> bool {
-    use madoguchi_shared::protocol::TicketStatus::{Called, Serving, Waiting};
-    match (old.map(|o| (o.status, o.recalls)), new.status) {
-        (Some((Called, recalls)), Called) => recalls != new.recalls,
-        (_, Called) => true,
-        (Some((Waiting, _)), Serving) => true,
-        _ => false,
-    }
-}
 
 fn span(view: &WorldView) -> f32 {
     1.0 / f32::from(view.snapshot_hz.max(1))
 }
 
-/// Applies every server message to the client's world.
-#[allow(clippy::too_many_arguments)]
+/// Applies the server's word on who is where.
 pub fn apply_server_messages(
     mut inbox: MessageReader<FromServer>,
     mut view: ResMut<WorldView>,
-    mut tickets: ResMut<Tickets>,
-    mut announced: ResMut<Announced>,
-    mut desks: ResMut<Desks>,
-    mut consultation: ResMut<ActiveConsultation>,
-    mut chat: ResMut<ChatLog>,
-    mut last_error: ResMut<LastError>,
     mut rooms: MessageWriter<RoomChanged>,
-    mut calls: MessageWriter<Called>,
     mut avatars: Query<(Entity, &Avatar, &mut Interp, Has<Me>)>,
     join: Option<Res<JoinRequest>>,
     mut commands: Commands,
@@ -143,10 +92,6 @@ pub fn apply_server_messages(
                 for (e, ..) in &avatars {
                     commands.entity(e).despawn();
                 }
-                // The server reports our tickets and the desks afresh after `Welcome`: what
-                // changed while we were away (a ticket cancelled, a desk closed) is not kept.
-                tickets.0.clear();
-                desks.0.clear();
                 *view = WorldView {
                     me: Some(*you),
                     room: Some(*room),
@@ -209,26 +154,7 @@ pub fn apply_server_messages(
                     }
                 }
             }
-            ServerMessage::Chat { name, text, .. } => {
-                chat.0.push((name.clone(), text.clone()));
-                let excess = chat.0.len().saturating_sub(50);
-                chat.0.drain(..excess);
-            }
-            ServerMessage::Ticket(t) => {
-                if is_new_call(tickets.0.get(&t.id), t) && announced.0.insert((t.id, t.recalls)) {
-                    calls.write(Called(t.clone()));
-                }
-                tickets.0.insert(t.id, t.clone());
-            }
-            ServerMessage::Desk(d) => {
-                desks.0.insert(d.counter.clone(), d.clone());
-            }
-            ServerMessage::Consultation { id } => {
-                consultation.0 = *id;
-            }
-            ServerMessage::Error { code, message } | ServerMessage::Refused { code, message } => {
-                last_error.0 = Some((*code, message.clone()));
-            }
+            _ => {}
         }
     }
 }
@@ -241,25 +167,4 @@ pub fn interpolate(time: Res<Time>, mut q: Query<(&mut Interp, &mut Transform)>)
         let p = interp.current();
         tf.translation = to_world(p, tf.translation.y);
     }
-}
-
-pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<WorldView>()
-        .init_resource::<Tickets>()
-        .init_resource::<Announced>()
-        .init_resource::<Desks>()
-        .init_resource::<ActiveConsultation>()
-        .init_resource::<ChatLog>()
-        .init_resource::<LastError>()
-        .add_message::<RoomChanged>()
-        .add_message::<Called>()
-        .add_systems(Update, (apply_server_messages, interpolate).chain())
-        .add_systems(Update, forget_tickets.run_if(resource_added::<SessionEndedNotice>));
-}
-
-/// The session ended and its tickets were cancelled: what we knew of them goes too, so the next
-/// join (a new guest) starts clean.
-fn forget_tickets(mut tickets: ResMut<Tickets>, mut announced: ResMut<Announced>) {
-    tickets.0.clear();
-    announced.0.clear();
 }

@@ -1,11 +1,13 @@
 //! The desktop client's "go to a counter" list (the browser page has its own, in HTML): a button
 //! in the lower right corner, over the sign-in row, opens a list of the counters with their
 //! departments; choosing one walks the avatar there by the server's routes, through the door
-//! when it is in the other room, and takes a ticket on arrival ([`crate::input::walk_to_counter`]).
+//! when it is in the other room, and takes a ticket on arrival (a [`TakeAt`]).
 
+use super::take::TakeAt;
+use crate::avatars::WorldView;
+use crate::frame::Step;
 use crate::i18n::I18n;
-use crate::input::{OfficeRes, PendingTake};
-use crate::world::WorldView;
+use crate::office::OfficeRes;
 use bevy::prelude::*;
 
 /// The button that opens and closes the list.
@@ -51,11 +53,16 @@ fn spawn_go(office: Res<OfficeRes>, mut commands: Commands) {
                 ))
                 .with_children(|list| {
                     for (_, c) in office.counters() {
-                        list.spawn((Button, BackgroundColor(blue), crate::ui::button_node(), GoCounter(c.id.clone())))
-                            .with_child(text());
+                        list.spawn((
+                            Button,
+                            BackgroundColor(blue),
+                            crate::screen::button_node(),
+                            GoCounter(c.id.clone()),
+                        ))
+                        .with_child(text());
                     }
                 });
-            corner.spawn((Button, BackgroundColor(blue), crate::ui::button_node(), GoToggle)).with_child(text());
+            corner.spawn((Button, BackgroundColor(blue), crate::screen::button_node(), GoToggle)).with_child(text());
         });
 }
 
@@ -99,7 +106,7 @@ fn go_buttons(
     counters: Query<(&Interaction, &GoCounter), Changed<Interaction>>,
     mut corner: Query<&mut Visibility, With<GoCorner>>,
     mut list: Query<&mut Node, With<GoList>>,
-    mut pending: ResMut<PendingTake>,
+    mut take: MessageWriter<TakeAt>,
 ) {
     for mut v in &mut corner {
         let want = if view.me.is_some() { Visibility::Inherited } else { Visibility::Hidden };
@@ -113,13 +120,14 @@ fn go_buttons(
     }
     for (i, c) in &counters {
         if *i == Interaction::Pressed {
-            pending.0 = Some(c.0.clone());
+            take.write(TakeAt(c.0.clone()));
             list.display = Display::None;
         }
     }
 }
 
-pub(crate) fn plugin(app: &mut App) {
+pub(super) fn plugin(app: &mut App) {
     app.add_systems(Startup, spawn_go)
-        .add_systems(Update, (go_buttons.before(crate::input::walk_to_counter), go_texts));
+        .add_systems(Update, go_buttons.in_set(Step::Intend))
+        .add_systems(Update, go_texts.in_set(Step::Show));
 }

@@ -9,30 +9,40 @@
 //! In the browser the overlay covers the whole game, so the game stops drawing behind it: it
 //! updates once a second (enough to keep its world connection alive and to see the
 //! consultation end) and gives the processor to the video. It draws again when the overlay goes.
+//!
+//! May use: `connection`, `performance`.
 
-use crate::net::{ServerConfig, SessionToken};
-use crate::pacing::DrawingPaused;
-use crate::world::ActiveConsultation;
+use crate::connection::{FromServer, ServerConfig, SessionToken};
+use crate::frame::Step;
+use crate::http::{Failed, Job};
+use crate::performance::DrawingPaused;
 use bevy::prelude::*;
-use std::sync::{Arc, Mutex};
+use madoguchi_shared::api;
+use madoguchi_shared::protocol::ServerMessage;
+
+/// The resident's running consultation at the counter, if any (its id), as the server says.
+#[derive(Resource, Debug, Default)]
+pub struct ActiveConsultation(pub Option<i64>);
+
+fn apply_server_messages(mut inbox: MessageReader<FromServer>, mut consultation: ResMut<ActiveConsultation>) {
+    for FromServer(msg) in inbox.read() {
+        if let ServerMessage::Consultation { id } = msg {
+            consultation.0 = *id;
+        }
+    }
+}
 
 /// A link request on its way: for which consultation, and its answer when it comes.
 #[derive(Default)]
 struct Asked {
     id: Option<i64>,
-    answer: Arc<Mutex<Option<Result<String, String>>>>,
+    answer: Option<Job<Result<String, Failed>>>,
     shown: bool,
 }
 
-async fn ask(http_base: String, token: String) -> Result<String, String> {
-    let r = reqwest::Client::new()
-        .post(format!("{http_base}{}", madoguchi_shared::api::paths::PAGE_LINK))
-        .bearer_auth(token)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| format!("consultation link: {e}"))?;
-    let link: madoguchi_shared::api::PageLink = r.json().await.map_err(|e| format!("consultation link: {e}"))?;
+async fn ask(http_base: String, token: String) -> Result<String, Failed> {
+    let req = reqwest::Client::new().post(format!("{http_base}{}", api::paths::PAGE_LINK)).bearer_auth(token);
+    let link: api::PageLink = crate::http::json(req, "consultation link").await?;
     Ok(format!("{http_base}{}", link.url))
 }
 
@@ -45,11 +55,6 @@ const PAUSED_UPDATE: std::time::Duration = std::time::Duration::from_secs(1);
 fn pause_drawing(winit: Option<&mut bevy::winit::WinitSettings>, drawing: &mut DrawingPaused, paused: bool) {
     // Frame pacing judges the device by the frames it draws, not by the paused ones.
     drawing.0 = paused;
-    #[cfg(target_arch = "wasm32")]
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-        // For the phone test: <body data-paused="true"> while the overlay covers the game.
-        let _ = body.set_attribute("data-paused", if paused { "true" } else { "false" });
-    }
     #[cfg(target_arch = "wasm32")]
     if let Some(w) = winit {
         *w = if paused {
@@ -74,13 +79,7 @@ fn follow(
             let Some(token) = session.0.clone() else { return };
             asked.id = Some(id);
             asked.shown = false;
-            let slot = Arc::new(Mutex::new(None));
-            asked.answer = slot.clone();
-            let base = config.http_base.clone();
-            crate::platform::spawn(async move {
-                let r = ask(base, token).await;
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
+            asked.answer = Some(Job::start(ask(config.http_base.clone(), token)));
         }
         (None, Some(_)) => {
             asked.id = None;
@@ -93,7 +92,7 @@ fn follow(
         _ => {}
     }
     if asked.id.is_some() && !asked.shown {
-        let answer = asked.answer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let answer = asked.answer.as_ref().and_then(Job::answer);
         match answer {
             Some(Ok(url)) => {
                 crate::platform::open_consultation(&url);
@@ -111,5 +110,8 @@ fn follow(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<DrawingPaused>().add_systems(Update, follow);
+    app.init_resource::<ActiveConsultation>()
+        .init_resource::<DrawingPaused>()
+        .add_systems(Update, apply_server_messages.in_set(Step::Receive))
+        .add_systems(Update, follow.in_set(Step::Send));
 }

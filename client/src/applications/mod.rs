@@ -7,17 +7,20 @@
 //!
 //! The procedure names and documents come from the office's catalog (`GET /api/v1/procedures`),
 //! fetched once.
+//!
+//! May use: `connection`, `consultation`.
 
+use crate::connection::{ConnState, ServerConfig, SessionToken};
+use crate::consultation::ActiveConsultation;
+use crate::frame::Step;
+use crate::http::{Failed, Job};
 use crate::i18n::I18n;
-use crate::net::{ConnState, ServerConfig, SessionToken};
-use crate::world::ActiveConsultation;
 use bevy::prelude::*;
 use fluent_bundle::FluentValue;
 use madoguchi_shared::api;
 use madoguchi_shared::layout::Names;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// How often an open panel asks again.
 const REFRESH_SECS: f32 = 30.0;
@@ -92,7 +95,7 @@ pub fn describe(list: &[Application], procedures: &HashMap<String, Procedure>, t
     out
 }
 
-type Answer = Arc<Mutex<Option<Result<(Vec<Application>, Option<Vec<Procedure>>), String>>>>;
+type Answer = Job<Result<(Vec<Application>, Option<Vec<Procedure>>), Failed>>;
 
 /// The request in flight, if any, and when the list was last asked for.
 #[derive(Default)]
@@ -103,13 +106,12 @@ struct Fetcher {
     token: Option<String>,
 }
 
-async fn get<T: serde::de::DeserializeOwned>(url: String, token: Option<&str>) -> Result<T, String> {
+async fn get<T: serde::de::DeserializeOwned>(url: String, token: Option<&str>) -> Result<T, Failed> {
     let mut req = reqwest::Client::new().get(&url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    let r = req.send().await.and_then(|r| r.error_for_status()).map_err(|e| format!("applications: {e}"))?;
-    r.json().await.map_err(|e| format!("applications: {e}"))
+    crate::http::json(req, "applications").await
 }
 
 /// Whether the client should ask again now.
@@ -154,7 +156,7 @@ fn fetch(
         *was_open = true;
     }
     // An answer that came back.
-    let answer = fetcher.answer.as_ref().and_then(|a| a.lock().unwrap_or_else(|p| p.into_inner()).take());
+    let answer = fetcher.answer.as_ref().and_then(Job::answer);
     if let Some(answer) = answer {
         fetcher.answer = None;
         match answer {
@@ -184,27 +186,24 @@ fn fetch(
     }
     fetcher.token = Some(token.clone());
     fetcher.asked_at = Some(now);
-    let slot: Answer = Arc::new(Mutex::new(None));
-    fetcher.answer = Some(slot.clone());
     let base = config.http_base.clone();
     let need_catalog = apps.procedures.is_empty();
-    crate::platform::spawn(async move {
-        let list = get::<Vec<Application>>(format!("{base}{}", api::paths::APPLICATIONS), Some(&token)).await;
-        let result = match list {
-            Ok(list) if need_catalog => {
-                get::<Vec<Procedure>>(format!("{base}{}", api::paths::PROCEDURES), None).await.map(|p| (list, Some(p)))
-            }
-            Ok(list) => Ok((list, None)),
-            Err(e) => Err(e),
+    fetcher.answer = Some(Job::start(async move {
+        let list = get::<Vec<Application>>(format!("{base}{}", api::paths::APPLICATIONS), Some(&token)).await?;
+        let procedures = match need_catalog {
+            true => Some(get::<Vec<Procedure>>(format!("{base}{}", api::paths::PROCEDURES), None).await?),
+            false => None,
         };
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-    });
+        Ok((list, procedures))
+    }));
 }
 
+/// The button that opens and closes the panel.
 #[derive(Component)]
-struct AppsButton;
+pub struct AppsButton;
+/// The panel.
 #[derive(Component)]
-struct AppsPanel;
+pub struct AppsPanel;
 
 fn setup(mut commands: Commands) {
     commands
@@ -289,26 +288,12 @@ fn show(
     }
 }
 
-/// In the browser, the panel's text goes to the page's `#apps-live` region, for screen readers
-/// (and the tests): `data-open` says whether it is shown.
-#[cfg(target_arch = "wasm32")]
-#[allow(clippy::type_complexity)]
-fn mirror_to_page(panel: Query<(&Text, &Visibility), (With<AppsPanel>, Or<(Changed<Text>, Changed<Visibility>)>)>) {
-    let Ok((text, vis)) = panel.single() else { return };
-    let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("apps-live"));
-    if let Some(el) = el {
-        let open = *vis != Visibility::Hidden;
-        el.set_text_content(Some(if open { text.0.as_str() } else { "" }));
-        let _ = el.set_attribute("data-open", if open { "true" } else { "false" });
-    }
-}
-
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<MyApplications>()
         .add_systems(Startup, setup)
-        .add_systems(Update, (toggle, fetch, show).chain());
-    #[cfg(target_arch = "wasm32")]
-    app.add_systems(PostUpdate, mirror_to_page);
+        .add_systems(Update, toggle.in_set(Step::Intend))
+        .add_systems(Update, fetch.in_set(Step::Send))
+        .add_systems(Update, show.in_set(Step::Show));
 }
 
 #[cfg(test)]

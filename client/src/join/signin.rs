@@ -14,8 +14,10 @@
 //! The office then ends the guest session, which the app, waiting for the sign-in, does not take
 //! for the end: it comes back as the resident.
 
+use crate::connection::{Backoff, ConnState, JoinRequest, Link, Pending, ServerConfig, SessionToken, SignInUnderWay};
+use crate::frame::Step;
+use crate::http::{Job, MaybeSend};
 use crate::i18n::I18n;
-use crate::net::{ConnState, JoinRequest, Link, ServerConfig, SessionToken, SignInUnderWay};
 use base64::Engine;
 use bevy::prelude::*;
 use madoguchi_shared::api;
@@ -23,7 +25,6 @@ use madoguchi_shared::i18n::{Catalog, Lang};
 use sha2::Digest;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the app waits for the resident to finish in the browser.
@@ -36,11 +37,6 @@ const MAX_REQUEST: usize = 8 * 1024;
 pub struct SignedIn {
     pub token: String,
     pub display_name: String,
-}
-
-/// A body as JSON, to post.
-fn json<T: serde::Serialize>(body: &T) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(body)?)
 }
 
 fn s256(verifier: &str) -> String {
@@ -63,18 +59,12 @@ pub fn desktop(
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let http = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value, bearer: Option<&str>| {
-        rt.block_on(async {
-            let mut req = http.post(format!("{base}{path}")).timeout(crate::net::HTTP_TIMEOUT).json(&body);
-            if let Some(t) = bearer {
-                req = req.bearer_auth(t);
-            }
-            let r = req.send().await?;
-            let status = r.status();
-            let body: serde_json::Value = r.json().await?;
-            anyhow::ensure!(status.is_success(), "the office refused: {status} {body}");
-            Ok::<_, anyhow::Error>(body)
-        })
+    let post = |path: String, body: &serde_json::Value, bearer: Option<&str>| {
+        let mut req = http.post(format!("{base}{path}")).json(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        rt.block_on(crate::http::json::<serde_json::Value>(req, "sign-in"))
     };
     let start = api::StartBody {
         lang: lang.code().into(),
@@ -83,7 +73,7 @@ pub fn desktop(
         challenge: Some(s256(&verifier)),
     };
     let begin: api::StartAnswer =
-        serde_json::from_value(post(api::paths::signin_provider(provider), json(&start)?, None)?)?;
+        serde_json::from_value(post(api::paths::signin_provider(provider), &serde_json::to_value(start)?, None)?)?;
     open(&format!("{base}{}", begin.url));
 
     let words = Catalog::new();
@@ -100,11 +90,11 @@ pub fn desktop(
             Err(e) => return Err(e.into()),
         }
     };
-    let handoff = json(&api::HandoffBody { code, verifier: Some(verifier) })?;
-    let done = match post(api::paths::HANDOFF.into(), handoff.clone(), guest) {
+    let handoff = serde_json::to_value(api::HandoffBody { code, verifier: Some(verifier) })?;
+    let done = match post(api::paths::HANDOFF.into(), &handoff, guest) {
         // The guest session had ended meanwhile (the office checks it before spending the
         // code): the sign-in holds without it.
-        Err(e) if guest.is_some() && e.to_string().contains("401") => post(api::paths::HANDOFF.into(), handoff, None)?,
+        Err(e) if guest.is_some() && e.status == Some(401) => post(api::paths::HANDOFF.into(), &handoff, None)?,
         r => r?,
     };
     let done: api::HandoffAnswer = serde_json::from_value(done)?;
@@ -116,21 +106,16 @@ pub fn desktop(
 /// them without its join screen. A session the office no longer knows is forgotten.
 pub fn kept_resident(base: &str, token: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-    rt.block_on(async {
-        let r = reqwest::Client::new()
-            .get(format!("{base}{}", api::paths::ME))
-            .bearer_auth(token)
-            .timeout(crate::net::HTTP_TIMEOUT)
-            .send()
-            .await
-            .ok()?;
-        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
-            crate::platform::forget_session();
-            return None;
+    let req = reqwest::Client::new().get(format!("{base}{}", api::paths::ME)).bearer_auth(token);
+    match rt.block_on(crate::http::json::<api::MeBody>(req, "who am I")) {
+        Ok(me) => me.resident.map(|r| r.display_name),
+        Err(e) => {
+            if e.status == Some(401) {
+                crate::platform::forget_session();
+            }
+            None
         }
-        let me: api::MeBody = r.error_for_status().ok()?.json().await.ok()?;
-        me.resident.map(|r| r.display_name)
-    })
+    }
 }
 
 /// Reads one request from the browser; answers `/signed-in?code=…` with a page saying the app
@@ -175,12 +160,10 @@ fn answer(mut stream: TcpStream, words: &Catalog, lang: Lang) -> Option<String> 
 #[derive(Resource, Debug, Default, Clone)]
 pub struct Providers(pub Vec<(String, String)>);
 
-type SignInSlot = Arc<Mutex<Option<Result<SignedIn, String>>>>;
-
 /// What became of the sign-ins begun in the app.
 #[derive(Resource, Default)]
 pub struct SignInStatus {
-    task: Option<SignInSlot>,
+    task: Option<Job<Result<SignedIn, String>>>,
     /// Why the last one failed.
     pub failed: Option<String>,
     /// The identity level of the session in the office (`guest`, `verified`), once known: a
@@ -210,27 +193,24 @@ struct SignInRow {
 #[derive(Component)]
 struct SignInNote;
 
-/// Where a question's answer lands: the value, or `Err` for a failure.
-type AnswerSlot<T> = Arc<Mutex<Option<Result<T, ()>>>>;
-
 /// A question to the office in flight, what it was about, and when to ask again after a failure.
 struct Asking<K, T> {
     about: Option<K>,
-    slot: Option<AnswerSlot<T>>,
+    job: Option<Job<Result<T, ()>>>,
     retry_at: Option<Duration>,
 }
 
 impl<K, T> Default for Asking<K, T> {
     fn default() -> Self {
-        Asking { about: None, slot: None, retry_at: None }
+        Asking { about: None, job: None, retry_at: None }
     }
 }
 
-impl<K: PartialEq, T> Asking<K, T> {
+impl<K: PartialEq, T: MaybeSend + 'static> Asking<K, T> {
     /// The answer that came back, if any (a failure is asked again after [`RETRY`]).
     fn answer(&mut self, now: Duration) -> Option<T> {
-        let got = self.slot.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-        self.slot = None;
+        let got = self.job.as_ref()?.answer()?;
+        self.job = None;
         match got {
             Ok(v) => Some(v),
             Err(()) => {
@@ -240,15 +220,16 @@ impl<K: PartialEq, T> Asking<K, T> {
         }
     }
 
-    /// A new slot, when nothing is in flight and `about` is new or a failure's wait is over.
-    fn ask(&mut self, about: K, now: Duration) -> Option<AnswerSlot<T>> {
+    /// Asks (`work`), when nothing is in flight and `about` is new or a failure's wait is over.
+    fn ask<F>(&mut self, about: K, now: Duration, work: impl FnOnce() -> F)
+    where
+        F: std::future::Future<Output = Result<T, ()>> + MaybeSend + 'static,
+    {
         let due = self.about.as_ref() != Some(&about) || self.retry_at.is_some_and(|t| now >= t);
-        if self.slot.is_some() || !due {
-            return None;
+        if self.job.is_some() || !due {
+            return;
         }
-        let slot = Arc::new(Mutex::new(None));
-        *self = Asking { about: Some(about), slot: Some(slot.clone()), retry_at: None };
-        Some(slot)
+        *self = Asking { about: Some(about), job: Some(Job::start(work())), retry_at: None };
     }
 }
 
@@ -267,22 +248,16 @@ fn fetch_providers(
     if let Some(list) = asking.answer(time.elapsed()) {
         providers.0 = list;
     }
-    let Some(slot) = asking.ask(tr.lang, time.elapsed()) else { return };
     let url = format!("{}{}?lang={}", config.http_base, api::paths::SIGNIN, tr.lang.code());
-    crate::platform::spawn(async move {
-        let got = async {
-            let r = reqwest::Client::new().get(&url).timeout(crate::net::HTTP_TIMEOUT).send().await?;
-            r.error_for_status()?.json::<api::ProvidersAnswer>().await
-        };
-        let answer = match got.await {
+    asking.ask(tr.lang, time.elapsed(), || async move {
+        match crate::http::json::<api::ProvidersAnswer>(reqwest::Client::new().get(&url), "sign-in providers").await {
             Ok(b) => Ok(b.providers.into_iter().map(|p| (p.id, p.name)).collect()),
             // Unreachable for now: no buttons until it answers.
             Err(e) => {
-                warn!("sign-in providers: {e}");
+                warn!("{e}");
                 Err(())
             }
-        };
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+        }
     });
 }
 
@@ -290,7 +265,7 @@ fn fetch_providers(
 /// right corner, each once the office's list is known.
 fn spawn_rows(
     providers: Res<Providers>,
-    panel: Query<Entity, With<crate::ui::JoinPanel>>,
+    panel: Query<Entity, With<super::JoinPanel>>,
     rows: Query<(Entity, &SignInRow)>,
     mut commands: Commands,
 ) {
@@ -311,7 +286,7 @@ fn spawn_rows(
             row.spawn((
                 Button,
                 BackgroundColor(Color::srgb(0.05, 0.45, 0.3)),
-                crate::ui::button_node(),
+                crate::screen::button_node(),
                 SignInButton(id.clone()),
             ))
             .with_child((
@@ -444,22 +419,16 @@ fn check_level(
     if asking.about.as_ref() != Some(&token) {
         status.level = None;
     }
-    let Some(slot) = asking.ask(token.clone(), now) else { return };
     let url = format!("{}{}", config.http_base, api::paths::ME);
-    crate::platform::spawn(async move {
-        let got = async {
-            let r =
-                reqwest::Client::new().get(&url).bearer_auth(&token).timeout(crate::net::HTTP_TIMEOUT).send().await?;
-            r.error_for_status()?.json::<api::MeBody>().await
-        };
-        let answer = match got.await {
+    asking.ask(token.clone(), now, || async move {
+        let req = reqwest::Client::new().get(&url).bearer_auth(&token);
+        match crate::http::json::<api::MeBody>(req, "who am I").await {
             Ok(me) => Ok(me.resident.map_or_else(|| "staff".to_string(), |r| r.identity_level)),
             Err(e) => {
-                warn!("who am I: {e}");
+                warn!("{e}");
                 Err(())
             }
-        };
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+        }
     });
 }
 
@@ -487,18 +456,15 @@ fn begin(
     if status.running() {
         return;
     }
-    let slot: SignInSlot = Arc::default();
-    status.task = Some(slot.clone());
     status.failed = None;
     under_way.running = true;
     let base = config.http_base.clone();
     let lang = tr.lang;
     let guest = join.and(session.0.clone());
-    std::thread::spawn(move || {
+    status.task = Some(Job::on_thread(move || {
         let opened = |url: &str| crate::platform::open_in_browser(url, "to sign in");
-        let r = desktop(&base, &provider, lang, opened, guest.as_deref()).map_err(|e| e.to_string());
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-    });
+        desktop(&base, &provider, lang, opened, guest.as_deref()).map_err(|e| e.to_string())
+    }));
 }
 
 /// A sign-in that finished: the app goes on as the resident — into the office from the join
@@ -511,16 +477,14 @@ fn finish(
     mut under_way: ResMut<SignInUnderWay>,
     mut session: ResMut<SessionToken>,
     mut state: ResMut<ConnState>,
-    mut backoff: ResMut<crate::net::Backoff>,
+    mut backoff: ResMut<Backoff>,
     mut link: NonSendMut<Link>,
-    mut pending: ResMut<crate::net::Pending>,
+    mut pending: ResMut<Pending>,
     join: Option<ResMut<JoinRequest>>,
     tr: Res<I18n>,
     mut commands: Commands,
 ) {
-    let Some(done) = status.task.as_ref().and_then(|t| t.lock().unwrap_or_else(|p| p.into_inner()).take()) else {
-        return;
-    };
+    let Some(done) = status.task.as_ref().and_then(Job::answer) else { return };
     status.task = None;
     under_way.running = false;
     let held = std::mem::take(&mut under_way.held);
@@ -538,7 +502,7 @@ fn finish(
                     }
                     *link = Link::default();
                     // A grant asked for with the guest session, still on its way, is not ours.
-                    *pending = crate::net::Pending::default();
+                    *pending = Pending::default();
                     backoff.0 = 0;
                     *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::ZERO };
                 }
@@ -553,7 +517,7 @@ fn finish(
             warn!("could not sign in: {e}");
             status.failed = Some(e);
             if held {
-                crate::net::end_session(&mut session, &mut backoff, &mut commands);
+                crate::connection::end_session(&mut session, &mut backoff, &mut commands);
                 *state = ConnState::SessionEnded;
             }
         }
@@ -561,8 +525,8 @@ fn finish(
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<Providers>()
-        .init_resource::<SignInStatus>()
-        .add_message::<StartSignIn>()
-        .add_systems(Update, (fetch_providers, check_level, spawn_rows, press, begin, finish, show).chain());
+    app.init_resource::<Providers>().init_resource::<SignInStatus>().add_message::<StartSignIn>().add_systems(
+        Update,
+        (fetch_providers, check_level, spawn_rows, press, begin, finish, show).chain().in_set(Step::Intend),
+    );
 }

@@ -2,11 +2,13 @@
 //! avatars, name labels, and a camera that follows the player. Click or tap on the floor to
 //! walk there. Only in the windowed app: the headless tests run everything else.
 
+use super::desks::Desks;
+use crate::avatars::{Avatar, Me, RoomChanged, TouchStick, WorldView, from_world, to_world};
+use crate::connection::ToServer;
 use crate::decor::{self, Block, DESK_HEIGHT, department_color};
 use crate::i18n::{I18n, Lang};
-use crate::input::{OfficeRes, PendingTake, counter_in_reach};
-use crate::net::ToServer;
-use crate::world::{Avatar, Desks, Me, RoomChanged, WorldView, to_world};
+use crate::office::OfficeRes;
+use crate::tickets::{PendingTake, TakeAt};
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
 use madoguchi_shared::layout::{Names, Office, WallKind};
@@ -41,7 +43,7 @@ pub struct QueueDisplay(pub String);
 
 const WALL_HEIGHT: f32 = 2.4;
 
-fn setup(mut commands: Commands) {
+pub(super) fn setup(mut commands: Commands) {
     commands.spawn((
         Camera3d::default(),
         Tonemapping::None,
@@ -133,7 +135,7 @@ struct Build<'a, 'w, 's> {
 }
 
 /// Rebuilds the room's geometry when we arrive in a room.
-fn build_room(
+pub(super) fn build_room(
     mut changed: MessageReader<RoomChanged>,
     office: Res<OfficeRes>,
     tr: Res<I18n>,
@@ -333,7 +335,7 @@ impl Build<'_, '_, '_> {
 
 /// Gives new avatars a body in their look (staff: navy with a white cap), ours a ring on the
 /// floor, and the others a name label.
-fn dress_avatars(
+pub(super) fn dress_avatars(
     new: Query<(Entity, &Avatar, Has<Me>), Added<Avatar>>,
     tr: Res<I18n>,
     mut meshes: ResMut<Assets<Mesh>>,
@@ -365,11 +367,6 @@ fn dress_avatars(
                 ));
             }
             if me {
-                // The look we are drawn in, for the browser tests: <body data-look="5,2">.
-                #[cfg(target_arch = "wasm32")]
-                if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-                    let _ = body.set_attribute("data-look", &format!("{},{}", a.look.color, a.look.shape));
-                }
                 let ring = materials.add(StandardMaterial {
                     base_color: Color::srgb(1.0, 0.85, 0.2),
                     unlit: true,
@@ -397,7 +394,7 @@ fn dress_avatars(
 }
 
 /// Keeps labels over their anchors; drops labels whose avatar left.
-fn place_labels(
+pub(super) fn place_labels(
     camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
     followed: Query<&GlobalTransform, With<Avatar>>,
     mut labels: Query<(Entity, &WorldLabel, &mut Node, &mut Visibility)>,
@@ -419,7 +416,7 @@ fn place_labels(
         match cam.world_to_viewport(cam_tf, world) {
             Ok(p) => {
                 // The viewport is in the window's pixels, a node's place in UI pixels (they
-                // differ when the resolution is lowered, see `pacing`).
+                // differ when the resolution is lowered, see `performance`).
                 node.left = Val::Px(p.x / ui_scale.0 - 30.0);
                 node.top = Val::Px(p.y / ui_scale.0 - 10.0);
                 *vis = Visibility::Inherited;
@@ -431,7 +428,7 @@ fn place_labels(
 
 /// Counter signs say whether the desk is open and who staffs it; the queue display over an open
 /// counter shows the ticket called to it or served at it (dark when closed).
-fn update_signs(
+pub(super) fn update_signs(
     desks: Res<Desks>,
     office: Res<OfficeRes>,
     tr: Res<I18n>,
@@ -466,44 +463,20 @@ fn update_signs(
     }
 }
 
-/// Tapping (or clicking) a counter's sign: go to that counter, and take a ticket there.
-fn tap_sign(
+/// Tapping (or clicking) a counter's sign: a ticket there (walking up to it first if needed).
+pub(super) fn tap_sign(
     signs: Query<(&Interaction, &CounterSign), Changed<Interaction>>,
-    view: Res<WorldView>,
-    office: Res<OfficeRes>,
-    mut pending: ResMut<PendingTake>,
-    mut out: MessageWriter<ToServer>,
+    mut take: MessageWriter<TakeAt>,
 ) {
     for (interaction, sign) in &signs {
         if *interaction == Interaction::Pressed {
-            go_to_counter(&sign.0, &view, &office, &mut pending, &mut out);
+            take.write(TakeAt(sign.0.clone()));
         }
     }
 }
 
-/// Takes a ticket at `counter` when in reach; else walks up to it and takes one on arrival.
-fn go_to_counter(
-    counter: &str,
-    view: &WorldView,
-    office: &OfficeRes,
-    pending: &mut PendingTake,
-    out: &mut MessageWriter<ToServer>,
-) {
-    let (Some(room), Some(_)) = (view.room, view.me) else { return };
-    let here = view.my_pos.and_then(|at| counter_in_reach(office, room, at));
-    if here.as_deref() == Some(counter) {
-        out.write(ToServer(ClientMessage::TakeTicket { counter: counter.into() }));
-        return;
-    }
-    if let Some((_, c)) = office.counter(counter) {
-        let spot = Point::new(c.resident_spot[0], c.resident_spot[1]);
-        out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(spot), run: false }));
-        pending.0 = Some(counter.into());
-    }
-}
-
 /// The camera follows our avatar from behind and above.
-fn follow(
+pub(super) fn follow(
     me: Query<&Transform, (With<Me>, Without<FollowCamera>)>,
     mut cam: Query<&mut Transform, With<FollowCamera>>,
     windows: Query<&Window>,
@@ -538,16 +511,17 @@ pub fn counter_at(office: &Office, room: u16, p: Point) -> Option<String> {
 /// Click (or tap without dragging) on the floor: walk there, around walls (the server plans the
 /// route). On a counter's desk: take a ticket there, walking up to it first if needed.
 #[allow(clippy::too_many_arguments)]
-fn click_to_move(
+pub(super) fn click_to_move(
     mouse: Res<ButtonInput<MouseButton>>,
     touches: Res<Touches>,
-    stick: Res<crate::ui::TouchStick>,
+    stick: Res<TouchStick>,
     buttons: Query<&Interaction>,
     windows: Query<&Window>,
     camera: Query<(&Camera, &GlobalTransform), With<FollowCamera>>,
     view: Res<WorldView>,
     office: Res<OfficeRes>,
     mut pending: ResMut<PendingTake>,
+    mut take: MessageWriter<TakeAt>,
     mut out: MessageWriter<ToServer>,
 ) {
     let Ok(window) = windows.single() else { return };
@@ -565,26 +539,11 @@ fn click_to_move(
     };
     let Ok(ray) = cam.viewport_to_world(cam_tf, screen) else { return };
     let Some(dist) = ray.intersect_plane(Vec3::ZERO, InfinitePlane3d::new(Vec3::Y)) else { return };
-    let target = crate::world::from_world(ray.get_point(dist));
+    let target = from_world(ray.get_point(dist));
     if let Some(id) = counter_at(&office, room, target) {
-        go_to_counter(&id, &view, &office, &mut pending, &mut out);
+        take.write(TakeAt(id));
         return;
     }
     pending.0 = None;
     out.write(ToServer(ClientMessage::MoveTo { target: QPos::from_point(target), run: false }));
-}
-
-pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup).add_systems(
-        Update,
-        (
-            build_room.after(crate::world::apply_server_messages),
-            dress_avatars.after(crate::world::apply_server_messages),
-            update_signs.after(build_room),
-            follow.after(crate::world::interpolate),
-            place_labels.after(follow),
-            click_to_move,
-            tap_sign,
-        ),
-    );
 }

@@ -1,17 +1,23 @@
-//! The join screen (name and language, when the app was started without them: the desktop, or
-//! a page address without `?name=`) and the touch stick for phones.
+//! Joining the office: the join screen (name, language and look, when the app was started
+//! without them: the desktop, or a page address without `?name=`; again after a session ended,
+//! saying so) and, on the desktop, signing in with the office's providers in the system browser
+//! ([`signin`]).
+//!
+//! May use: `connection`.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod signin;
+
+use crate::connection::{JoinRequest, SessionEndedNotice};
+use crate::frame::Step;
 use crate::i18n::{I18n, Lang};
-use crate::input::{Edit, StickDir, edit_line, push_limited};
-use crate::net::{JoinRequest, SessionEndedNotice};
+use crate::typing::{Edit, edit_line, push_limited};
 use bevy::input::ButtonState;
 use bevy::input::keyboard::KeyboardInput;
-use bevy::input::touch::Touch;
 use bevy::prelude::*;
 use bevy::window::Ime;
 use madoguchi_shared::limits::NAME_MAX_CHARS;
 use madoguchi_shared::protocol::Look;
-use madoguchi_shared::quant::Point;
 
 /// What the join screen holds so far.
 #[derive(Resource, Debug, Clone, Default)]
@@ -34,19 +40,6 @@ impl JoinForm {
             locale: self.lang.code().to_string(),
             look: self.look,
         })
-    }
-}
-
-/// A button's box on the join screen (and the desktop client's sign-in buttons): at least 44 px
-/// each way, its label centred.
-pub(crate) fn button_node() -> Node {
-    Node {
-        min_height: Val::Px(44.0),
-        min_width: Val::Px(44.0),
-        padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
-        margin: UiRect::all(Val::Px(4.0)),
-        align_items: AlignItems::Center,
-        ..default()
     }
 }
 
@@ -74,7 +67,7 @@ fn spawn_join(mut commands: Commands, tr: Res<I18n>, join: Option<Res<JoinReques
     for mut w in &mut windows {
         w.ime_enabled = true;
     }
-    let button = |color: Color| (Button, BackgroundColor(color), button_node());
+    let button = |color: Color| (Button, BackgroundColor(color), crate::screen::button_node());
     commands
         .spawn((
             JoinPanel,
@@ -294,76 +287,8 @@ fn join_texts(
     }
 }
 
-/// The touch stick: a finger dragged more than a few pixels from where it went down walks in
-/// that direction (farther = faster, up to a walk), until it lifts. A short touch that does not
-/// drag is a tap, which the scene turns into a walk target.
-#[derive(Resource, Debug, Default)]
-pub struct TouchStick {
-    /// The finger steering, and where it went down.
-    pub finger: Option<(u64, Vec2)>,
-    pub dragging: bool,
-    /// The finger went down on a button: it is the button's, neither a stick nor a tap.
-    pub on_ui: bool,
-}
-
-/// Pixels a finger must move before a touch is a drag, and the drag length of full speed.
-pub const DRAG_START_PX: f32 = 18.0;
-pub const DRAG_FULL_PX: f32 = 90.0;
-
-/// The stick direction for a drag from `start` to `now` (screen pixels, y down) in layout axes:
-/// the camera looks north, so screen up is +y and screen right is +x.
-pub fn stick_direction(start: Vec2, now: Vec2) -> Point {
-    let d = now - start;
-    if d.length() < DRAG_START_PX {
-        return Point::ZERO;
-    }
-    let k = (d.length() / DRAG_FULL_PX).min(1.0) / d.length();
-    Point::new(d.x * k, -d.y * k)
-}
-
-fn touch_stick(
-    touches: Res<Touches>,
-    buttons: Query<&Interaction>,
-    ui_scale: Option<Res<UiScale>>,
-    mut stick: ResMut<TouchStick>,
-    mut dir: ResMut<StickDir>,
-) {
-    // Touches come in the window's pixels; the drag lengths are the screen's (at a lowered
-    // resolution, see `pacing`, the window has fewer pixels than the screen).
-    let per_screen_px = ui_scale.map_or(1.0, |u| u.0);
-    let at = |t: &Touch| t.position() / per_screen_px;
-    if stick.finger.is_none()
-        && let Some(t) = touches.iter_just_pressed().next()
-    {
-        stick.finger = Some((t.id(), at(t)));
-        stick.dragging = false;
-        stick.on_ui = buttons.iter().any(|i| *i != Interaction::None);
-    }
-    let Some((id, start)) = stick.finger else { return };
-    if stick.on_ui {
-        if touches.get_pressed(id).is_none() {
-            stick.finger = None;
-        }
-        return;
-    }
-    match touches.get_pressed(id).map(at) {
-        Some(now) => {
-            let d = stick_direction(start, now);
-            if d != Point::ZERO {
-                stick.dragging = true;
-            }
-            dir.0 = if stick.dragging { d } else { Point::ZERO };
-        }
-        None => {
-            stick.finger = None;
-            dir.0 = Point::ZERO;
-        }
-    }
-}
-
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<TouchStick>()
-        .add_message::<SubmitJoin>()
+    app.add_message::<SubmitJoin>()
         // At start without a name, and again whenever the join request goes (a session ended).
         .add_systems(
             Update,
@@ -372,11 +297,13 @@ pub(crate) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             // Each system checks on its own: the form is gone once submitted.
-            (join_keys, join_buttons, join_submit, join_texts).chain().distributive_run_if(resource_exists::<JoinForm>),
+            (join_keys, join_buttons, join_submit, join_texts)
+                .chain()
+                .distributive_run_if(resource_exists::<JoinForm>)
+                .in_set(Step::Type),
         )
         .add_systems(
             Update,
             joined_elsewhere.run_if(resource_exists::<JoinRequest>.and_then(resource_exists::<JoinForm>)),
-        )
-        .add_systems(PreUpdate, touch_stick.after(bevy::input::InputSystems).after(bevy::ui::UiSystems::Focus));
+        );
 }

@@ -1,19 +1,23 @@
 //! The connection to the office: a guest session over HTTP, then the world over netcode/UDP
 //! (desktop) or a WebSocket (browser), both carrying the same renet packets.
 //!
-//! HTTP runs off the frame loop (a thread on the desktop, a promise in the browser); what it
-//! returns is polled by a system. The transport is a non-send resource because the browser's
-//! WebSocket lives on the main thread.
+//! HTTP runs off the frame loop ([`crate::http::Job`]). The transport is a non-send resource
+//! because the browser's WebSocket lives on the main thread.
+//!
+//! May use: nothing.
 
-use crate::link::{Grant, LinkState, Transport};
+mod transport;
+
+use crate::frame::Step;
+use crate::http::Job;
 use bevy::prelude::*;
 use madoguchi_shared::api;
 use madoguchi_shared::protocol::{
     Channel, ClientMessage, Look, PROTOCOL_VERSION, ServerMessage, connection_config, decode_server, encode,
 };
 use renet::RenetClient;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use transport::{Grant, LinkState, Transport};
 
 /// Where the office is and who we are.
 #[derive(Resource, Debug, Clone)]
@@ -66,10 +70,6 @@ pub enum ConnState {
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct SessionEndedNotice;
 
-/// How long an HTTP call to the office may take before it counts as failed (and is retried
-/// with the reconnect backoff).
-pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// The live link, if any.
 #[derive(Default)]
 pub struct Link {
@@ -121,9 +121,9 @@ fn lost(reason: String, backoff: &mut Backoff, now: Duration) -> ConnState {
     ConnState::Reconnecting { reason, retry_at: now + retry_delay(backoff.0, crate::platform::random_unit()) }
 }
 
-/// The result slot of a request running off the frame loop.
-#[derive(Resource, Clone, Default)]
-pub struct Pending(pub Arc<Mutex<Option<GrantResult>>>);
+/// The grant request running off the frame loop, if any.
+#[derive(Resource, Default)]
+pub struct Pending(pub Option<Job<GrantResult>>);
 
 /// Server messages as they arrive, for the rest of the client.
 #[derive(Message, Debug, Clone)]
@@ -144,50 +144,36 @@ pub async fn request_grant(
     websocket: bool,
 ) -> GrantResult {
     let http = reqwest::Client::new();
-    let err = |what: &str, e: reqwest::Error| GrantError::Failed(format!("{what}: {e}"));
+    let failed = |e: crate::http::Failed| GrantError::Failed(e.message);
     let token = match &session {
         Some(t) => t.clone(),
         None => {
-            let body: api::SessionBody = http
-                .post(format!("{http_base}{}", api::paths::GUEST_SESSION))
-                .timeout(HTTP_TIMEOUT)
-                .json(&api::GuestRequest { display_name: Some(name), locale: Some(locale) })
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| err("session", e))?
-                .json()
-                .await
-                .map_err(|e| err("session", e))?;
-            body.session_token
+            let guest = api::GuestRequest { display_name: Some(name), locale: Some(locale) };
+            let req = http.post(format!("{http_base}{}", api::paths::GUEST_SESSION)).json(&guest);
+            crate::http::json::<api::SessionBody>(req, "session").await.map_err(failed)?.session_token
         }
     };
     let path = if websocket { api::paths::WS_TICKET } else { api::paths::CONNECT_TOKEN };
-    let resp = http
-        .post(format!("{http_base}{path}"))
-        .timeout(HTTP_TIMEOUT)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .map_err(|e| err("ticket", e))?;
-    if resp.status().as_u16() == 401 {
-        // Signed out, expired, or the server's database was reset.
-        return Err(GrantError::SessionEnded);
-    }
-    let resp = resp.error_for_status().map_err(|e| err("ticket", e))?;
+    let req = http.post(format!("{http_base}{path}")).bearer_auth(&token);
     let grant = if websocket {
-        let b: api::WsTicketBody = resp.json().await.map_err(|e| err("ticket", e))?;
+        let b: api::WsTicketBody = crate::http::json(req, "ticket").await.map_err(ended_or_failed)?;
         let ws_base = http_base.replacen("http", "ws", 1);
         Grant::WebSocket { url: format!("{ws_base}{}?ticket={}", b.path, b.ticket) }
     } else {
         use base64::Engine;
-        let b: api::ConnectTokenBody = resp.json().await.map_err(|e| err("token", e))?;
+        let b: api::ConnectTokenBody = crate::http::json(req, "token").await.map_err(ended_or_failed)?;
         let token = base64::engine::general_purpose::STANDARD
             .decode(b.connect_token)
             .map_err(|e| GrantError::Failed(format!("token: {e}")))?;
         Grant::Netcode { token }
     };
     Ok((token, grant))
+}
+
+/// A session the office no longer knows (401: signed out, expired, or the server's database was
+/// reset) has ended; anything else is worth retrying.
+fn ended_or_failed(e: crate::http::Failed) -> GrantError {
+    if e.status == Some(401) { GrantError::SessionEnded } else { GrantError::Failed(e.message) }
 }
 
 /// Our session has ended: forget it, and go back to the join screen, which says so.
@@ -302,7 +288,7 @@ pub fn drive_connection(
     mut state: ResMut<ConnState>,
     join: Option<Res<JoinRequest>>,
     config: Res<ServerConfig>,
-    pending: Res<Pending>,
+    mut pending: ResMut<Pending>,
     time: Res<Time<Real>>,
     mut session: ResMut<SessionToken>,
     mut backoff: ResMut<Backoff>,
@@ -318,30 +304,25 @@ pub fn drive_connection(
     };
     if start {
         *state = ConnState::Requesting;
-        let slot = pending.0.clone();
-        let fut = request_grant(
+        pending.0 = Some(Job::start(request_grant(
             config.http_base.clone(),
             session.0.clone(),
             join.name.clone(),
             join.locale.clone(),
             cfg!(target_arch = "wasm32"),
-        );
-        crate::platform::spawn(async move {
-            let r = fut.await;
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        });
+        )));
         return;
     }
     if *state != ConnState::Requesting {
         return;
     }
-    let done = pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some(done) = pending.0.as_ref().and_then(Job::answer) else { return };
+    pending.0 = None;
     match done {
-        None => {}
-        Some(Ok((token, grant))) => {
+        Ok((token, grant)) => {
             crate::platform::remember_session(&token);
             session.0 = Some(token);
-            match crate::platform::transport(&grant) {
+            match transport::transport(&grant) {
                 Ok(t) => {
                     open(&mut link, t, &join);
                     *state = ConnState::Handshaking;
@@ -350,15 +331,15 @@ pub fn drive_connection(
             }
         }
         // The guest session a sign-in under way is moving to the resident: wait for it.
-        Some(Err(GrantError::SessionEnded)) if sign_in.running => {
+        Err(GrantError::SessionEnded) if sign_in.running => {
             sign_in.held = true;
             *state = ConnState::Reconnecting { reason: String::new(), retry_at: Duration::MAX };
         }
-        Some(Err(GrantError::SessionEnded)) => {
+        Err(GrantError::SessionEnded) => {
             *state = ConnState::SessionEnded;
             end_session(&mut session, &mut backoff, &mut commands);
         }
-        Some(Err(GrantError::Failed(e))) => *state = lost(e, &mut backoff, time.elapsed()),
+        Err(GrantError::Failed(e)) => *state = lost(e, &mut backoff, time.elapsed()),
     }
 }
 
@@ -380,6 +361,6 @@ pub(crate) fn plugin(app: &mut App) {
         .insert_non_send(Link::default())
         .add_message::<FromServer>()
         .add_message::<ToServer>()
-        .add_systems(PreUpdate, (drive_connection, pump_link).chain())
+        .add_systems(PreUpdate, (drive_connection, pump_link).chain().in_set(Step::Connect))
         .add_systems(Last, close_on_exit);
 }

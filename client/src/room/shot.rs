@@ -4,7 +4,7 @@
 //! under load may still be compiling its shaders: nearly every pixel is the sky's colour) is
 //! taken again a second later, until the deadline.
 
-use crate::net::ConnState;
+use crate::connection::ConnState;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use std::path::PathBuf;
@@ -156,7 +156,7 @@ fn crc32(data: &[u8]) -> u32 {
     !c
 }
 
-pub(crate) fn plugin(app: &mut App) {
+pub(super) fn plugin(app: &mut App) {
     app.add_systems(Last, take.run_if(resource_exists::<ScreenshotPlan>));
 }
 
