@@ -340,6 +340,154 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// Where an application is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Status))]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    Draft,
+    Submitted,
+    InReview,
+    NeedsInfo,
+    Approved,
+    Rejected,
+    Withdrawn,
+}
+
+impl ApplicationStatus {
+    pub const ALL: [ApplicationStatus; 7] = [
+        ApplicationStatus::Draft,
+        ApplicationStatus::Submitted,
+        ApplicationStatus::InReview,
+        ApplicationStatus::NeedsInfo,
+        ApplicationStatus::Approved,
+        ApplicationStatus::Rejected,
+        ApplicationStatus::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationStatus::Draft => "draft",
+            ApplicationStatus::Submitted => "submitted",
+            ApplicationStatus::InReview => "in_review",
+            ApplicationStatus::NeedsInfo => "needs_info",
+            ApplicationStatus::Approved => "approved",
+            ApplicationStatus::Rejected => "rejected",
+            ApplicationStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApplicationStatus> {
+        ApplicationStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Approved, rejected or withdrawn: nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, ApplicationStatus::Approved | ApplicationStatus::Rejected | ApplicationStatus::Withdrawn)
+    }
+}
+
+/// An application as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationView {
+    pub reference: String,
+    pub procedure_id: String,
+    pub department_id: String,
+    pub status: ApplicationStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub form_data: serde_json::Value,
+    /// What the clerk said with the last status change, e.g. which document is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_note: Option<String>,
+    /// The resident it belongs to (shown to staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What kind of value a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// A string, optionally limited in length and matched against a pattern.
+    Text,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An integer, optionally between `min` and `max`.
+    Number,
+    /// One of `choices`.
+    Choice,
+    /// `true` or `false`.
+    Boolean,
+}
+
+/// Identity a resident needs before the procedure can be submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityLevel {
+    Guest,
+    Verified,
+}
+
+/// A form field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub label: crate::layout::Names,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// What each choice reads as, by choice (every choice has one): a resident sees
+    /// 「世帯主（本人）」, never `head`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub choice_labels: std::collections::BTreeMap<String, crate::layout::Names>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+}
+
+/// One procedure, as in its file (`assets/procedures/*.toml`) and as `GET /api/v1/procedures`
+/// lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Procedure {
+    pub id: String,
+    pub department: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub name: crate::layout::Names,
+    pub identity_level: IdentityLevel,
+    /// Documents the resident should have at hand.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub documents: Vec<crate::layout::Names>,
+    #[serde(rename = "field")]
+    pub fields: Vec<Field>,
+}
+
+impl Field {
+    /// The label of a chosen value (a choice field's value that is one of its choices).
+    pub fn choice_label(&self, v: Option<&serde_json::Value>) -> Option<&crate::layout::Names> {
+        self.choice_labels.get(v?.as_str()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

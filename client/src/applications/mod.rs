@@ -17,9 +17,7 @@ use crate::http::{Failed, Job};
 use crate::i18n::I18n;
 use bevy::prelude::*;
 use fluent_bundle::FluentValue;
-use madoguchi_shared::api;
-use madoguchi_shared::layout::Names;
-use serde::Deserialize;
+use madoguchi_shared::api::{self, ApplicationView as Application, Procedure};
 use std::collections::HashMap;
 
 /// How often an open panel asks again.
@@ -27,36 +25,12 @@ const REFRESH_SECS: f32 = 30.0;
 /// At most this many applications are listed (the newest).
 const SHOWN: usize = 6;
 
-/// One of the resident's applications, as the server lists it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Application {
-    pub reference: String,
-    pub procedure_id: String,
-    pub status: String,
-    #[serde(default)]
-    pub status_note: Option<String>,
-}
-
-/// What the client needs of a procedure: its name and the documents to bring.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Procedure {
-    pub id: String,
-    pub name: Names,
-    #[serde(default)]
-    pub documents: Vec<Names>,
-}
-
 /// The resident's applications, as last fetched (newest first), and whether the panel is open.
 #[derive(Resource, Default)]
 pub struct MyApplications {
     pub list: Option<Vec<Application>>,
     pub procedures: HashMap<String, Procedure>,
     pub open: bool,
-}
-
-/// Finished statuses: nothing more to bring.
-fn finished(status: &str) -> bool {
-    matches!(status, "approved" | "rejected" | "withdrawn")
 }
 
 /// The panel's text: each application with its status, the clerk's note and, while it is not
@@ -71,8 +45,8 @@ pub fn describe(list: &[Application], procedures: &HashMap<String, Procedure>, t
     for a in list.iter().take(SHOWN) {
         let procedure = procedures.get(&a.procedure_id);
         let name = procedure.map(|p| tr.lang.name(&p.name).to_string()).unwrap_or_else(|| a.procedure_id.clone());
-        let status_id = format!("app-status-{}", a.status);
-        let status = if tr.has(&status_id) { tr.t(&status_id) } else { a.status.clone() };
+        let status_id = format!("app-status-{}", a.status.as_str());
+        let status = if tr.has(&status_id) { tr.t(&status_id) } else { a.status.as_str().to_string() };
         out.push_str(&format!("\n\n{name} — {}\n", a.reference));
         out.push_str(&tr.ta("apps-status", &[("status", FluentValue::from(status))]));
         if let Some(note) = a.status_note.as_deref().filter(|n| !n.is_empty()) {
@@ -80,7 +54,7 @@ pub fn describe(list: &[Application], procedures: &HashMap<String, Procedure>, t
             out.push_str(&tr.ta("apps-note", &[("note", FluentValue::from(note))]));
         }
         let documents: Vec<String> = procedure
-            .filter(|_| !finished(&a.status))
+            .filter(|_| !a.status.is_final())
             .map(|p| p.documents.iter().map(|d| tr.lang.name(d).into_owned()).collect())
             .unwrap_or_default();
         if !documents.is_empty() {
@@ -301,26 +275,27 @@ mod tests {
     use super::*;
     use crate::i18n::Lang;
 
-    fn names(ja: &str, en: &str) -> Names {
-        Names { ja: ja.into(), en: en.into(), ..Default::default() }
-    }
-
     #[test]
     fn the_panel_says_status_note_and_documents_until_finished() {
-        let procedures: HashMap<String, Procedure> = [(
-            "moving_in".to_string(),
-            Procedure {
-                id: "moving_in".into(),
-                name: names("転入届", "Moving-in notice"),
-                documents: vec![names("転出証明書", "Moving-out certificate")],
-            },
-        )]
-        .into();
-        let app = |status: &str, note: Option<&str>| Application {
-            reference: "MDG-2026-000001".into(),
-            procedure_id: "moving_in".into(),
-            status: status.into(),
-            status_note: note.map(String::from),
+        // As the server writes them (`GET /api/v1/procedures`, `GET /api/v1/applications`).
+        let moving_in: Procedure = serde_json::from_value(serde_json::json!({
+            "id": "moving_in", "department": "resident_registration", "identity_level": "guest",
+            "name": {"ja": "転入届", "en": "Moving-in notice"},
+            "documents": [{"ja": "転出証明書", "en": "Moving-out certificate"}],
+            "field": [{"id": "name", "type": "text", "label": {"ja": "氏名", "en": "Name"}, "required": true}],
+        }))
+        .expect("a procedure as the server lists it");
+        let procedures: HashMap<String, Procedure> = [("moving_in".to_string(), moving_in)].into();
+        let app = |status: &str, note: Option<&str>| -> Application {
+            let mut v = serde_json::json!({
+                "reference": "MDG-2026-000001", "procedure_id": "moving_in",
+                "department_id": "resident_registration", "status": status, "form_data": {"name": "花子"},
+                "created_at": "2026-12-08T00:00:00Z", "updated_at": "2026-12-08T00:00:00Z",
+            });
+            if let Some(n) = note {
+                v["status_note"] = n.into();
+            }
+            serde_json::from_value(v).expect("an application as the server lists it")
         };
         let ja = I18n::new(Lang::Ja);
         let text = describe(&[app("in_review", Some("原本をお持ちください"))], &procedures, &ja);

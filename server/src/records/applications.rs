@@ -15,56 +15,16 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// Where an application is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Draft,
-    Submitted,
-    InReview,
-    NeedsInfo,
-    Approved,
-    Rejected,
-    Withdrawn,
-}
+/// Where an application is in its life (the API's `Status`).
+pub use madoguchi_shared::api::ApplicationStatus as Status;
+/// An application as the API shows it.
+pub use madoguchi_shared::api::ApplicationView;
 
-impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Draft,
-        Status::Submitted,
-        Status::InReview,
-        Status::NeedsInfo,
-        Status::Approved,
-        Status::Rejected,
-        Status::Withdrawn,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Submitted => "submitted",
-            Status::InReview => "in_review",
-            Status::NeedsInfo => "needs_info",
-            Status::Approved => "approved",
-            Status::Rejected => "rejected",
-            Status::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, Status::Approved | Status::Rejected | Status::Withdrawn)
-    }
-
-    /// Whether form data may still change in this state.
-    fn editable_by(self, actor: &Actor) -> bool {
-        match actor {
-            Actor::Resident { .. } => matches!(self, Status::Draft | Status::NeedsInfo),
-            Actor::Staff { .. } | Actor::System => !self.is_final(),
-        }
+/// Whether form data may still change in this state, by this actor.
+fn editable_by(status: Status, actor: &Actor) -> bool {
+    match actor {
+        Actor::Resident { .. } => matches!(status, Status::Draft | Status::NeedsInfo),
+        Actor::Staff { .. } | Actor::System => !status.is_final(),
     }
 }
 
@@ -130,25 +90,6 @@ pub enum RecordError {
     TooManyDrafts,
     #[error("database error")]
     Db(#[from] sqlx::Error),
-}
-
-/// An application as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApplicationView {
-    pub reference: String,
-    pub procedure_id: String,
-    pub department_id: String,
-    pub status: Status,
-    #[schema(value_type = Object)]
-    pub form_data: Value,
-    /// What the clerk said with the last status change, e.g. which document is missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_note: Option<String>,
-    /// The resident it belongs to (shown to staff only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resident_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
 }
 
 /// An application in a clerk's list: what it is and where it stands, without the form's
@@ -538,7 +479,7 @@ pub async fn edit(
 ) -> Result<ApplicationView, RecordError> {
     let mut tx = db.begin_write().await?;
     let mut app = find_scoped(db, &mut tx, actor, reference, true).await?;
-    if !app.view.status.editable_by(actor) {
+    if !editable_by(app.view.status, actor) {
         return Err(RecordError::NotEditable(app.view.status.as_str()));
     }
     let clean = catalog.validate(&app.view.procedure_id, form, false).map_err(RecordError::Invalid)?;

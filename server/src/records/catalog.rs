@@ -1,88 +1,14 @@
 //! The procedure catalog (`assets/procedures/*.toml`): what each procedure asks for, and the
 //! server-side validation of a form against it, one error per field.
 
-use madoguchi_shared::layout::{Names, Office};
+use madoguchi_shared::layout::Office;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-/// What kind of value a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    /// A string, optionally limited in length and matched against a pattern.
-    Text,
-    /// A calendar date, `YYYY-MM-DD`.
-    Date,
-    /// An integer, optionally between `min` and `max`.
-    Number,
-    /// One of `choices`.
-    Choice,
-    /// `true` or `false`.
-    Boolean,
-}
-
-/// Identity a resident needs before the procedure can be submitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityLevel {
-    Guest,
-    Verified,
-}
-
-/// A form field.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Field {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: FieldType,
-    #[schema(value_type = Object)]
-    pub label: Names,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_length: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub choices: Vec<String>,
-    /// What each choice reads as, by choice (every choice has one): a resident sees
-    /// 「世帯主（本人）」, never `head`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = Object)]
-    pub choice_labels: BTreeMap<String, Names>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<i64>,
-}
-
-/// One procedure, as in its file.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Procedure {
-    pub id: String,
-    pub department: String,
-    #[schema(value_type = Object)]
-    pub name: Names,
-    pub identity_level: IdentityLevel,
-    /// Documents the resident should have at hand.
-    #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    pub documents: Vec<Names>,
-    #[serde(rename = "field")]
-    pub fields: Vec<Field>,
-}
-
-impl Field {
-    /// The label of a chosen value (a choice field's value that is one of its choices).
-    pub fn choice_label(&self, v: Option<&Value>) -> Option<&Names> {
-        self.choice_labels.get(v?.as_str()?)
-    }
-}
+pub use madoguchi_shared::api::{Field, FieldType, IdentityLevel, Procedure};
 
 /// A form value as text, for people to read: empty when missing, strings as they are, numbers
 /// and booleans (`true`, `false`) as JSON writes them.
@@ -335,6 +261,7 @@ fn valid_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use madoguchi_shared::layout::Names;
     use serde_json::json;
 
     fn office() -> Office {
