@@ -163,12 +163,108 @@ async fn a_ticket_goes_through_the_counter(backend: Backend) {
     cleanup.run(office).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ticket_goes_through_the_counter_on_sqlite() {
-    a_ticket_goes_through_the_counter(Backend::Sqlite).await;
+/// Runs each named test on SQLite and on PostgreSQL: `name::on_sqlite`, `name::on_postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$name(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$name(Backend::Postgres).await;
+            }
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ticket_goes_through_the_counter_on_postgres() {
-    a_ticket_goes_through_the_counter(Backend::Postgres).await;
+on_both_backends!(a_ticket_goes_through_the_counter, an_application_is_its_residents_and_its_departments);
+
+/// A resident's application, from the draft to the clerk's question: each step through the
+/// router. Nobody else reads it, nor learns that it exists — another resident and a clerk of
+/// another department get 404 —, a clerk's list shows no form data, a move the rules forbid is 409, every change is an
+/// audit event in one chain, and every change (the resident's own edits too) is an office event.
+async fn an_application_is_its_residents_and_its_departments(backend: Backend) {
+    let (office, cleanup) = office(backend, &[]).await;
+    let mut events = office.state.events.subscribe();
+    let guest = |name: &'static str| {
+        let office = &office;
+        async move {
+            let body = json!({"display_name": name, "locale": "ja"});
+            let (s, v) = call(office, "POST", "/api/v1/sessions/guest", None, Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["session_token"].as_str().unwrap().to_string()
+        }
+    };
+    let (alice, bob) = (guest("住民A").await, guest("住民B").await);
+    let mut form = json!({"full_name": "山田花子", "address": "まどぐち区1-1", "copies": 1, "scope": "self",
+        "purpose": "年金"});
+    let new = json!({"procedure_id": "residence_certificate", "form_data": form});
+    let (s, app) = call(&office, "POST", "/api/v1/applications", Some(&alice), Some(new)).await;
+    assert_eq!((s, app["status"].as_str()), (StatusCode::CREATED, Some("draft")), "{app}");
+    let reference = app["reference"].as_str().unwrap().to_string();
+    let mine = format!("/api/v1/applications/{reference}");
+    form["copies"] = 2.into();
+    let (s, v) = call(&office, "PATCH", &mine, Some(&alice), Some(json!({"form_data": form}))).await;
+    assert_eq!((s, v["form_data"]["copies"].as_i64()), (StatusCode::OK, Some(2)), "{v}");
+    let (s, v) = call(&office, "POST", &format!("{mine}/submit"), Some(&alice), None).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("submitted")), "{v}");
+
+    // Another resident neither reads it nor sees it listed.
+    let (s, v) = call(&office, "GET", &mine, Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, v) = call(&office, "GET", "/api/v1/applications", Some(&bob), None).await;
+    assert_eq!((s, v.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{v}");
+
+    // The department's clerk lists it without its form, reads it, and asks for more; to a clerk
+    // of another department it does not exist.
+    let (registration, welfare) = (
+        clerk(&office, "inproc.registration", "resident_registration").await,
+        clerk(&office, "inproc.welfare", "welfare").await,
+    );
+    let (s, list) = call(&office, "GET", "/api/v1/staff/applications", Some(&registration), None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let listed: Vec<&Value> = list.as_array().unwrap().iter().filter(|a| a["reference"] == reference).collect();
+    assert_eq!(listed.len(), 1, "{list}");
+    assert!(listed[0].get("form_data").is_none(), "a list carries no personal data: {list}");
+    let theirs = format!("/api/v1/staff/applications/{reference}");
+    let (s, v) = call(&office, "GET", &theirs, Some(&welfare), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+    let (s, v) = call(&office, "GET", &theirs, Some(&registration), None).await;
+    assert_eq!((s, v["form_data"]["full_name"].as_str()), (StatusCode::OK, Some("山田花子")), "{v}");
+    let status = format!("{theirs}/status");
+    let (s, v) = call(&office, "POST", &status, Some(&registration), Some(json!({"status": "in_review"}))).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("in_review")), "{v}");
+    let ask = json!({"status": "needs_info", "note": "原本をお持ちください"});
+    let (s, v) = call(&office, "POST", &status, Some(&registration), Some(ask)).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("needs_info")), "{v}");
+    let (s, v) = call(&office, "POST", &status, Some(&registration), Some(json!({"status": "draft"}))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")), "{v}");
+    let (s, v) = call(&office, "GET", &mine, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((v["status"].as_str(), v["status_note"].as_str()), (Some("needs_info"), Some("原本をお持ちください")));
+
+    // Every change is in the audit chain, each event linked to the one before.
+    let (s, trail) = call(&office, "GET", &format!("{theirs}/events"), Some(&registration), None).await;
+    assert_eq!(s, StatusCode::OK, "{trail}");
+    let trail = trail.as_array().unwrap();
+    assert!(trail.len() >= 5, "create, edit, submit, two moves (and the clerk's reading): {trail:?}");
+    assert!(trail.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()), "{trail:?}");
+    let (s, v) = call(&office, "GET", &format!("{theirs}/events"), Some(&welfare), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    // Each change was published: the draft, the resident's edit, the submission, two moves.
+    let mut changes = 0;
+    while let Ok(e) = events.try_recv() {
+        if let OfficeEvent::Application { reference: r } = &*e {
+            assert_eq!(r, &reference);
+            changes += 1;
+        }
+    }
+    assert_eq!(changes, 5, "one office event per change");
+    cleanup.run(office).await;
 }

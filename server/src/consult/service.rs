@@ -429,24 +429,7 @@ impl Consultations {
             }
             _ => None,
         };
-        let (role, principal, name) = match joiner {
-            Joiner::Resident { id: rid, name } if *rid == row.resident_id => {
-                (Role::Resident, format!("resident:{rid}"), name.clone())
-            }
-            // Another resident's consultation does not exist, as far as they can tell.
-            Joiner::Resident { .. } => return Err(ConsultError::NotFound),
-            Joiner::Staff { id: sid, name, .. } if *sid == row.staff_id => {
-                (Role::Clerk, format!("staff:{sid}"), name.clone())
-            }
-            Joiner::Staff { id: sid, name, department, supervisor: true, .. } if *department == row.department => {
-                (Role::Supervisor, format!("staff:{sid}"), name.clone())
-            }
-            Joiner::Staff { department, .. } if *department != row.department => {
-                return Err(ConsultError::WrongDepartment);
-            }
-            Joiner::Staff { .. } => return Err(ConsultError::NotTheClerk),
-            Joiner::Interpreter { .. } => return Err(ConsultError::BadCode),
-        };
+        let (role, principal, name) = role_of(joiner, &row)?;
         if !row.running {
             return Err(ConsultError::Ended);
         }
@@ -936,6 +919,28 @@ fn record_error(e: RecordError) -> ConsultError {
     }
 }
 
+/// Who a joiner is in a consultation: its resident, its clerk, or a supervisor of its department
+/// (their role, principal and name). Another resident is told it does not exist; other staff
+/// are told why not; an interpreter comes in by a code, never this way.
+fn role_of(joiner: &Joiner, row: &ConsultationRow) -> Result<(Role, String, String), ConsultError> {
+    match joiner {
+        Joiner::Resident { id: rid, name } if *rid == row.resident_id => {
+            Ok((Role::Resident, format!("resident:{rid}"), name.clone()))
+        }
+        // Another resident's consultation does not exist, as far as they can tell.
+        Joiner::Resident { .. } => Err(ConsultError::NotFound),
+        Joiner::Staff { id: sid, name, .. } if *sid == row.staff_id => {
+            Ok((Role::Clerk, format!("staff:{sid}"), name.clone()))
+        }
+        Joiner::Staff { id: sid, name, department, supervisor: true, .. } if *department == row.department => {
+            Ok((Role::Supervisor, format!("staff:{sid}"), name.clone()))
+        }
+        Joiner::Staff { department, .. } if *department != row.department => Err(ConsultError::WrongDepartment),
+        Joiner::Staff { .. } => Err(ConsultError::NotTheClerk),
+        Joiner::Interpreter { .. } => Err(ConsultError::BadCode),
+    }
+}
+
 /// Staff may act on a consultation they are the clerk of, or (supervisors) one of their
 /// department.
 fn check_staff(row: &ConsultationRow, clerk: &Clerk, supervisor: bool) -> Result<(), ConsultError> {
@@ -1056,4 +1061,63 @@ mod tests {
     }
 
     const OUTBOX_FOR_TESTS: usize = 16;
+
+    fn row() -> ConsultationRow {
+        ConsultationRow {
+            id: 1,
+            ticket_id: 2,
+            ticket_label: "A-001".into(),
+            resident_id: "r1".into(),
+            staff_id: 10,
+            department: "welfare".into(),
+            counter: "d1".into(),
+            running: true,
+            started_at: 0,
+            ended_at: None,
+            end_reason: None,
+            note: None,
+        }
+    }
+
+    fn staff(id: i64, department: &str, supervisor: bool) -> Joiner {
+        Joiner::Staff { id, login: format!("s{id}"), name: format!("S{id}"), department: department.into(), supervisor }
+    }
+
+    /// Who may join: the resident (another resident is told there is no such consultation), its
+    /// clerk, a supervisor of its department; a clerk of the department who is not its clerk, or
+    /// anyone of another department, is told why not; an interpreter only by a code.
+    #[test]
+    fn only_the_resident_the_clerk_and_the_departments_supervisors_join() {
+        let row = row();
+        let resident = Joiner::Resident { id: "r1".into(), name: "住民".into() };
+        let role = |j: &Joiner| role_of(j, &row).map(|(r, p, _)| (r, p)).map_err(|e| e.to_string());
+        assert_eq!(role(&resident), Ok((Role::Resident, "resident:r1".into())));
+        let other = Joiner::Resident { id: "r2".into(), name: "他人".into() };
+        assert!(matches!(role_of(&other, &row), Err(ConsultError::NotFound)));
+        assert_eq!(role(&staff(10, "welfare", false)), Ok((Role::Clerk, "staff:10".into())));
+        // Its clerk is its clerk even after moving to another department.
+        assert_eq!(role(&staff(10, "taxation", false)), Ok((Role::Clerk, "staff:10".into())));
+        assert_eq!(role(&staff(11, "welfare", true)), Ok((Role::Supervisor, "staff:11".into())));
+        assert!(matches!(role_of(&staff(12, "welfare", false), &row), Err(ConsultError::NotTheClerk)));
+        assert!(matches!(role_of(&staff(13, "taxation", true), &row), Err(ConsultError::WrongDepartment)));
+        let interpreter = Joiner::Interpreter { invite: "x".into(), name: "通訳".into() };
+        assert!(matches!(role_of(&interpreter, &row), Err(ConsultError::BadCode)));
+    }
+
+    /// Acting on a consultation (a note, an application, the end): its clerk, or a supervisor of
+    /// its department.
+    #[test]
+    fn only_its_clerk_or_a_supervisor_of_its_department_acts_on_it() {
+        let row = row();
+        let clerk = |id: i64, department: &str| Clerk {
+            id,
+            login: format!("s{id}"),
+            name: format!("S{id}"),
+            department: department.into(),
+        };
+        assert!(check_staff(&row, &clerk(10, "welfare"), false).is_ok());
+        assert!(check_staff(&row, &clerk(11, "welfare"), true).is_ok());
+        assert!(matches!(check_staff(&row, &clerk(12, "welfare"), false), Err(ConsultError::NotTheClerk)));
+        assert!(matches!(check_staff(&row, &clerk(13, "taxation"), true), Err(ConsultError::WrongDepartment)));
+    }
 }
