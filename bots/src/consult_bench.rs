@@ -186,7 +186,7 @@ pub fn run(o: &Options) -> anyhow::Result<Value> {
     let base = server.http_base();
     let pid = server.pid();
     eprintln!("bench consult: {} pairs at {} kbit/s each way against {base}", o.pairs, o.kbps);
-    let http = reqwest::Client::new();
+    let http = crate::server_process::http_client();
     let password = "bench-password-long-enough";
     let mut desks = Vec::new();
     for i in 0..o.pairs {

@@ -8,6 +8,14 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// An HTTP client for a server started here. A kept-alive connection left idle for the server's
+/// header timeout (`--http-header-timeout-secs`, 10 s) is closed by the server, and a request
+/// sent on it as it closes fails ("connection closed before message completed"): pooled
+/// connections are dropped after 5 s idle instead.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("an HTTP client")
+}
+
 /// The server's `ready` line.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Ready {

@@ -2,8 +2,9 @@
 
 use bevy::prelude::*;
 
-/// The steps of a frame, in order; each feature puts its systems in one, and none names
-/// another's systems.
+/// The steps of a frame, in order. A system that depends on another feature's work of the same
+/// frame is put in the step after it (none names another feature's systems); one that depends
+/// on nothing of the frame (building a panel, a screen's layout) may stay outside them.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     /// (PreUpdate) The connection: grants, the transport, the server's messages in.
@@ -17,7 +18,8 @@ pub enum Step {
     Type,
     /// The player's intents: keys, touches, clicks and buttons.
     Intend,
-    /// Intents become requests: legs of a walk, tickets, HTTP calls.
+    /// Intents become requests: legs of a walk, tickets, the world's HTTP calls (the
+    /// consultation's link, the applications).
     Send,
     /// Avatars move along their interpolation.
     Animate,

@@ -73,18 +73,18 @@ impl std::fmt::Display for Failed {
 impl std::error::Error for Failed {}
 
 /// Sends `req` (with [`TIMEOUT`]) and reads a JSON answer; an answer that is not a success is
-/// [`Failed`] with its status and the start of what the office said. `what` names the call in
-/// the message.
+/// [`Failed`] with its status and the office's own message, if it gave one. `what` names the
+/// call in the message.
 pub async fn json<T: DeserializeOwned>(req: reqwest::RequestBuilder, what: &str) -> Result<T, Failed> {
     let fail = |e: reqwest::Error| Failed { status: e.status().map(|s| s.as_u16()), message: format!("{what}: {e}") };
     let r = req.timeout(TIMEOUT).send().await.map_err(fail)?;
     let status = r.status();
     if !status.is_success() {
-        let said: String = r.text().await.unwrap_or_default().chars().take(300).collect();
-        return Err(Failed {
-            status: Some(status.as_u16()),
-            message: format!("{what}: the office answered {status} {said}"),
-        });
+        // The office's own error body says why (`{"code", "message"}`); anything else (a proxy's
+        // page) is shown to nobody.
+        let said = r.json::<serde_json::Value>().await.ok().and_then(|b| b["message"].as_str().map(String::from));
+        let said: String = said.unwrap_or_default().chars().take(200).collect();
+        return Err(Failed { status: Some(status.as_u16()), message: format!("{what}: {status} {said}") });
     }
     r.json().await.map_err(fail)
 }

@@ -41,8 +41,8 @@ use std::sync::Arc;
 pub use frame::Step;
 pub use office::embedded_office;
 
-/// The logic of the client (connection, avatars, tickets, chat, desks) without a window: for
-/// tests.
+/// The logic of the client without a window (the connection, avatars and walking, tickets,
+/// chat, desks, the last refusal, the running consultation): for tests.
 pub fn headless_app(office: Office) -> App {
     let mut app = App::new();
     // Keys are pressed by hand in tests; nothing clears them between updates.
@@ -53,7 +53,8 @@ pub fn headless_app(office: Office) -> App {
         .insert_resource(i18n::I18n::new(i18n::Lang::En))
         .insert_resource(office::OfficeRes(Arc::new(office)))
         .insert_resource(connection::ServerConfig { http_base: "http://127.0.0.1:0".into() })
-        .add_plugins((frame::steps, connection::plugin, avatars::plugin, tickets::plugin, chat::plugin, room::desks));
+        .add_plugins((frame::steps, connection::plugin, avatars::plugin, tickets::plugin, chat::plugin, room::desks))
+        .add_plugins((status::state, consultation::state));
     app
 }
 
@@ -417,6 +418,16 @@ mod tests {
         app.update();
         let out = sent(&mut app);
         assert!(out.iter().any(|m| matches!(m, ClientMessage::TakeTicket { counter } if counter == "b1")), "{out:?}");
+        // An "e" typed into the chat line is a letter, even when the line is sent in the same
+        // frame: no ticket.
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        key(&mut app, KeyCode::KeyE, "e");
+        key(&mut app, KeyCode::Enter, "");
+        app.update();
+        let out = sent(&mut app);
+        assert!(out.iter().any(|m| matches!(m, ClientMessage::Chat { text } if text == "e")), "{out:?}");
+        assert!(out.iter().all(|m| !matches!(m, ClientMessage::TakeTicket { .. })), "{out:?}");
         // A click on a desk from afar walks to it and takes the ticket on arrival.
         assert_eq!(room::counter_at(&o, counters, Point::new(20.5, 16.0)).as_deref(), Some("c1"));
         app.world_mut().resource_mut::<tickets::PendingTake>().0 = Some("c1".into());
@@ -509,7 +520,7 @@ mod tests {
     #[test]
     fn the_join_screen_takes_a_name_and_a_language_then_goes_away() {
         let mut app = headless_app(embedded_office());
-        app.init_resource::<bevy::input::touch::Touches>().add_plugins(join::plugin);
+        app.add_plugins(join::plugin);
         app.update();
         assert!(app.world().get_resource::<join::JoinForm>().is_some(), "no name given: the join screen opens");
         key(&mut app, KeyCode::Enter, "");

@@ -1,13 +1,20 @@
-//! Lines being typed (the chat line, the join screen's name): while one is open, keys are
-//! letters, not steps or a ticket.
+//! Lines being typed (the chat line, the join screen's name): how a key edits one, and whether
+//! the chat line has the keys (then they are letters, not steps or a ticket).
 
 use bevy::input::keyboard::KeyboardInput;
 use bevy::prelude::*;
 
-/// Whether a line is being typed now: the features that own one set it, the features that
-/// read keys for anything else leave those keys alone while it is set.
+/// Whether the chat line has the keys (set by `chat`; the join screen is shown only outside the
+/// office, where no key does anything else). The features that read keys for anything else
+/// leave them alone while it says so.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Typing(pub bool);
+pub struct Typing {
+    /// The line is open now: held keys are not steps.
+    pub open: bool,
+    /// Some of this frame's key presses went to the line (it was open when they came): none of
+    /// this frame's presses is anything else, even if the line closed after them.
+    pub took_keys: bool,
+}
 
 /// What a key press did to a line being typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! End-to-end test harness: the real `madoguchi-server` binary on ephemeral loopback ports,
 //! real HTTP, real netcode over UDP, driven by headless bots.
 
-use madoguchi_bots::server_process::{ServerProcess, assets_dir, fresh_data_dir, server_binary};
+use madoguchi_bots::server_process::{ServerProcess, assets_dir, fresh_data_dir, http_client, server_binary};
 use madoguchi_bots::{Bot, Credentials, fetch_credentials};
 pub use madoguchi_bots::{pump_all, pump_until};
 use madoguchi_shared::layout::Office;
@@ -192,8 +192,8 @@ impl Harness {
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
         // The runtime runs only inside calls, so a pooled connection never hears the server close
-        // it; drop idle ones before the server's 10 s keep-alive limit instead of reusing a dead one.
-        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("client");
+        // it: idle ones are dropped before the server's keep-alive limit (see `http_client`).
+        let http = http_client();
         Harness { server, store, rt, http }
     }
 

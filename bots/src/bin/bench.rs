@@ -214,7 +214,7 @@ fn world(
             (Some(p), base, ops)
         }
     };
-    let http = reqwest::Client::new();
+    let http = madoguchi_bots::server_process::http_client();
     eprintln!("bench world: {n} bots against {base}");
     let creds = rt.block_on(async {
         let mut out = Vec::with_capacity(n);
@@ -548,7 +548,7 @@ fn records(backend: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()
     let (server, pg) = start_on(&rt, backend, &["--sessions-per-minute", "0", "--resident-writes-per-minute", "0"])?;
     let base = server.http_base();
     eprintln!("bench records: {concurrency} residents against {base} ({backend})");
-    let http = reqwest::Client::new();
+    let http = madoguchi_bots::server_process::http_client();
     let (mut latencies, drafts) = rt.block_on(async {
         let mut tokens = Vec::new();
         for i in 0..concurrency {
@@ -720,7 +720,7 @@ fn queue(residents: usize, clerks: usize, seconds: u64, backend: &str) -> anyhow
     let (server, pg) = start_on(&rt, backend, &args)?;
     let base = server.http_base();
     eprintln!("bench queue: {residents} residents, {clerks} clerks against {base} ({backend})");
-    let http = reqwest::Client::new();
+    let http = madoguchi_bots::server_process::http_client();
     let data_dir = server.data_dir.clone();
     // Clerk accounts through the CLI, then their sessions.
     let mut clerk_tokens = Vec::new();

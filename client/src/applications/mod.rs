@@ -174,7 +174,7 @@ fn fetch(
 
 /// The button that opens and closes the panel.
 #[derive(Component)]
-pub struct AppsButton;
+struct AppsButton;
 /// The panel.
 #[derive(Component)]
 pub struct AppsPanel;

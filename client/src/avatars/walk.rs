@@ -76,7 +76,7 @@ pub fn send_movement(
     }
     let run = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
     // While typing a line, letters are text, not steps.
-    let keys_dir = if typing.0 { Point::ZERO } else { key_direction(&keys) };
+    let keys_dir = if typing.open { Point::ZERO } else { key_direction(&keys) };
     let dir = if keys_dir != Point::ZERO { keys_dir } else { stick.0.clamp_length(1.0) };
     let s = speed_cap(run);
     let vel = Point::new(dir.x * s, dir.y * s);

@@ -59,10 +59,12 @@ fn chat_keys(
     mut out: MessageWriter<ToServer>,
 ) {
     let was_open = entry.open;
+    let mut took_keys = false;
     for e in events.read() {
         if e.state != ButtonState::Pressed {
             continue;
         }
+        took_keys |= entry.open;
         if !entry.open {
             // The browser page has its own chat box (with the system's IME); else type here.
             if matches!(e.key_code, KeyCode::Enter | KeyCode::NumpadEnter)
@@ -94,8 +96,11 @@ fn chat_keys(
             push_limited(&mut entry.text, value, CHAT_MAX_CHARS);
         }
     }
+    let now = Typing { open: entry.open, took_keys };
+    if *typing != now {
+        *typing = now;
+    }
     if entry.open != was_open {
-        typing.0 = entry.open;
         // The system's input method (kana to kanji) composes only while a text entry is open.
         for mut w in &mut windows {
             w.ime_enabled = entry.open;

@@ -109,9 +109,13 @@ fn follow(
     }
 }
 
+/// The running consultation, for every app (the headless tests too).
+pub(crate) fn state(app: &mut App) {
+    app.init_resource::<ActiveConsultation>().add_systems(Update, apply_server_messages.in_set(Step::Receive));
+}
+
+/// The consultation page shown (the windowed app).
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<ActiveConsultation>()
-        .init_resource::<DrawingPaused>()
-        .add_systems(Update, apply_server_messages.in_set(Step::Receive))
-        .add_systems(Update, follow.in_set(Step::Send));
+    state(app);
+    app.init_resource::<DrawingPaused>().add_systems(Update, follow.in_set(Step::Send));
 }

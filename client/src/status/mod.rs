@@ -25,7 +25,7 @@ pub fn describe_state(s: &ConnState, tr: &I18n, now: Duration) -> String {
         ConnState::Requesting => tr.t("state-requesting"),
         ConnState::Handshaking => tr.t("state-handshaking"),
         ConnState::Connected => tr.t("state-connected"),
-        // Held for a sign-in in the system browser (see `net::SignInUnderWay`).
+        // Held for a sign-in in the system browser (see `connection::SignInUnderWay`).
         ConnState::Reconnecting { retry_at, .. } if *retry_at == Duration::MAX => tr.t("signin-in-browser"),
         ConnState::Reconnecting { reason, retry_at } => {
             let seconds = retry_at.saturating_sub(now).as_secs_f32().ceil() as u32;
@@ -77,8 +77,13 @@ fn status_line(
     }
 }
 
+/// The last refusal, for every app (the headless tests too).
+pub(crate) fn state(app: &mut App) {
+    app.init_resource::<LastError>().add_systems(Update, apply_server_messages.in_set(Step::Receive));
+}
+
+/// The status line (the windowed app).
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<LastError>()
-        .add_systems(Update, apply_server_messages.in_set(Step::Receive))
-        .add_systems(Update, status_line.in_set(Step::Show));
+    state(app);
+    app.add_systems(Update, status_line.in_set(Step::Show));
 }

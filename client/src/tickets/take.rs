@@ -49,8 +49,8 @@ pub fn next_leg(office: &Office, room: u16, counter: &str) -> Option<Point> {
     Some(Point::new((x0 + x1) / 2.0, (y0 + y1) / 2.0))
 }
 
-/// E at a counter: a ticket there. A quick tap can press and release within one frame, so key
-/// events are read, not key state.
+/// E at a counter: a ticket there — unless the frame's keys went to the chat line. A quick tap
+/// can press and release within one frame, so key events are read, not key state.
 fn e_key(
     mut keys: MessageReader<KeyboardInput>,
     typing: Res<Typing>,
@@ -58,8 +58,9 @@ fn e_key(
     office: Res<OfficeRes>,
     mut take: MessageWriter<TakeAt>,
 ) {
-    let pressed = keys.read().any(|e| e.state == ButtonState::Pressed && e.key_code == KeyCode::KeyE && !e.repeat);
-    if !pressed || typing.0 {
+    // Every event is read (a reader left half-read would see the rest again next frame).
+    let pressed = keys.read().filter(|e| e.state == ButtonState::Pressed && e.key_code == KeyCode::KeyE && !e.repeat);
+    if pressed.count() == 0 || typing.open || typing.took_keys {
         return;
     }
     let (Some(room), Some(at)) = (view.room, view.my_pos) else { return };
