@@ -80,9 +80,11 @@ pub async fn json<T: DeserializeOwned>(req: reqwest::RequestBuilder, what: &str)
     let r = req.timeout(TIMEOUT).send().await.map_err(fail)?;
     let status = r.status();
     if !status.is_success() {
-        // The office's own error body says why (`{"code", "message"}`); anything else (a proxy's
-        // page) is shown to nobody.
-        let said = r.json::<serde_json::Value>().await.ok().and_then(|b| b["message"].as_str().map(String::from));
+        // The office's own error body says why (`{"code", "message"}`, a few hundred bytes);
+        // anything else (a proxy's page, a body of unknown or large size) is neither read nor shown.
+        let small = r.content_length().is_some_and(|n| n <= 16 * 1024);
+        let body = if small { r.json::<serde_json::Value>().await.ok() } else { None };
+        let said = body.and_then(|b| b["message"].as_str().map(String::from));
         let said: String = said.unwrap_or_default().chars().take(200).collect();
         return Err(Failed { status: Some(status.as_u16()), message: format!("{what}: {status} {said}") });
     }
